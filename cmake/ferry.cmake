@@ -1,0 +1,37 @@
+# Shared build settings: warnings, sanitizers, and helpers to declare modules and tests.
+
+set(FERRY_WARNINGS -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(FERRY_WERROR)
+  list(APPEND FERRY_WARNINGS -Werror)
+endif()
+
+if(FERRY_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# ferry_module(NAME SOURCES... DEPS...): a static library for one folder under src/.
+function(ferry_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(ferry_${name} STATIC ${M_SOURCES})
+  target_include_directories(ferry_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_compile_options(ferry_${name} PRIVATE ${FERRY_WARNINGS})
+  target_link_libraries(ferry_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  add_library(ferry::${name} ALIAS ferry_${name})
+endfunction()
+
+# ferry_test(NAME SOURCES... DEPS... [LABELS ...]): a GoogleTest binary whose tests ctest finds.
+function(ferry_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_compile_options(${name} PRIVATE ${FERRY_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()

@@ -1,0 +1,3 @@
+// The one translation unit that holds Asio's implementation (ASIO_SEPARATE_COMPILATION).
+#include <asio/impl/src.hpp>
+#include <asio/ssl/impl/src.hpp>
