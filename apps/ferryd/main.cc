@@ -1,0 +1,56 @@
+// ferryd: the broker daemon. Parses flags and the config file, starts the broker, and shuts
+// it down gracefully on SIGINT or SIGTERM.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/logging.h"
+#include "broker/server.h"
+#include "flags.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = ferry::ferryd::parse_arguments(args);
+  if (!parsed.is_ok()) {
+    std::fprintf(stderr, "ferryd: %s\n", parsed.status().message().c_str());
+    return 1;
+  }
+  if (parsed->help) {
+    std::fputs(ferry::ferryd::usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed->version) {
+    std::printf("ferryd: v%s (NATS protocol compatible with nats-server v%s)\n", ferry::broker::ferryd_version,
+                ferry::broker::nats_compat_version);
+    return 0;
+  }
+  ferry::broker::server_options& o = parsed->options;
+  o.log.name = "ferryd";
+  if (auto s = ferry::setup_logging(o.log); !s.is_ok()) {
+    std::fprintf(stderr, "ferryd: %s\n", s.message().c_str());
+    return 1;
+  }
+  // Block the signals before any thread starts, so that only sigwait() below receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("Starting ferryd v{}", ferry::broker::ferryd_version);
+  if (!parsed->config_file.empty()) spdlog::info("Using configuration file: {}", parsed->config_file);
+  auto srv = ferry::broker::server::start(o);
+  if (!srv.is_ok()) {
+    spdlog::error("{}", srv.status().message());
+    std::fprintf(stderr, "ferryd: %s\n", srv.status().message().c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : "terminated");
+  (*srv)->shutdown();
+  return 0;
+}

@@ -1,0 +1,331 @@
+#include "broker/monitor.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "broker/connection.h"
+#include "broker/core.h"
+#include "broker/json_util.h"
+
+namespace ferry::broker {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+std::string duration_text(std::chrono::nanoseconds d) {
+  // Go's time.Duration.String() for the common ranges: "1.5ms", "2s", "1m30s".
+  const double ns = static_cast<double>(d.count());
+  char buf[64];
+  if (d.count() == 0) return "0s";
+  if (ns < 1e3) {
+    std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(d.count()));
+  } else if (ns < 1e6) {
+    std::snprintf(buf, sizeof buf, "%gµs", ns / 1e3);
+  } else if (ns < 1e9) {
+    std::snprintf(buf, sizeof buf, "%gms", ns / 1e6);
+  } else {
+    return format_uptime(std::chrono::duration_cast<std::chrono::seconds>(d));
+  }
+  return buf;
+}
+
+std::int64_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages = 0;
+  long resident = 0;
+  f >> pages >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+std::string format_uptime(std::chrono::seconds s) {
+  long long t = s.count();
+  const long long y = t / (365LL * 86400);
+  t -= y * 365LL * 86400;
+  const long long d = t / 86400;
+  t -= d * 86400;
+  const long long h = t / 3600;
+  t -= h * 3600;
+  const long long m = t / 60;
+  t -= m * 60;
+  std::string out;
+  if (y) out += std::to_string(y) + "y";
+  if (y || d) out += std::to_string(d) + "d";
+  if (y || d || h) out += std::to_string(h) + "h";
+  if (y || d || h || m) out += std::to_string(m) + "m";
+  out += std::to_string(t) + "s";
+  return out;
+}
+
+std::string format_time(std::chrono::system_clock::time_point t) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+  long long frac = ns % 1000000000;
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (frac != 0) {
+    char f[16];
+    std::snprintf(f, sizeof f, ".%09lld", frac);
+    std::string fs = f;
+    while (!fs.empty() && fs.back() == '0') fs.pop_back();
+    out += fs;
+  }
+  out += "Z";
+  return out;
+}
+
+monitor::monitor(server_core& core) : core_(core) {}
+
+monitor::~monitor() { stop(); }
+
+status monitor::start(const std::string& host, int port) {
+  http_ = std::make_unique<httplib::Server>();
+  auto json_reply = [](httplib::Response& res, const std::string& body) {
+    res.set_content(body, "application/json");
+  };
+  http_->Get("/varz", [this, json_reply](const httplib::Request&, httplib::Response& res) { json_reply(res, varz()); });
+  http_->Get("/connz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+    const bool subs = req.has_param("subs") && (req.get_param_value("subs") == "1" || req.get_param_value("subs") == "true");
+    int offset = 0;
+    int limit = 1024;
+    try {
+      if (req.has_param("offset")) offset = std::stoi(req.get_param_value("offset"));
+      if (req.has_param("limit")) limit = std::stoi(req.get_param_value("limit"));
+    } catch (const std::exception&) {
+      res.status = 400;
+      res.set_content("invalid offset or limit\n", "text/plain");
+      return;
+    }
+    json_reply(res, connz(subs, offset, limit));
+  });
+  http_->Get("/subsz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+    const bool subs = req.has_param("subs") && (req.get_param_value("subs") == "1" || req.get_param_value("subs") == "true");
+    json_reply(res, subsz(subs));
+  });
+  http_->Get("/healthz", [json_reply](const httplib::Request&, httplib::Response& res) {
+    json_reply(res, R"({"status":"ok"})");
+  });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics(), "text/plain; version=0.0.4");
+  });
+  http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "<html><body><h1>ferryd</h1><a href=/varz>varz</a><br><a href=/connz>connz</a><br>"
+        "<a href=/subsz>subsz</a><br><a href=/healthz>healthz</a><br><a href=/metrics>metrics</a></body></html>\n",
+        "text/html");
+  });
+  if (port == 0) {
+    port_ = http_->bind_to_any_port(host);
+    if (port_ <= 0) return unavailable("monitoring: could not bind " + host);
+  } else {
+    if (!http_->bind_to_port(host, port)) return unavailable("monitoring: could not listen on " + host + ":" + std::to_string(port));
+    port_ = port;
+  }
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  spdlog::info("Starting http monitor on {}:{}", host, port_);
+  return status::ok();
+}
+
+void monitor::stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string monitor::varz() const {
+  const server_options& o = core_.options();
+  const server_stats st = core_.stats();
+  const auto now = std::chrono::system_clock::now();
+  ojson j;
+  j["server_id"] = core_.id();
+  j["server_name"] = core_.name();
+  j["version"] = nats_compat_version;
+  j["proto"] = 1;
+  j["go"] = std::string("ferryd ") + ferryd_version;
+  j["host"] = o.host;
+  j["port"] = core_.port();
+  if (core_.auth().required()) j["auth_required"] = true;
+  if (o.tls.enabled) {
+    j["tls_required"] = true;
+    if (o.tls.verify) j["tls_verify"] = true;
+  }
+  j["max_connections"] = o.max_connections;
+  j["ping_interval"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
+  j["ping_max"] = o.ping_max;
+  j["http_host"] = o.http_host.empty() ? o.host : o.http_host;
+  j["http_port"] = port_;
+  j["http_base_path"] = "";
+  j["https_port"] = 0;
+  const auto auth_timeout = o.auth.timeout.count() ? o.auth.timeout : std::chrono::milliseconds(2000);
+  j["auth_timeout"] = static_cast<double>(auth_timeout.count()) / 1000.0;
+  j["max_control_line"] = o.max_control_line;
+  j["max_payload"] = o.max_payload;
+  j["max_pending"] = o.max_pending;
+  j["tls_timeout"] = static_cast<double>(o.tls.timeout.count()) / 1000.0;
+  j["write_deadline"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_deadline).count();
+  j["start"] = format_time(core_.start_time());
+  j["now"] = format_time(now);
+  j["uptime"] = format_uptime(std::chrono::duration_cast<std::chrono::seconds>(now - core_.start_time()));
+  j["mem"] = resident_bytes();
+  j["cores"] = std::thread::hardware_concurrency();
+  j["cpu"] = cpu_seconds();
+  j["connections"] = st.connections;
+  j["total_connections"] = st.total_connections;
+  j["routes"] = 0;
+  j["remotes"] = 0;
+  j["leafnodes"] = 0;
+  j["in_msgs"] = st.in_msgs;
+  j["out_msgs"] = st.out_msgs;
+  j["in_bytes"] = st.in_bytes;
+  j["out_bytes"] = st.out_bytes;
+  j["slow_consumers"] = st.slow_consumers;
+  j["subscriptions"] = st.subscriptions;
+  j["worker_threads"] = core_.workers().size();
+  j["ferryd_version"] = ferryd_version;
+  return go_json(j);
+}
+
+std::string monitor::connz(bool subs, int offset, int limit) const {
+  auto clients = core_.clients();
+  const auto now = std::chrono::system_clock::now();
+  ojson j;
+  j["server_id"] = core_.id();
+  j["now"] = format_time(now);
+  if (offset < 0) offset = 0;
+  if (limit <= 0) limit = 1024;
+  ojson list = ojson::array();
+  int idx = 0;
+  for (const auto& c : clients) {
+    if (idx++ < offset) continue;
+    if (static_cast<int>(list.size()) >= limit) break;
+    connection_info i = c->info(subs);
+    ojson e;
+    e["cid"] = i.cid;
+    e["kind"] = "Client";
+    e["type"] = "nats";
+    e["ip"] = i.ip;
+    e["port"] = i.port;
+    e["start"] = format_time(i.start);
+    e["last_activity"] = format_time(i.last_activity);
+    e["rtt"] = duration_text(i.rtt);
+    e["uptime"] = format_uptime(std::chrono::duration_cast<std::chrono::seconds>(now - i.start));
+    e["idle"] = format_uptime(std::chrono::duration_cast<std::chrono::seconds>(now - i.last_activity));
+    e["pending_bytes"] = i.pending_bytes;
+    e["in_msgs"] = i.in_msgs;
+    e["out_msgs"] = i.out_msgs;
+    e["in_bytes"] = i.in_bytes;
+    e["out_bytes"] = i.out_bytes;
+    e["subscriptions"] = i.num_subs;
+    if (!i.name.empty()) e["name"] = i.name;
+    if (!i.lang.empty()) e["lang"] = i.lang;
+    if (!i.version.empty()) e["version"] = i.version;
+    if (i.tls) e["tls_version"] = "1.3";
+    if (subs && !i.subs.empty()) e["subscriptions_list"] = i.subs;
+    if (!i.user.empty()) e["authorized_user"] = i.user;
+    list.push_back(std::move(e));
+  }
+  j["num_connections"] = list.size();
+  j["total"] = clients.size();
+  j["offset"] = offset;
+  j["limit"] = limit;
+  j["connections"] = std::move(list);
+  return go_json(j);
+}
+
+std::string monitor::subsz(bool subs) const {
+  const sublist_stats st = const_cast<server_core&>(core_).subjects().stats();
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::size_t cached = 0;
+  for (const auto& w : core_.workers()) {
+    // Racy reads of per-thread counters: monitoring only, approximate by design.
+    hits += w->cache().hits();
+    misses += w->cache().misses();
+    cached += w->cache().size();
+  }
+  ojson j;
+  j["server_id"] = core_.id();
+  j["now"] = format_time(std::chrono::system_clock::now());
+  j["num_subscriptions"] = st.subscriptions;
+  j["num_cache"] = cached;
+  j["num_inserts"] = st.inserts;
+  j["num_removes"] = st.removes;
+  j["num_matches"] = st.matches + hits;
+  j["cache_hit_rate"] = hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0;
+  if (subs) {
+    ojson list = ojson::array();
+    const_cast<server_core&>(core_).subjects().for_each([&](const subscription_ptr& s) {
+      ojson e;
+      e["subject"] = s->subject;
+      if (!s->queue.empty()) e["qgroup"] = s->queue;
+      e["sid"] = s->sid;
+      e["cid"] = s->target->client_id();
+      list.push_back(std::move(e));
+    });
+    j["total"] = list.size();
+    j["offset"] = 0;
+    j["limit"] = list.size();
+    j["subscriptions_list"] = std::move(list);
+  }
+  return go_json(j);
+}
+
+std::string monitor::metrics() const {
+  const server_stats st = core_.stats();
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, double value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    out += buf;
+    out += '\n';
+  };
+  metric("ferryd_connections", "gauge", "Client connections open now.", static_cast<double>(st.connections));
+  metric("ferryd_connections_total", "counter", "Client connections accepted since start.",
+         static_cast<double>(st.total_connections));
+  metric("ferryd_subscriptions", "gauge", "Subscriptions registered now.", static_cast<double>(st.subscriptions));
+  metric("ferryd_in_msgs_total", "counter", "Messages received from clients.", static_cast<double>(st.in_msgs));
+  metric("ferryd_out_msgs_total", "counter", "Messages delivered to clients.", static_cast<double>(st.out_msgs));
+  metric("ferryd_in_bytes_total", "counter", "Payload bytes received from clients.", static_cast<double>(st.in_bytes));
+  metric("ferryd_out_bytes_total", "counter", "Payload bytes delivered to clients.", static_cast<double>(st.out_bytes));
+  metric("ferryd_slow_consumers_total", "counter", "Clients cut off as slow consumers.",
+         static_cast<double>(st.slow_consumers));
+  metric("ferryd_uptime_seconds", "gauge", "Seconds since the server started.",
+         static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
+                                                                             core_.start_time())
+                                 .count()));
+  metric("ferryd_resident_memory_bytes", "gauge", "Resident memory of the process.", static_cast<double>(resident_bytes()));
+  metric("ferryd_cpu_seconds_total", "counter", "CPU time used by the process.", cpu_seconds());
+  return out;
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,47 @@
+// monitor: the HTTP monitoring endpoint on the -m port, with nats-server's paths and field
+// names: /varz, /connz, /subsz, /healthz, plus /metrics in Prometheus text format.
+// Runs on its own thread (cpp-httplib); reads the server's state through thread-safe calls.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ferry::broker {
+
+class server_core;
+
+class monitor {
+ public:
+  explicit monitor(server_core& core);
+  ~monitor();
+  // Binds host:port (0: any free port) and starts serving.
+  status start(const std::string& host, int port);
+  void stop();
+  [[nodiscard]] int port() const { return port_; }
+
+  // The documents, exposed for tests.
+  [[nodiscard]] std::string varz() const;
+  [[nodiscard]] std::string connz(bool subs, int offset, int limit) const;
+  [[nodiscard]] std::string subsz(bool subs) const;
+  [[nodiscard]] std::string metrics() const;
+
+ private:
+  server_core& core_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// "1d2h3m4s", as nats-server formats uptime.
+std::string format_uptime(std::chrono::seconds s);
+// RFC 3339 with nanoseconds in UTC, as Go's time.Time marshals.
+std::string format_time(std::chrono::system_clock::time_point t);
+
+}  // namespace ferry::broker
