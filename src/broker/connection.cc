@@ -20,6 +20,9 @@ namespace {
 constexpr std::size_t shrink_above = 1 << 20;  // writer buffers kept after a burst
 constexpr std::chrono::milliseconds linger{1000};
 constexpr std::chrono::milliseconds stall_step{1};
+// At most this long per batch, so that a stuck subscriber cannot stall a publisher for long:
+// it is cut off as a slow consumer instead.
+constexpr std::chrono::milliseconds stall_max{10};
 
 
 bool is_hard(close_reason r) {
@@ -203,18 +206,32 @@ void connection::on_read(const std::error_code& ec, std::size_t n) {
     return;
   }
   if (closed_.load(std::memory_order_acquire)) return;
-  if (owner_.take_congested()) {
-    // A destination of this batch is near max_pending: give it a moment to drain before
-    // reading more from this publisher (nats-server stalls fast producers the same way).
-    auto self = shared_from_this();
-    stall_timer_.expires_after(stall_step);
-    stall_timer_.async_wait([self](const std::error_code& e) {
-      if (e || self->closed_.load(std::memory_order_acquire)) return;
-      self->read_some();
-    });
+  stalled_on_ = owner_.take_congested();
+  stalled_for_ = {};
+  stall_or_read();
+}
+
+void connection::stall_or_read() {
+  // nats-server stalls fast producers the same way: give congested subscribers a moment to
+  // drain before reading more from this publisher.
+  std::erase_if(stalled_on_, [](const std::shared_ptr<connection>& c) { return !c->congested(); });
+  if (stalled_on_.empty() || stalled_for_ >= stall_max) {
+    stalled_on_.clear();
+    read_some();
     return;
   }
-  read_some();
+  stalled_for_ += stall_step;
+  auto self = shared_from_this();
+  stall_timer_.expires_after(stall_step);
+  stall_timer_.async_wait([self](const std::error_code& e) {
+    if (e || self->closed_.load(std::memory_order_acquire)) return;
+    self->stall_or_read();
+  });
+}
+
+bool connection::congested() const {
+  std::lock_guard lock(out_mu_);
+  return state_ == out_state::open && pending_.size() + inflight_ > stall_at_;
 }
 
 void connection::handle_parse_status(protocol::parse_status st) {

@@ -104,6 +104,8 @@ class connection final : public delivery_target, public std::enable_shared_from_
   void close(close_reason why, std::string err = {});
 
   [[nodiscard]] connection_info info(bool with_subs) const;
+  // Whether pending output is past the stall threshold (3/4 of max_pending). Any thread.
+  [[nodiscard]] bool congested() const;
   [[nodiscard]] bool is_closed() const { return closed_.load(std::memory_order_acquire); }
   worker& owner() { return owner_; }
 
@@ -129,6 +131,8 @@ class connection final : public delivery_target, public std::enable_shared_from_
   void read_some();
   void on_read(const std::error_code& ec, std::size_t n);
   void handle_parse_status(protocol::parse_status st);
+  // Waits (timer steps) while a destination of the last batch is congested, then reads.
+  void stall_or_read();
   // TLS (owner).
   void start_tls();
   // Writing.
@@ -178,6 +182,7 @@ class connection final : public delivery_target, public std::enable_shared_from_
   std::atomic<std::int64_t> last_in_ns_{0};  // steady clock of the last bytes read
   std::atomic<std::uint64_t> in_msgs_{0}, in_bytes_{0};
   std::chrono::steady_clock::duration stalled_for_{};
+  std::vector<std::shared_ptr<connection>> stalled_on_;  // destinations this publisher waits for
   bool reading_ = false;
   bool socket_shut_ = false;
   std::atomic<bool> deny_filter_{false};  // a wildcard sub overlaps the subscribe deny list

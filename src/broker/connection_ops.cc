@@ -237,7 +237,7 @@ bool connection::deliver(subscription& s, const routed_message& m, worker* from)
     close(close_reason::slow_consumer_pending);
     return true;
   }
-  if (queued > stall_at_ && from != nullptr) from->note_congested();
+  if (queued > stall_at_ && from != nullptr) from->note_congested(shared_from_this());
   if (last) auto_unsubscribe(s);
   if (first) schedule(from);
   return true;

@@ -162,13 +162,9 @@ void sublist::collect(const level* l, const std::vector<std::string_view>& toks,
   // '>' at this level matches the rest, which is at least one token since i < size.
   if (l->fwc) add_node(l->fwc.get(), out);
   const bool last = i + 1 == toks.size();
-  if (l->pwc) {
-    if (last) {
-      add_node(l->pwc.get(), out);
-    } else {
-      collect(l->pwc->next.get(), toks, i + 1, out);
-    }
-  }
+  // The order of results follows nats-server's matchLevel: at each level '>' first, then '*'
+  // descending, then the literal; at the last level the literal before '*'.
+  if (l->pwc && !last) collect(l->pwc->next.get(), toks, i + 1, out);
   auto it = l->literal.find(toks[i]);
   if (it != l->literal.end()) {
     if (last) {
@@ -177,6 +173,7 @@ void sublist::collect(const level* l, const std::vector<std::string_view>& toks,
       collect(it->second->next.get(), toks, i + 1, out);
     }
   }
+  if (l->pwc && last) add_node(l->pwc.get(), out);
 }
 
 match_ptr sublist::match(std::string_view subject) const {

@@ -44,6 +44,7 @@ void worker::release_state() {
   cache_.clear();
   flushes_.clear();
   flushing_.clear();
+  congested_.clear();
 }
 
 void worker::run_flushes() {

@@ -60,13 +60,12 @@ class worker {
   void schedule_flush(std::shared_ptr<connection> c) { flushes_.push_back(std::move(c)); }
   // Writes out every connection scheduled since the last call.
   void run_flushes();
-  // Set by deliveries that found a destination congested; read and cleared by the publisher.
-  bool take_congested() {
-    bool c = congested_;
-    congested_ = false;
-    return c;
+  // Destinations of the current batch that are past 3/4 of max_pending; the publisher
+  // takes them after its batch and stalls until they drain (or a short time passes).
+  void note_congested(std::shared_ptr<connection> c) {
+    if (congested_.empty() || congested_.back() != c) congested_.push_back(std::move(c));
   }
-  void note_congested() { congested_ = true; }
+  std::vector<std::shared_ptr<connection>> take_congested() { return std::move(congested_); }
 
   worker_stats stats;
 
@@ -79,7 +78,7 @@ class worker {
   protocol::message_encoding encoding_;
   std::vector<std::shared_ptr<connection>> flushes_;
   std::vector<std::shared_ptr<connection>> flushing_;
-  bool congested_ = false;
+  std::vector<std::shared_ptr<connection>> congested_;
 };
 
 }  // namespace ferry::broker

@@ -1,0 +1,52 @@
+// raw_client: a blocking TCP client for protocol tests. Sends bytes exactly as given and reads
+// what the server answers, with timeouts, so tests can assert on the wire bytes and on whether
+// the server closed the connection.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace ferry::test {
+
+class raw_client {
+ public:
+  raw_client() = default;
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+  raw_client(raw_client&& o) noexcept;
+  ~raw_client();
+
+  // Connects to 127.0.0.1:port. When read_info is set, reads and stores the INFO line.
+  bool connect(int port, bool read_info = true);
+  [[nodiscard]] const std::string& info() const { return info_; }
+
+  bool send(std::string_view bytes);
+  // Reads until `needle` appears in what was received (kept in buffer()), or the timeout.
+  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  // Reads whatever arrives within `d` (the server may send nothing).
+  std::string read_for(std::chrono::milliseconds d);
+  // Waits up to `timeout` for the server to close; true if it did (EOF or reset).
+  bool wait_closed(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  // Bytes received so far and not taken.
+  [[nodiscard]] const std::string& buffer() const { return buf_; }
+  // Returns and clears the received bytes.
+  std::string take();
+  [[nodiscard]] bool closed() const { return closed_; }
+  // CONNECT {json} + PING, then waits for PONG (and clears the buffer).
+  bool handshake(std::string_view connect_json = R"({"verbose":false,"pedantic":false})");
+  void close();
+
+ private:
+  // One read with a deadline; false on timeout. Sets closed_ on EOF/error.
+  bool read_once(std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+  std::string info_;
+  std::string buf_;
+  bool closed_ = false;
+};
+
+// A free TCP port on loopback (bound and released).
+int free_port();
+
+}  // namespace ferry::test
