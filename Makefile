@@ -1,0 +1,48 @@
+# ferry: the two commands are `make demo` and `make test`; both install what is missing first.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CMAKE_FLAGS ?=
+SHARED ?= ../shared
+
+.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke demo bench microbench clean format tidy
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Every test: unit, conformance, interop (nats.c, nats.js, nats.go), differential, scale and
+# crash tests in the optimised build; the unit and conformance tests again under ASan+UBSan;
+# and a short bounded fuzz run of the protocol parser.
+test: build
+	@bash scripts/test.sh
+
+demo: build
+	@bash scripts/demo.sh
+
+# Side by side with Debian's nats-server (the common yardstick), then our micro benchmarks.
+bench: build
+	@if [ -x $(SHARED)/bench/compare.sh ] || [ -f $(SHARED)/bench/compare.sh ]; then \
+	  bash $(SHARED)/bench/compare.sh $(BUILD)/bin/ferryd; \
+	else echo "bench: $(SHARED)/bench/compare.sh not found (set SHARED=path/to/shared)"; exit 1; fi
+	@$(MAKE) --no-print-directory microbench
+
+microbench: build
+	@for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
+
+fuzz: deps
+	@bash scripts/fuzz.sh 300
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i

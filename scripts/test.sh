@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The body of `make test`: runs every test suite and prints one summary at the end.
+# Assumes `make build` has run (the Makefile does it first).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+build=${BUILD:-build}
+asan=${ASAN_BUILD:-build-asan}
+start=$(date +%s)
+failed=()
+
+step() { echo; echo "==== $*"; }
+
+step "tests in the optimised build ($build)"
+if ! ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 300; then failed+=("ctest ($build)"); fi
+
+step "unit and conformance tests under AddressSanitizer + UndefinedBehaviorSanitizer ($asan)"
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_UNIT_ONLY=ON >/dev/null &&
+  cmake --build "$asan" -j "$jobs" || failed+=("asan build")
+if [ -d "$asan" ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  if ! ctest --test-dir "$asan" --output-on-failure -j "$jobs" --timeout 600; then failed+=("ctest under ASan+UBSan"); fi
+fi
+
+step "parser fuzzing (bounded run)"
+if ! bash scripts/fuzz.sh 30; then failed+=("fuzz"); fi
+
+echo
+echo "make test: $(( $(date +%s) - start ))s"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"
