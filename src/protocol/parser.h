@@ -247,9 +247,8 @@ parse_status parser::process(Handler& h) {
         if (n == 1) {
           ok = h.on_unsub(f[0], -1);
         } else if (n == 2) {
-          const std::int64_t max = parse_size(f[1]);
-          if (max < 0) return parse_status::bad_arguments;
-          ok = h.on_unsub(f[0], max);
+          // nats-server does not reject a malformed max: it counts as none (unsubscribe now).
+          ok = h.on_unsub(f[0], parse_size(f[1]));
         } else {
           return parse_status::bad_arguments;
         }

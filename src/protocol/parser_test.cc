@@ -209,10 +209,14 @@ TEST(Parser, UnknownOperations) {
 TEST(Parser, BadArgumentsCloseWithoutError) {
   for (const char* s : {"PUB foo\r\n", "PUB foo bar baz 1\r\n", "PUB foo -1\r\n", "PUB foo x\r\n",
                         "PUB foo 1234567890\r\n", "PUB \r\n", "SUB foo\r\n", "SUB a b c d\r\n",
-                        "UNSUB 1 x\r\n", "UNSUB 1 2 3\r\n", "HPUB foo 5 3\r\n", "HPUB foo 3\r\n",
+                        "UNSUB 1 2 3\r\n", "HPUB foo 5 3\r\n", "HPUB foo 3\r\n",
                         "HPUB foo -1 3\r\n", "UNSUB \r\n"}) {
     EXPECT_EQ(feed_whole(s).status, parse_status::bad_arguments) << s;
   }
+}
+
+TEST(Parser, MalformedUnsubMaxMeansNone) {
+  EXPECT_EQ(feed_whole("UNSUB 1 x\r\nUNSUB 2 -5\r\n").log, "UNSUB[1|-1]\nUNSUB[2|-1]\n");
 }
 
 TEST(Parser, SizesAcceptLeadingZeros) {

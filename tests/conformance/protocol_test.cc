@@ -235,7 +235,6 @@ TEST(Errors, ThatClose) {
            {"PUB foo\r\n", ""},
            {"PUB foo bar baz 1\r\n", ""},
            {"SUB foo\r\n", ""},
-           {"UNSUB 1 x\r\n", ""},
            {"-ERR 'x'\r\n", ""},
        }) {
     auto c = client(*s);

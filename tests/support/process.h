@@ -1,0 +1,42 @@
+// child_process: starts a server binary for a test and stops it, so integration tests can run
+// ferryd and Debian's nats-server side by side.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace ferry::test {
+
+class child_process {
+ public:
+  child_process() = default;
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process() { stop(); }
+
+  // Starts `argv[0]` (looked up in PATH) with its output appended to `log_file` (or discarded).
+  bool start(const std::vector<std::string>& argv, const std::string& log_file = "");
+  // Waits until 127.0.0.1:port accepts connections; false on timeout or if the child exited.
+  bool wait_for_port(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // SIGTERM, then SIGKILL after `grace`. Returns the exit status (or -1).
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  // SIGKILL at once (crash tests).
+  void kill();
+  [[nodiscard]] bool running() const { return pid_ > 0; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// The ferryd binary under test: $FERRYD, else the one next to this test binary.
+std::string ferryd_path();
+// True if `name` is an executable on PATH.
+bool have_program(const std::string& name);
+// A fresh temporary directory (removed by the caller if wanted).
+std::string make_temp_dir(const std::string& prefix);
+
+}  // namespace ferry::test
