@@ -36,6 +36,7 @@ class raw_client {
   // CONNECT {json} + PING, then waits for PONG (and clears the buffer).
   bool handshake(std::string_view connect_json = R"({"verbose":false,"pedantic":false})");
   void close();
+  [[nodiscard]] int fd() const { return fd_; }
 
  private:
   // One read with a deadline; false on timeout. Sets closed_ on EOF/error.
