@@ -19,6 +19,28 @@ namespace ferry::broker {
 
 using ojson = nlohmann::ordered_json;
 
+// Go's encoder writes a float64 with no fraction as an integer ("auth_timeout": 2).
+ojson go_number(double v) {
+  if (v == static_cast<double>(static_cast<long long>(v))) return static_cast<long long>(v);
+  return v;
+}
+
+// nats-server's monitoring JSON is indented by two spaces (json.MarshalIndent).
+std::string pretty(const ojson& j) {
+  std::string s = j.dump(2, ' ', false, ojson::error_handler_t::replace);
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "\\u003c"; break;
+      case '>': out += "\\u003e"; break;
+      case '&': out += "\\u0026"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 std::string duration_text(std::chrono::nanoseconds d) {
@@ -100,6 +122,14 @@ monitor::~monitor() { stop(); }
 
 status monitor::start(const std::string& host, int port) {
   http_ = std::make_unique<httplib::Server>();
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    std::lock_guard lock(stats_mu_);
+    ++req_stats_[req.path];
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 404) res.set_content("404 page not found\n", "text/plain; charset=utf-8");
+  });
   auto json_reply = [](httplib::Response& res, const std::string& body) {
     res.set_content(body, "application/json");
   };
@@ -132,7 +162,7 @@ status monitor::start(const std::string& host, int port) {
     res.set_content(
         "<html><body><h1>ferryd</h1><a href=/varz>varz</a><br><a href=/connz>connz</a><br>"
         "<a href=/subsz>subsz</a><br><a href=/healthz>healthz</a><br><a href=/metrics>metrics</a></body></html>\n",
-        "text/html");
+        "text/html; charset=utf-8");
   });
   if (port == 0) {
     port_ = http_->bind_to_any_port(host);
@@ -176,11 +206,13 @@ std::string monitor::varz() const {
   j["http_base_path"] = "";
   j["https_port"] = 0;
   const auto auth_timeout = o.auth.timeout.count() ? o.auth.timeout : std::chrono::milliseconds(2000);
-  j["auth_timeout"] = static_cast<double>(auth_timeout.count()) / 1000.0;
+  j["auth_timeout"] = go_number(static_cast<double>(auth_timeout.count()) / 1000.0);
   j["max_control_line"] = o.max_control_line;
   j["max_payload"] = o.max_payload;
   j["max_pending"] = o.max_pending;
-  j["tls_timeout"] = static_cast<double>(o.tls.timeout.count()) / 1000.0;
+  for (const char* k : {"cluster", "gateway", "leaf", "mqtt", "websocket"}) j[k] = ojson::object();
+  j["jetstream"] = ojson::object();
+  j["tls_timeout"] = go_number(static_cast<double>(o.tls.timeout.count()) / 1000.0);
   j["write_deadline"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_deadline).count();
   j["start"] = format_time(core_.start_time());
   j["now"] = format_time(now);
@@ -199,9 +231,16 @@ std::string monitor::varz() const {
   j["out_bytes"] = st.out_bytes;
   j["slow_consumers"] = st.slow_consumers;
   j["subscriptions"] = st.subscriptions;
+  {
+    std::lock_guard lock(stats_mu_);
+    ojson reqs = ojson::object();
+    for (const auto& [path, n] : req_stats_) reqs[path] = n;
+    j["http_req_stats"] = std::move(reqs);
+  }
+  j["config_load_time"] = format_time(core_.start_time());
   j["worker_threads"] = core_.workers().size();
   j["ferryd_version"] = ferryd_version;
-  return go_json(j);
+  return pretty(j);
 }
 
 std::string monitor::connz(bool subs, int offset, int limit) const {
@@ -248,7 +287,7 @@ std::string monitor::connz(bool subs, int offset, int limit) const {
   j["offset"] = offset;
   j["limit"] = limit;
   j["connections"] = std::move(list);
-  return go_json(j);
+  return pretty(j);
 }
 
 std::string monitor::subsz(bool subs) const {
@@ -263,18 +302,23 @@ std::string monitor::subsz(bool subs) const {
     cached += w->cache().size();
   }
   ojson j;
-  j["server_id"] = core_.id();
-  j["now"] = format_time(std::chrono::system_clock::now());
+  if (subs) {
+    j["server_id"] = core_.id();
+    j["now"] = format_time(std::chrono::system_clock::now());
+  }
   j["num_subscriptions"] = st.subscriptions;
   j["num_cache"] = cached;
   j["num_inserts"] = st.inserts;
   j["num_removes"] = st.removes;
   j["num_matches"] = st.matches + hits;
-  j["cache_hit_rate"] = hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0;
+  j["cache_hit_rate"] = go_number(hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0);
+  j["max_fanout"] = st.max_fanout;
+  j["avg_fanout"] = go_number(st.avg_fanout);
   if (subs) {
     ojson list = ojson::array();
     const_cast<server_core&>(core_).subjects().for_each([&](const subscription_ptr& s) {
       ojson e;
+      e["account"] = "$G";
       e["subject"] = s->subject;
       if (!s->queue.empty()) e["qgroup"] = s->queue;
       e["sid"] = s->sid;
@@ -283,10 +327,10 @@ std::string monitor::subsz(bool subs) const {
     });
     j["total"] = list.size();
     j["offset"] = 0;
-    j["limit"] = list.size();
+    j["limit"] = std::max<std::size_t>(1024, list.size());
     j["subscriptions_list"] = std::move(list);
   }
-  return go_json(j);
+  return pretty(j);
 }
 
 std::string monitor::metrics() const {

@@ -3,7 +3,10 @@
 // Runs on its own thread (cpp-httplib); reads the server's state through thread-safe calls.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -37,6 +40,8 @@ class monitor {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;
+  mutable std::mutex stats_mu_;
+  std::map<std::string, std::uint64_t> req_stats_;  // guarded by stats_mu_
 };
 
 // "1d2h3m4s", as nats-server formats uptime.

@@ -181,8 +181,15 @@ match_ptr sublist::match(std::string_view subject) const {
   auto out = std::make_shared<match_result>();
   thread_local std::vector<std::string_view> toks;
   if (!split_literal(subject, toks)) return out;
-  std::shared_lock lock(mu_);
-  collect(root_.get(), toks, 0, *out);
+  {
+    std::shared_lock lock(mu_);
+    collect(root_.get(), toks, 0, *out);
+  }
+  const std::uint64_t fanout = out->plain.size() + out->queues.size();
+  fanout_sum_.fetch_add(fanout, std::memory_order_relaxed);
+  std::uint64_t m = fanout_max_.load(std::memory_order_relaxed);
+  while (fanout > m && !fanout_max_.compare_exchange_weak(m, fanout, std::memory_order_relaxed)) {
+  }
   return out;
 }
 
@@ -195,6 +202,8 @@ sublist_stats sublist::stats() const {
   s.inserts = inserts_.load(std::memory_order_relaxed);
   s.removes = removes_.load(std::memory_order_relaxed);
   s.matches = matches_.load(std::memory_order_relaxed);
+  s.max_fanout = fanout_max_.load(std::memory_order_relaxed);
+  s.avg_fanout = s.matches ? static_cast<double>(fanout_sum_.load(std::memory_order_relaxed)) / static_cast<double>(s.matches) : 0;
   return s;
 }
 
@@ -206,16 +215,17 @@ const match_result& match_cache::match(std::string_view subject) {
   }
   auto it = map_.find(subject);
   if (it != map_.end()) {
-    ++hits_;
+    hits_.store(hits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return *it->second;
   }
-  ++misses_;
+  misses_.store(misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Read the generation before matching: a change racing with the match bumps it again, and
   // the next call then discards this entry.
   match_ptr r = sl_.match(subject);
   if (map_.size() >= max_) map_.clear();
   last_ = r;
   map_.emplace(std::string(subject), r);
+  size_.store(map_.size(), std::memory_order_relaxed);
   return *last_;
 }
 

@@ -38,7 +38,9 @@ struct sublist_stats {
   std::uint64_t subscriptions = 0;
   std::uint64_t inserts = 0;
   std::uint64_t removes = 0;
-  std::uint64_t matches = 0;
+  std::uint64_t matches = 0;     // lookups that reached the trie (cache misses)
+  std::uint64_t max_fanout = 0;  // most subscriptions one match returned
+  double avg_fanout = 0;
 };
 
 class sublist {
@@ -77,6 +79,8 @@ class sublist {
   std::atomic<std::uint64_t> inserts_{0};
   std::atomic<std::uint64_t> removes_{0};
   mutable std::atomic<std::uint64_t> matches_{0};
+  mutable std::atomic<std::uint64_t> fanout_sum_{0};
+  mutable std::atomic<std::uint64_t> fanout_max_{0};
 };
 
 struct sublist::node {
@@ -120,12 +124,14 @@ class match_cache {
   explicit match_cache(const sublist& sl, std::size_t max_entries = 4096) : sl_(sl), max_(max_entries) {}
   // The match for `subject`; the reference stays valid until the next call on this cache.
   const match_result& match(std::string_view subject);
-  [[nodiscard]] std::uint64_t hits() const { return hits_; }
-  [[nodiscard]] std::uint64_t misses() const { return misses_; }
-  [[nodiscard]] std::size_t size() const { return map_.size(); }
+  // Counters for monitoring; safe to read from any thread.
+  [[nodiscard]] std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }
   void clear() {
     map_.clear();
     last_.reset();
+    size_.store(0, std::memory_order_relaxed);
   }
 
  private:
@@ -134,8 +140,10 @@ class match_cache {
   std::uint64_t gen_ = 0;
   string_map<match_ptr> map_;
   match_ptr last_;  // keeps the most recent result alive across a clear()
-  std::uint64_t hits_ = 0;
-  std::uint64_t misses_ = 0;
+  // Written only by the owning thread; atomics so that monitoring may read them.
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
+  std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace ferry::broker
