@@ -58,6 +58,7 @@ class byte_buffer {
   }
 
   void append(const void* p, std::size_t n) {
+    if (n == 0) return;  // p may be null then, which memcpy does not allow
     if (cap_ - end_ < n) make_room(n);
     std::memcpy(buf_ + end_, p, n);
     end_ += n;

@@ -85,6 +85,7 @@ status server_core::start() {
     acceptor_->listen(asio::socket_base::max_listen_connections);
     port_ = acceptor_->local_endpoint().port();
   } catch (const std::system_error& e) {
+    acceptor_.reset();  // before the io_context it uses
     workers_.clear();
     return unavailable("listening on " + opts_.host + ":" + std::to_string(opts_.port) + ": " + e.code().message());
   }

@@ -1,6 +1,8 @@
 // Raw-socket conformance for auth, permissions, limits, keepalive and slow consumers.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "server_fixture.h"
 
 namespace ferry::test {
@@ -178,9 +180,17 @@ TEST(SlowConsumer, IsCutOffAndOthersAreNot) {
   const std::string frame = "PUB flood " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
   std::string batch;
   for (int i = 0; i < 64; ++i) batch += frame;
-  for (int round = 0; round < 2000 && s->stats().slow_consumers == 0; ++round) ASSERT_TRUE(pub.send(batch));
+  // 256 KiB per 2 ms (about 128 MB/s at most): far more than the slow client's socket buffers
+  // hold, well within what the draining client reads even on a loaded machine.
+  for (int round = 0; round < 2000 && s->stats().slow_consumers == 0; ++round) {
+    ASSERT_TRUE(pub.send(batch));
+    std::this_thread::sleep_for(2ms);
+  }
   // Keep publishing for a while after the cut: the fast subscriber must keep up.
-  for (int round = 0; round < 100; ++round) ASSERT_TRUE(pub.send(batch));
+  for (int round = 0; round < 100; ++round) {
+    ASSERT_TRUE(pub.send(batch));
+    std::this_thread::sleep_for(2ms);
+  }
   ASSERT_TRUE(pub.send("PING\r\n"));
   EXPECT_TRUE(pub.read_until("PONG\r\n", 10s)) << "the publisher keeps working";
   stop = true;
