@@ -117,7 +117,7 @@ class connection final : public delivery_target, public std::enable_shared_from_
   bool on_ping();
   bool on_pong();
   bool on_ok() { return true; }
-  bool on_info(std::string_view) { return true; }
+  bool on_info(std::string_view json);
   bool on_err(std::string_view text);
 
   // Nanoseconds on the steady clock.

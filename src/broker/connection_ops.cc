@@ -3,6 +3,8 @@
 // docs/protocol.md for the choices made where it is ambiguous.
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "broker/connection.h"
 #include "broker/core.h"
 #include "broker/worker.h"
@@ -14,8 +16,11 @@ namespace {
 constexpr std::string_view ok_frame = "+OK\r\n";
 constexpr std::string_view no_responders_headers = "NATS/1.0 503\r\n\r\n";
 
+// Reply prefixes the server uses itself (service imports, gateways, JetStream acks); a client
+// may not use them (nats-server's isReservedReply).
 bool reserved_reply(std::string_view reply) {
-  return reply.starts_with("$JS.ACK.") || reply.starts_with("$GNR.");
+  return reply.starts_with("_R_.") || (reply.size() > 5 && reply.starts_with("_GR_.")) ||
+         (reply.size() > 8 && reply.starts_with("$JS.ACK."));
 }
 }  // namespace
 
@@ -91,19 +96,26 @@ bool connection::on_pub(const protocol::pub_frame& f) {
 }
 
 void connection::send_no_responders(std::string_view reply) {
-  // Like nats-server: the 503 goes to this client's own plain subscription that matches the
-  // reply subject (its inbox), if it has one.
-  std::string sid;
-  {
-    std::lock_guard lock(subs_mu_);
-    for (const auto& [id, s] : subs_) {
-      if (s->queue.empty() && protocol::subject_matches(s->subject, reply)) {
-        sid = id;
-        break;
-      }
+  // Like nats-server: the 503 goes to this client's first plain subscription, in match order,
+  // that matches the reply subject (its inbox), if it has one.
+  match_ptr r = core_.subjects().match(reply);
+  for (const subscription_ptr& s : r->plain) {
+    if (s->target.get() == this && !s->closed.load(std::memory_order_acquire)) {
+      send_msg(reply, s->sid, {}, no_responders_headers, {}, &owner_);
+      return;
     }
   }
-  if (!sid.empty()) send_msg(reply, sid, {}, no_responders_headers, {}, &owner_);
+}
+
+bool connection::on_info(std::string_view json) {
+  // Servers ignore INFO from clients, but nats-server parses it and drops a client that sends
+  // one that is not a JSON object.
+  auto j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (j.is_discarded() || !(j.is_object() || j.is_null())) {
+    close(close_reason::parse_error);
+    return false;
+  }
+  return true;
 }
 
 bool connection::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {

@@ -116,7 +116,10 @@ status server_core::start() {
     }
   }
 
-  for (auto& w : workers_) w->start();
+  // One worker per core, each pinned to its core, unless the user chose the worker count.
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  const bool pin = opts_.workers == 0 && std::getenv("FERRYD_NO_PIN") == nullptr && cpus > 1;
+  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(pin ? static_cast<int>(i) % cpus : -1);
   asio::post(workers_[0]->io(), [this] { accept_next(); });
 
   if (!opts_.ports_file_dir.empty()) {
@@ -201,7 +204,7 @@ std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery
     enc = &local.emplace();
   }
   if (r->empty()) return 0;
-  enc->reset(f.subject, f.reply, f.header_size, f.data);
+  enc->reset(f.subject, f.reply, f.header_size, f.data, f.header_token, f.size_token);
   routed_message m{f, *enc, publisher != nullptr ? publisher->client_id() : 0};
   const bool no_echo = publisher != nullptr && publisher->no_echo();
   ++depth;

@@ -209,6 +209,10 @@ sublist_stats sublist::stats() const {
 
 const match_result& match_cache::match(std::string_view subject) {
   const std::uint64_t g = sl_.generation();
+  if (g == last_gen_ && subject == last_subject_) {
+    hits_.store(hits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return *last_;
+  }
   if (g != gen_) {
     map_.clear();
     gen_ = g;
@@ -216,15 +220,20 @@ const match_result& match_cache::match(std::string_view subject) {
   auto it = map_.find(subject);
   if (it != map_.end()) {
     hits_.store(hits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    return *it->second;
+    last_ = it->second.get();
+    last_subject_.assign(subject);
+    last_gen_ = g;
+    return *last_;
   }
   misses_.store(misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Read the generation before matching: a change racing with the match bumps it again, and
   // the next call then discards this entry.
   match_ptr r = sl_.match(subject);
   if (map_.size() >= max_) map_.clear();
-  last_ = r;
-  map_.emplace(std::string(subject), r);
+  last_ = r.get();
+  last_subject_.assign(subject);
+  last_gen_ = g;
+  map_.emplace(std::string(subject), std::move(r));
   size_.store(map_.size(), std::memory_order_relaxed);
   return *last_;
 }

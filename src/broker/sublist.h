@@ -130,7 +130,8 @@ class match_cache {
   [[nodiscard]] std::size_t size() const { return size_.load(std::memory_order_relaxed); }
   void clear() {
     map_.clear();
-    last_.reset();
+    last_ = nullptr;
+    last_gen_ = 0;
     size_.store(0, std::memory_order_relaxed);
   }
 
@@ -139,7 +140,12 @@ class match_cache {
   std::size_t max_;
   std::uint64_t gen_ = 0;
   string_map<match_ptr> map_;
-  match_ptr last_;  // keeps the most recent result alive across a clear()
+  // Publishers usually repeat a subject: the last one is checked before hashing. last_ points
+  // into map_, valid while last_gen_ is the current generation (map_ is only cleared when the
+  // generation changes, or on a miss that then makes the new entry the last one).
+  const match_result* last_ = nullptr;
+  std::string last_subject_;
+  std::uint64_t last_gen_ = 0;
   // Written only by the owning thread; atomics so that monitoring may read them.
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};

@@ -1,6 +1,8 @@
 #include "broker/worker.h"
 
 #include <asio/executor_work_guard.hpp>
+#include <pthread.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/connection.h"
@@ -17,10 +19,18 @@ worker::~worker() { stop(); }
 
 worker* worker::current() { return current_worker; }
 
-void worker::start() {
+void worker::start(int pin_cpu) {
   started_ = true;
+  pin_ = pin_cpu >= 0;
+  pin_cpu_ = pin_cpu;
   thread_ = std::thread([this] {
     current_worker = this;
+    if (pin_) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(pin_cpu_, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    }
     auto guard = asio::make_work_guard(io_);
     for (;;) {
       try {

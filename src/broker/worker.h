@@ -41,8 +41,10 @@ class worker {
   [[nodiscard]] int index() const { return index_; }
   asio::io_context& io() { return io_; }
 
-  // Starts the thread; it runs io() until stop().
-  void start();
+  // Starts the thread; it runs io() until stop(). With pin_cpu >= 0 the thread is bound to
+  // that CPU (thread per core: the scheduler then leaves the core to this worker and moves
+  // other threads away instead of migrating the worker).
+  void start(int pin_cpu = -1);
   // Stops the loop and joins the thread. Idempotent.
   void stop();
 
@@ -74,6 +76,8 @@ class worker {
   asio::io_context io_{1};
   std::thread thread_;
   std::atomic<bool> started_{false};
+  bool pin_ = false;
+  int pin_cpu_ = 0;
   match_cache cache_;
   protocol::message_encoding encoding_;
   std::vector<std::shared_ptr<connection>> flushes_;

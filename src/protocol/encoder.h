@@ -20,12 +20,16 @@ class message_encoding {
  public:
   // `data` is the headers followed by the payload; header_size is 0 for a message without
   // headers. REQUIRES: data.data()[data.size()] and the byte after it are "\r\n".
-  void reset(std::string_view subject, std::string_view reply, std::size_t header_size,
-             std::string_view data) {
+  // `header_token` and `size_token`, when given, are the sizes as the publisher wrote them and
+  // are copied verbatim (nats-server does, so "PUB foo 01" is delivered with size "01").
+  void reset(std::string_view subject, std::string_view reply, std::size_t header_size, std::string_view data,
+             std::string_view header_token = {}, std::string_view size_token = {}) {
     header_size_ = header_size;
     data_ = data;
     subject_ = subject;
     reply_ = reply;
+    header_token_ = header_token;
+    size_token_ = size_token;
     line_.clear();
     plain_ready_ = false;
     build(line_, head_len_, header_size > 0);
@@ -78,18 +82,22 @@ class message_encoding {
       line += reply_;
     }
     char num[24];
+    auto put_number = [&](std::size_t v, std::string_view token) {
+      line += ' ';
+      if (!token.empty()) {
+        line += token;
+      } else {
+        auto r = std::to_chars(num, num + sizeof num, v);
+        line.append(num, r.ptr);
+      }
+    };
     if (with_headers) {
-      line += ' ';
-      auto r = std::to_chars(num, num + sizeof num, header_size_);
-      line.append(num, r.ptr);
-      line += ' ';
-      r = std::to_chars(num, num + sizeof num, data_.size());
-      line.append(num, r.ptr);
+      put_number(header_size_, header_token_);
+      put_number(data_.size(), size_token_);
+    } else if (header_size_ == 0) {
+      put_number(data_.size(), size_token_);
     } else {
-      line += ' ';
-      const std::size_t size = data_.size() - header_size_;
-      auto r = std::to_chars(num, num + sizeof num, size);
-      line.append(num, r.ptr);
+      put_number(data_.size() - header_size_, {});  // headers stripped: a new size
     }
     line += "\r\n";
   }
@@ -97,6 +105,8 @@ class message_encoding {
   std::string_view subject_;
   std::string_view reply_;
   std::string_view data_;
+  std::string_view header_token_;
+  std::string_view size_token_;
   std::size_t header_size_ = 0;
   std::string line_;
   std::size_t head_len_ = 0;

@@ -42,6 +42,21 @@ TEST(Encoder, HmsgAndStrippedForClientsWithoutHeaders) {
   EXPECT_EQ(out.view(), "MSG s 2 r 2\r\nhi\r\n");
 }
 
+TEST(Encoder, SizeTokensAreCopiedVerbatim) {
+  std::string src = "x\r\n";
+  message_encoding e;
+  e.reset("s", "", 0, data_of(src), "", "01");
+  byte_buffer out;
+  e.append(out, "1");
+  EXPECT_EQ(out.view(), "MSG s 1 01\r\nx\r\n");
+  std::string h = "NATS/1.0\r\n\r\nx\r\n";
+  e.reset("s", "", 12, data_of(h), "012", "013");
+  out.clear();
+  e.append(out, "1");
+  e.append(out, "2", false);
+  EXPECT_EQ(out.view(), "HMSG s 1 012 013\r\nNATS/1.0\r\n\r\nx\r\nMSG s 2 1\r\nx\r\n");
+}
+
 TEST(Encoder, AppendMsg) {
   byte_buffer out;
   append_msg(out, "_INBOX.a.1", "7", "", "NATS/1.0 503\r\n\r\n", "");

@@ -53,6 +53,10 @@ struct pub_frame {
   std::size_t header_size = 0;
   bool hpub = false;
   std::string_view data;
+  // The size fields as the client wrote them ("01" stays "01"): nats-server echoes them
+  // verbatim in the MSG frames it delivers. Empty for messages the server makes itself.
+  std::string_view header_token;
+  std::string_view size_token;
 };
 
 // Parses a decimal size as nats-server's parseSize does: 1..9 digits, else -1.
@@ -180,6 +184,7 @@ parse_status parser::process(Handler& h) {
           fr.subject = f[0];
           if (n == 3) fr.reply = f[1];
           fr.data = std::string_view(d, static_cast<std::size_t>(size));
+          fr.size_token = f[n - 1];
           ok = h.on_pub(fr);
           buf_.consume(total);
           break;
@@ -220,6 +225,8 @@ parse_status parser::process(Handler& h) {
         fr.hpub = true;
         fr.header_size = static_cast<std::size_t>(hdr);
         fr.data = std::string_view(d, static_cast<std::size_t>(size));
+        fr.header_token = f[n - 2];
+        fr.size_token = f[n - 1];
         ok = h.on_pub(fr);
         buf_.consume(total);
         break;

@@ -122,6 +122,21 @@ TEST(Differential, PubSubWildcardsAndReplies) {
            S(1, "PUB foo.bar 5\r\nhello\r\nPUB foo.bar r.1 0\r\n\r\nPUB foo.baz.qux 1\r\nq\r\n"), Y(1), Y(0)});
 }
 
+TEST(Differential, SizeTokensEchoedVerbatim) {
+  compare({C(0), S(0, quiet + "SUB s 1\r\nPUB s 01\r\nx\r\nHPUB s 00 02\r\nhi\r\nHPUB s 012 013\r\nNATS/1.0\r\n\r\nx\r\n"), Y(0)});
+}
+
+TEST(Differential, ReservedRepliesAndClientInfo) {
+  compare({C(0), S(0, quiet + "SUB x 1\r\nPUB x _R_.abc 1\r\na\r\nPUB x _GR_.a 1\r\nb\r\nPUB x _GR_. 1\r\nc\r\n"
+                              "PUB x $JS.ACK. 1\r\nd\r\nPUB x $GNR.a 1\r\ne\r\nINFO {\"a\":1}\r\n"),
+           Y(0), S(0, "INFO [1]\r\n"), X(0)});
+}
+
+TEST(Differential, NoRespondersGoesToTheFirstMatchingInbox) {
+  compare({C(0), S(0, quiet + "SUB _INBOX.x.* 1\r\nSUB _INBOX.> 2\r\nSUB _INBOX.x.1 q 3\r\nPUB nobody _INBOX.x.1 0\r\n\r\n"),
+           Y(0)});
+}
+
 TEST(Differential, CaseTabsAndBareLineFeeds) {
   compare({C(0), S(0, "connect {\"verbose\":false}\r\nsub\tfoo  1\nPuB foo\t2\nhi\r\nping\n"), W(0)});
 }
