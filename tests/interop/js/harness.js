@@ -99,6 +99,7 @@ class Server {
     this.port = port;
     this.child = null;
     this.output = "";
+    this.clients = new Set(); // nats.js connections made by connectTo(), closed by dispose()
   }
 
   get hostport() {
@@ -169,6 +170,15 @@ class Server {
     await this.exitedPromise;
   }
 
+  /** Closes the clients made by connectTo() (so none is left retrying), then stops. */
+  async dispose() {
+    await Promise.all(
+      [...this.clients].map((nc) => (nc.isClosed() ? undefined : nc.close().catch(() => {}))),
+    );
+    this.clients.clear();
+    await this.stop();
+  }
+
   /** A new server process on the same port with the same flags. */
   async restart() {
     await this.stop();
@@ -190,7 +200,7 @@ async function startServer(t, { args = [], config } = {}) {
     all.push("-c", file);
   }
   const srv = new Server(all, await freePort());
-  if (t) t.after(() => srv.stop());
+  if (t) t.after(() => srv.dispose());
   await srv.start();
   return srv;
 }
@@ -198,6 +208,7 @@ async function startServer(t, { args = [], config } = {}) {
 /** nats.js connect() whose connection is closed in the test's after hook. */
 async function connectTo(t, srv, opts = {}) {
   const nc = await connect({ servers: srv.hostport, timeout: 3000, ...opts });
+  srv.clients.add(nc);
   t.after(async () => {
     if (!nc.isClosed()) await nc.close();
   });
