@@ -88,6 +88,7 @@ connection::connection(server_core& core, worker& owner, asio::ip::tcp::socket s
   limits.max_control_line = static_cast<std::size_t>(o.max_control_line);
   parser_.set_limits(limits);
   parser_.set_require_connect(core.auth().required());
+  stages_ = std::make_unique<stage[]>(core.workers().size());
   fd_ = socket_.native_handle();
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -282,50 +283,108 @@ void connection::schedule(worker* from) {
 }
 
 void connection::send(std::string_view bytes, worker* from) {
-  bool first;
+  if (from != nullptr) {
+    // Staged like deliveries from the same worker, so that the client sees its replies and
+    // its messages in the order they were produced.
+    if (closed_.load(std::memory_order_acquire)) return;
+    stage& st = stages_[from->index()];
+    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
+    st.buf.append(bytes);
+    return;
+  }
+  bool need;
   {
     std::lock_guard lock(out_mu_);
     if (state_ != out_state::open) return;
     pending_.append(bytes);
-    first = !flush_queued_;
-    flush_queued_ = true;
+    update_queued_locked();
+    need = !flush_queued_ && !flush_scheduled_;
+    flush_scheduled_ = true;
   }
-  if (first) schedule(from);
+  if (need) schedule(nullptr);
 }
 
 void connection::send_msg(std::string_view subject, std::string_view sid, std::string_view reply,
                           std::string_view headers, std::string_view payload, worker* from) {
-  bool first;
+  const bool with_headers = client_headers_.load(std::memory_order_relaxed);
+  if (from != nullptr) {
+    if (closed_.load(std::memory_order_acquire)) return;
+    stage& st = stages_[from->index()];
+    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
+    protocol::append_msg(st.buf, subject, sid, reply, headers, payload, with_headers);
+    ++st.msgs;
+    st.bytes += headers.size() + payload.size();
+    return;
+  }
+  bool need;
   {
     std::lock_guard lock(out_mu_);
     if (state_ != out_state::open) return;
-    protocol::append_msg(pending_, subject, sid, reply, headers, payload,
-                         client_headers_.load(std::memory_order_relaxed));
+    protocol::append_msg(pending_, subject, sid, reply, headers, payload, with_headers);
     ++out_msgs_;
     out_bytes_ += headers.size() + payload.size();
-    first = !flush_queued_;
-    flush_queued_ = true;
+    update_queued_locked();
+    need = !flush_queued_ && !flush_scheduled_;
+    flush_scheduled_ = true;
   }
-  if (first) schedule(from);
+  if (need) schedule(nullptr);
+}
+
+void connection::merge_stage_locked(stage& st) {
+  out_msgs_ += st.msgs;
+  out_bytes_ += st.bytes;
+  st.msgs = 0;
+  st.bytes = 0;
+  if (discard_output_ || state_ == out_state::closed) {
+    st.buf.clear();
+  } else if (pending_.empty()) {
+    pending_.swap(st.buf);  // no copy: the staged batch becomes the pending output
+  } else {
+    pending_.append(st.buf.data(), st.buf.size());
+    st.buf.clear();
+  }
+  if (st.buf.capacity() > shrink_above) st.buf.shrink_to(64 * 1024);
 }
 
 void connection::flush(worker* from) {
-  (void)from;
-  if (use_tls_) {
-    if (owner_.on_this_thread()) {
-      write_tls();
-    } else {
-      auto self = shared_from_this();
-      asio::post(owner_.io(), [self] { self->write_tls(); });
+  bool take_role = false;
+  {
+    std::lock_guard lock(out_mu_);
+    flush_scheduled_ = false;
+    if (from != nullptr) {
+      stage& st = stages_[from->index()];
+      // Once closing, only what the closing thread merged itself is still sent.
+      if (state_ == out_state::open) {
+        merge_stage_locked(st);
+      } else {
+        st.buf.clear();
+        st.msgs = st.bytes = 0;
+      }
     }
-    return;
+    if (!flush_queued_ && !pending_.empty() && state_ != out_state::closed) {
+      flush_queued_ = true;
+      take_role = true;
+    }
+    update_queued_locked();
   }
-  write_direct();
+  if (take_role) start_writing();
+}
+
+void connection::start_writing() {
+  if (!use_tls_) {
+    write_direct();
+  } else if (owner_.on_this_thread()) {
+    write_tls();
+  } else {
+    auto self = shared_from_this();
+    asio::post(owner_.io(), [self] { self->write_tls(); });
+  }
 }
 
 void connection::writer_done_locked() {
   flush_queued_ = false;
   inflight_ = 0;
+  update_queued_locked();
   if (writing_.capacity() > shrink_above) writing_.shrink_to(64 * 1024);
   if (pending_.capacity() > shrink_above && pending_.empty()) pending_.shrink_to(64 * 1024);
   if (state_ == out_state::closing) {
@@ -345,6 +404,7 @@ void connection::write_direct() {
       }
       writing_.swap(pending_);
       inflight_ = writing_.size();
+      update_queued_locked();
     }
     const ssize_t n = ::send(fd_, writing_.data(), writing_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
@@ -397,12 +457,16 @@ void connection::wait_writable() {
 
 void connection::write_tls() {
   if (!tls_ready_) {
-    // Output before the handshake completes waits for it (start_tls flushes).
+    // Output before the handshake completes waits for it (start_tls flushes again).
     std::lock_guard lock(out_mu_);
-    if (discard_output_ || !tls_) {
-      pending_.clear();
-      writer_done_locked();
+    if (!writing_.empty()) {
+      // Keep the order: what the writer held goes back in front of pending_.
+      writing_.append(pending_.data(), pending_.size());
+      pending_.swap(writing_);
+      writing_.clear();
     }
+    if (discard_output_) pending_.clear();
+    writer_done_locked();
     return;
   }
   {
@@ -418,6 +482,7 @@ void connection::write_tls() {
       }
       writing_.swap(pending_);
       inflight_ = writing_.size();
+      update_queued_locked();
     }
   }
   auto self = shared_from_this();
@@ -506,9 +571,12 @@ void connection::close(close_reason why, std::string err) {
     if (is_hard(why)) {
       discard_output_ = true;
       pending_.clear();
-    } else if (!err.empty()) {
+    } else {
+      // What this thread staged (replies earlier in the batch) goes out before the -ERR.
+      if (worker* w = worker::current()) merge_stage_locked(stages_[w->index()]);
       pending_.append(err);
     }
+    update_queued_locked();
   }
   closed_.store(true, std::memory_order_release);
   auto self = shared_from_this();
@@ -535,7 +603,7 @@ void connection::finish_close(close_reason why) {
     std::lock_guard lock(out_mu_);
     writer_busy = flush_queued_;
     has_output = !pending_.empty();
-    if (!writer_busy && has_output) flush_queued_ = true;
+    if (!writer_busy && has_output) flush_queued_ = true;  // this thread takes the role
   }
   if (is_hard(why)) {
     // Wake a writer blocked on this socket so that it gives up its role.
@@ -543,7 +611,7 @@ void connection::finish_close(close_reason why) {
     socket_.cancel(ec);
   }
   if (!writer_busy && has_output) {
-    flush(&owner_);  // the writer posts shutdown_socket() when done
+    start_writing();  // the writer posts shutdown_socket() when done
   } else if (!writer_busy) {
     shutdown_socket();
   }

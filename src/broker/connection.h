@@ -2,14 +2,17 @@
 //
 // Threads. A connection is owned by one worker: its reads, parsing, timers, TLS and socket
 // shutdown run on that worker's thread, so that state needs no lock. Publishers on any worker
-// deliver into it through deliver(), which appends the encoded frame to `pending_` under
-// `out_mu_` (a leaf lock, held only for the copy) and schedules a flush on the publisher's
-// worker. The flush, at the end of the publisher's read batch, takes the writer role
-// (`flush_queued_`), swaps `pending_` out and writes it with one non-blocking send, from the
-// publisher's thread; if the socket is full, the owner waits for it to drain and continues.
-// No lock is held while writing. TLS connections always write from the owner.
+// deliver into it through deliver(), which appends the encoded frame to a staging buffer that
+// belongs to the publisher's worker (one per worker, no lock) and puts the connection on that
+// worker's flush list. At the end of the publisher's read batch, flush() hands the staged batch
+// to the writer under `out_mu_`: if no write is in progress the staged buffer itself becomes
+// the write buffer (no copy), else it is appended to `pending_`. The writer role
+// (`flush_queued_`) then sends with non-blocking send()s from the flushing thread; if the
+// socket is full, the owner waits for it to drain and continues. No lock is held while
+// writing, and the lock is taken once per batch, not per message. TLS connections always
+// write from the owner.
 //
-// Back-pressure. Pending output is bounded by max_pending: past it the client is a slow
+// Back-pressure. Queued output is bounded by max_pending: past it the client is a slow
 // consumer and is cut off; past 3/4 of it the publisher that fills it is stalled briefly.
 // A write blocked for longer than write_deadline also cuts the client off.
 #pragma once
@@ -96,7 +99,8 @@ class connection final : public delivery_target, public std::enable_shared_from_
   void send_msg(std::string_view subject, std::string_view sid, std::string_view reply,
                 std::string_view headers, std::string_view payload, worker* from);
 
-  // Writes pending output now (the writer role). Called by a worker's run_flushes().
+  // Moves what `from` staged into the output and writes it if no one else is writing.
+  // Called by a worker's run_flushes() (from == that worker), or on the owner (from == owner).
   void flush(worker* from);
 
   // Closes the connection; `err` (an -ERR frame) is sent first if given. Any thread;
@@ -125,6 +129,13 @@ class connection final : public delivery_target, public std::enable_shared_from_
 
  private:
   enum class out_state : std::uint8_t { open, closing, closed };
+  // Per-worker staging of deliveries within one batch; stages_[i] is touched only by worker i.
+  struct stage {
+    byte_buffer buf;
+    std::uint64_t msgs = 0;
+    std::uint64_t bytes = 0;
+  };
+
 
   // Reading (owner).
   void start_reading();
@@ -140,6 +151,10 @@ class connection final : public delivery_target, public std::enable_shared_from_
   void wait_writable();          // owner
   void write_tls();              // owner, holding the writer role
   void schedule(worker* from);     // arranges for flush() after the current batch
+  void merge_stage_locked(stage& st);
+  void update_queued_locked() { queued_.store(pending_.size() + inflight_, std::memory_order_relaxed); }
+  // Takes the writer role and writes (TLS: on the owner). REQUIRES: the role was just taken.
+  void start_writing();
   void writer_done_locked();
   // Timers (owner).
   void arm_ping_timer(std::chrono::nanoseconds d);
@@ -196,10 +211,15 @@ class connection final : public delivery_target, public std::enable_shared_from_
   std::atomic<bool> client_headers_{false};
   std::atomic<bool> no_echo_{false};
 
+  std::unique_ptr<stage[]> stages_;
+  // pending_ plus what the writer holds: read without the lock for back-pressure checks.
+  std::atomic<std::size_t> queued_{0};
+
   // Outbound state, guarded by out_mu_.
   mutable std::mutex out_mu_;
   byte_buffer pending_;
-  bool flush_queued_ = false;       // someone holds or is about to take the writer role
+  bool flush_queued_ = false;       // someone holds the writer role
+  bool flush_scheduled_ = false;    // pending_ has output and a flush() is arranged
   std::size_t inflight_ = 0;        // bytes swapped out to the writer, not yet written
   out_state state_ = out_state::open;
   bool discard_output_ = false;     // closing hard: drop what is pending

@@ -169,15 +169,11 @@ bool connection::on_unsub(std::string_view sid, std::int64_t max) {
     if (it != subs_.end()) s = it->second;
   }
   if (s) {
-    bool now = true;
-    {
-      std::lock_guard lock(out_mu_);  // guards delivered/max
-      if (max > 0 && static_cast<std::uint64_t>(max) > s->delivered) {
-        s->max = static_cast<std::uint64_t>(max);
-        now = false;
-      }
+    if (max > 0 && static_cast<std::uint64_t>(max) > s->delivered.load(std::memory_order_relaxed)) {
+      s->max.store(static_cast<std::uint64_t>(max), std::memory_order_relaxed);
+    } else {
+      auto_unsubscribe(*s);
     }
-    if (now) auto_unsubscribe(*s);
   }
   if (opts_.verbose) send(ok_frame, &owner_);
   return true;
@@ -220,28 +216,39 @@ bool connection::on_err(std::string_view text) {
 
 bool connection::deliver(subscription& s, const routed_message& m, worker* from) {
   if (deny_filter_.load(std::memory_order_acquire) && perms_->delivery_denied(m.frame.subject)) return false;
+  if (closed_.load(std::memory_order_acquire) || s.closed.load(std::memory_order_relaxed)) return false;
+  const std::uint64_t max = s.max.load(std::memory_order_relaxed);
+  const std::uint64_t n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (max != 0 && n > max) return false;
+  const bool last = max != 0 && n == max;
   const bool headers = client_headers_.load(std::memory_order_relaxed);
-  bool first;
-  bool last;
-  std::size_t queued;
   std::size_t bytes = m.frame.data.size();
   if (!headers) bytes -= m.frame.header_size;
-  {
-    std::lock_guard lock(out_mu_);
-    if (state_ != out_state::open || s.closed.load(std::memory_order_relaxed)) return false;
-    if (s.max != 0 && s.delivered >= s.max) return false;
-    ++s.delivered;
-    last = s.max != 0 && s.delivered == s.max;
-    m.encoding.append(pending_, s.sid, headers);
-    ++out_msgs_;
-    out_bytes_ += bytes;
-    queued = pending_.size() + inflight_;
-    first = !flush_queued_ && queued <= max_pending_;
-    if (first) flush_queued_ = true;
-  }
+  std::size_t queued;
   if (from != nullptr) {
+    // Stage in the publisher's worker's buffer; flush() hands the batch over once.
+    stage& st = stages_[from->index()];
+    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
+    m.encoding.append(st.buf, s.sid, headers);
+    ++st.msgs;
+    st.bytes += bytes;
+    queued = queued_.load(std::memory_order_relaxed) + st.buf.size();
     from->stats.add(from->stats.out_msgs, 1);
     from->stats.add(from->stats.out_bytes, bytes);
+  } else {
+    bool need;
+    {
+      std::lock_guard lock(out_mu_);
+      if (state_ != out_state::open) return false;
+      m.encoding.append(pending_, s.sid, headers);
+      ++out_msgs_;
+      out_bytes_ += bytes;
+      update_queued_locked();
+      queued = pending_.size() + inflight_;
+      need = !flush_queued_ && !flush_scheduled_;
+      flush_scheduled_ = true;
+    }
+    if (need) schedule(nullptr);
   }
   if (queued > max_pending_) {
     spdlog::warn("{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", ip_, port_, id_, max_pending_);
@@ -251,7 +258,6 @@ bool connection::deliver(subscription& s, const routed_message& m, worker* from)
   }
   if (queued > stall_at_ && from != nullptr) from->note_congested(shared_from_this());
   if (last) auto_unsubscribe(s);
-  if (first) schedule(from);
   return true;
 }
 
@@ -269,7 +275,7 @@ connection_info connection::info(bool with_subs) const {
   i.tls = use_tls_;
   {
     std::lock_guard lock(out_mu_);
-    i.pending_bytes = pending_.size() + inflight_;
+    i.pending_bytes = pending_.size() + inflight_;  // staged bytes are flushed within a batch
     i.out_msgs = out_msgs_;
     i.out_bytes = out_bytes_;
   }

@@ -48,10 +48,10 @@ struct subscription {
   const std::string subject;
   const std::string queue;  // empty: not in a queue group
   const std::string sid;
-  // Guarded by the target's own lock (a connection's outbound lock): delivered count and the
-  // auto-unsubscribe limit (0: none).
-  std::uint64_t delivered = 0;
-  std::uint64_t max = 0;
+  // Messages delivered, and the auto-unsubscribe limit (0: none). Atomic because publishers
+  // on several workers may deliver to the same subscription.
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> max{0};
   // Set once when the subscription is removed; deliverers skip closed subscriptions.
   std::atomic<bool> closed{false};
 };

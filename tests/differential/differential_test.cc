@@ -222,7 +222,7 @@ authorization {
 
 TEST(Differential, LimitsFromConfig) {
   compare({C(0), S(0, quiet + "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"), Y(0), S(0, "PUB a 16\r\n0123456789abcdef\r\n"), Y(0),
-           S(0, "PUB a 17\r\n"), X(0), C(1), S(1, quiet), Y(1), C(2), X(2)},
+           C(1), S(1, quiet), Y(1), C(2), X(2), S(0, "PUB a 17\r\n"), X(0)},
           {}, "max_payload: 16\nmax_subscriptions: 2\nmax_connections: 2\n");
 }
 
