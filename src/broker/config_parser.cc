@@ -241,8 +241,8 @@ class parser {
       next();
       return status::ok();
     }
-    return syntax_error(here(), "expected a new line, ',' or ';' after the value of \"" + key + "\", found " +
-                                    describe_char(c));
+    return syntax_error(
+        here(), "expected a new line, ',' or ';' after the value of \"" + key + "\", found " + describe_char(c));
   }
 
   // A later definition of a key replaces the earlier one, as in nats-server.
@@ -359,7 +359,8 @@ class parser {
         break;
       }
       default:
-        return syntax_error(here(), "invalid escape \\" + (c < 0 ? std::string() : std::string(1, static_cast<char>(c))) +
+        return syntax_error(here(), "invalid escape \\" +
+                                        (c < 0 ? std::string() : std::string(1, static_cast<char>(c))) +
                                         " (allowed: \\t \\n \\r \\\" \\\\ \\xHH)");
     }
     next();

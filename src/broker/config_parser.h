@@ -38,8 +38,8 @@ struct config_entry;
 struct config_value {
   config_kind kind = config_kind::string;
   config_position at;
-  std::string text;            // string and datetime values; the source text of numbers
-  std::int64_t integer = 0;    // size suffixes already applied (1KB is 1024)
+  std::string text;          // string and datetime values; the source text of numbers
+  std::int64_t integer = 0;  // size suffixes already applied (1KB is 1024)
   double floating = 0;
   bool boolean = false;
   std::vector<config_value> items;    // array elements
@@ -47,8 +47,8 @@ struct config_value {
 };
 
 struct config_entry {
-  std::string key;      // as written; nats-server compares keys without case
-  config_position at;   // where the key is
+  std::string key;     // as written; nats-server compares keys without case
+  config_position at;  // where the key is
   // True when a `$key` reference read this entry: nats-server does not report such keys as
   // unknown, since defining a variable is what they are for.
   bool used_as_variable = false;
