@@ -2,6 +2,8 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <iostream>
+#include <iterator>
 
 #include "commands.h"
 
@@ -24,8 +26,13 @@ std::string expand(const std::string& tmpl, long n) {
   return out;
 }
 
-int run_pub(const connect_options& c, const pub_args& a) {
+int run_pub(const connect_options& c, const pub_args& a_in) {
+  pub_args a = a_in;
   if (a.count <= 0) return fail("--count must be positive");
+  if (a.data == "-") {
+    // The payload from standard input (for large or binary bodies).
+    a.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
   auto s = session::open(c);
   if (!s.is_ok()) return fail(s.status().message());
   natsConnection* nc = (*s)->conn();

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   pub_args pa;
   auto* pub = app.add_subcommand("pub", "Publish a message (DATA may contain {{Count}} and {{Time}})");
   pub->add_option("subject", pa.subject, "Subject")->required();
-  pub->add_option("data", pa.data, "Payload");
+  pub->add_option("data", pa.data, "Payload (- reads it from standard input)");
   pub->add_option("-c,--count", pa.count, "Number of messages")->capture_default_str();
   pub->add_option("-H,--header", pa.headers, "Header Key:Value (repeatable)");
   pub->add_option("-r,--reply", pa.reply, "Reply subject");
