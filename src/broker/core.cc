@@ -146,9 +146,16 @@ status server_core::write_ports_file() {
   if (monitor_) j["monitoring"] = {"http://" + host + ":" + std::to_string(monitor_->port())};
   std::filesystem::path path = std::filesystem::path(opts_.ports_file_dir) /
                                ("ferryd_" + std::to_string(::getpid()) + ".ports");
-  std::ofstream f(path, std::ios::trunc);
-  f << go_json(j);
-  if (!f) return io_error("could not write ports file " + path.string());
+  // Written to a temporary name and renamed, so that a reader never sees a partial file.
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << go_json(j);
+    if (!f) return io_error("could not write ports file " + path.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return io_error("could not write ports file " + path.string() + ": " + ec.message());
   ports_file_ = path.string();
   return status::ok();
 }

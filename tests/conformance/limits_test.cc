@@ -160,7 +160,7 @@ TEST(Keepalive, AnsweredPingsKeepTheConnection) {
 
 TEST(SlowConsumer, IsCutOffAndOthersAreNot) {
   broker::server_options o;
-  o.max_pending = 1 << 20;
+  o.max_pending = 4 << 20;
   o.max_payload = 64 * 1024;
   auto s = start_server(o);
   auto slow = client(*s, quiet);
@@ -180,16 +180,17 @@ TEST(SlowConsumer, IsCutOffAndOthersAreNot) {
   const std::string frame = "PUB flood " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
   std::string batch;
   for (int i = 0; i < 64; ++i) batch += frame;
-  // 256 KiB per 2 ms (about 128 MB/s at most): far more than the slow client's socket buffers
-  // hold, well within what the draining client reads even on a loaded machine.
-  for (int round = 0; round < 2000 && s->stats().slow_consumers == 0; ++round) {
+  // 256 KiB per 5 ms (about 50 MB/s at most): soon more than the slow client's socket buffers
+  // and max_pending hold, and well within what the draining client reads even on a loaded
+  // machine under ASan.
+  for (int round = 0; round < 4000 && s->stats().slow_consumers == 0; ++round) {
     ASSERT_TRUE(pub.send(batch));
-    std::this_thread::sleep_for(2ms);
+    std::this_thread::sleep_for(5ms);
   }
   // Keep publishing for a while after the cut: the fast subscriber must keep up.
   for (int round = 0; round < 100; ++round) {
     ASSERT_TRUE(pub.send(batch));
-    std::this_thread::sleep_for(2ms);
+    std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(pub.send("PING\r\n"));
   EXPECT_TRUE(pub.read_until("PONG\r\n", 10s)) << "the publisher keeps working";
