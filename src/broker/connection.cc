@@ -1,5 +1,5 @@
-// connection: lifecycle, reading, writing and timers. The protocol operations are in
-// connection_ops.cc.
+// connection: lifecycle, reading, timers and closing. Output is in connection_output.cc,
+// the protocol operations in connection_ops.cc.
 #include "broker/connection.h"
 
 #include <asio/post.hpp>
@@ -17,9 +17,9 @@ namespace ferry::broker {
 
 namespace {
 
-constexpr std::size_t shrink_above = 1 << 20;  // writer buffers kept after a burst
 constexpr std::chrono::milliseconds linger{1000};
 constexpr std::chrono::milliseconds stall_step{1};
+constexpr std::size_t streaming_read = 16 * 1024;  // a read this large means a stream is flowing
 // At most this long per batch, so that a stuck subscriber cannot stall a publisher for long:
 // it is cut off as a slow consumer instead.
 constexpr std::chrono::milliseconds stall_max{10};
@@ -199,6 +199,7 @@ void connection::on_read(const std::error_code& ec, std::size_t n) {
     return;
   }
   parser_.commit(n);
+  if (n >= streaming_read) owner_.note_streaming();
   last_in_ns_.store(steady_ns_now(), std::memory_order_relaxed);
   const protocol::parse_status st = parser_.process(*this);
   owner_.run_flushes();
@@ -232,7 +233,7 @@ void connection::stall_or_read() {
 
 bool connection::congested() const {
   std::lock_guard lock(out_mu_);
-  return state_ == out_state::open && pending_.size() + inflight_ > stall_at_;
+  return state_ == out_state::open && queue_.size() + inflight_ > stall_at_;
 }
 
 void connection::handle_parse_status(protocol::parse_status st) {
@@ -269,246 +270,6 @@ void connection::handle_parse_status(protocol::parse_status st) {
       close(close_reason::protocol_violation);
       return;
   }
-}
-
-// ---- output ----
-
-void connection::schedule(worker* from) {
-  if (from != nullptr) {
-    from->schedule_flush(shared_from_this());
-  } else {
-    auto self = shared_from_this();
-    asio::post(owner_.io(), [self] { self->flush(&self->owner_); });
-  }
-}
-
-void connection::send(std::string_view bytes, worker* from) {
-  if (from != nullptr) {
-    // Staged like deliveries from the same worker, so that the client sees its replies and
-    // its messages in the order they were produced.
-    if (closed_.load(std::memory_order_acquire)) return;
-    stage& st = stages_[from->index()];
-    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
-    st.buf.append(bytes);
-    return;
-  }
-  bool need;
-  {
-    std::lock_guard lock(out_mu_);
-    if (state_ != out_state::open) return;
-    pending_.append(bytes);
-    update_queued_locked();
-    need = !flush_queued_ && !flush_scheduled_;
-    flush_scheduled_ = true;
-  }
-  if (need) schedule(nullptr);
-}
-
-void connection::send_msg(std::string_view subject, std::string_view sid, std::string_view reply,
-                          std::string_view headers, std::string_view payload, worker* from) {
-  const bool with_headers = client_headers_.load(std::memory_order_relaxed);
-  if (from != nullptr) {
-    if (closed_.load(std::memory_order_acquire)) return;
-    stage& st = stages_[from->index()];
-    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
-    protocol::append_msg(st.buf, subject, sid, reply, headers, payload, with_headers);
-    ++st.msgs;
-    st.bytes += headers.size() + payload.size();
-    return;
-  }
-  bool need;
-  {
-    std::lock_guard lock(out_mu_);
-    if (state_ != out_state::open) return;
-    protocol::append_msg(pending_, subject, sid, reply, headers, payload, with_headers);
-    ++out_msgs_;
-    out_bytes_ += headers.size() + payload.size();
-    update_queued_locked();
-    need = !flush_queued_ && !flush_scheduled_;
-    flush_scheduled_ = true;
-  }
-  if (need) schedule(nullptr);
-}
-
-void connection::merge_stage_locked(stage& st) {
-  out_msgs_ += st.msgs;
-  out_bytes_ += st.bytes;
-  st.msgs = 0;
-  st.bytes = 0;
-  if (discard_output_ || state_ == out_state::closed) {
-    st.buf.clear();
-  } else if (pending_.empty()) {
-    pending_.swap(st.buf);  // no copy: the staged batch becomes the pending output
-  } else {
-    pending_.append(st.buf.data(), st.buf.size());
-    st.buf.clear();
-  }
-  if (st.buf.capacity() > shrink_above) st.buf.shrink_to(64 * 1024);
-}
-
-void connection::flush(worker* from) {
-  bool take_role = false;
-  {
-    std::lock_guard lock(out_mu_);
-    flush_scheduled_ = false;
-    if (from != nullptr) {
-      stage& st = stages_[from->index()];
-      // Once closing, only what the closing thread merged itself is still sent.
-      if (state_ == out_state::open) {
-        merge_stage_locked(st);
-      } else {
-        st.buf.clear();
-        st.msgs = st.bytes = 0;
-      }
-    }
-    if (!flush_queued_ && !pending_.empty() && state_ != out_state::closed) {
-      flush_queued_ = true;
-      take_role = true;
-    }
-    update_queued_locked();
-  }
-  if (take_role) start_writing();
-}
-
-void connection::start_writing() {
-  if (!use_tls_) {
-    write_direct();
-  } else if (owner_.on_this_thread()) {
-    write_tls();
-  } else {
-    auto self = shared_from_this();
-    asio::post(owner_.io(), [self] { self->write_tls(); });
-  }
-}
-
-void connection::writer_done_locked() {
-  flush_queued_ = false;
-  inflight_ = 0;
-  update_queued_locked();
-  if (writing_.capacity() > shrink_above) writing_.shrink_to(64 * 1024);
-  if (pending_.capacity() > shrink_above && pending_.empty()) pending_.shrink_to(64 * 1024);
-  if (state_ == out_state::closing) {
-    auto self = shared_from_this();
-    asio::post(owner_.io(), [self] { self->shutdown_socket(); });
-  }
-}
-
-void connection::write_direct() {
-  for (;;) {
-    if (writing_.empty()) {
-      std::lock_guard lock(out_mu_);
-      if (discard_output_) pending_.clear();
-      if (pending_.empty()) {
-        writer_done_locked();
-        return;
-      }
-      writing_.swap(pending_);
-      inflight_ = writing_.size();
-      update_queued_locked();
-    }
-    const ssize_t n = ::send(fd_, writing_.data(), writing_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0) {
-      writing_.consume(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      auto self = shared_from_this();
-      asio::post(owner_.io(), [self] { self->wait_writable(); });
-      return;
-    }
-    const int err = errno;
-    {
-      std::lock_guard lock(out_mu_);
-      writing_.clear();
-      pending_.clear();
-      discard_output_ = true;
-      writer_done_locked();
-    }
-    spdlog::debug("{}:{} - cid:{} - write error: {}", ip_, port_, id_, std::strerror(err));
-    close(close_reason::write_error);
-    return;
-  }
-}
-
-void connection::wait_writable() {
-  auto self = shared_from_this();
-  write_timer_.expires_after(core_.options().write_deadline);
-  write_timer_.async_wait([self](const std::error_code& ec) {
-    if (ec) return;
-    spdlog::warn("{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {}ms exceeded", self->ip_,
-                 self->port_, self->id_, self->core_.options().write_deadline.count());
-    self->core_.count_slow_consumer();
-    self->close(close_reason::slow_consumer_deadline);
-  });
-  socket_.async_wait(asio::ip::tcp::socket::wait_write, [self](const std::error_code& ec) {
-    self->write_timer_.cancel();
-    if (ec) {
-      std::lock_guard lock(self->out_mu_);
-      self->writing_.clear();
-      self->pending_.clear();
-      self->discard_output_ = true;
-      self->writer_done_locked();
-      return;
-    }
-    self->write_direct();
-  });
-}
-
-void connection::write_tls() {
-  if (!tls_ready_) {
-    // Output before the handshake completes waits for it (start_tls flushes again).
-    std::lock_guard lock(out_mu_);
-    if (!writing_.empty()) {
-      // Keep the order: what the writer held goes back in front of pending_.
-      writing_.append(pending_.data(), pending_.size());
-      pending_.swap(writing_);
-      writing_.clear();
-    }
-    if (discard_output_) pending_.clear();
-    writer_done_locked();
-    return;
-  }
-  {
-    std::lock_guard lock(out_mu_);
-    if (discard_output_) {
-      pending_.clear();
-      writing_.clear();
-    }
-    if (writing_.empty()) {
-      if (pending_.empty()) {
-        writer_done_locked();
-        return;
-      }
-      writing_.swap(pending_);
-      inflight_ = writing_.size();
-      update_queued_locked();
-    }
-  }
-  auto self = shared_from_this();
-  write_timer_.expires_after(core_.options().write_deadline);
-  write_timer_.async_wait([self](const std::error_code& ec) {
-    if (ec) return;
-    self->core_.count_slow_consumer();
-    self->close(close_reason::slow_consumer_deadline);
-  });
-  asio::async_write(*tls_, asio::buffer(writing_.data(), writing_.size()),
-                    [self](const std::error_code& ec, std::size_t n) {
-                      self->write_timer_.cancel();
-                      self->writing_.consume(n);
-                      if (ec) {
-                        {
-                          std::lock_guard lock(self->out_mu_);
-                          self->writing_.clear();
-                          self->pending_.clear();
-                          self->discard_output_ = true;
-                          self->writer_done_locked();
-                        }
-                        self->close(close_reason::write_error);
-                        return;
-                      }
-                      self->write_tls();
-                    });
 }
 
 // ---- timers ----
@@ -570,11 +331,11 @@ void connection::close(close_reason why, std::string err) {
     reason_ = why;
     if (is_hard(why)) {
       discard_output_ = true;
-      pending_.clear();
+      queue_.clear();
     } else {
       // What this thread staged (replies earlier in the batch) goes out before the -ERR.
       if (worker* w = worker::current()) merge_stage_locked(stages_[w->index()]);
-      pending_.append(err);
+      queue_.append(err);
     }
     update_queued_locked();
   }
@@ -602,7 +363,7 @@ void connection::finish_close(close_reason why) {
   {
     std::lock_guard lock(out_mu_);
     writer_busy = flush_queued_;
-    has_output = !pending_.empty();
+    has_output = !queue_.empty();
     if (!writer_busy && has_output) flush_queued_ = true;  // this thread takes the role
   }
   if (is_hard(why)) {

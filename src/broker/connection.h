@@ -6,7 +6,7 @@
 // belongs to the publisher's worker (one per worker, no lock) and puts the connection on that
 // worker's flush list. At the end of the publisher's read batch, flush() hands the staged batch
 // to the writer under `out_mu_`: if no write is in progress the staged buffer itself becomes
-// the write buffer (no copy), else it is appended to `pending_`. The writer role
+// a chunk of the output queue (no copy) and the stage takes a recycled buffer. The writer role
 // (`flush_queued_`) then sends with non-blocking send()s from the flushing thread; if the
 // socket is full, the owner waits for it to drain and continues. No lock is held while
 // writing, and the lock is taken once per batch, not per message. TLS connections always
@@ -32,6 +32,7 @@
 #include "base/string_hash.h"
 #include "broker/auth.h"
 #include "broker/client_options.h"
+#include "broker/out_queue.h"
 #include "broker/subscription.h"
 #include "protocol/errors.h"
 #include "protocol/parser.h"
@@ -152,7 +153,18 @@ class connection final : public delivery_target, public std::enable_shared_from_
   void write_tls();              // owner, holding the writer role
   void schedule(worker* from);     // arranges for flush() after the current batch
   void merge_stage_locked(stage& st);
-  void update_queued_locked() { queued_.store(pending_.size() + inflight_, std::memory_order_relaxed); }
+  void update_queued_locked() { queued_.store(queue_.size() + inflight_, std::memory_order_relaxed); }
+  // Marks that queue_ has output; true if the caller must schedule a flush.
+  bool queued_locked();
+  // The calling worker's stage, scheduling a flush the first time in a batch; nullptr if closed.
+  stage* stage_for(worker* from);
+  void deliver_locked_path(subscription& s, const routed_message& m, bool headers, std::size_t bytes,
+                           std::size_t& queued);
+  // Moves freed_ buffers to spares_ (bounded).
+  void recycle_locked();
+  // The writer takes queue_ as its writing_; false (role released) if there is nothing.
+  bool take_queue_locked();
+  void drop_output_and_release();
   // Takes the writer role and writes (TLS: on the owner). REQUIRES: the role was just taken.
   void start_writing();
   void writer_done_locked();
@@ -212,14 +224,15 @@ class connection final : public delivery_target, public std::enable_shared_from_
   std::atomic<bool> no_echo_{false};
 
   std::unique_ptr<stage[]> stages_;
-  // pending_ plus what the writer holds: read without the lock for back-pressure checks.
+  // queue_ plus what the writer holds: read without the lock for back-pressure checks.
   std::atomic<std::size_t> queued_{0};
 
   // Outbound state, guarded by out_mu_.
   mutable std::mutex out_mu_;
-  byte_buffer pending_;
+  out_queue queue_;
+  std::vector<byte_buffer> spares_;  // emptied chunks, reused by stages
   bool flush_queued_ = false;       // someone holds the writer role
-  bool flush_scheduled_ = false;    // pending_ has output and a flush() is arranged
+  bool flush_scheduled_ = false;    // queue_ has output and a flush() is arranged
   std::size_t inflight_ = 0;        // bytes swapped out to the writer, not yet written
   out_state state_ = out_state::open;
   bool discard_output_ = false;     // closing hard: drop what is pending
@@ -227,8 +240,9 @@ class connection final : public delivery_target, public std::enable_shared_from_
   std::size_t max_pending_;
   std::size_t stall_at_;
 
-  // The writer's buffer; only the thread holding the writer role touches it.
-  byte_buffer writing_;
+  // The writer's chunks and the buffers it emptied; only the writer role touches them.
+  out_queue writing_;
+  std::vector<byte_buffer> freed_;
 
   std::atomic<bool> closed_{false};
   close_reason reason_ = close_reason::client_closed;

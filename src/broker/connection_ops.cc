@@ -224,31 +224,19 @@ bool connection::deliver(subscription& s, const routed_message& m, worker* from)
   const bool headers = client_headers_.load(std::memory_order_relaxed);
   std::size_t bytes = m.frame.data.size();
   if (!headers) bytes -= m.frame.header_size;
-  std::size_t queued;
+  std::size_t queued = 0;
   if (from != nullptr) {
     // Stage in the publisher's worker's buffer; flush() hands the batch over once.
-    stage& st = stages_[from->index()];
-    if (st.buf.empty() && st.msgs == 0) from->schedule_flush(shared_from_this());
-    m.encoding.append(st.buf, s.sid, headers);
-    ++st.msgs;
-    st.bytes += bytes;
-    queued = queued_.load(std::memory_order_relaxed) + st.buf.size();
+    stage* st = stage_for(from);
+    if (st == nullptr) return false;
+    m.encoding.append(st->buf, s.sid, headers);
+    ++st->msgs;
+    st->bytes += bytes;
+    queued = queued_.load(std::memory_order_relaxed) + st->buf.size();
     from->stats.add(from->stats.out_msgs, 1);
     from->stats.add(from->stats.out_bytes, bytes);
   } else {
-    bool need;
-    {
-      std::lock_guard lock(out_mu_);
-      if (state_ != out_state::open) return false;
-      m.encoding.append(pending_, s.sid, headers);
-      ++out_msgs_;
-      out_bytes_ += bytes;
-      update_queued_locked();
-      queued = pending_.size() + inflight_;
-      need = !flush_queued_ && !flush_scheduled_;
-      flush_scheduled_ = true;
-    }
-    if (need) schedule(nullptr);
+    deliver_locked_path(s, m, headers, bytes, queued);
   }
   if (queued > max_pending_) {
     spdlog::warn("{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", ip_, port_, id_, max_pending_);
@@ -275,7 +263,7 @@ connection_info connection::info(bool with_subs) const {
   i.tls = use_tls_;
   {
     std::lock_guard lock(out_mu_);
-    i.pending_bytes = pending_.size() + inflight_;  // staged bytes are flushed within a batch
+    i.pending_bytes = queue_.size() + inflight_;  // staged bytes are flushed within a batch
     i.out_msgs = out_msgs_;
     i.out_bytes = out_bytes_;
   }

@@ -34,7 +34,7 @@ void worker::start(int pin_cpu) {
     auto guard = asio::make_work_guard(io_);
     for (;;) {
       try {
-        io_.run();
+        run_loop();
         break;
       } catch (const std::exception& e) {
         // A handler threw: a bug. Log it and keep serving the other connections.
@@ -43,6 +43,30 @@ void worker::start(int pin_cpu) {
     }
     current_worker = nullptr;
   });
+}
+
+void worker::run_loop() {
+  // Before sleeping in epoll, a worker that is streaming (it just read a large batch) keeps
+  // polling for a short while: the next batch usually arrives within microseconds, and catching
+  // it by polling is cheaper than a sleep and a wake-up (on a virtual machine, an interrupt).
+  // Go's scheduler, and so nats-server, spins the same way before parking a thread. A worker
+  // that only handles small events sleeps at once, leaving the core to others.
+  while (!io_.stopped()) {
+    if (io_.poll() > 0) continue;
+    if (streaming_ && spin_.count() > 0) {
+      streaming_ = false;
+      const auto until = std::chrono::steady_clock::now() + spin_;
+      bool worked = false;
+      while (!io_.stopped() && std::chrono::steady_clock::now() < until) {
+        if (io_.poll() > 0) {
+          worked = true;
+          break;
+        }
+      }
+      if (worked) continue;
+    }
+    io_.run_one();
+  }
 }
 
 void worker::stop() {

@@ -8,6 +8,8 @@
 
 #include <asio/io_context.hpp>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -69,10 +71,21 @@ class worker {
   }
   std::vector<std::shared_ptr<connection>> take_congested() { return std::move(congested_); }
 
+  // Called after a large read: the worker polls briefly before its next sleep.
+  void note_streaming() { streaming_ = true; }
+
   worker_stats stats;
 
  private:
+  void run_loop();
+
   int index_;
+  std::chrono::microseconds spin_{spin_default()};
+  bool streaming_ = false;
+  static std::chrono::microseconds spin_default() {
+    const char* e = std::getenv("FERRYD_SPIN_US");
+    return std::chrono::microseconds(e != nullptr ? std::atoi(e) : 50);
+  }
   asio::io_context io_{1};
   std::thread thread_;
   std::atomic<bool> started_{false};

@@ -4,7 +4,7 @@ namespace ferry::protocol {
 
 namespace {
 constexpr std::size_t min_read = 512;
-constexpr std::size_t max_read = 64 * 1024;
+constexpr std::size_t max_read = 256 * 1024;
 }  // namespace
 
 std::int64_t parse_size(std::string_view s) {
