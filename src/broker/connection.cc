@@ -201,8 +201,8 @@ void connection::on_read(const std::error_code& ec, std::size_t n) {
   parser_.commit(n);
   if (n >= streaming_read) owner_.note_streaming();
   last_in_ns_.store(steady_ns_now(), std::memory_order_relaxed);
+  // Output this batch produced is flushed at the end of the worker's round (worker::run_loop).
   const protocol::parse_status st = parser_.process(*this);
-  owner_.run_flushes();
   if (st != protocol::parse_status::need_more) {
     handle_parse_status(st);
     return;

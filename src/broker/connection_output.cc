@@ -16,9 +16,9 @@
 namespace ferry::broker {
 
 namespace {
-constexpr std::size_t shrink_above = 1 << 20;  // buffers kept for reuse after a burst
-constexpr std::size_t max_spares = 4;
+constexpr std::size_t max_spares = 2;
 constexpr int max_iov = 64;
+constexpr std::size_t move_threshold = 16 * 1024;  // staged batches this large move, not copy
 }  // namespace
 
 void connection::schedule(worker* from) {
@@ -112,9 +112,17 @@ void connection::merge_stage_locked(stage& st) {
     st.buf.clear();
     return;
   }
-  // The staged batch becomes a chunk of the queue as it is, and the stage gets a recycled
-  // buffer: no copy, and no growing a fresh buffer from zero for every batch.
+  if (st.buf.size() < move_threshold) {
+    // A small batch is copied (it is hot in cache) and the stage keeps its buffer, so that
+    // fan-out to many destinations does not allocate a buffer per destination per batch.
+    queue_.append(st.buf.view());
+    st.buf.clear();
+    return;
+  }
+  // A large batch becomes a chunk of the queue as it is (no copy), and the stage gets a
+  // recycled buffer.
   queue_.push(std::move(st.buf));
+  st.buf = byte_buffer();
   if (!spares_.empty()) {
     st.buf = std::move(spares_.back());
     spares_.pop_back();
@@ -124,7 +132,7 @@ void connection::merge_stage_locked(stage& st) {
 void connection::recycle_locked() {
   for (byte_buffer& b : freed_) {
     if (spares_.size() >= max_spares) break;
-    if (b.capacity() > shrink_above) b.shrink_to(64 * 1024);
+    if (b.capacity() > 256 * 1024) b.shrink_to(256 * 1024);
     spares_.push_back(std::move(b));
   }
   freed_.clear();

@@ -29,23 +29,17 @@ class out_queue {
   void append_with(std::size_t hint, F&& write) {
     if (chunks_.empty() || chunks_.back().size() + hint > small_chunk) {
       chunks_.emplace_back();
-      chunks_.back().reserve(hint > 4096 ? hint : 4096);
+      chunks_.back().reserve(hint > 16384 ? hint : 16384);
     }
     byte_buffer& b = chunks_.back();
     const std::size_t before = b.size();
     write(b);
     bytes_ += b.size() - before;
   }
-  // Moves `b` in as a chunk (small ones are copied onto the last chunk instead). `b` is left
-  // empty.
+  // Moves `b` in as a chunk, without copying it.
   void push(byte_buffer&& b) {
     if (b.empty()) return;
     bytes_ += b.size();
-    if (!chunks_.empty() && b.size() < 1024 && chunks_.back().size() + b.size() <= small_chunk) {
-      chunks_.back().append(b.data(), b.size());
-      b.clear();
-      return;
-    }
     chunks_.push_back(std::move(b));
   }
   // Puts `front` before everything queued here (used to give unsent bytes back).

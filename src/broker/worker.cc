@@ -46,13 +46,20 @@ void worker::start(int pin_cpu) {
 }
 
 void worker::run_loop() {
+  // Output staged by the handlers of one round (every handler that was ready) is flushed once
+  // at the end of the round: a destination written to by many publishers in the same round gets
+  // one write, not one per publisher (nats-server's readLoop flushes its clients the same way).
+  //
   // Before sleeping in epoll, a worker that is streaming (it just read a large batch) keeps
   // polling for a short while: the next batch usually arrives within microseconds, and catching
   // it by polling is cheaper than a sleep and a wake-up (on a virtual machine, an interrupt).
   // Go's scheduler, and so nats-server, spins the same way before parking a thread. A worker
   // that only handles small events sleeps at once, leaving the core to others.
   while (!io_.stopped()) {
-    if (io_.poll() > 0) continue;
+    if (io_.poll() > 0) {
+      run_flushes();
+      continue;
+    }
     if (streaming_ && spin_.count() > 0) {
       streaming_ = false;
       const auto until = std::chrono::steady_clock::now() + spin_;
@@ -63,9 +70,13 @@ void worker::run_loop() {
           break;
         }
       }
-      if (worked) continue;
+      if (worked) {
+        run_flushes();
+        continue;
+      }
     }
     io_.run_one();
+    run_flushes();
   }
 }
 

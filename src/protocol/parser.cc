@@ -18,9 +18,15 @@ std::int64_t parse_size(std::string_view s) {
 }
 
 std::span<char> parser::prepare() {
-  std::size_t want = read_size_;
-  if (need_ > buf_.size() && need_ - buf_.size() > want) want = need_ - buf_.size();
-  if (buf_.empty() && buf_.capacity() > 4 * max_read && want <= max_read) buf_.shrink_to(max_read);
+  // Room for a read of read_size_ bytes in all, counting the partial frame already held, so
+  // that the buffer's capacity stays at the read size instead of doubling past it.
+  const std::size_t held = buf_.size();
+  std::size_t want = read_size_ > held + min_read ? read_size_ - held : min_read;
+  if (need_ > held && need_ - held > want) want = need_ - held;
+  // Give memory back once the stream calms down (the read size shrinks after short reads).
+  if (held == 0 && buf_.capacity() > 2 * read_size_ && buf_.capacity() > 64 * 1024 && want <= read_size_) {
+    buf_.shrink_to(read_size_);
+  }
   char* p = buf_.prepare(want);
   last_prepared_ = buf_.writable();
   return {p, last_prepared_};
