@@ -11,6 +11,7 @@ namespace ferry::broker {
 
 namespace {
 thread_local worker* current_worker = nullptr;
+constexpr std::size_t max_round = 32;  // handlers between two flushes
 }  // namespace
 
 worker::worker(const sublist& sl, int index) : index_(index), cache_(sl) {}
@@ -56,7 +57,11 @@ void worker::run_loop() {
   // Go's scheduler, and so nats-server, spins the same way before parking a thread. A worker
   // that only handles small events sleeps at once, leaving the core to others.
   while (!io_.stopped()) {
-    if (io_.poll() > 0) {
+    // A round is every ready handler, but at most max_round of them: under a steady stream
+    // reads complete back to back and the queue would never empty.
+    std::size_t ran = 0;
+    while (ran < max_round && io_.poll_one() > 0) ++ran;
+    if (ran > 0) {
       run_flushes();
       continue;
     }

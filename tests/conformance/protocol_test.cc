@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+
 #include <regex>
+#include <thread>
 
 #include "server_fixture.h"
 
@@ -93,6 +96,40 @@ TEST(PubSub, MessageFrames) {
   EXPECT_EQ(sub.take(),
             "MSG foo.bar 8 5\r\nhello\r\nMSG foo.bar 7 5\r\nhello\r\n"
             "MSG foo.bar 8 reply.to 0\r\n\r\nMSG foo.bar 7 reply.to 0\r\n\r\n");
+}
+
+// A long stream in large writes must arrive whole: output is flushed while the publisher's
+// reads keep coming, not only when the server runs out of input.
+TEST(PubSub, SustainedStreamArrivesWhole) {
+  auto s = start_server();
+  auto sub = client(*s, quiet);
+  ASSERT_TRUE(sub.send("SUB stream 1\r\nPING\r\n") && sub.read_until("PONG\r\n"));
+  sub.take();
+  auto pub = client(*s, quiet);
+  const std::string frame = "PUB stream 100\r\n" + std::string(100, 'x') + "\r\n";
+  std::string chunk;
+  for (int i = 0; i < 10000; ++i) chunk += frame;
+  const int n = 1000000;
+  int sndbuf = 4 << 20;
+  setsockopt(pub.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  std::atomic<long> got{0};
+  std::thread reader([&] {
+    std::string tail;
+    const std::string msg = "MSG stream 1 100\r\n" + std::string(100, 'x') + "\r\n";
+    while (got < n) {
+      std::string in = sub.read_for(std::chrono::milliseconds(200));
+      if (in.empty() && sub.closed()) break;
+      tail += in;
+      std::size_t whole = tail.size() / msg.size();
+      got += static_cast<long>(whole);
+      tail.erase(0, whole * msg.size());
+    }
+  });
+  for (int i = 0; i < n / 10000; ++i) ASSERT_TRUE(pub.send(chunk));
+  ASSERT_TRUE(pub.send("PING\r\n") && pub.read_until("PONG\r\n", std::chrono::seconds(30)));
+  reader.join();
+  EXPECT_EQ(got.load(), n);
+  EXPECT_EQ(s->stats().slow_consumers, 0u);
 }
 
 TEST(PubSub, CaseInsensitiveOpsAndTabs) {
