@@ -36,10 +36,11 @@ void parser::commit(std::size_t n) {
   buf_.commit(n);
   // Adapt the read size as nats-server does: grow after a full read, shrink after short ones,
   // so that idle connections hold little memory and busy ones read in large chunks.
-  if (n >= read_size_ && read_size_ < max_read) {
+  // A read that filled all the room offered means more is waiting.
+  if (n >= last_prepared_ && read_size_ < max_read) {
     read_size_ *= 2;
     short_reads_ = 0;
-  } else if (n < read_size_ / 2 && read_size_ > min_read) {
+  } else if (n < read_size_ / 4 && read_size_ > min_read) {
     if (++short_reads_ > 2) {
       read_size_ /= 2;
       short_reads_ = 0;

@@ -274,6 +274,30 @@ TEST(Parser, ErrFromClientIsReported) {
   EXPECT_EQ(o.log, "ERR['boom']\n");
 }
 
+// Frames larger than the first reads, arriving back to back: the read size must grow so that
+// a frame does not take many reads (which re-scan its control line each time).
+TEST(Parser, ReadSizeGrowsUnderAStream) {
+  parser p;
+  p.set_headers(true);
+  recorder r;
+  const std::string frame = "PUB s 1024\r\n" + std::string(1024, 'x') + "\r\n";
+  std::string stream;
+  for (int i = 0; i < 2000; ++i) stream += frame;
+  std::size_t off = 0;
+  int reads = 0;
+  while (off < stream.size()) {
+    std::span<char> w = p.prepare();
+    const std::size_t n = std::min(w.size(), stream.size() - off);
+    std::memcpy(w.data(), stream.data() + off, n);
+    p.commit(n);
+    off += n;
+    ++reads;
+    ASSERT_EQ(p.process(r), parse_status::need_more);
+  }
+  EXPECT_LT(reads, 100) << "2 MB should take a few dozen reads at most";
+  EXPECT_EQ(std::count(r.log.begin(), r.log.end(), '\n'), 2000);
+}
+
 TEST(ParseSize, Digits) {
   EXPECT_EQ(parse_size("0"), 0);
   EXPECT_EQ(parse_size("123456789"), 123456789);
