@@ -1,5 +1,7 @@
 #include "protocol/subject.h"
 
+#include "base/subject_match.h"
+
 namespace ferry::protocol {
 
 namespace {
@@ -37,16 +39,7 @@ bool has_wildcard(std::string_view s) {
 }
 
 bool subject_matches(std::string_view pattern, std::string_view subject) {
-  tokenizer p(pattern);
-  tokenizer s(subject);
-  for (; !p.done(); p.next(), s.next()) {
-    std::string_view pt = p.token();
-    if (pt.size() == 1 && pt[0] == '>') return !s.done();
-    if (s.done()) return false;
-    if (pt.size() == 1 && pt[0] == '*') continue;
-    if (pt != s.token()) return false;
-  }
-  return s.done();
+  return ferry::subject_matches(pattern, subject);
 }
 
 bool subject_is_subset(std::string_view sub, std::string_view pattern) {
