@@ -179,10 +179,11 @@ TEST(SlowConsumer, IsCutOffAndOthersAreNot) {
   const std::string payload(4 * 1024, 'x');
   const std::string frame = "PUB flood " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
   std::string batch;
-  for (int i = 0; i < 64; ++i) batch += frame;
-  // 256 KiB per 5 ms (about 50 MB/s at most): soon more than the slow client's socket buffers
-  // and max_pending hold, and well within what the draining client reads even on a loaded
-  // machine under ASan.
+  for (int i = 0; i < 16; ++i) batch += frame;
+  // 64 KiB per 5 ms (about 12 MB/s at most): within seconds more than the slow client's socket
+  // buffers and max_pending hold, and well within what the draining client reads even on a
+  // loaded 2-core machine under ASan (a 250 ms stall of the drain thread still fits in its
+  // socket buffers; at 50 MB/s the fast client was itself cut off in CI).
   for (int round = 0; round < 4000 && s->stats().slow_consumers == 0; ++round) {
     ASSERT_TRUE(pub.send(batch));
     std::this_thread::sleep_for(5ms);
