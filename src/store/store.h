@@ -1,6 +1,6 @@
 // store: where a stream keeps its messages. One interface, two implementations: memory_store
-// (memory.h) and file_store (file_store.h: segment files with a checksum per record, recovery
-// after a crash, group commit). The broker's stream layer owns a store and serializes calls to
+// (memory_store.h) and file_store (file_store.h: segment files with a checksum per record,
+// recovery after a crash, group commit). docs/store-format.md describes the files. The broker's stream layer owns a store and serializes calls to
 // it (one mutex per stream); a store is not thread-safe unless a method says so.
 //
 // Sequences start at 1 and only grow; a removed message leaves a gap (an "interior delete").
@@ -41,7 +41,9 @@ struct stored_message {
 
 enum class discard_policy : std::uint8_t { old, new_ };
 
-// Limits applied on append. -1 (or 0 for max_age) means unlimited.
+// Limits applied on append. -1 (or 0 for max_age) means unlimited; as in nats-server, 0 also
+// means unlimited for max_msgs, max_bytes and max_msgs_per_subject (but max_msg_size 0 allows
+// only empty messages).
 struct limits {
   std::int64_t max_msgs = -1;
   std::int64_t max_bytes = -1;
@@ -62,7 +64,8 @@ struct purge_request {
 
 struct store_state {
   std::uint64_t msgs = 0;
-  std::uint64_t bytes = 0;  // as nats-server counts them: subject + headers + data + 16 per message
+  std::uint64_t bytes = 0;  // as nats-server counts them per storage type: memory_msg_size() or
+                            // file_msg_size() per message (see below)
   stream_seq first_seq{0};  // next sequence when empty (last_seq + 1), as nats-server reports it
   std::int64_t first_ts_ns = 0;
   stream_seq last_seq{0};
@@ -132,7 +135,9 @@ class message_store {
 
   // New limits; applied at once (may remove messages).
   virtual status update_limits(const limits& l) = 0;
-  // Flushes and syncs everything, then releases files. Further calls fail.
+  // Flushes and syncs everything, then releases files. Further calls fail. Waits for the `done`
+  // callbacks already queued by flush_then(), so the caller must not hold a lock they take
+  // (when called from inside a `done`, it does not wait and the sync finishes in the background).
   virtual status close() = 0;
   // Closes and removes all data.
   virtual status destroy() = 0;
@@ -151,6 +156,17 @@ result<std::unique_ptr<message_store>> open_file_store(const std::string& dir, c
 status write_file_atomic(const std::string& path, std::string_view data);
 // Reads a whole file; not_found if it does not exist.
 result<std::string> read_file(const std::string& path);
+
+// The bytes one message counts for in store_state::bytes and against max_bytes. nats-server
+// counts differently per storage type, and so do we: a memory stream counts subject + headers +
+// data + 16 (memStoreMsgSize), a file stream the length of nats-server's own on-disk record,
+// subject + data + 30, plus headers + 4 when there are headers (fileStoreMsgSize).
+constexpr std::uint64_t memory_msg_size(std::size_t subject, std::size_t headers, std::size_t data) {
+  return subject + headers + data + 16;
+}
+constexpr std::uint64_t file_msg_size(std::size_t subject, std::size_t headers, std::size_t data) {
+  return subject + data + 30 + (headers == 0 ? 0 : headers + 4);
+}
 
 // True if literal `subject` matches `filter` (which may hold wildcards; empty matches all).
 inline bool subject_filter_matches(std::string_view filter, std::string_view subject) {

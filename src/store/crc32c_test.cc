@@ -1,0 +1,42 @@
+#include "store/crc32c.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ferry::store {
+namespace {
+
+TEST(Crc32c, KnownVectors) {
+  EXPECT_EQ(crc32c(""), 0u);
+  EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8A9136AAu);    // RFC 3720 B.4
+  EXPECT_EQ(crc32c(std::string(32, '\xFF')), 0x62A8AB43u);  // RFC 3720 B.4
+  std::string inc(32, '\0');
+  for (int i = 0; i < 32; ++i) inc[i] = static_cast<char>(i);
+  EXPECT_EQ(crc32c(inc), 0x46DD794Eu);  // RFC 3720 B.4
+}
+
+TEST(Crc32c, ExtendEqualsWholeAtEverySplit) {
+  std::string s;
+  for (int i = 0; i < 100; ++i) s.push_back(static_cast<char>(i * 7 + 3));
+  const std::uint32_t whole = crc32c(s);
+  for (std::size_t cut = 0; cut <= s.size(); ++cut) {
+    EXPECT_EQ(crc32c_extend(crc32c_extend(0, s.data(), cut), s.data() + cut, s.size() - cut), whole) << cut;
+  }
+}
+
+TEST(Crc32c, DetectsEveryFlippedBit) {
+  const std::string s = "the quick brown fox jumps over the lazy dog";
+  const std::uint32_t good = crc32c(s);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    for (int b = 0; b < 8; ++b) {
+      std::string t = s;
+      t[i] = static_cast<char>(t[i] ^ (1 << b));
+      EXPECT_NE(crc32c(t), good);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ferry::store

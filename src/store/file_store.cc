@@ -1,0 +1,339 @@
+#include "store/file_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "base/check.h"
+#include "store/record.h"
+
+namespace ferry::store {
+
+namespace {
+
+constexpr std::size_t max_buffered = 1u << 20;  // append() writes the buffer out past this
+constexpr std::uint64_t max_segment_bytes = 1ull << 30;
+
+}  // namespace
+
+result<std::unique_ptr<message_store>> open_file_store(const std::string& dir, const store_options& o) {
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<file_store> s, file_store::open(dir, o));
+  return std::unique_ptr<message_store>(std::move(s));
+}
+
+file_store::file_store(std::string dir, const store_options& o) : indexed_store(o.lim), dir_(std::move(dir)), opts_([&] {
+  store_options c = o;
+  c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
+  return c;
+}()) {}
+
+file_store::~file_store() {
+  if (!closed()) {
+    const status s = close();
+    if (!s.is_ok()) spdlog::error("closing file store {}: {}", dir_, s.to_string());
+  }
+}
+
+result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, const store_options& o) {
+  FERRY_RETURN_IF_ERROR(make_dirs(dir));
+  std::unique_ptr<file_store> s(new file_store(dir, o));
+  FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
+  s->dir_file_ = std::make_shared<sync_file>(sync_file{std::move(dfd), dir, true});
+  s->syncer_ = std::make_unique<syncer>(s->opts_.sync, s->opts_.sync_interval_ns);
+  status st = s->recover();
+  if (!st.is_ok()) {
+    (void)s->syncer_->stop();
+    s->mark_closed();
+    return st.with_context("opening file store " + dir);
+  }
+  return s;
+}
+
+// ---- Locations: payload = offset << 32 | segment no << 1 | has headers ----
+
+std::uint64_t file_store::make_payload(std::uint32_t no, std::uint64_t offset, bool headers) {
+  FERRY_CHECK(offset <= 0xFFFFFFFFu && no < 0x80000000u);
+  return (offset << 32) | (std::uint64_t{no} << 1) | (headers ? 1 : 0);
+}
+
+file_store::location file_store::locate(std::uint64_t payload, std::uint32_t size) {
+  // The record is 8 bytes longer than file_msg_size() without headers, 4 longer with them.
+  const bool headers = (payload & 1) != 0;
+  return {static_cast<std::uint32_t>((payload >> 1) & 0x7FFFFFFFu), payload >> 32,
+          std::uint64_t{size} + (headers ? 4 : 8)};
+}
+
+file_store::location file_store::locate(const entry& e) { return locate(e.payload, e.size); }
+
+file_store::segment* file_store::find_segment(std::uint32_t no) const {
+  const auto it = std::lower_bound(segments_.begin(), segments_.end(), no,
+                                   [](const std::unique_ptr<segment>& s, std::uint32_t n) { return s->no < n; });
+  return it != segments_.end() && (*it)->no == no ? it->get() : nullptr;
+}
+
+std::string file_store::segment_path(std::uint64_t base) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020" PRIu64 ".seg", base);
+  return dir_ + "/" + name;
+}
+
+std::vector<std::string> file_store::segment_files() const {
+  std::vector<std::string> out;
+  for (const auto& s : segments_) out.push_back(s->file->name.substr(dir_.size() + 1));
+  return out;
+}
+
+// ---- Writing ----
+
+status file_store::create_segment(std::uint64_t base) {
+  FERRY_CHECK(wbuf_.empty());
+  const std::string path = segment_path(base);
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(path, O_RDWR | O_CREAT | O_EXCL));
+  auto seg = std::make_unique<segment>();
+  seg->no = next_no_++;
+  seg->base = base;
+  seg->file = std::make_shared<sync_file>(sync_file{std::move(fd), path, false});
+  if (!segments_.empty() && active().live == 0) emptied_.push_back(active().no);
+  segments_.push_back(std::move(seg));
+  record::append_segment_header(wbuf_, base);
+  syncer_->dirty(dir_file_);  // the new name must be durable before what is in the file
+  return status::ok();
+}
+
+status file_store::write_buffer() {
+  if (segments_.empty()) return status::ok();
+  segment& a = active();
+  const std::size_t before = wbuf_.size();
+  const std::uint64_t floor = floor_seq();
+  if (floor > floor_written_) record::append_purge_floor(wbuf_, floor);
+  if (wbuf_.empty()) return status::ok();
+  const status s = write_at(a.file->fd.get(), wbuf_, a.written, a.file->name);
+  if (!s.is_ok()) {
+    // A partial write would read as a torn record with valid ones after it: cut it off and keep
+    // the buffer for the next try.
+    (void)truncate_file(a.file->fd.get(), a.written, a.file->name);
+    wbuf_.resize(before);
+    return s;
+  }
+  if (floor > floor_written_) {
+    floor_written_ = floor;
+    floor_no_ = a.no;
+  }
+  a.written += wbuf_.size();
+  wbuf_.clear();
+  if (wbuf_.capacity() > 4 * max_buffered) std::string().swap(wbuf_);
+  syncer_->dirty(a.file);
+  return status::ok();
+}
+
+std::uint64_t file_store::size_of(std::string_view subject, std::string_view headers, std::string_view data) const {
+  return file_msg_size(subject.size(), headers.size(), data.size());
+}
+
+result<std::uint64_t> file_store::put_body(std::uint64_t seq, std::string_view subject, std::string_view headers,
+                                           std::string_view data, std::int64_t ts_ns) {
+  const std::size_t size = record::message_size(subject.size(), headers.size(), data.size());
+  if (size - record::frame_overhead > record::max_body) return invalid_argument("message too large for the file store");
+  if (active().messages > 0 && active().written + wbuf_.size() + size > opts_.segment_bytes) {
+    FERRY_RETURN_IF_ERROR(write_buffer());
+    FERRY_RETURN_IF_ERROR(create_segment(seq));
+  }
+  segment& a = active();
+  const std::uint64_t offset = a.written + wbuf_.size();
+  record::append_message(wbuf_, seq, ts_ns, subject, headers, data);
+  ++a.messages;
+  ++a.live;
+  return make_payload(a.no, offset, !headers.empty());
+}
+
+result<stored_message> file_store::get_body(std::uint64_t seq, const entry& e, const std::string&) const {
+  const location loc = locate(e);
+  const segment* seg = find_segment(loc.segment_no);
+  FERRY_CHECK(seg != nullptr);
+  std::string buf(loc.length, '\0');
+  if (seg == segments_.back().get() && loc.offset >= seg->written) {
+    buf.assign(wbuf_, loc.offset - seg->written, loc.length);
+  } else {
+    FERRY_RETURN_IF_ERROR(read_at(seg->file->fd.get(), buf.data(), buf.size(), loc.offset, seg->file->name));
+  }
+  record::frame f;
+  record::message_view m;
+  if (record::parse(buf, f) != record::parse_status::ok || f.kind != record::type::message ||
+      !record::decode_message(f.body, m) || m.seq != seq) {
+    return data_loss("message " + std::to_string(seq) + " is damaged in " + seg->file->name);
+  }
+  stored_message out;
+  out.seq = stream_seq{seq};
+  out.subject.assign(m.subject);
+  out.headers.assign(m.headers);
+  out.data.assign(m.data);
+  out.timestamp_ns = m.ts_ns;
+  return out;
+}
+
+// ---- Removing ----
+
+void file_store::on_remove(std::uint64_t seq, const entry& e, bool erase) {
+  segment* seg = find_segment(locate(e).segment_no);
+  FERRY_CHECK(seg != nullptr && seg->live > 0);
+  if (--seg->live == 0 && seg != segments_.back().get()) emptied_.push_back(seg->no);
+  if (!recovering_) removed_.push_back({seq, e.payload, e.size, erase});
+}
+
+bool file_store::erase_buffered(const removal& r) {
+  const location loc = locate(r.payload, r.size);
+  segment* seg = find_segment(loc.segment_no);
+  if (seg == nullptr) return true;  // its segment is gone already
+  if (seg != &active() || loc.offset < seg->written) return false;
+  record::write_erased(wbuf_.data() + (loc.offset - seg->written), loc.length, r.seq);
+  return true;
+}
+
+status file_store::erase_written(const removal& r) {
+  const location loc = locate(r.payload, r.size);
+  segment* seg = find_segment(loc.segment_no);
+  if (seg == nullptr) return status::ok();
+  std::string rec(loc.length, '\0');
+  record::write_erased(rec.data(), rec.size(), r.seq);
+  FERRY_RETURN_IF_ERROR(write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
+  syncer_->dirty(seg->file);
+  return status::ok();
+}
+
+status file_store::after_change(change c) {
+  if (recovering_ || segments_.empty()) return status::ok();
+  status result;
+  auto keep_first = [&result](status s) {
+    if (result.is_ok() && !s.is_ok()) result = std::move(s);
+  };
+  // Removals at the front are covered by the purge floor that write_buffer() adds; the rest
+  // need a tombstone each.
+  const std::uint64_t floor = floor_seq();
+  bool erase = false;
+  for (const removal& r : removed_) {
+    if (r.seq >= floor) {
+      record::append_tombstone(wbuf_, r.seq);
+      const std::uint32_t no = locate(r.payload, r.size).segment_no;
+      if (no != active().no) active().tombstones.emplace_back(r.seq, no);
+    }
+    erase = erase || r.erase;
+  }
+  if (erase) {
+    // Records still in the buffer are overwritten there. Written ones are overwritten in place
+    // after the buffer (with their tombstones) is written, so that a torn overwrite is never
+    // mistaken for a lost message.
+    std::vector<const removal*> written;
+    for (const removal& r : removed_) {
+      if (r.erase && !erase_buffered(r)) written.push_back(&r);
+    }
+    if (!written.empty()) {
+      status s = write_buffer();
+      for (const removal* r : written) {
+        if (s.is_ok()) s = erase_written(*r);
+      }
+      keep_first(std::move(s));
+    }
+  }
+  removed_.clear();
+  if (c == change::purge && active().messages > 0 && active().live == 0) {
+    // Start a fresh active segment so the emptied one can go.
+    status s = write_buffer();
+    if (s.is_ok()) s = create_segment(last_seq() + 1);
+    keep_first(std::move(s));
+  }
+  keep_first(drop_empty_segments());
+  if (wbuf_.size() >= max_buffered) keep_first(write_buffer());
+  return result;
+}
+
+status file_store::drop_empty_segments() {
+  status result;
+  while (!emptied_.empty()) {
+    const std::uint32_t no = emptied_.back();
+    emptied_.pop_back();
+    const segment* seg = find_segment(no);
+    if (seg == nullptr || seg == &active() || seg->live > 0) continue;
+    status s = delete_segment(no);
+    if (!s.is_ok()) {
+      spdlog::warn("file store {}: {}", dir_, s.to_string());
+      if (result.is_ok()) result = std::move(s);
+    }
+  }
+  return result;
+}
+
+status file_store::delete_segment(std::uint32_t no) {
+  segment* seg = find_segment(no);
+  FERRY_CHECK(seg != nullptr && seg != &active());
+  // Carry forward what the surviving segments still need from this one: tombstones for their
+  // messages, and the purge floor if older segments may hold messages below it.
+  bool carried = false;
+  for (const auto& [seq, target] : seg->tombstones) {
+    if (find_segment(target) == nullptr) continue;
+    record::append_tombstone(wbuf_, seq);
+    if (target != active().no) active().tombstones.emplace_back(seq, target);
+    carried = true;
+  }
+  if (floor_no_ == no && segments_.front()->no != no) {
+    floor_written_ = 0;  // write_buffer() writes the floor again
+    carried = true;
+  }
+  if (carried) {
+    FERRY_RETURN_IF_ERROR(write_buffer());
+    if (opts_.sync == sync_policy::always) FERRY_RETURN_IF_ERROR(syncer_->sync_one(*active().file));
+  }
+  const std::string path = seg->file->name;
+  segments_.erase(std::find_if(segments_.begin(), segments_.end(),
+                               [no](const std::unique_ptr<segment>& s) { return s->no == no; }));
+  return remove_file(path);
+}
+
+// ---- Flushing and closing ----
+
+void file_store::flush_then(std::function<void(status)> done) {
+  if (closed()) {
+    done(failed_precondition("store is closed"));
+    return;
+  }
+  status s = write_buffer();
+  if (!s.is_ok() || opts_.sync != sync_policy::always) {
+    done(std::move(s));
+    return;
+  }
+  syncer_->request(std::move(done));
+}
+
+status file_store::close() {
+  if (closed()) return status::ok();
+  status s = write_buffer();
+  status st = syncer_->stop();
+  if (s.is_ok()) s = std::move(st);
+  mark_closed();
+  clear_index();
+  segments_.clear();
+  wbuf_.clear();
+  return s;
+}
+
+status file_store::destroy() {
+  status s = close();
+  auto names = list_dir(dir_);
+  if (!names.is_ok()) return names.status();
+  for (const std::string& n : *names) {
+    if (n.ends_with(".seg") || n.ends_with(".bad")) {
+      status r = remove_file(dir_ + "/" + n);
+      if (s.is_ok()) s = std::move(r);
+    }
+  }
+  if (::rmdir(dir_.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && s.is_ok()) {
+    s = errno_status("rmdir " + dir_, errno);
+  }
+  return s;
+}
+
+}  // namespace ferry::store

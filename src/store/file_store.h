@@ -1,0 +1,115 @@
+// file_store: a message store in a directory of append-only segment files, with a CRC-32C per
+// record, recovery after a crash and group commit. The format, the recovery rules and what each
+// sync policy guarantees are in docs/store-format.md; open one with open_file_store() (store.h).
+//
+// Layout: `<dir>/<base>.seg`, where base is the first sequence the segment may hold (20 digits).
+// The last segment is the active one; appends go to a memory buffer that flush_then() (or a
+// full buffer, or a rotation) writes to it with one write(). A segment is sealed when the next
+// message would take it past segment_bytes, and deleted once every message in it is removed.
+// Removals are tombstone records, except at the front of the stream, where one purge-floor record
+// (written with the next buffer) covers them all.
+//
+// In memory: the shared index of indexed_store, whose payload word says where each message lies
+// (segment, offset, header bit); reads are pread()s served by the page cache (or copies from the
+// unwritten buffer). The syncer (syncer.h) owns one thread per store for the fsyncs.
+//
+// Threads: like every store, calls are serialized by the stream layer; `done` callbacks of
+// flush_then() run on the syncer's thread with sync always, on the caller's with interval.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/indexed_store.h"
+#include "store/syncer.h"
+
+namespace ferry::store {
+
+class file_store final : public indexed_store {
+ public:
+  // Opens (creating, recovering) the store in `dir`; see open_file_store().
+  static result<std::unique_ptr<file_store>> open(const std::string& dir, const store_options& o);
+  file_store(const file_store&) = delete;
+  file_store& operator=(const file_store&) = delete;
+  ~file_store() override;  // close() if not closed
+
+  void flush_then(std::function<void(status)> done) override;
+  status close() override;
+  status destroy() override;
+
+  // For tests: fdatasync/fsync calls made so far (any thread); the segment file names in use.
+  [[nodiscard]] std::uint64_t sync_count() const { return syncer_->sync_count(); }
+  [[nodiscard]] std::vector<std::string> segment_files() const;
+
+ protected:
+  [[nodiscard]] std::uint64_t size_of(std::string_view subject, std::string_view headers,
+                                      std::string_view data) const override;
+  result<std::uint64_t> put_body(std::uint64_t seq, std::string_view subject, std::string_view headers,
+                                 std::string_view data, std::int64_t ts_ns) override;
+  result<stored_message> get_body(std::uint64_t seq, const entry& e, const std::string& subject) const override;
+  void on_remove(std::uint64_t seq, const entry& e, bool erase) override;
+  status after_change(change c) override;
+  [[nodiscard]] std::vector<std::uint64_t> lost() const override { return lost_; }
+
+ private:
+  struct segment {
+    std::uint32_t no = 0;      // creation order, in memory only: what index payloads refer to
+    std::uint64_t base = 0;    // its file name
+    sync_file_ptr file;
+    std::uint64_t written = 0;   // bytes in the file; the active segment's buffer comes after
+    std::uint64_t live = 0;      // live messages in it
+    std::uint64_t messages = 0;  // message records in it, live or not
+    // Tombstones in this file for messages of older segments (seq, segment no): written again
+    // into the active segment if this one is deleted while theirs is not.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> tombstones;
+  };
+  struct removal {
+    std::uint64_t seq;
+    std::uint64_t payload;
+    std::uint32_t size;
+    bool erase;
+  };
+  struct location {
+    std::uint32_t segment_no;
+    std::uint64_t offset;
+    std::uint64_t length;
+  };
+
+  file_store(std::string dir, const store_options& o);
+  status recover();  // file_recovery.cc
+  status scan_segment(std::size_t index, std::uint64_t next_base, std::vector<std::uint64_t>& candidates,
+                      std::vector<std::uint64_t>& unmatched);  // file_recovery.cc
+
+  static std::uint64_t make_payload(std::uint32_t no, std::uint64_t offset, bool headers);
+  static location locate(const entry& e);
+  static location locate(std::uint64_t payload, std::uint32_t size);
+  [[nodiscard]] segment* find_segment(std::uint32_t no) const;
+  segment& active() { return *segments_.back(); }
+  [[nodiscard]] std::string segment_path(std::uint64_t base) const;
+  status create_segment(std::uint64_t base);
+  status write_buffer();
+  // remove(erase): overwrites the message's record with an erased record of the same length.
+  bool erase_buffered(const removal& r);  // false if the record was written already
+  status erase_written(const removal& r);
+  status delete_segment(std::uint32_t no);
+  status drop_empty_segments();
+
+  const std::string dir_;
+  const store_options opts_;
+  std::vector<std::unique_ptr<segment>> segments_;  // by no (and base); back() is the active one
+  std::uint32_t next_no_ = 1;
+  std::string wbuf_;                 // records for the active segment not yet written
+  std::vector<removal> removed_;     // removals since the last after_change()
+  std::vector<std::uint32_t> emptied_;  // segments whose last live message went
+  std::uint64_t floor_written_ = 1;  // the highest purge floor on disk (nothing is below 1)
+  std::uint32_t floor_no_ = 0;       // the segment that holds it
+  std::vector<std::uint64_t> lost_;
+  bool recovering_ = false;
+  sync_file_ptr dir_file_;
+  std::unique_ptr<syncer> syncer_;
+};
+
+}  // namespace ferry::store

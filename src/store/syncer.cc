@@ -1,0 +1,118 @@
+#include "store/syncer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
+namespace ferry::store {
+
+struct syncer::state {
+  state(sync_policy p, std::int64_t interval) : policy(p), interval_ns(interval) {}
+
+  status sync_one(const sync_file& f) {
+    syncs.fetch_add(1, std::memory_order_relaxed);
+    return sync_fd(f.fd.get(), f.is_dir, f.name);
+  }
+  status sync_all(std::vector<sync_file_ptr>& files) {
+    status first;
+    for (const auto& f : files) {
+      status s = sync_one(*f);
+      if (first.is_ok()) first = std::move(s);
+    }
+    files.clear();
+    return first;
+  }
+
+  const sync_policy policy;
+  const std::int64_t interval_ns;
+  std::atomic<std::uint64_t> syncs{0};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<sync_file_ptr> dirty;                // guarded by mu
+  std::vector<std::function<void(status)>> queue;  // guarded by mu
+  bool stopping = false;                           // guarded by mu
+  status final_status;                             // guarded by mu; set as the thread exits
+};
+
+syncer::syncer(sync_policy policy, std::int64_t interval_ns)
+    : st_(std::make_shared<state>(policy, std::max<std::int64_t>(interval_ns, 1'000'000))) {
+  thread_ = std::thread([st = st_] { run(st); });
+}
+
+syncer::~syncer() { (void)stop(); }
+
+void syncer::dirty(sync_file_ptr f) {
+  std::lock_guard lk(st_->mu);
+  for (const auto& d : st_->dirty) {
+    if (d == f) return;
+  }
+  st_->dirty.push_back(std::move(f));
+}
+
+void syncer::request(std::function<void(status)> done) {
+  {
+    std::lock_guard lk(st_->mu);
+    if (!st_->stopping) {
+      st_->queue.push_back(std::move(done));
+      st_->cv.notify_one();
+      return;
+    }
+  }
+  done(failed_precondition("store is closed"));
+}
+
+status syncer::sync_one(const sync_file& f) { return st_->sync_one(f); }
+
+std::uint64_t syncer::sync_count() const { return st_->syncs.load(std::memory_order_relaxed); }
+
+void syncer::run(const std::shared_ptr<state>& st) {
+  std::unique_lock lk(st->mu);
+  std::vector<sync_file_ptr> files;
+  std::vector<std::function<void(status)>> batch;
+  for (;;) {
+    if (st->policy == sync_policy::always) {
+      st->cv.wait(lk, [&] { return st->stopping || !st->queue.empty(); });
+      if (st->queue.empty()) break;  // stopping, nothing left to complete
+      // Everything queued now shares the next sync: each request was queued after its bytes
+      // were written and marked dirty, so this snapshot (or an earlier, finished one) has them.
+      batch.swap(st->queue);
+      files.swap(st->dirty);
+      lk.unlock();
+      const status s = st->sync_all(files);
+      for (auto& done : batch) done(s);
+      batch.clear();  // the callbacks' captures die here, on this thread, without the lock
+      lk.lock();
+    } else {
+      st->cv.wait_for(lk, std::chrono::nanoseconds(st->interval_ns), [&] { return st->stopping; });
+      if (st->stopping) break;
+      files.swap(st->dirty);
+      lk.unlock();
+      (void)st->sync_all(files);  // a periodic sync's error has no one to tell; close() reports
+      lk.lock();
+    }
+  }
+  files.swap(st->dirty);
+  lk.unlock();
+  status s = st->sync_all(files);
+  lk.lock();
+  st->final_status = std::move(s);
+}
+
+status syncer::stop() {
+  {
+    std::lock_guard lk(st_->mu);
+    st_->stopping = true;
+    st_->cv.notify_one();
+  }
+  if (!thread_.joinable()) return status::ok();
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    thread_.detach();  // inside a `done`: the thread finishes and syncs on its own
+    return status::ok();
+  }
+  thread_.join();
+  std::lock_guard lk(st_->mu);
+  return st_->final_status;
+}
+
+}  // namespace ferry::store

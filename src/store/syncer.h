@@ -1,0 +1,68 @@
+// syncer: the thread that makes one file store's writes durable.
+//
+// The store writes its buffer to the kernel on its own thread (under the stream's lock), then
+// tells the syncer which files got bytes (dirty()) and, with sync always, queues the flush's
+// completion (request()). The syncer's thread is the group commit: it takes every request queued
+// while its previous fdatasync ran, syncs the files written since (one fdatasync each, usually
+// only the active segment), then calls each request's `done`, in order, on its own thread. With
+// sync interval it instead wakes every interval and syncs whatever is dirty.
+//
+// One syncer (and one thread) per file store; it never touches the store's index, only file
+// descriptors, shared with the store so that a segment deleted meanwhile stays open until the
+// sync that needs it is over. The thread keeps its own state alive, so a `done` that ends up
+// closing or destroying the store (say, by dropping the last reference to its stream) is safe:
+// stop() from the thread itself lets the thread finish alone. All methods are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "store/file_io.h"
+#include "store/store.h"
+
+namespace ferry::store {
+
+// A file the syncer may sync: a segment, or the store's directory (synced with fsync).
+struct sync_file {
+  unique_fd fd;
+  std::string name;
+  bool is_dir = false;
+};
+using sync_file_ptr = std::shared_ptr<const sync_file>;
+
+class syncer {
+ public:
+  syncer(sync_policy policy, std::int64_t interval_ns);
+  syncer(const syncer&) = delete;
+  syncer& operator=(const syncer&) = delete;
+  ~syncer();  // stop()
+
+  // `f` holds bytes written to the kernel and not yet synced.
+  void dirty(sync_file_ptr f);
+  // Sync always: calls `done` on the syncer's thread once every file dirtied before this call
+  // is synced (with the first sync error, if any). After stop(), calls `done` with an error.
+  void request(std::function<void(status)> done);
+  // Completes every queued request, syncs what is still dirty, ends the thread and returns the
+  // outcome of those last syncs. Idempotent. Called from a `done` (the thread itself), it returns
+  // at once and the thread does the same work on its own before it exits.
+  status stop();
+  // Syncs one file now on the calling thread, counted with the thread's syncs.
+  status sync_one(const sync_file& f);
+  // fdatasync/fsync calls made so far (the store's test hook).
+  [[nodiscard]] std::uint64_t sync_count() const;
+
+ private:
+  struct state;
+  static void run(const std::shared_ptr<state>& st);
+
+  std::shared_ptr<state> st_;  // shared with the thread
+  std::thread thread_;
+};
+
+}  // namespace ferry::store
