@@ -431,6 +431,14 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
       FERRY_RETURN_IF_ERROR(check_storage_size(f));
     } else if (k == "enabled" || k == "enable") {
       FERRY_ASSIGN_OR_RETURN(enable, get_bool(f));
+    } else if (k == "sync_interval" || k == "sync") {
+      // "always": fsync before every acknowledgement (with group commit); or a duration.
+      if (f.value.kind == config_kind::string && lower(f.value.text) == "always") {
+        o.sync_always = true;
+      } else {
+        FERRY_ASSIGN_OR_RETURN(o.sync_interval, get_duration(f));
+        o.sync_always = false;
+      }
     } else {
       FERRY_RETURN_IF_ERROR(unknown_field(f));
     }

@@ -153,6 +153,13 @@ TEST(ConfigKeys, JetStreamBlock) {
   EXPECT_EQ(apply_ok("storedir: /c").store_dir, "/c");
 }
 
+TEST(ConfigKeys, JetStreamSync) {
+  EXPECT_TRUE(apply_ok("jetstream { sync_interval: always }").sync_always);
+  auto o = apply_ok("jetstream { sync_interval: \"10s\" }");
+  EXPECT_FALSE(o.sync_always);
+  EXPECT_EQ(o.sync_interval, std::chrono::seconds(10));
+}
+
 TEST(ConfigKeys, JetStreamBad) {
   EXPECT_EQ(apply_error("jetstream: maybe"),
             "t.conf:1: field \"jetstream\": expected \"enabled\" or \"disabled\", got \"maybe\"");

@@ -12,6 +12,7 @@
 
 #include "broker/connection.h"
 #include "broker/json_util.h"
+#include "broker/js/jetstream.h"
 #include "broker/monitor.h"
 
 namespace ferry::broker {
@@ -104,6 +105,21 @@ status server_core::start() {
   if (opts_.jetstream) p += ",\"jetstream\":true";
   info_prefix_ = std::move(p);
 
+  if (opts_.jetstream) {
+    std::string dir = opts_.store_dir;
+    if (dir.empty()) dir = (std::filesystem::temp_directory_path() / "ferryd" / "jetstream").string();
+    jetstream_ = std::make_unique<js::jetstream>(
+        *this, dir, opts_.sync_always ? store::sync_policy::always : store::sync_policy::interval,
+        std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.sync_interval).count());
+    status s = jetstream_->start();
+    if (!s.is_ok()) {
+      jetstream_.reset();
+      acceptor_.reset();
+      workers_.clear();
+      return s.with_context("starting JetStream");
+    }
+  }
+
   if (opts_.http_port != 0) {
     monitor_ = std::make_unique<monitor>(*this);
     std::string host = opts_.http_host.empty() ? opts_.host : opts_.http_host;
@@ -112,6 +128,8 @@ status server_core::start() {
       acceptor_.reset();
       workers_.clear();
       monitor_.reset();
+      if (jetstream_) jetstream_->stop();
+      jetstream_.reset();
       return s;
     }
   }
@@ -197,7 +215,33 @@ std::string server_core::info_line(std::uint64_t client_id, std::string_view cli
   return s;
 }
 
-std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery_target* publisher) {
+std::size_t server_core::publish(worker* w, std::string_view subject, std::string_view reply,
+                                 std::string_view headers, std::string_view data, const route_options& o,
+                                 bool empty_reply_field) {
+  // The encoder copies the payload together with the CRLF that follows it in memory, so the
+  // message is laid out as a client's frame would be: headers, data, CRLF.
+  thread_local std::string scratch;
+  std::string local;
+  std::string& buf = scratch.empty() ? scratch : local;  // re-entrant: nested publishes get their own
+  buf.clear();
+  buf.reserve(headers.size() + data.size() + 2);
+  buf.append(headers);
+  buf.append(data);
+  buf.append("\r\n");
+  protocol::pub_frame f;
+  f.subject = subject;
+  f.reply = reply;
+  f.header_size = headers.size();
+  f.hpub = !headers.empty();
+  f.data = std::string_view(buf.data(), headers.size() + data.size());
+  f.empty_reply_field = empty_reply_field;
+  const std::size_t n = route(w, f, nullptr, o);
+  buf.clear();
+  return n;
+}
+
+std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery_target* publisher,
+                               const route_options& o) {
   // Nested routing (an internal subscriber publishing while it handles a delivery) must not
   // disturb the outer call's cached match or encoding, so only the outermost call uses them.
   thread_local int depth = 0;
@@ -205,22 +249,24 @@ std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery
   const match_result* r;
   std::optional<protocol::message_encoding> local;
   protocol::message_encoding* enc;
+  const std::string_view match_subject = o.match_subject.empty() ? f.subject : o.match_subject;
   if (w != nullptr && depth == 0) {
-    r = &w->cache().match(f.subject);
+    r = &w->cache().match(match_subject);
     enc = &w->encoding();
   } else {
-    held = sublist_.match(f.subject);
+    held = sublist_.match(match_subject);
     r = held.get();
     enc = &local.emplace();
   }
   if (r->empty()) return 0;
-  enc->reset(f.subject, f.reply, f.header_size, f.data, f.header_token, f.size_token);
+  enc->reset(f.subject, f.reply, f.header_size, f.data, f.header_token, f.size_token, f.empty_reply_field);
   routed_message m{f, *enc, publisher != nullptr ? publisher->client_id() : 0};
   const bool no_echo = publisher != nullptr && publisher->no_echo();
   ++depth;
   std::size_t n = 0;
   for (const subscription_ptr& s : r->plain) {
     if (no_echo && s->target.get() == publisher) continue;
+    if (o.clients_only && s->target->client_id() == 0) continue;
     if (s->target->deliver(*s, m, w)) ++n;
   }
   for (const match_result::group& g : r->queues) {
@@ -229,6 +275,7 @@ std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery
     for (std::size_t i = 0; i < k; ++i) {
       const subscription_ptr& s = g.members[(start + i) % k];
       if (no_echo && s->target.get() == publisher) continue;
+      if (o.clients_only && s->target->client_id() == 0) continue;
       if (s->target->deliver(*s, m, w)) {
         ++n;
         break;
@@ -296,6 +343,9 @@ void server_core::shutdown() {
   });
   closed.get_future().wait_for(std::chrono::seconds(2));
   for (auto& c : clients()) c->close(close_reason::server_shutdown);
+  // JetStream stops after the clients (no more publishes) and before the workers, so that its
+  // last acknowledgements can still go out.
+  if (jetstream_) jetstream_->stop();
   // Give the workers a moment to send the final bytes and release the sockets.
   for (int i = 0; i < 200 && num_clients() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -25,6 +25,20 @@ namespace ferry::broker {
 
 class connection;
 class monitor;
+namespace js {
+class jetstream;
+}
+
+// How server_core::route delivers a message.
+struct route_options {
+  // Match subscriptions against this subject instead of the frame's (JetStream delivers a
+  // message to a consumer's inbox under the message's own subject).
+  std::string_view match_subject;
+  // Deliver to client connections only, skipping internal subscribers (JetStream routes its
+  // deliveries under a stream lock; see docs/threading.md).
+  bool clients_only = false;
+};
+
 
 class server_core {
  public:
@@ -45,6 +59,8 @@ class server_core {
   [[nodiscard]] const authenticator& auth() const { return auth_; }
   asio::ssl::context* tls_context() { return tls_ctx_.get(); }
   [[nodiscard]] std::chrono::system_clock::time_point start_time() const { return start_time_; }
+  // JetStream, when enabled (-js); nullptr otherwise.
+  js::jetstream* jetstream() { return jetstream_.get(); }
 
   // The INFO line for a new client (with the trailing space and CRLF).
   [[nodiscard]] std::string info_line(std::uint64_t client_id, std::string_view client_ip) const;
@@ -52,7 +68,14 @@ class server_core {
   // Delivers a message to every matching subscription (one member per queue group), skipping
   // `publisher` if it asked for no echo. `w` is the calling worker, or nullptr off the
   // workers. Returns the number of deliveries. Thread-safe.
-  std::size_t route(worker* w, const protocol::pub_frame& f, delivery_target* publisher);
+  std::size_t route(worker* w, const protocol::pub_frame& f, delivery_target* publisher, const route_options& o);
+  std::size_t route(worker* w, const protocol::pub_frame& f, delivery_target* publisher) {
+    return route(w, f, publisher, route_options{});
+  }
+  // Publishes a message the server makes (API replies, acknowledgements, consumer deliveries,
+  // advisories) as if a client had. Thread-safe.
+  std::size_t publish(worker* w, std::string_view subject, std::string_view reply, std::string_view headers,
+                      std::string_view data, const route_options& o = {}, bool empty_reply_field = false);
 
   // Client registry. add_client returns false when the server is at max_connections.
   bool add_client(const std::shared_ptr<connection>& c);
@@ -81,6 +104,7 @@ class server_core {
   std::size_t next_worker_ = 0;
   int port_ = 0;
   std::unique_ptr<monitor> monitor_;
+  std::unique_ptr<js::jetstream> jetstream_;
   std::chrono::system_clock::time_point start_time_;
   std::string ports_file_;
 

@@ -13,6 +13,9 @@
 
 #include "broker/connection.h"
 #include "broker/core.h"
+#include "broker/js/consumer.h"
+#include "broker/js/jetstream.h"
+#include "broker/js/stream.h"
 #include "broker/json_util.h"
 
 namespace ferry::broker {
@@ -151,6 +154,12 @@ status monitor::start(const std::string& host, int port) {
   http_->Get("/subsz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
     const bool subs = req.has_param("subs") && (req.get_param_value("subs") == "1" || req.get_param_value("subs") == "true");
     json_reply(res, subsz(subs));
+  });
+  http_->Get("/jsz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
+    auto flag = [&](const char* k) {
+      return req.has_param(k) && (req.get_param_value(k) == "1" || req.get_param_value(k) == "true");
+    };
+    json_reply(res, jsz(flag("streams") || flag("consumers") || flag("config"), flag("consumers")));
   });
   http_->Get("/healthz", [json_reply](const httplib::Request&, httplib::Response& res) {
     json_reply(res, R"({"status":"ok"})");
@@ -333,6 +342,66 @@ std::string monitor::subsz(bool subs) const {
   return pretty(j);
 }
 
+std::string monitor::jsz(bool streams, bool consumers) const {
+  auto* js = const_cast<server_core&>(core_).jetstream();
+  ojson j;
+  j["server_id"] = core_.id();
+  j["now"] = format_time(std::chrono::system_clock::now());
+  if (js == nullptr) {
+    j["disabled"] = true;
+    ojson cfg;
+    cfg["max_memory"] = 0;
+    cfg["max_storage"] = 0;
+    j["config"] = std::move(cfg);
+  } else {
+    ojson cfg;
+    cfg["max_memory"] = -1;
+    cfg["max_storage"] = -1;
+    cfg["store_dir"] = js->store_dir();
+    cfg["sync_always"] = js->sync() == store::sync_policy::always;
+    j["config"] = std::move(cfg);
+  }
+  const js::jetstream_stats st = js != nullptr ? js->stats() : js::jetstream_stats{};
+  j["memory"] = st.memory;
+  j["storage"] = st.storage;
+  j["reserved_memory"] = 0;
+  j["reserved_storage"] = 0;
+  j["accounts"] = js != nullptr ? 1 : 0;
+  j["ha_assets"] = 0;
+  ojson api;
+  api["total"] = st.api_total;
+  api["errors"] = st.api_errors;
+  j["api"] = std::move(api);
+  j["streams"] = st.streams;
+  j["consumers"] = st.consumers;
+  j["messages"] = st.messages;
+  j["bytes"] = st.bytes;
+  if (js != nullptr && streams) {
+    ojson account;
+    account["name"] = "$G";
+    account["id"] = "$G";
+    ojson details = ojson::array();
+    for (auto& s : js->streams()) {
+      ojson info = s->info(false, "");
+      ojson d;
+      d["name"] = s->name();
+      d["created"] = info["created"];
+      d["config"] = info["config"];
+      d["state"] = info["state"];
+      if (consumers) {
+        ojson cs = ojson::array();
+        std::lock_guard lock(s->mutex());
+        for (auto& c : s->consumers_locked()) cs.push_back(c->info(js::jetstream::now_ns()));
+        d["consumer_detail"] = std::move(cs);
+      }
+      details.push_back(std::move(d));
+    }
+    account["stream_detail"] = std::move(details);
+    j["account_details"] = ojson::array({std::move(account)});
+  }
+  return pretty(j);
+}
+
 std::string monitor::metrics() const {
   const server_stats st = core_.stats();
   std::string out;
@@ -369,6 +438,55 @@ std::string monitor::metrics() const {
                                  .count()));
   metric("ferryd_resident_memory_bytes", "gauge", "Resident memory of the process.", static_cast<double>(resident_bytes()));
   metric("ferryd_cpu_seconds_total", "counter", "CPU time used by the process.", cpu_seconds());
+  if (auto* js = const_cast<server_core&>(core_).jetstream()) {
+    const js::jetstream_stats st = js->stats();
+    metric("ferryd_jetstream_streams", "gauge", "JetStream streams.", static_cast<double>(st.streams));
+    metric("ferryd_jetstream_consumers", "gauge", "JetStream consumers.", static_cast<double>(st.consumers));
+    metric("ferryd_jetstream_messages", "gauge", "Messages stored in all streams.", static_cast<double>(st.messages));
+    metric("ferryd_jetstream_bytes", "gauge", "Bytes stored in all streams.", static_cast<double>(st.bytes));
+    metric("ferryd_jetstream_api_requests_total", "counter", "JetStream API requests.", static_cast<double>(st.api_total));
+    metric("ferryd_jetstream_api_errors_total", "counter", "JetStream API requests that failed.",
+           static_cast<double>(st.api_errors));
+    // Per stream and per consumer, labelled.
+    auto label = [](const std::string& v) {
+      std::string o;
+      for (char c : v) {
+        if (c == '\\' || c == '"') o += '\\';
+        o += c;
+      }
+      return o;
+    };
+    auto num = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return std::string(buf);
+    };
+    out += "# HELP ferryd_stream_messages Messages in the stream.\n# TYPE ferryd_stream_messages gauge\n";
+    std::string bytes_text = "# HELP ferryd_stream_bytes Bytes in the stream.\n# TYPE ferryd_stream_bytes gauge\n";
+    std::string last_text = "# HELP ferryd_stream_last_seq Last sequence of the stream.\n# TYPE ferryd_stream_last_seq gauge\n";
+    std::string pending_text =
+        "# HELP ferryd_consumer_num_pending Messages the consumer has yet to deliver.\n# TYPE ferryd_consumer_num_pending gauge\n";
+    std::string ack_text =
+        "# HELP ferryd_consumer_num_ack_pending Messages delivered and not yet acknowledged.\n# TYPE ferryd_consumer_num_ack_pending gauge\n";
+    std::string redel_text =
+        "# HELP ferryd_consumer_num_redelivered Messages delivered more than once.\n# TYPE ferryd_consumer_num_redelivered gauge\n";
+    for (auto& s : js->streams()) {
+      ojson info = s->info(false, "");
+      const std::string sl = "{stream=\"" + label(s->name()) + "\"} ";
+      out += "ferryd_stream_messages" + sl + num(info["state"]["messages"].get<double>()) + "\n";
+      bytes_text += "ferryd_stream_bytes" + sl + num(info["state"]["bytes"].get<double>()) + "\n";
+      last_text += "ferryd_stream_last_seq" + sl + num(info["state"]["last_seq"].get<double>()) + "\n";
+      std::lock_guard lock(s->mutex());
+      for (auto& c : s->consumers_locked()) {
+        ojson ci = c->info(js::jetstream::now_ns());
+        const std::string cl = "{stream=\"" + label(s->name()) + "\",consumer=\"" + label(c->name()) + "\"} ";
+        pending_text += "ferryd_consumer_num_pending" + cl + num(ci["num_pending"].get<double>()) + "\n";
+        ack_text += "ferryd_consumer_num_ack_pending" + cl + num(ci["num_ack_pending"].get<double>()) + "\n";
+        redel_text += "ferryd_consumer_num_redelivered" + cl + num(ci["num_redelivered"].get<double>()) + "\n";
+      }
+    }
+    out += bytes_text + last_text + pending_text + ack_text + redel_text;
+  }
   return out;
 }
 

@@ -34,6 +34,7 @@ class monitor {
   [[nodiscard]] std::string connz(bool subs, int offset, int limit) const;
   [[nodiscard]] std::string subsz(bool subs) const;
   [[nodiscard]] std::string metrics() const;
+  [[nodiscard]] std::string jsz(bool streams, bool consumers) const;
 
  private:
   server_core& core_;

@@ -73,6 +73,10 @@ struct server_options {
 
   bool jetstream = false;
   std::string store_dir;  // default: <tmp>/ferryd/jetstream
+  // JetStream file storage durability: fsync before every acknowledgement (with group
+  // commit), or every sync_interval (nats-server's default: 2 minutes).
+  bool sync_always = false;
+  std::chrono::milliseconds sync_interval{120000};
 
   // Where a ports file is written ("ferryd_<pid>.ports"), if set.
   std::string ports_file_dir;

@@ -95,9 +95,16 @@ void worker::release_state() {
   flushes_.clear();
   flushing_.clear();
   congested_.clear();
+  round_tasks_.clear();
+  running_tasks_.clear();
 }
 
 void worker::run_flushes() {
+  while (!round_tasks_.empty()) {
+    running_tasks_.swap(round_tasks_);
+    for (auto& t : running_tasks_) t->run(*this);
+    running_tasks_.clear();
+  }
   // A flush may deliver nothing new, but a write completing inline could in principle schedule
   // again; swap so that the loop runs over a stable list.
   while (!flushes_.empty()) {

@@ -22,6 +22,14 @@ namespace ferry::broker {
 
 class connection;
 
+// Work to do once at the end of a worker round, before output is flushed (JetStream uses it to
+// write a round's appends with one write and then acknowledge them).
+class round_task {
+ public:
+  virtual ~round_task() = default;
+  virtual void run(worker& w) = 0;
+};
+
 // Counters written only by the worker's own thread and read by monitoring (relaxed).
 struct worker_stats {
   std::atomic<std::uint64_t> in_msgs{0};
@@ -62,8 +70,10 @@ class worker {
   protocol::message_encoding& encoding() { return encoding_; }
   // Remembers `c` for the flush at the end of the current batch.
   void schedule_flush(std::shared_ptr<connection> c) { flushes_.push_back(std::move(c)); }
-  // Writes out every connection scheduled since the last call.
+  // Writes out every connection scheduled since the last call (after the round tasks).
   void run_flushes();
+  // Runs `t` at the end of the current round. Use only on this worker's thread.
+  void at_round_end(std::shared_ptr<round_task> t) { round_tasks_.push_back(std::move(t)); }
   // Destinations of the current batch that are past 3/4 of max_pending; the publisher
   // takes them after its batch and stalls until they drain (or a short time passes).
   void note_congested(std::shared_ptr<connection> c) {
@@ -96,6 +106,8 @@ class worker {
   std::vector<std::shared_ptr<connection>> flushes_;
   std::vector<std::shared_ptr<connection>> flushing_;
   std::vector<std::shared_ptr<connection>> congested_;
+  std::vector<std::shared_ptr<round_task>> round_tasks_;
+  std::vector<std::shared_ptr<round_task>> running_tasks_;
 };
 
 }  // namespace ferry::broker

@@ -23,7 +23,8 @@ class message_encoding {
   // `header_token` and `size_token`, when given, are the sizes as the publisher wrote them and
   // are copied verbatim (nats-server does, so "PUB foo 01" is delivered with size "01").
   void reset(std::string_view subject, std::string_view reply, std::size_t header_size, std::string_view data,
-             std::string_view header_token = {}, std::string_view size_token = {}) {
+             std::string_view header_token = {}, std::string_view size_token = {}, bool reply_field = false) {
+    reply_field_ = reply_field;
     header_size_ = header_size;
     data_ = data;
     subject_ = subject;
@@ -77,7 +78,7 @@ class message_encoding {
     line += subject_;
     line += ' ';
     head_len = line.size();
-    if (!reply_.empty()) {
+    if (!reply_.empty() || reply_field_) {
       line += ' ';
       line += reply_;
     }
@@ -113,6 +114,7 @@ class message_encoding {
   std::string plain_line_;
   std::size_t plain_head_len_ = 0;
   bool plain_ready_ = false;
+  bool reply_field_ = false;
 };
 
 // Appends a complete MSG/HMSG frame with a payload that is not followed by CRLF in memory

@@ -57,6 +57,9 @@ struct pub_frame {
   // verbatim in the MSG frames it delivers. Empty for messages the server makes itself.
   std::string_view header_token;
   std::string_view size_token;
+  // Server-made messages only: write the reply field even though it is empty (nats-server's
+  // JetStream publish acks carry "MSG <subject> <sid>  <size>", two spaces).
+  bool empty_reply_field = false;
 };
 
 // Parses a decimal size as nats-server's parseSize does: 1..9 digits, else -1.

@@ -1,0 +1,690 @@
+#include "broker/js/consumer.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <random>
+
+#include "broker/core.h"
+#include "broker/js/jetstream.h"
+#include "broker/js/stream.h"
+#include "protocol/headers.h"
+
+namespace ferry::broker::js {
+
+namespace {
+
+constexpr std::int64_t second = 1'000'000'000;
+// Flow control as nats-server 2.9 paces it: a request after about 1 MiB, and no
+// more pushing past about 2 MiB until it is answered.
+constexpr std::uint64_t fc_every_bytes = 1024 * 1024;
+constexpr std::uint64_t fc_stall_bytes = 2 * 1024 * 1024;
+
+std::string random_token(std::size_t n) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += alphabet[rng() % (sizeof alphabet - 1)];
+  return s;
+}
+
+// Go's time.Duration.String() for whole milliseconds and up ("1s", "1m30s",
+// "500ms").
+std::string go_duration(std::int64_t ns) {
+  if (ns % second != 0 && ns < second) return std::to_string(ns / 1'000'000) + "ms";
+  std::int64_t s = ns / second;
+  std::string out;
+  if (s >= 3600) {
+    out += std::to_string(s / 3600) + "h";
+    s %= 3600;
+  }
+  if (!out.empty() || s >= 60) {
+    out += std::to_string(s / 60) + "m";
+    s %= 60;
+  }
+  out += std::to_string(s) + "s";
+  return out;
+}
+
+std::int64_t parse_go_duration(std::string_view s) {
+  // Enough of Go's time.ParseDuration for NAK delays: "5s", "500ms", "1m",
+  // "2h", "1.5s".
+  std::int64_t total = 0;
+  while (!s.empty()) {
+    std::size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    if (i == 0) return -1;
+    const double v = std::strtod(std::string(s.substr(0, i)).c_str(), nullptr);
+    s.remove_prefix(i);
+    std::size_t u = 0;
+    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
+    const std::string_view unit = s.substr(0, u);
+    s.remove_prefix(u);
+    double mult;
+    if (unit == "ns") {
+      mult = 1;
+    } else if (unit == "us" || unit == "µs") {
+      mult = 1e3;
+    } else if (unit == "ms") {
+      mult = 1e6;
+    } else if (unit == "s") {
+      mult = 1e9;
+    } else if (unit == "m") {
+      mult = 60e9;
+    } else if (unit == "h") {
+      mult = 3600e9;
+    } else {
+      return -1;
+    }
+    total += static_cast<std::int64_t>(v * mult);
+  }
+  return total;
+}
+
+}  // namespace
+
+consumer::consumer(stream& s, consumer_config cfg, std::int64_t created_ns, std::string name)
+    : s_(s), cfg_(std::move(cfg)), name_(std::move(name)), created_ns_(created_ns), stream_name_(s.name()) {
+  last_activity_ns_ = created_ns;
+  last_delivery_ns_ = created_ns;
+}
+
+// ---- position ----
+
+void consumer::start(worker* w) {
+  store::message_store& st = s_.store_locked();
+  const store::store_state state = st.state();
+  const std::uint64_t first = state.first_seq.value == 0 ? 1 : state.first_seq.value;
+  switch (cfg_.deliver) {
+    case deliver_policy::all:
+      next_sseq_ = first;
+      break;
+    case deliver_policy::last: {
+      auto m = st.load_last(cfg_.filter_subject);
+      next_sseq_ = m.is_ok() ? m->seq.value : state.last_seq.value + 1;
+      break;
+    }
+    case deliver_policy::new_:
+      next_sseq_ = state.last_seq.value + 1;
+      break;
+    case deliver_policy::by_start_sequence:
+      next_sseq_ = cfg_.opt_start_seq;
+      break;
+    case deliver_policy::by_start_time: {
+      next_sseq_ = state.last_seq.value + 1;
+      std::uint64_t seq = first;
+      for (;;) {
+        auto m = st.load_next(store::stream_seq{seq}, cfg_.filter_subject);
+        if (!m.is_ok()) break;
+        if (m->timestamp_ns >= *cfg_.opt_start_time_ns) {
+          next_sseq_ = m->seq.value;
+          break;
+        }
+        seq = m->seq.value + 1;
+      }
+      break;
+    }
+    case deliver_policy::last_per_subject: {
+      std::vector<std::uint64_t> seqs;
+      for (const auto& [subject, count] : st.subjects(cfg_.filter_subject)) seqs.push_back(st.last_seq_of(subject));
+      std::sort(seqs.begin(), seqs.end());
+      initial_.assign(seqs.begin(), seqs.end());
+      next_sseq_ = state.last_seq.value + 1;
+      break;
+    }
+  }
+  if (next_sseq_ == 0) next_sseq_ = 1;
+  pending_stale_ = true;
+  dirty_ = true;
+  deliver_ready(w);
+}
+
+void consumer::on_removed() {
+  // Messages vanished: drop what no longer exists from the pending set, and
+  // skip gaps.
+  store::message_store& st = s_.store_locked();
+  const store::store_state state = st.state();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (!st.load(store::stream_seq{it->first}).is_ok()) {
+      redeliver_.erase(it->first);
+      deliveries_.erase(it->first);
+      delayed_.erase(it->first);
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (next_sseq_ < state.first_seq.value) next_sseq_ = state.first_seq.value;
+  pending_stale_ = true;
+  update_ack_floor();
+  dirty_ = true;
+}
+
+std::uint64_t consumer::num_pending() const {
+  if (pending_stale_) {
+    pending_count_ =
+        s_.store_locked().num_pending(store::stream_seq{next_sseq_}, cfg_.filter_subject) + initial_.size();
+    pending_stale_ = false;
+  }
+  return pending_count_;
+}
+
+std::int64_t consumer::ack_wait_for(std::uint64_t deliveries) const {
+  if (!cfg_.backoff.empty()) {
+    const std::size_t i = deliveries == 0 ? 0 : std::min<std::size_t>(deliveries - 1, cfg_.backoff.size() - 1);
+    return cfg_.backoff[i];
+  }
+  return cfg_.ack_wait > 0 ? cfg_.ack_wait : 30 * second;
+}
+
+std::string consumer::ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts) const {
+  return "$JS.ACK." + stream_name_ + "." + name_ + "." + std::to_string(dc) + "." + std::to_string(sseq) + "." +
+         std::to_string(dseq) + "." + std::to_string(ts) + "." + std::to_string(num_pending());
+}
+
+// ---- delivery ----
+
+bool consumer::peek(candidate& c, bool allow_new) {
+  store::message_store& st = s_.store_locked();
+  while (!redeliver_.empty()) {
+    const std::uint64_t seq = *redeliver_.begin();
+    auto p = pending_.find(seq);
+    if (p == pending_.end()) {
+      redeliver_.erase(redeliver_.begin());
+      continue;
+    }
+    auto m = st.load(store::stream_seq{seq});
+    if (!m.is_ok()) {
+      redeliver_.erase(redeliver_.begin());
+      pending_.erase(p);
+      deliveries_.erase(seq);
+      continue;
+    }
+    auto d = deliveries_.find(seq);
+    const std::uint64_t dc = (d == deliveries_.end() ? 1 : d->second) + 1;
+    if (cfg_.max_deliver > 0 && dc > static_cast<std::uint64_t>(cfg_.max_deliver)) {
+      redeliver_.erase(redeliver_.begin());
+      pending_.erase(p);
+      deliveries_.erase(seq);
+      max_deliveries_reached(seq, dc - 1);
+      update_ack_floor();
+      continue;
+    }
+    c.m = std::move(m).value();
+    c.dc = dc;
+    c.kind = candidate::redelivery;
+    return true;
+  }
+  if (!allow_new) return false;
+  while (!initial_.empty()) {
+    auto m = st.load(store::stream_seq{initial_.front()});
+    if (m.is_ok() && matches(m->subject)) {
+      c.m = std::move(m).value();
+      c.dc = 1;
+      c.kind = candidate::initial;
+      return true;
+    }
+    initial_.pop_front();
+  }
+  for (;;) {
+    auto m = st.load_next(store::stream_seq{next_sseq_}, cfg_.filter_subject);
+    if (!m.is_ok()) return false;
+    if (acked_beyond_.erase(m->seq.value) > 0) {
+      next_sseq_ = m->seq.value + 1;
+      if (!pending_stale_ && pending_count_ > 0) --pending_count_;
+      continue;
+    }
+    if (cfg_.replay == replay_policy::original) {
+      const std::int64_t now = jetstream::now_ns();
+      if (replay_ref_ns_ == 0) {
+        replay_ref_ns_ = now;
+        replay_first_ts_ = m->timestamp_ns;
+      } else if (now - replay_ref_ns_ < m->timestamp_ns - replay_first_ts_) {
+        return false;  // not yet: the tick delivers it when its time comes
+      }
+    }
+    c.m = std::move(m).value();
+    c.dc = 1;
+    c.kind = candidate::fresh;
+    return true;
+  }
+}
+
+void consumer::take(const candidate& c) {
+  switch (c.kind) {
+    case candidate::redelivery:
+      redeliver_.erase(c.m.seq.value);
+      return;
+    case candidate::initial:
+      initial_.pop_front();
+      break;
+    case candidate::fresh:
+      next_sseq_ = c.m.seq.value + 1;
+      break;
+  }
+  if (!pending_stale_ && pending_count_ > 0) --pending_count_;
+}
+
+bool consumer::can_deliver_push() const {
+  if (!cfg_.push()) return false;
+  if (!fc_pending_.empty() && fc_bytes_ >= fc_stall_bytes) return false;
+  return !s_.js().core().subjects().match(cfg_.deliver_subject)->empty();
+}
+
+void consumer::send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w) {
+  const std::int64_t now = jetstream::now_ns();
+  const std::uint64_t dseq = ++dseq_;
+  if (cfg_.ack != ack_policy::none) {
+    pending_[m.seq.value] = pending{dseq, now + ack_wait_for(dc), now};
+    if (dc > 1) deliveries_[m.seq.value] = dc;
+  } else {
+    ack_floor_dseq_ = dseq;
+    ack_floor_sseq_ = m.seq.value;
+  }
+  if (dc > 1) ++num_redelivered_;
+  last_sseq_ = std::max(last_sseq_, m.seq.value);
+  last_delivery_ns_ = now;
+  dirty_ = true;
+  std::string headers = m.headers;
+  std::string_view data = m.data;
+  if (cfg_.headers_only) {
+    protocol::header_builder hb;
+    if (!m.headers.empty()) hb.add_block(m.headers);
+    hb.add("Nats-Msg-Size", std::to_string(m.data.size()));
+    headers = hb.finish();
+    data = {};
+  }
+  route_options o;
+  o.match_subject = to;
+  o.clients_only = true;
+  s_.js().core().publish(w, m.subject, ack_reply(dc, m.seq.value, dseq, m.timestamp_ns), headers, data, o);
+  if (cfg_.push() && cfg_.flow_control) {
+    fc_bytes_ += headers.size() + data.size();
+    if (fc_pending_.empty() && fc_bytes_ >= fc_every_bytes) {
+      fc_pending_ = "$JS.FC." + stream_name_ + "." + name_ + "." + random_token(4);
+      s_.js().core().publish(w, cfg_.deliver_subject, fc_pending_, "NATS/1.0 100 FlowControl Request\r\n\r\n", {}, o);
+    }
+  }
+}
+
+void consumer::deliver_ready(worker* w) {
+  const bool acks = cfg_.ack != ack_policy::none;
+  auto room = [&] {
+    return !acks || cfg_.max_ack_pending <= 0 || pending_.size() < static_cast<std::size_t>(cfg_.max_ack_pending);
+  };
+  candidate c;
+  if (cfg_.push()) {
+    while (can_deliver_push()) {
+      if (!peek(c, room())) break;
+      take(c);
+      send(c.m, c.dc, cfg_.deliver_subject, w);
+    }
+    return;
+  }
+  while (!waiting_.empty()) {
+    pull_request& r = waiting_.front();
+    if (s_.js().core().subjects().match(r.reply)->empty()) {
+      waiting_.pop_front();  // the requester is gone
+      continue;
+    }
+    if (!peek(c, room())) break;
+    const std::int64_t size = static_cast<std::int64_t>(c.m.subject.size() + c.m.headers.size() + c.m.data.size());
+    if (r.max_bytes > 0 && r.bytes + size > r.max_bytes) {
+      if (r.delivered == 0) {
+        send_status(r.reply, 409, "Message Size Exceeds MaxBytes", pending_headers(r.batch, r.max_bytes - r.bytes), w);
+      }
+      waiting_.pop_front();
+      continue;
+    }
+    take(c);
+    send(c.m, c.dc, r.reply, w);
+    r.delivered++;
+    r.bytes += size;
+    r.last_activity_ns = last_delivery_ns_;
+    if (r.delivered >= r.batch) waiting_.pop_front();
+  }
+  // A no_wait request ends as soon as nothing more is available.
+  while (!waiting_.empty() && waiting_.front().no_wait) {
+    const pull_request& r = waiting_.front();
+    send_status(r.reply, 408, "Request Timeout",
+                pending_headers(r.batch - r.delivered, r.max_bytes > 0 ? r.max_bytes - r.bytes : 0), w);
+    waiting_.pop_front();
+  }
+}
+
+void consumer::on_message(std::uint64_t seq, std::string_view, worker* w) {
+  if (!pending_stale_ && seq >= next_sseq_) ++pending_count_;
+  deliver_ready(w);
+}
+
+void consumer::send_status(const std::string& to, int code, const std::string& description,
+                           const std::string& extra_headers, worker* w) {
+  std::string h = "NATS/1.0 " + std::to_string(code) + (description.empty() ? "" : " " + description) + "\r\n" +
+                  extra_headers + "\r\n";
+  route_options o;
+  o.clients_only = true;
+  s_.js().core().publish(w, to, {}, h, {}, o, /*empty_reply_field=*/true);
+}
+
+// ---- pull requests ----
+
+void consumer::on_pull_request(std::string_view body, std::string_view reply, worker* w) {
+  const std::string to(reply);
+  last_activity_ns_ = jetstream::now_ns();
+  if (to.empty()) return;
+  if (cfg_.push()) {
+    send_status(to, 409, "Consumer is push based", {}, w);
+    return;
+  }
+  pull_request r;
+  r.reply = to;
+  std::string_view b = body;
+  while (!b.empty() && (b.front() == ' ' || b.front() == '\t')) b.remove_prefix(1);
+  if (!b.empty() && b.front() == '{') {
+    auto j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      send_status(to, 400, "Bad Request - invalid character in the request", {}, w);
+      return;
+    }
+    auto num = [&](const char* k) -> std::int64_t {
+      auto it = j.find(k);
+      return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+    };
+    r.batch = num("batch");
+    r.expires_ns = num("expires");
+    r.max_bytes = num("max_bytes");
+    r.heartbeat_ns = num("idle_heartbeat");
+    if (auto it = j.find("no_wait"); it != j.end() && it->is_boolean()) r.no_wait = it->get<bool>();
+    if (r.batch <= 0) r.batch = 1;
+  } else if (!b.empty()) {
+    std::int64_t n = 0;
+    auto res = std::from_chars(b.data(), b.data() + b.size(), n);
+    r.batch = res.ec == std::errc() && n > 0 ? n : 1;
+  }
+  if (r.heartbeat_ns > 0 && (r.expires_ns <= 0 || r.heartbeat_ns * 2 > r.expires_ns)) {
+    send_status(to, 400, "Bad Request - heartbeat value too large", {}, w);
+    return;
+  }
+  if (cfg_.max_batch > 0 && r.batch > cfg_.max_batch) {
+    send_status(to, 409, "Exceeded MaxRequestBatch of " + std::to_string(cfg_.max_batch), {}, w);
+    return;
+  }
+  if (cfg_.max_expires > 0 && (r.expires_ns == 0 || r.expires_ns > cfg_.max_expires)) {
+    send_status(to, 409, "Exceeded MaxRequestExpires of " + go_duration(cfg_.max_expires), {}, w);
+    return;
+  }
+  if (cfg_.max_bytes > 0 && r.max_bytes > cfg_.max_bytes) {
+    send_status(to, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), {}, w);
+    return;
+  }
+  if (cfg_.max_waiting > 0 && waiting_.size() >= static_cast<std::size_t>(cfg_.max_waiting)) {
+    send_status(to, 409, "Exceeded MaxWaiting", {}, w);
+    return;
+  }
+  const std::int64_t now = jetstream::now_ns();
+  if (r.no_wait) {
+    // nats-server answers a no_wait request at once: 404 when others are
+    // waiting or nothing is there, else what there is, and a 408 if that did
+    // not fill the batch.
+    candidate c;
+    if (!waiting_.empty() || r.expires_ns < 0 || !peek(c, true)) {
+      if (r.expires_ns < 0) {
+        send_status(to, 408, "Request Timeout", pending_headers(0, 0), w);
+      } else {
+        send_status(to, 404, "No Messages", {}, w);
+      }
+      return;
+    }
+  }
+  if (r.expires_ns > 0) r.expires_ns += now;
+  r.last_activity_ns = now;
+  waiting_.push_back(std::move(r));
+  deliver_ready(w);
+}
+
+std::string consumer::pending_headers(std::int64_t msgs, std::int64_t bytes) {
+  return "Nats-Pending-Messages: " + std::to_string(msgs) + "\r\nNats-Pending-Bytes: " + std::to_string(bytes) + "\r\n";
+}
+
+// ---- acknowledgements ----
+
+void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, std::string_view reply, worker* w) {
+  const std::int64_t now = jetstream::now_ns();
+  last_activity_ns_ = now;
+  std::string_view kind = body.substr(0, std::min<std::size_t>(body.size(), 4));
+  std::string_view rest = body.size() > 4 ? body.substr(4) : std::string_view();
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  bool ack_ack = !reply.empty();
+  if (body.empty() || kind == "+ACK" || body == "+OK") {
+    if (cfg_.ack == ack_policy::all) {
+      acked_through(sseq);
+    } else {
+      ack_one(sseq);
+    }
+  } else if (kind == "-NAK") {
+    auto p = pending_.find(sseq);
+    if (p != pending_.end()) {
+      std::int64_t delay = 0;
+      if (!rest.empty()) {
+        if (rest.front() == '{') {
+          auto j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, false);
+          if (j.is_object()) delay = j.value("delay", std::int64_t{0});
+        } else {
+          delay = parse_go_duration(rest);
+        }
+      }
+      if (delay > 0) {
+        p->second.deadline_ns = now + delay;
+      } else {
+        redeliver_.insert(sseq);
+      }
+    }
+    ojson adv;
+    adv["type"] = "io.nats.jetstream.advisory.v1.nak";
+    adv["id"] = random_token(22);
+    adv["timestamp"] = format_rfc3339(now);
+    adv["stream"] = stream_name_;
+    adv["consumer"] = name_;
+    adv["consumer_seq"] = p != pending_.end() ? p->second.dseq : 0;
+    adv["stream_seq"] = sseq;
+    auto d = deliveries_.find(sseq);
+    adv["deliveries"] = d == deliveries_.end() ? 1 : d->second;
+    s_.defer_locked(
+        {"$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED." + stream_name_ + "." + name_, {}, {}, adv.dump(), {}, true});
+  } else if (kind == "+WPI") {
+    auto p = pending_.find(sseq);
+    if (p != pending_.end()) {
+      auto d = deliveries_.find(sseq);
+      p->second.deadline_ns = now + ack_wait_for(d == deliveries_.end() ? 1 : d->second);
+    }
+  } else if (kind == "+NXT") {
+    if (cfg_.ack == ack_policy::all) {
+      acked_through(sseq);
+    } else {
+      ack_one(sseq);
+    }
+    ack_ack = false;
+    on_pull_request(rest, reply, w);
+  } else if (kind == "+TER") {
+    std::string reason(body.size() > 5 ? body.substr(5) : std::string_view());
+    while (!reason.empty() && reason.front() == ' ') reason.erase(0, 1);
+    terminate(sseq, reason, w);
+  }
+  // An unknown body does nothing, but its sender still gets the ack-ack (as
+  // nats-server 2.9).
+  if (durable()) s_.request_round_locked(w);  // the ack log is written before confirmations go out
+  if (ack_ack) {
+    route_options o;
+    o.clients_only = true;
+    s_.js().core().publish(w, reply, {}, {}, {}, o, /*empty_reply_field=*/true);
+  }
+  deliver_ready(w);
+}
+
+void consumer::ack_one(std::uint64_t sseq) {
+  if (cfg_.ack == ack_policy::none) return;
+  auto p = pending_.find(sseq);
+  if (p == pending_.end()) return;
+  pending_.erase(p);
+  deliveries_.erase(sseq);
+  redeliver_.erase(sseq);
+  delayed_.erase(sseq);
+  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  update_ack_floor();
+  dirty_ = true;
+  s_.apply_retention_locked(sseq);
+}
+
+void consumer::acked_through(std::uint64_t sseq) {
+  std::vector<std::uint64_t> done;
+  for (auto it = pending_.begin(); it != pending_.end() && it->first <= sseq; ++it) done.push_back(it->first);
+  for (std::uint64_t s : done) ack_one(s);
+}
+
+void consumer::update_ack_floor() {
+  if (pending_.empty()) {
+    ack_floor_dseq_ = dseq_;
+    ack_floor_sseq_ = cfg_.ack == ack_policy::none ? last_sseq_ : std::max(ack_floor_sseq_, last_sseq_);
+    if (cfg_.ack != ack_policy::none) ack_floor_sseq_ = last_sseq_;
+    return;
+  }
+  const auto& first = *pending_.begin();
+  ack_floor_dseq_ = first.second.dseq > 0 ? first.second.dseq - 1 : 0;
+  ack_floor_sseq_ = first.first > 0 ? first.first - 1 : 0;
+}
+
+void consumer::terminate(std::uint64_t sseq, const std::string& reason, worker*) {
+  auto p = pending_.find(sseq);
+  if (p == pending_.end()) return;
+  const std::uint64_t dseq = p->second.dseq;
+  auto d = deliveries_.find(sseq);
+  const std::uint64_t dc = d == deliveries_.end() ? 1 : d->second;
+  pending_.erase(p);
+  deliveries_.erase(sseq);
+  redeliver_.erase(sseq);
+  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  update_ack_floor();
+  dirty_ = true;
+  ojson adv;
+  adv["type"] = "io.nats.jetstream.advisory.v1.terminated";
+  adv["id"] = random_token(22);
+  adv["timestamp"] = format_rfc3339(jetstream::now_ns());
+  adv["stream"] = stream_name_;
+  adv["consumer"] = name_;
+  adv["consumer_seq"] = dseq;
+  adv["stream_seq"] = sseq;
+  adv["deliveries"] = dc;
+  if (!reason.empty()) adv["reason"] = reason;
+  s_.defer_locked(
+      {"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + stream_name_ + "." + name_, {}, {}, adv.dump(), {}, true});
+  dead_letter(sseq, reason.empty() ? "terminated" : "terminated: " + reason, dc);
+  s_.apply_retention_locked(sseq);
+}
+
+void consumer::max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveries) {
+  ojson adv;
+  adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
+  adv["id"] = random_token(22);
+  adv["timestamp"] = format_rfc3339(jetstream::now_ns());
+  adv["stream"] = stream_name_;
+  adv["consumer"] = name_;
+  adv["stream_seq"] = sseq;
+  adv["deliveries"] = deliveries;
+  s_.defer_locked(
+      {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_name_ + "." + name_, {}, {}, adv.dump(), {}, true});
+  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  dirty_ = true;
+  dead_letter(sseq, "max_deliver", deliveries);
+  s_.apply_retention_locked(sseq);
+}
+
+void consumer::dead_letter(std::uint64_t sseq, const std::string& reason, std::uint64_t deliveries) {
+  const std::string& target =
+      !cfg_.dead_letter_stream.empty() ? cfg_.dead_letter_stream : s_.config_locked().dead_letter_stream;
+  if (target.empty() || target == stream_name_) return;
+  auto m = s_.store_locked().load(store::stream_seq{sseq});
+  if (!m.is_ok()) return;
+  protocol::header_builder hb;
+  if (!m->headers.empty()) hb.add_block(m->headers);
+  hb.add("Ferry-Dead-Letter-Reason", reason)
+      .add("Ferry-Dead-Letter-Stream", stream_name_)
+      .add("Ferry-Dead-Letter-Consumer", name_)
+      .add("Ferry-Dead-Letter-Subject", m->subject)
+      .add("Ferry-Dead-Letter-Sequence", std::to_string(sseq))
+      .add("Ferry-Dead-Letter-Deliveries", std::to_string(deliveries))
+      .add("Ferry-Dead-Letter-Time", format_rfc3339(jetstream::now_ns()));
+  s_.defer_locked({m->subject, {}, hb.finish(), m->data, target});
+}
+
+bool consumer::needs(std::uint64_t seq, std::string_view subject) const {
+  if (!matches(subject)) return false;
+  if (pending_.count(seq) != 0) return true;
+  if (acked_beyond_.count(seq) != 0) return false;
+  return seq >= next_sseq_;
+}
+
+// ---- time ----
+
+bool consumer::tick(std::int64_t now) {
+  // Redeliveries whose ack wait (or NAK delay) ran out.
+  if (cfg_.ack != ack_policy::none) {
+    for (auto& [seq, p] : pending_) {
+      if (p.deadline_ns <= now && redeliver_.count(seq) == 0) {
+        redeliver_.insert(seq);
+        p.deadline_ns = now + ack_wait_for(deliveries_.count(seq) ? deliveries_[seq] + 1 : 2);
+      }
+    }
+  }
+  // Pull requests that expired; heartbeats for the ones that asked.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->expires_ns != 0 && it->expires_ns <= now) {
+      send_status(it->reply, 408, "Request Timeout",
+                  pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0),
+                  nullptr);
+      it = waiting_.erase(it);
+      continue;
+    }
+    if (it->heartbeat_ns > 0 && now - it->last_activity_ns >= it->heartbeat_ns) {
+      send_status(it->reply, 100, "Idle Heartbeat",
+                  "Nats-Last-Consumer: " + std::to_string(dseq_) +
+                      "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n",
+                  nullptr);
+      it->last_activity_ns = now;
+    }
+    ++it;
+  }
+  deliver_ready(nullptr);
+  if (cfg_.push()) {
+    const bool interest = !s_.js().core().subjects().match(cfg_.deliver_subject)->empty();
+    if (interest) last_activity_ns_ = now;
+    if (cfg_.idle_heartbeat > 0 && interest && now - last_delivery_ns_ >= cfg_.idle_heartbeat) {
+      std::string extra = "Nats-Last-Consumer: " + std::to_string(dseq_) +
+                          "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n";
+      if (!fc_pending_.empty()) extra += "Nats-Consumer-Stalled: " + fc_pending_ + "\r\n";
+      send_status(cfg_.deliver_subject, 100, "Idle Heartbeat", extra, nullptr);
+      last_delivery_ns_ = now;
+    }
+  } else if (!waiting_.empty()) {
+    last_activity_ns_ = now;
+  }
+  if (!durable() && cfg_.inactive_threshold > 0 && now - last_activity_ns_ > cfg_.inactive_threshold) return false;
+  return true;
+}
+
+void consumer::on_flow_control_reply(std::string_view subject, worker* w) {
+  if (subject == fc_pending_) {
+    fc_pending_.clear();
+    fc_bytes_ = 0;
+    deliver_ready(w);
+  }
+}
+
+void consumer::shutdown(worker* w) {
+  for (const pull_request& r : waiting_) send_status(r.reply, 409, "Consumer Deleted", {}, w);
+  waiting_.clear();
+}
+
+}  // namespace ferry::broker::js

@@ -1,0 +1,159 @@
+// consumer: a JetStream consumer: where it is in the stream, what it delivered and is waiting
+// to have acknowledged, redelivery (ack wait, backoff, NAK delay), max deliver with its
+// advisory and ferryd's dead-letter copy, push delivery (interest, heartbeats, flow control)
+// and pull requests (batch, expires, no_wait, max_bytes, heartbeats, status replies).
+//
+// Every method runs with the owning stream's mutex held (REQUIRES: stream::mutex() held); the
+// stream serializes its consumers with its store.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/js/config.h"
+#include "store/store.h"
+
+namespace ferry::broker {
+class worker;
+}
+
+namespace ferry::broker::js {
+
+class stream;
+
+class consumer {
+ public:
+  // `name` is the durable name, the name from the create subject, or a generated one.
+  consumer(stream& s, consumer_config cfg, std::int64_t created_ns, std::string name);
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const consumer_config& config() const { return cfg_; }
+  [[nodiscard]] bool durable() const { return !cfg_.durable_name.empty(); }
+  [[nodiscard]] std::int64_t created_ns() const { return created_ns_; }
+
+  // Sets the starting position from the deliver policy and delivers what it can.
+  void start(worker* w);
+  // A new configuration for an existing consumer (the fields nats-server lets change).
+  void reconfigure(const consumer_config& c) { cfg_ = c; }
+
+  // A new message was stored; deliver it if possible.
+  void on_message(std::uint64_t seq, std::string_view subject, worker* w);
+  // The stream lost messages (purge, delete, expiry): recompute the position.
+  void on_removed();
+  // An acknowledgement on $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>.
+  void on_ack(std::uint64_t sseq, std::uint64_t dseq, std::string_view body, std::string_view reply, worker* w);
+  // A pull request (CONSUMER.MSG.NEXT) with the requester's inbox as `reply`.
+  void on_pull_request(std::string_view body, std::string_view reply, worker* w);
+  // A flow-control reply on $JS.FC.<stream>.<consumer>.<id>.
+  void on_flow_control_reply(std::string_view subject, worker* w);
+  // Periodic: redeliveries past their deadline, heartbeats, pull timeouts. Returns false when
+  // an ephemeral consumer has been inactive for its inactive_threshold and must be removed.
+  bool tick(std::int64_t now_ns);
+
+  // Whether this consumer still needs `seq` (not acknowledged) for interest retention.
+  [[nodiscard]] bool needs(std::uint64_t seq, std::string_view subject) const;
+  [[nodiscard]] bool matches(std::string_view subject) const { return store::subject_filter_matches(cfg_.filter_subject, subject); }
+
+  // ConsumerInfo JSON.
+  ojson info(std::int64_t now_ns);
+  // Persistent state (delivered, ack floor, pending, redelivery counts) as JSON text, and back.
+  [[nodiscard]] std::string save_state() const;
+  void load_state(const std::string& text);
+  // Durable consumers: writes meta.json and state.json into `dir` (and truncates the ack log),
+  // at most once a second from maybe_save().
+  void save(const std::string& dir);
+  void maybe_save(const std::string& dir, std::int64_t now_ns);
+  // The acknowledgement log (acks since the last state.json), replayed at recovery. Appends are
+  // buffered and written by flush_log() at the end of each round, before acknowledgements are
+  // confirmed, so that kill -9 loses no confirmed acknowledgement.
+  void open_log(const std::string& dir);
+  void flush_log();
+  void close_log();
+  // Sends 409 Consumer Deleted to waiting pull requests (the consumer is going away).
+  void shutdown(worker* w);
+
+ private:
+  struct pending {
+    std::uint64_t dseq = 0;
+    std::int64_t deadline_ns = 0;
+    std::int64_t ts_ns = 0;  // when it was delivered
+  };
+  // A message chosen for delivery, and how to take it off the queues once sent.
+  struct candidate {
+    store::stored_message m;
+    std::uint64_t dc = 1;
+    enum { redelivery, initial, fresh } kind = fresh;
+  };
+  struct pull_request {
+    std::string reply;
+    std::int64_t batch = 1;
+    std::int64_t max_bytes = 0;
+    std::int64_t expires_ns = 0;  // absolute; 0 = never
+    std::int64_t heartbeat_ns = 0;
+    std::int64_t last_activity_ns = 0;
+    bool no_wait = false;
+    std::int64_t delivered = 0;
+    std::int64_t bytes = 0;
+  };
+
+  void deliver_ready(worker* w);
+  bool can_deliver_push() const;
+  // The next message to send: a due redelivery first, else the next new one. false if none.
+  // Nothing is consumed until take() is called.
+  bool peek(candidate& c, bool allow_new);
+  void take(const candidate& c);
+  void send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w);
+  void ack_one(std::uint64_t sseq);
+  void acked_through(std::uint64_t sseq);
+  void terminate(std::uint64_t sseq, const std::string& reason, worker* w);
+  void max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveries);
+  void dead_letter(std::uint64_t sseq, const std::string& reason, std::uint64_t deliveries);
+  void update_ack_floor();
+  void send_status(const std::string& to, int code, const std::string& description, const std::string& extra_headers,
+                   worker* w);
+  std::int64_t ack_wait_for(std::uint64_t deliveries) const;
+  std::uint64_t num_pending() const;
+  static std::string pending_headers(std::int64_t msgs, std::int64_t bytes);
+  std::string ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts) const;
+
+  stream& s_;
+  consumer_config cfg_;
+  std::string name_;
+  std::int64_t created_ns_;
+  std::string stream_name_;
+
+  std::uint64_t next_sseq_ = 1;  // next stream sequence to consider for a first delivery
+  // Messages still to deliver (num_pending), kept up to date per delivery and per new message;
+  // recounted from the store only after removals (counting is linear in the store).
+  mutable std::uint64_t pending_count_ = 0;
+  mutable bool pending_stale_ = true;
+  std::uint64_t dseq_ = 0;       // last consumer sequence used
+  std::uint64_t last_sseq_ = 0;  // stream sequence of the last delivery
+  std::uint64_t ack_floor_dseq_ = 0;
+  std::uint64_t ack_floor_sseq_ = 0;
+  std::map<std::uint64_t, pending> pending_;              // by stream sequence
+  std::map<std::uint64_t, std::uint64_t> deliveries_;     // delivery counts > 1, by stream seq
+  std::set<std::uint64_t> redeliver_;                     // due for redelivery, by stream seq
+  std::map<std::uint64_t, std::int64_t> delayed_;         // NAK with delay: seq -> not before
+  std::deque<std::uint64_t> initial_;                     // last_per_subject start set
+  std::uint64_t num_redelivered_ = 0;
+  std::deque<pull_request> waiting_;
+  std::int64_t last_activity_ns_ = 0;     // for inactive_threshold and heartbeats
+  std::int64_t last_delivery_ns_ = 0;     // push heartbeats
+  std::int64_t replay_ref_ns_ = 0;        // replay original: wall time of the first delivery
+  std::int64_t replay_first_ts_ = 0;      // ... and that message's timestamp
+  std::string fc_pending_;                // outstanding flow-control subject, empty if none
+  std::uint64_t fc_bytes_ = 0;            // bytes delivered since the last flow-control request
+  bool had_interest_ = false;
+  bool dirty_ = false;
+  std::set<std::uint64_t> acked_beyond_;  // acked (per the log) but after next_sseq_: skip them
+  int log_fd_ = -1;
+  std::string log_buf_;
+  std::int64_t last_save_ns_ = 0;
+};
+
+}  // namespace ferry::broker::js

@@ -1,0 +1,356 @@
+#include "broker/js/jetstream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "broker/core.h"
+#include "broker/js/consumer.h"
+#include "broker/js/stream.h"
+#include "broker/json_util.h"
+#include "protocol/subject.h"
+
+namespace ferry::broker::js {
+
+namespace {
+
+constexpr std::chrono::milliseconds tick_every{20};
+
+// An internal subscriber: the JetStream API, acknowledgements, stream subjects.
+class internal_target final : public delivery_target {
+ public:
+  explicit internal_target(std::function<bool(const protocol::pub_frame&, worker*)> fn) : fn_(std::move(fn)) {}
+  bool deliver(subscription&, const routed_message& m, worker* from) override { return fn_(m.frame, from); }
+  [[nodiscard]] std::uint64_t client_id() const override { return 0; }
+
+ private:
+  std::function<bool(const protocol::pub_frame&, worker*)> fn_;
+};
+
+store::store_options store_options_for(const stream_config& c, store::sync_policy sync, std::int64_t interval) {
+  store::store_options o;
+  o.lim.max_msgs = c.max_msgs;
+  o.lim.max_bytes = c.max_bytes;
+  o.lim.max_age_ns = c.max_age;
+  o.lim.max_msgs_per_subject = c.max_msgs_per_subject;
+  o.lim.max_msg_size = c.max_msg_size;
+  o.lim.discard = c.discard == discard_policy::new_ ? store::discard_policy::new_ : store::discard_policy::old;
+  o.lim.discard_new_per_subject = c.discard_new_per_subject;
+  o.sync = sync;
+  o.sync_interval_ns = interval;
+  return o;
+}
+
+std::vector<std::string_view> split_tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::uint64_t to_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+jetstream::jetstream(server_core& core, std::string store_dir, store::sync_policy sync, std::int64_t sync_interval_ns)
+    : core_(core), dir_(std::move(store_dir)), sync_(sync), sync_interval_ns_(sync_interval_ns) {}
+
+jetstream::~jetstream() { stop(); }
+
+std::int64_t jetstream::now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+subscription_ptr jetstream::subscribe(const std::string& subject, std::function<bool(const protocol::pub_frame&, worker*)> fn) {
+  auto s = std::make_shared<subscription>(std::make_shared<internal_target>(std::move(fn)), subject, "", "js");
+  (void)core_.subjects().insert(s);
+  return s;
+}
+
+void jetstream::unsubscribe(const subscription_ptr& s) {
+  s->closed.store(true, std::memory_order_release);
+  core_.subjects().remove(s);
+}
+
+status jetstream::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/streams", ec);
+  if (ec) return io_error("creating the JetStream store directory " + dir_ + ": " + ec.message());
+  FERRY_RETURN_IF_ERROR(recover());
+  // Like nats-server without a JetStream domain, $JS.<domain>.API is not served.
+  api_subs_.push_back(subscribe("$JS.API.>", [this](const protocol::pub_frame& f, worker* w) { return handle_api(f, w); }));
+  api_subs_.push_back(subscribe("$JS.ACK.>", [this](const protocol::pub_frame& f, worker* w) { return handle_ack(f, w); }));
+  api_subs_.push_back(
+      subscribe("$JS.FC.>", [this](const protocol::pub_frame& f, worker* w) { return handle_flow_control(f, w); }));
+  arm_timer();
+  timer_thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        timer_io_.run();
+        break;
+      } catch (const std::exception& e) {
+        spdlog::error("jetstream timer: unhandled exception: {}", e.what());
+      }
+    }
+  });
+  auto st = stats();
+  spdlog::info("JetStream started: store {}, {} stream{} recovered ({} messages, {} bytes)", dir_, st.streams,
+               st.streams == 1 ? "" : "s", st.messages, st.bytes);
+  return status::ok();
+}
+
+void jetstream::stop() {
+  if (stopped_.exchange(true)) return;
+  for (auto& s : api_subs_) unsubscribe(s);
+  api_subs_.clear();
+  timer_io_.stop();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  std::vector<std::shared_ptr<stream>> all;
+  {
+    std::unique_lock lock(mu_);
+    for (auto& [n, s] : streams_) all.push_back(s);
+    streams_.clear();
+  }
+  for (auto& s : all) s->close(false);
+}
+
+void jetstream::arm_timer() {
+  timer_.expires_after(tick_every);
+  timer_.async_wait([this](const std::error_code& ec) {
+    if (ec || stopped_.load()) return;
+    tick();
+    arm_timer();
+  });
+}
+
+void jetstream::tick() {
+  const std::int64_t now = now_ns();
+  for (auto& s : streams()) s->tick(now);
+}
+
+status jetstream::recover() {
+  const std::filesystem::path root = std::filesystem::path(dir_) / "streams";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (!entry.is_directory()) continue;
+    status s = recover_stream(entry.path().string());
+    if (!s.is_ok()) return s;
+  }
+  if (ec) return io_error("reading " + root.string() + ": " + ec.message());
+  return status::ok();
+}
+
+status jetstream::recover_stream(const std::string& dir) {
+  auto meta_text = store::read_file(dir + "/meta.json");
+  if (!meta_text.is_ok()) {
+    spdlog::warn("JetStream: {} has no meta.json; skipped", dir);
+    return status::ok();
+  }
+  auto meta = nlohmann::json::parse(*meta_text, nullptr, false);
+  if (meta.is_discarded() || !meta.contains("config")) return data_loss("stream metadata in " + dir + " is damaged");
+  auto cfg = parse_stream_config(meta["config"]);
+  if (!cfg.ok()) return data_loss("stream metadata in " + dir + ": " + cfg.error().description);
+  const std::int64_t created = meta.value("created", now_ns());
+  auto st = store::open_file_store(dir + "/msgs", store_options_for(cfg.value(), sync_, sync_interval_ns_));
+  if (!st.is_ok()) return st.status().with_context("recovering stream " + cfg.value().name);
+  auto s = std::make_shared<stream>(*this, cfg.value(), std::move(*st), created, dir);
+  const std::filesystem::path consumers = std::filesystem::path(dir) / "consumers";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(consumers, ec)) {
+    if (!entry.is_directory()) continue;
+    auto cmeta_text = store::read_file(entry.path().string() + "/meta.json");
+    if (!cmeta_text.is_ok()) continue;
+    auto cmeta = nlohmann::json::parse(*cmeta_text, nullptr, false);
+    if (cmeta.is_discarded() || !cmeta.contains("config")) continue;
+    auto ccfg = parse_consumer_config(cmeta["config"]);
+    if (!ccfg.ok()) continue;
+    auto state = store::read_file(entry.path().string() + "/state.json");
+    s->recover_consumer(ccfg.value(), cmeta.value("created", now_ns()), state.is_ok() ? *state : std::string());
+  }
+  s->rebuild_dedup(now_ns());
+  auto state = s->info(false, "");
+  if (state["state"].contains("lost")) {
+    spdlog::error("JetStream: stream {} lost {} damaged message(s) in recovery (sequences listed in its info)",
+                  s->name(), state["state"]["lost"]["msgs"].size());
+  }
+  spdlog::info("JetStream: recovered stream {} ({} messages, {} consumers)", s->name(),
+               state["state"]["messages"].get<std::uint64_t>(), state["state"]["consumer_count"].get<std::uint64_t>());
+  s->attach();
+  std::unique_lock lock(mu_);
+  streams_[s->name()] = s;
+  return status::ok();
+}
+
+api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) {
+  if (api_error e = normalize(cfg); !e.ok()) return e;
+  std::unique_lock lock(mu_);
+  if (auto it = streams_.find(cfg.name); it != streams_.end()) {
+    if (it->second->config() == cfg) return it->second;
+    return errors::stream_name_exists();
+  }
+  for (const auto& [n, other] : streams_) {
+    const stream_config oc = other->config();
+    for (const std::string& a : cfg.subjects) {
+      for (const std::string& b : oc.subjects) {
+        if (protocol::subjects_overlap(a, b)) return errors::subjects_overlap();
+      }
+    }
+  }
+  std::unique_ptr<store::message_store> st;
+  std::string sdir;
+  const auto opts = store_options_for(cfg, sync_, sync_interval_ns_);
+  if (cfg.storage == storage_type::file) {
+    sdir = dir_ + "/streams/" + cfg.name;
+    std::error_code ec;
+    std::filesystem::create_directories(sdir, ec);
+    auto fs = store::open_file_store(sdir + "/msgs", opts);
+    if (!fs.is_ok()) return errors::stream_invalid_config("creating the store: " + fs.status().message());
+    st = std::move(*fs);
+  } else {
+    st = store::make_memory_store(opts);
+  }
+  const std::int64_t created = now_ns();
+  auto s = std::make_shared<stream>(*this, cfg, std::move(st), created, sdir);
+  if (!sdir.empty()) {
+    ojson meta;
+    meta["config"] = to_json(cfg);
+    meta["created"] = created;
+    status ws = store::write_file_atomic(sdir + "/meta.json", meta.dump(2));
+    if (!ws.is_ok()) return errors::stream_invalid_config("saving the stream: " + ws.message());
+  }
+  streams_[cfg.name] = s;
+  lock.unlock();
+  s->attach();
+  spdlog::info("JetStream: created stream {} ({} storage)", cfg.name, cfg.storage == storage_type::file ? "file" : "memory");
+  return s;
+}
+
+api_error jetstream::delete_stream(const std::string& name) {
+  std::shared_ptr<stream> s;
+  {
+    std::unique_lock lock(mu_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return errors::stream_not_found();
+    s = it->second;
+    streams_.erase(it);
+  }
+  s->close(true);
+  spdlog::info("JetStream: deleted stream {}", name);
+  return {};
+}
+
+std::shared_ptr<stream> jetstream::find_stream(std::string_view name) {
+  std::shared_lock lock(mu_);
+  auto it = streams_.find(name);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<stream>> jetstream::streams() {
+  std::shared_lock lock(mu_);
+  std::vector<std::shared_ptr<stream>> out;
+  out.reserve(streams_.size());
+  for (auto& [n, s] : streams_) out.push_back(s);
+  return out;
+}
+
+std::shared_ptr<stream> jetstream::stream_for_subject(std::string_view subject) {
+  for (auto& s : streams()) {
+    for (const std::string& p : s->config().subjects) {
+      if (protocol::subject_matches(p, subject)) return s;
+    }
+  }
+  return nullptr;
+}
+
+bool jetstream::handle_ack(const protocol::pub_frame& f, worker* w) {
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens), or the
+  // newer form with a domain and an account hash (12 tokens).
+  auto t = split_tokens(f.subject);
+  std::string_view stream_name, consumer_name;
+  std::uint64_t sseq = 0, dseq = 0;
+  if (t.size() == 9) {
+    stream_name = t[2];
+    consumer_name = t[3];
+    sseq = to_u64(t[5]);
+    dseq = to_u64(t[6]);
+  } else if (t.size() >= 11) {
+    stream_name = t[4];
+    consumer_name = t[5];
+    sseq = to_u64(t[7]);
+    dseq = to_u64(t[8]);
+  } else {
+    return false;
+  }
+  auto s = find_stream(stream_name);
+  if (!s) return false;
+  bool found = false;
+  {
+    std::lock_guard lock(s->mutex());
+    auto c = s->find_consumer_locked(std::string(consumer_name));
+    if (c) {
+      found = true;
+      c->on_ack(sseq, dseq, f.data.substr(f.header_size), f.reply, w);
+    }
+  }
+  s->run_deferred(w);
+  return found;
+}
+
+bool jetstream::handle_flow_control(const protocol::pub_frame& f, worker* w) {
+  auto t = split_tokens(f.subject);
+  if (t.size() < 5) return false;
+  auto s = find_stream(t[2]);
+  if (!s) return false;
+  {
+    std::lock_guard lock(s->mutex());
+    auto c = s->find_consumer_locked(std::string(t[3]));
+    if (c) c->on_flow_control_reply(f.subject, w);
+  }
+  s->run_deferred(w);
+  return true;
+}
+
+void jetstream::advisory(worker* w, const std::string& subject, const ojson& body) {
+  core_.publish(w, subject, {}, {}, go_json(body));
+}
+
+void jetstream::reply(worker* w, std::string_view to, const ojson& body) {
+  if (to.empty()) return;
+  core_.publish(w, to, {}, {}, go_json(body));
+}
+
+jetstream_stats jetstream::stats() {
+  jetstream_stats st;
+  for (auto& s : streams()) {
+    auto info = s->info(false, "");
+    const auto& state = info["state"];
+    ++st.streams;
+    st.consumers += state["consumer_count"].get<std::uint64_t>();
+    st.messages += state["messages"].get<std::uint64_t>();
+    const std::uint64_t bytes = state["bytes"].get<std::uint64_t>();
+    st.bytes += bytes;
+    if (s->config().storage == storage_type::memory) {
+      st.memory += bytes;
+    } else {
+      st.storage += bytes;
+    }
+  }
+  st.api_total = api_total_.load(std::memory_order_relaxed);
+  st.api_errors = api_errors_.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace ferry::broker::js

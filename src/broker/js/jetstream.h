@@ -1,0 +1,109 @@
+// jetstream: ferryd's JetStream: the streams, the API on $JS.API.>, acknowledgements on
+// $JS.ACK.>, flow-control replies on $JS.FC.>, recovery from the store directory at start-up,
+// and a timer thread for time-driven work (redeliveries, heartbeats, expiry).
+//
+// On disk (file storage): <store_dir>/streams/<name>/meta.json (config and creation time),
+// <name>/msgs/ (the message store, see docs/store-format.md) and <name>/consumers/<consumer>/
+// (meta.json and state.json for durable consumers).
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "broker/js/config.h"
+#include "broker/subscription.h"
+#include "protocol/parser.h"
+#include "store/store.h"
+
+namespace ferry::broker {
+class server_core;
+class worker;
+}  // namespace ferry::broker
+
+namespace ferry::broker::js {
+
+class stream;
+
+struct jetstream_stats {
+  std::uint64_t streams = 0, consumers = 0, messages = 0, bytes = 0;
+  std::uint64_t memory = 0, storage = 0;  // bytes by storage type
+  std::uint64_t api_total = 0, api_errors = 0;
+};
+
+class jetstream {
+ public:
+  jetstream(server_core& core, std::string store_dir, store::sync_policy sync, std::int64_t sync_interval_ns);
+  ~jetstream();
+
+  // Recovers streams from the store directory, subscribes to the API subjects and starts the
+  // timer thread. Errors name the stream that could not be recovered.
+  status start();
+  // Stops the timers and closes every stream (flushing it). Idempotent.
+  void stop();
+
+  server_core& core() { return core_; }
+  static std::int64_t now_ns();
+
+  // Internal subscribers' entry points (called from the routing path).
+  // Each returns whether the message found a receiver (false: the publisher may get a
+  // no-responders 503, as with nats-server's per-consumer subscriptions).
+  bool handle_api(const protocol::pub_frame& f, worker* w);
+  bool handle_ack(const protocol::pub_frame& f, worker* w);
+  bool handle_flow_control(const protocol::pub_frame& f, worker* w);
+
+  std::shared_ptr<stream> find_stream(std::string_view name);
+  std::vector<std::shared_ptr<stream>> streams();
+  // The stream whose subjects match `subject`, if any.
+  std::shared_ptr<stream> stream_for_subject(std::string_view subject);
+
+  // Subscribes `fn` to `subject` as an internal subscriber; returns the subscription.
+  subscription_ptr subscribe(const std::string& subject, std::function<bool(const protocol::pub_frame&, worker*)> fn);
+  void unsubscribe(const subscription_ptr& s);
+
+  // Publishes an advisory (JSON) on `subject`. Thread-safe; REQUIRES: no stream lock held.
+  void advisory(worker* w, const std::string& subject, const ojson& body);
+
+  [[nodiscard]] jetstream_stats stats();
+  [[nodiscard]] const std::string& store_dir() const { return dir_; }
+  [[nodiscard]] store::sync_policy sync() const { return sync_; }
+  void count_api(bool error) {
+    api_total_.fetch_add(1, std::memory_order_relaxed);
+    if (error) api_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // API plumbing shared by the handlers in api.cc.
+  void reply(worker* w, std::string_view to, const ojson& body);
+  api_result<std::shared_ptr<stream>> create_stream(stream_config cfg);
+  api_error delete_stream(const std::string& name);
+
+ private:
+  void handle_api_request(const protocol::pub_frame& f, worker* w);
+  void tick();
+  void arm_timer();
+  status recover();
+  status recover_stream(const std::string& dir);
+
+  server_core& core_;
+  const std::string dir_;
+  const store::sync_policy sync_;
+  const std::int64_t sync_interval_ns_;
+  std::shared_mutex mu_;
+  std::map<std::string, std::shared_ptr<stream>, std::less<>> streams_;  // guarded by mu_
+  std::vector<subscription_ptr> api_subs_;
+  asio::io_context timer_io_{1};
+  asio::steady_timer timer_{timer_io_};
+  std::thread timer_thread_;
+  std::atomic<std::uint64_t> api_total_{0}, api_errors_{0};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace ferry::broker::js
