@@ -3,10 +3,16 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "session.h"
+
+namespace CLI {
+class App;
+}
 
 namespace ferry::cli {
 
@@ -50,6 +56,15 @@ struct bench_args {
   std::string csv;       // optional file for the result row
 };
 int run_bench(const connect_options& c, const bench_args& a);
+
+// Subcommands to run after parsing: main runs the function of the one that was given. The
+// JetStream command groups (stream, consumer, kv, dlq) register theirs this way; `conn` is
+// read when the command runs.
+using command_list = std::vector<std::pair<CLI::App*, std::function<int()>>>;
+void add_stream_commands(CLI::App& app, const connect_options& conn, command_list& out);
+void add_consumer_commands(CLI::App& app, const connect_options& conn, command_list& out);
+void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& out);
+void add_dlq_commands(CLI::App& app, const connect_options& conn, command_list& out);
 
 // Prints "ferry: <message>" on stderr and returns 1.
 int fail(const std::string& message);

@@ -8,8 +8,10 @@
 
 int main(int argc, char** argv) {
   using namespace ferry::cli;
-  CLI::App app{"ferry: publish, subscribe, request and benchmark against ferryd or any NATS server"};
+  CLI::App app{"ferry: publish, subscribe, request, benchmark and manage JetStream on ferryd or any NATS server"};
   app.require_subcommand(1);
+  // Global options (--server, ...) may also follow the subcommand.
+  app.fallthrough();
   connect_options conn;
   if (const char* env = std::getenv("FERRY_SERVER")) conn.server = env;
   std::string timeout = "2s";
@@ -66,6 +68,12 @@ int main(int argc, char** argv) {
   bench->add_flag("--queue", ba.queue, "Subscribers form one queue group");
   bench->add_option("--csv", ba.csv, "Append the result row to this CSV file");
 
+  command_list js_commands;
+  add_stream_commands(app, conn, js_commands);
+  add_consumer_commands(app, conn, js_commands);
+  add_kv_commands(app, conn, js_commands);
+  add_dlq_commands(app, conn, js_commands);
+
   CLI11_PARSE(app, argc, argv);
   auto t = parse_duration(timeout);
   if (!t.is_ok()) return fail(t.status().message());
@@ -78,6 +86,9 @@ int main(int argc, char** argv) {
   if (*req) rc = run_request(conn, ra);
   if (*rep) rc = run_reply(conn, ya);
   if (*bench) rc = run_bench(conn, ba);
+  for (auto& [sub, run] : js_commands) {
+    if (*sub) rc = run();
+  }
   nats_Close();
   return rc;
 }

@@ -1,14 +1,12 @@
 // The ferryd and ferry binaries as users run them: flags, ports and pid files, signals, clear
 // errors and exit codes, and the CLI's pub/sub/request/reply against a running ferryd.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "cli_util.h"
 #include "process.h"
 #include "raw_client.h"
 
@@ -17,29 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-struct run_result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-run_result run(const std::string& cmd) {
-  run_result r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string bin(const std::string& name) { return (fs::path(ferryd_path()).parent_path() / name).string(); }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 TEST(Ferryd, VersionHelpAndBadFlags) {
   auto v = run(ferryd_path() + " --version");

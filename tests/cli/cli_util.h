@@ -1,0 +1,45 @@
+// Running the ferry and ferryd binaries from the CLI tests: a command line's exit code and
+// output, and the paths of the binaries next to the test.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "process.h"
+
+namespace ferry::test {
+
+struct run_result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs `cmd` with sh, stderr into stdout.
+inline run_result run(const std::string& cmd) {
+  run_result r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+// A binary built next to ferryd (ferry).
+inline std::string bin(const std::string& name) {
+  return (std::filesystem::path(ferryd_path()).parent_path() / name).string();
+}
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace ferry::test
