@@ -14,7 +14,7 @@ packages=(
   # reference server and clients we did not write, for interop, differential tests and benchmarks
   nats-server golang-go golang-github-nats-io-go-nats-dev
   # test tools
-  openssl curl procps psmisc
+  openssl curl procps psmisc python3
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -46,7 +46,33 @@ std::optional<json> parse_body(std::string_view body, api_error& err) {
     err = errors::invalid_json();
     return std::nullopt;
   }
+  // Go's json.Unmarshal leaves a field alone for null: drop the nulls so value() sees defaults.
+  for (auto it = j.begin(); it != j.end();) it = it->is_null() ? j.erase(it) : std::next(it);
   return j;
+}
+
+enum class kind { str, uint, sint, boolean };
+
+// Go's json.Unmarshal into a typed request struct: a member of the wrong type fails the whole
+// request (400/10025 invalid JSON), so value() below never meets one.
+bool typed(const json& j, std::initializer_list<std::pair<const char*, kind>> fields) {
+  for (const auto& [k, t] : fields) {
+    auto it = j.find(k);
+    if (it == j.end()) continue;
+    const bool ok = t == kind::str    ? it->is_string()
+                    : t == kind::uint ? it->is_number_unsigned()
+                    : t == kind::sint ? it->is_number_integer()
+                                      : it->is_boolean();
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// nats-server's isEmptyRequest: no body, or a JSON object without members ("{}", "{ }").
+bool is_empty_request(std::string_view body) {
+  if (body.empty()) return true;
+  json j = json::parse(body.begin(), body.end(), nullptr, false);
+  return !j.is_discarded() && j.is_object() && j.empty();
 }
 
 std::vector<std::string_view> split(std::string_view s) {
@@ -73,7 +99,11 @@ std::string join(const std::vector<std::string_view>& t, std::size_t from) {
 }  // namespace
 
 bool jetstream::handle_api(const protocol::pub_frame& f, worker* w) {
-  handle_api_request(f, w);
+  try {
+    handle_api_request(f, w);
+  } catch (const std::exception& e) {  // a request must never take the broker down
+    spdlog::warn("JetStream API request on {}: {}", f.subject, e.what());
+  }
   return true;  // nats-server subscribes to all of $JS.API.>: no no-responders, even for unknown subjects
 }
 
@@ -122,7 +152,18 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       const bool names = op == "NAMES";
       ojson j = response(names ? "stream_names_response" : "stream_list_response");
       auto req = parse_body(body, err);
-      if (!req) return done(j, err);
+      if (req && !typed(*req, {{"offset", kind::sint}, {"subject", kind::str}})) {
+        req.reset();
+        err = errors::invalid_json();
+      }
+      if (!req) {
+        // nats-server 2.9 sends the (empty) paging fields with the error.
+        j["total"] = 0;
+        j["offset"] = 0;
+        j["limit"] = 0;
+        j["streams"] = names ? ojson(nullptr) : ojson::array();
+        return done(j, err);
+      }
       const std::int64_t offset = req->value("offset", std::int64_t{0});
       const std::string filter = req->value("subject", std::string());
       std::vector<std::shared_ptr<stream>> all = streams();
@@ -164,14 +205,23 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       ojson j = response(get ? "stream_msg_get_response" : "stream_msg_delete_response");
       auto req = parse_body(body, err);
       if (!req) return done(j, err);
+      if (!typed(*req, {{"seq", kind::uint},
+                        {"last_by_subj", kind::str},
+                        {"next_by_subj", kind::str},
+                        {"no_erase", kind::boolean}})) {
+        return done(j, errors::invalid_json());
+      }
       auto s = find_stream(name);
       if (!s) return done(j, errors::stream_not_found());
-      if (body.empty()) return done(j, errors::bad_request());
+      if (is_empty_request(body)) return done(j, errors::bad_request());
       if (get) {
-        const std::uint64_t seq = req->value("seq", std::uint64_t{0});
+        std::uint64_t seq = req->value("seq", std::uint64_t{0});
         const std::string last = req->value("last_by_subj", std::string());
         const std::string next = req->value("next_by_subj", std::string());
-        if ((seq == 0 && last.empty()) || (seq != 0 && !last.empty())) return done(j, errors::bad_request());
+        if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
+          return done(j, errors::bad_request());
+        }
+        if (!next.empty() && seq == 0) seq = 1;  // next_by_subj alone searches from the start
         auto m = s->get_message(seq, last, next);
         if (!m.ok()) return done(j, m.error());
         ojson msg;
@@ -200,6 +250,9 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       auto cfg = parse_stream_config(*req);
       if (!cfg.ok()) return done(j, cfg.error());
       if (cfg.value().name != name) return done(j, errors::stream_mismatch());
+      if (create && name.find_first_of("/\\") != std::string::npos) {
+        return done(j, {400, 10128, "Stream name can not contain path separators"});
+      }
       if (create) {
         if (cfg.value().sealed) return done(j, errors::stream_invalid_config("stream configuration for create can not be sealed"));
         auto s = create_stream(cfg.value());
@@ -211,7 +264,11 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       auto s = find_stream(name);
       if (!s) return done(j, errors::stream_not_found());
       stream_config next = cfg.value();
+      // nats-server 2.9 refuses replicas > 1 on create only; an update keeps the number (up to 5).
+      const int replicas = next.num_replicas;
+      if (replicas > 1 && replicas <= 5) next.num_replicas = 1;
       if (api_error e = normalize(next); !e.ok()) return done(j, e);
+      if (replicas > 1 && replicas <= 5) next.num_replicas = replicas;
       for (auto& other : streams()) {
         if (other == s) continue;
         for (const std::string& a : next.subjects) {
@@ -235,6 +292,9 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         reply(w, to, j);
       };
       auto req = parse_body(body, err);
+      if (req && !typed(*req, {{"deleted_details", kind::boolean}, {"subjects_filter", kind::str}})) {
+        return fail(errors::invalid_json());
+      }
       if (!req) return fail(err);
       auto s = find_stream(name);
       if (!s) return fail(errors::stream_not_found());
@@ -249,7 +309,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
     }
     if (op == "DELETE") {
       ojson j = response("stream_delete_response");
-      if (!body.empty()) return done(j, errors::not_empty_request());
+      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
       api_error e = delete_stream(name);
       if (e.ok()) j["success"] = true;
       return done(j, e);
@@ -257,11 +317,13 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
     if (op == "PURGE") {
       ojson j = response("stream_purge_response");
       auto fail = [&](const api_error& e) {
-        j["success"] = false;
-        j["purged"] = 0;
+        j["purged"] = 0;  // nats-server omits "success" when it is false
         return done(j, e);
       };
       auto req = parse_body(body, err);
+      if (req && !typed(*req, {{"filter", kind::str}, {"seq", kind::uint}, {"keep", kind::uint}})) {
+        return fail(errors::invalid_json());
+      }
       if (!req) return fail(err);
       auto s = find_stream(name);
       if (!s) return fail(errors::stream_not_found());
@@ -294,9 +356,13 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       if (!body.empty()) return status_reply(408, "Bad Request");
     } else {
       if (body.empty()) return status_reply(408, "Empty Request");
-      auto req = json::parse(body.begin(), body.end(), nullptr, false);
-      if (req.is_discarded() || !req.is_object()) return status_reply(408, "Malformed Request");
-      if (req.empty()) return status_reply(408, "Empty Request");
+      api_error ignored;
+      auto parsed = parse_body(body, ignored);
+      if (!parsed || !typed(*parsed, {{"seq", kind::uint}, {"last_by_subj", kind::str}, {"next_by_subj", kind::str}})) {
+        return status_reply(408, "Malformed Request");
+      }
+      const json& req = *parsed;
+      if (is_empty_request(body)) return status_reply(408, "Empty Request");
       seq = req.value("seq", std::uint64_t{0});
       last = req.value("last_by_subj", std::string());
       next = req.value("next_by_subj", std::string());
@@ -324,14 +390,23 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       const std::string stream_name(durable_create ? t[3] : t[2]);
       std::string cname = durable_create ? std::string(t[4]) : (t.size() >= 4 ? std::string(t[3]) : std::string());
       const std::string filter = !durable_create && t.size() >= 5 ? join(t, 4) : std::string();
+      // nats-server 2.9's order: the whole body is decoded first (an empty body is invalid JSON,
+      // a missing config an empty one), then the names, the filter and the replicas are checked.
+      if (body.empty()) return done(j, errors::invalid_json());
       auto req = parse_body(body, err);
       if (!req) return done(j, err);
-      if (req->value("stream_name", std::string()) != stream_name) return done(j, errors::stream_mismatch());
-      if (!req->contains("config") || !(*req)["config"].is_object()) {
-        return done(j, {400, 10078, "consumer config required"});
-      }
-      auto cfg = parse_consumer_config((*req)["config"]);
+      const auto cfg_it = req->find("config");
+      auto cfg = parse_consumer_config(cfg_it != req->end() && !cfg_it->is_null() ? *cfg_it : json::object());
       if (!cfg.ok()) return done(j, cfg.error());
+      std::string body_stream;
+      if (auto it = req->find("stream_name"); it != req->end() && !it->is_null()) {
+        if (!it->is_string()) return done(j, errors::invalid_json());
+        body_stream = it->get<std::string>();
+      }
+      if (body_stream != stream_name) return done(j, errors::stream_mismatch());
+      if (cname.find_first_of("/\\") != std::string::npos) {
+        return done(j, {400, 10127, "Consumer name can not contain path separators"});
+      }
       consumer_config& c = cfg.value();
       if (durable_create) {
         if (c.durable_name.empty()) return done(j, errors::consumer_durable_name_not_set());
@@ -343,6 +418,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       } else if (!c.durable_name.empty()) {
         return done(j, errors::consumer_ephemeral_with_durable());
       }
+      if (c.num_replicas > 1) return done(j, errors::replicas_not_supported());
       auto s = find_stream(stream_name);
       if (!s) return done(j, errors::stream_not_found());
       std::optional<ojson> info;
@@ -353,7 +429,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         e = r.error();
       } else {
         std::lock_guard lock(s->mutex());
-        info = r.value()->info(now_ns());
+        info = r.value()->initial_info(now_ns());
       }
       s->run_deferred(w);
       if (!e.ok()) return done(j, e);
@@ -373,6 +449,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         reply(w, to, j);
       };
       auto req = parse_body(body, err);
+      if (req && !typed(*req, {{"offset", kind::sint}})) return fail(errors::invalid_json());
       if (!req) return fail(err);
       auto s = find_stream(t[2]);
       if (!s) return fail(errors::stream_not_found());
@@ -393,7 +470,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
           list.push_back(std::move(info));
         }
       }
-      j["consumers"] = names && list.empty() ? ojson(nullptr) : std::move(list);
+      j["consumers"] = std::move(list);  // nats-server starts from an empty list: [] even for names
       return done(j, {});
     }
     if (t.size() < 4) return;
@@ -401,7 +478,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
     const std::string cname(t[3]);
     if (op == "INFO" && t.size() == 4) {
       ojson j = response("consumer_info_response");
-      if (!body.empty()) return done(j, errors::not_empty_request());
+      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
       auto s = find_stream(stream_name);
       if (!s) return done(j, errors::stream_not_found());
       std::lock_guard lock(s->mutex());
@@ -412,7 +489,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
     }
     if (op == "DELETE" && t.size() == 4) {
       ojson j = response("consumer_delete_response");
-      if (!body.empty()) return done(j, errors::not_empty_request());
+      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
       auto s = find_stream(stream_name);
       if (!s) return done(j, errors::stream_not_found());
       api_error e = s->delete_consumer(cname);

@@ -141,7 +141,8 @@ const char* name_of(replay_policy r) { return r == replay_policy::original ? "or
 bool is_valid_name(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;
   for (char c : name) {
-    if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' || c == '\\')
+    if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '/' ||
+        c == '\\')
       return false;
   }
   return true;
@@ -257,9 +258,14 @@ api_result<stream_config> parse_stream_config(const json& j) {
 }
 
 api_error normalize(stream_config& c) {
-  if (!is_valid_name(c.name)) {
+  bool name_ok = !c.name.empty();  // the characters first (in 255-byte pieces), then the length
+  for (std::size_t i = 0; name_ok && i < c.name.size(); i += 255) {
+    name_ok = is_valid_name(std::string_view(c.name).substr(i, 255));
+  }
+  if (!name_ok) {
     return errors::stream_invalid_config("stream name is required and can not contain '.', '*', '>'");
   }
+  if (c.name.size() > 255) return errors::stream_invalid_config("stream name is too long, maximum allowed is 255");
   if (c.description.size() > 4096) {
     return errors::stream_invalid_config("stream description is too long, maximum allowed is 4096");
   }
@@ -403,36 +409,39 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
   if (!c.backoff.empty()) c.ack_wait = c.backoff[0];
   if (acks && c.max_ack_pending == 0) c.max_ack_pending = 1000;
   if (c.durable_name.empty() && c.inactive_threshold == 0) c.inactive_threshold = 5 * second;
-  if (!c.durable_name.empty() && !is_valid_name(c.durable_name)) return errors::consumer_bad_durable_name();
-  if (!c.name.empty() && !is_valid_name(c.name)) return errors::consumer_bad_durable_name();
-  if (!c.durable_name.empty() && !c.name.empty() && c.name != c.durable_name) {
-    return errors::consumer_durable_and_name_mismatch();
+  // The checks below follow nats-server 2.9's checkConsumerCfg, in its order.
+  if (c.num_replicas > 0 && c.num_replicas > stream.num_replicas) {
+    return {400, 10126, "consumer config replica count exceeds parent stream"};
   }
-  if (!c.backoff.empty() && c.max_deliver != -1 && c.max_deliver <= static_cast<std::int64_t>(c.backoff.size())) {
+  if (c.num_replicas < 0) return {400, 10133, "replicas count cannot be negative"};
+  // max_deliver is already -1 when unset, which is <= any backoff length: nats-server refuses that too.
+  if (!c.backoff.empty() && c.max_deliver <= static_cast<std::int64_t>(c.backoff.size())) {
     return errors::consumer_max_deliver_backoff();
   }
-  if (c.ack_wait < 0) return {400, 10183, "consumer ack wait needs to be positive"};
+  if (c.description.size() > 4096) return {400, 10107, "consumer description is too long, maximum allowed is 4096"};
   if (!c.deliver_subject.empty()) {
-    if (c.max_waiting > 0) return errors::consumer_push_max_waiting();
-    if (c.max_batch > 0) return {400, 10003, "consumer in push mode can not set max batch"};
-    if (c.max_expires > 0) return {400, 10003, "consumer in push mode can not set max expires"};
-    if (c.max_bytes > 0) return {400, 10003, "consumer in push mode can not set max bytes"};
-    if (!protocol::is_valid_subject(c.deliver_subject)) return errors::consumer_invalid_deliver_subject();
     if (protocol::has_wildcard(c.deliver_subject)) return errors::consumer_deliver_to_wildcards();
+    if (!protocol::is_valid_subject(c.deliver_subject)) return errors::consumer_invalid_deliver_subject();
     for (const std::string& s : stream.subjects) {
       if (protocol::subject_matches(s, c.deliver_subject)) return errors::consumer_deliver_cycle();
     }
+    if (c.max_waiting != 0) return errors::consumer_push_max_waiting();
+    // Only push consumers are checked for this (a pull consumer with ack none keeps max_ack_pending).
+    if (c.max_ack_pending > 0 && c.ack == ack_policy::none) return errors::consumer_max_pending_ack_policy();
+    if (c.idle_heartbeat > 0 && c.idle_heartbeat < second / 10) return errors::consumer_small_heartbeat();
   } else {
     if (c.ack == ack_policy::none && stream.retention == retention_policy::workqueue) {
       return {400, 10084, "consumer in pull mode requires ack policy"};
     }
+    if (c.rate_limit_bps > 0) return {400, 10086, "consumer in pull mode can not have rate limit set"};
+    if (c.max_waiting < 0) return errors::consumer_max_waiting_negative();
     if (c.idle_heartbeat > 0) return errors::consumer_hb_requires_push();
     if (c.flow_control) return errors::consumer_fc_requires_push();
-    if (c.max_waiting < 0) return errors::consumer_max_waiting_negative();
+    if (c.max_batch < 0) return {400, 10114, "consumer max request batch needs to be > 0"};
+    if (c.max_expires != 0 && c.max_expires < second / 1000) {
+      return {400, 10115, "consumer max request expires needs to be >= 1ms"};
+    }
   }
-  if (c.idle_heartbeat > 0 && c.idle_heartbeat < second / 10) return errors::consumer_small_heartbeat();
-  if (c.flow_control && c.idle_heartbeat == 0) return errors::consumer_fc_needs_heartbeats();
-  if (c.max_ack_pending > 0 && c.ack == ack_policy::none) return errors::consumer_max_pending_ack_policy();
   if (!c.filter_subject.empty()) {
     bool subset = false;
     for (const std::string& s : stream.subjects) {
@@ -458,6 +467,10 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
     case deliver_policy::last_per_subject:
       if (has_seq) return conflict("deliver last per subject", "sequence is also set");
       if (has_time) return conflict("deliver last per subject", "time is also set");
+      if (c.filter_subject.empty()) {  // nats-server 2.9 wants a filter here
+        return errors::consumer_invalid_policy(
+            "consumer delivery policy is deliver last per subject, but optional filter subject is not set");
+      }
       break;
     case deliver_policy::new_:
       if (has_seq) return conflict("deliver new", "sequence is also set");
@@ -469,9 +482,24 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
       break;
     case deliver_policy::by_start_time:
       if (!has_time) return conflict("deliver by start time", "time is not set");
-      if (has_seq) return conflict("deliver by start time", "sequence is also set");
+      if (has_seq) return conflict("deliver by start time", "start sequence is also set");  // sic: "start start"
       break;
   }
+  if (!c.sample_freq.empty()) {
+    std::string f = c.sample_freq;
+    if (f.back() == '%') f.pop_back();
+    const bool digits = !f.empty() && std::all_of(f.begin(), f.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (!digits) {
+      return {400, 10095, "failed to parse consumer sampling configuration: strconv.Atoi: parsing \"" + f +
+                              "\": invalid syntax"};
+    }
+  }
+  if (c.flow_control && c.idle_heartbeat == 0) return errors::consumer_fc_needs_heartbeats();
+  if (!c.durable_name.empty() && !c.name.empty() && c.name != c.durable_name) {
+    return errors::consumer_durable_and_name_mismatch();
+  }
+  if (!c.durable_name.empty() && !is_valid_name(c.durable_name)) return errors::consumer_bad_durable_name();
+  if (!c.name.empty() && !is_valid_name(c.name)) return errors::consumer_bad_durable_name();
   if (stream.retention == retention_policy::workqueue && !c.direct) {
     if (c.ack != ack_policy::explicit_) return errors::consumer_wq_requires_explicit_ack();
     if (c.deliver != deliver_policy::all) return errors::consumer_wq_not_deliver_all();

@@ -137,8 +137,11 @@ void consumer::start(worker* w) {
     }
   }
   if (next_sseq_ == 0) next_sseq_ = 1;
+  // nats-server reports the position before the first delivery as delivered (its sseq - 1).
+  last_sseq_ = (initial_.empty() ? next_sseq_ : initial_.front()) - 1;
   pending_stale_ = true;
   dirty_ = true;
+  initial_info_ = info(jetstream::now_ns());
   deliver_ready(w);
 }
 
@@ -180,9 +183,10 @@ std::int64_t consumer::ack_wait_for(std::uint64_t deliveries) const {
   return cfg_.ack_wait > 0 ? cfg_.ack_wait : 30 * second;
 }
 
-std::string consumer::ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts) const {
+std::string consumer::ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts,
+                                std::optional<std::uint64_t> pending) const {
   return "$JS.ACK." + stream_name_ + "." + name_ + "." + std::to_string(dc) + "." + std::to_string(sseq) + "." +
-         std::to_string(dseq) + "." + std::to_string(ts) + "." + std::to_string(num_pending());
+         std::to_string(dseq) + "." + std::to_string(ts) + "." + std::to_string(pending ? *pending : num_pending());
 }
 
 // ---- delivery ----
@@ -206,11 +210,11 @@ bool consumer::peek(candidate& c, bool allow_new) {
     auto d = deliveries_.find(seq);
     const std::uint64_t dc = (d == deliveries_.end() ? 1 : d->second) + 1;
     if (cfg_.max_deliver > 0 && dc > static_cast<std::uint64_t>(cfg_.max_deliver)) {
+      // As nats-server: no longer pending, still counted as redelivered (until acked), and the
+      // ack floor stays where it is (it only moves with acks).
       redeliver_.erase(redeliver_.begin());
       pending_.erase(p);
-      deliveries_.erase(seq);
       max_deliveries_reached(seq, dc - 1);
-      update_ack_floor();
       continue;
     }
     c.m = std::move(m).value();
@@ -231,7 +235,16 @@ bool consumer::peek(candidate& c, bool allow_new) {
   }
   for (;;) {
     auto m = st.load_next(store::stream_seq{next_sseq_}, cfg_.filter_subject);
-    if (!m.is_ok()) return false;
+    if (!m.is_ok()) {
+      // Nothing more matches: nats-server moves its position past the end of the stream (a
+      // filtered consumer then reports the stream's last sequence as delivered).
+      const std::uint64_t end = st.state().last_seq.value + 1;
+      if (next_sseq_ < end) {
+        next_sseq_ = end;
+        last_sseq_ = std::max(last_sseq_, end - 1);
+      }
+      return false;
+    }
     if (acked_beyond_.erase(m->seq.value) > 0) {
       next_sseq_ = m->seq.value + 1;
       if (!pending_stale_ && pending_count_ > 0) --pending_count_;
@@ -331,11 +344,16 @@ void consumer::deliver_ready(worker* w) {
       continue;
     }
     if (!peek(c, room())) break;
-    const std::int64_t size = static_cast<std::int64_t>(c.m.subject.size() + c.m.headers.size() + c.m.data.size());
+    // nats-server counts the subject, the ack reply, the headers and the data against max_bytes.
+    std::uint64_t pending_after = num_pending();
+    if (c.kind != candidate::redelivery && pending_after > 0) --pending_after;
+    const std::int64_t size = static_cast<std::int64_t>(
+        c.m.subject.size() + ack_reply(c.dc, c.m.seq.value, dseq_ + 1, c.m.timestamp_ns, pending_after).size() +
+        c.m.headers.size() + c.m.data.size());
     if (r.max_bytes > 0 && r.bytes + size > r.max_bytes) {
-      if (r.delivered == 0) {
-        send_status(r.reply, 409, "Message Size Exceeds MaxBytes", pending_headers(r.batch, r.max_bytes - r.bytes), w);
-      }
+      // The request ends here, whether or not it got messages before (as nats-server 2.9).
+      send_status(r.reply, 409, "Message Size Exceeds MaxBytes",
+                  pending_headers(r.batch - r.delivered, r.max_bytes - r.bytes), w);
       waiting_.pop_front();
       continue;
     }
@@ -347,7 +365,8 @@ void consumer::deliver_ready(worker* w) {
     if (r.delivered >= r.batch) waiting_.pop_front();
   }
   // A no_wait request ends as soon as nothing more is available.
-  while (!waiting_.empty() && waiting_.front().no_wait) {
+  while (!waiting_.empty() &&
+         (waiting_.front().no_wait || (waiting_.front().end_when_served && waiting_.front().delivered > 0))) {
     const pull_request& r = waiting_.front();
     send_status(r.reply, 408, "Request Timeout",
                 pending_headers(r.batch - r.delivered, r.max_bytes > 0 ? r.max_bytes - r.bytes : 0), w);
@@ -412,7 +431,8 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     send_status(to, 409, "Exceeded MaxRequestBatch of " + std::to_string(cfg_.max_batch), {}, w);
     return;
   }
-  if (cfg_.max_expires > 0 && (r.expires_ns == 0 || r.expires_ns > cfg_.max_expires)) {
+  // A request without expiry passes (nats-server 2.9 checks only a set expiry against the limit).
+  if (cfg_.max_expires > 0 && r.expires_ns > cfg_.max_expires) {
     send_status(to, 409, "Exceeded MaxRequestExpires of " + go_duration(cfg_.max_expires), {}, w);
     return;
   }
@@ -420,17 +440,32 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     send_status(to, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), {}, w);
     return;
   }
+  const std::int64_t now = jetstream::now_ns();
+  // Requests that expired since the last tick end first, so that they count neither against
+  // max_waiting nor as "others waiting" for a no_wait request.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->expires_ns != 0 && it->expires_ns <= now) {
+      send_status(it->reply, 408, "Request Timeout",
+                  pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0), w);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (cfg_.max_waiting > 0 && waiting_.size() >= static_cast<std::size_t>(cfg_.max_waiting)) {
     send_status(to, 409, "Exceeded MaxWaiting", {}, w);
     return;
   }
-  const std::int64_t now = jetstream::now_ns();
   if (r.no_wait) {
     // nats-server answers a no_wait request at once: 404 when others are
     // waiting or nothing is there, else what there is, and a 408 if that did
     // not fill the batch.
     candidate c;
-    if (!waiting_.empty() || r.expires_ns < 0 || !peek(c, true)) {
+    if (waiting_.empty() && r.expires_ns > 0 && !peek(c, true)) {
+      // With an expiry, nothing there yet: wait for it (408 when it expires).
+      r.no_wait = false;
+      r.end_when_served = true;
+    } else if (!waiting_.empty() || r.expires_ns < 0 || !peek(c, true)) {
       if (r.expires_ns < 0) {
         send_status(to, 408, "Request Timeout", pending_headers(0, 0), w);
       } else {
@@ -439,7 +474,10 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
       return;
     }
   }
-  if (r.expires_ns > 0) r.expires_ns += now;
+  if (r.expires_ns > 0) {
+    r.expires_ns += now;
+    s_.js().wake_at(r.expires_ns);  // the 408 on time, not up to a tick late
+  }
   r.last_activity_ns = now;
   waiting_.push_back(std::move(r));
   deliver_ready(w);
@@ -458,6 +496,12 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
   std::string_view rest = body.size() > 4 ? body.substr(4) : std::string_view();
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   bool ack_ack = !reply.empty();
+  const bool acking = body.empty() || kind == "+ACK" || body == "+OK" || kind == "+NXT" || kind == "+TER";
+  // nats-server stamps the ack floor's activity for every explicit ack, and for an ack-all ack
+  // that moves the floor.
+  if (acking && (cfg_.ack == ack_policy::explicit_ || (cfg_.ack == ack_policy::all && sseq > ack_floor_sseq_))) {
+    last_ack_ns_ = now;
+  }
   if (body.empty() || kind == "+ACK" || body == "+OK") {
     if (cfg_.ack == ack_policy::all) {
       acked_through(sseq);

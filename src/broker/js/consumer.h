@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,7 +39,18 @@ class consumer {
   // Sets the starting position from the deliver policy and delivers what it can.
   void start(worker* w);
   // A new configuration for an existing consumer (the fields nats-server lets change).
-  void reconfigure(const consumer_config& c) { cfg_ = c; }
+  void reconfigure(const consumer_config& c) {
+    cfg_ = c;
+    pending_stale_ = true;  // the filter may have changed
+  }
+  // What nats-server's create reply shows: the info taken when start() had placed the consumer,
+  // before its first delivery (taken once); info() when there is none.
+  ojson initial_info(std::int64_t now_ns) {
+    if (!initial_info_) return info(now_ns);
+    ojson j = std::move(*initial_info_);
+    initial_info_.reset();
+    return j;
+  }
 
   // A new message was stored; deliver it if possible.
   void on_message(std::uint64_t seq, std::string_view subject, worker* w);
@@ -96,6 +108,9 @@ class consumer {
     std::int64_t heartbeat_ns = 0;
     std::int64_t last_activity_ns = 0;
     bool no_wait = false;
+    // no_wait with an expiry that found nothing: it waits like any request, and once served
+    // ends as no_wait does (nats-server 2.9.10).
+    bool end_when_served = false;
     std::int64_t delivered = 0;
     std::int64_t bytes = 0;
   };
@@ -118,7 +133,9 @@ class consumer {
   std::int64_t ack_wait_for(std::uint64_t deliveries) const;
   std::uint64_t num_pending() const;
   static std::string pending_headers(std::int64_t msgs, std::int64_t bytes);
-  std::string ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts) const;
+  // `pending`: the num-pending token (default: num_pending()).
+  std::string ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts,
+                        std::optional<std::uint64_t> pending = std::nullopt) const;
 
   stream& s_;
   consumer_config cfg_;
@@ -151,6 +168,8 @@ class consumer {
   bool had_interest_ = false;
   bool dirty_ = false;
   std::set<std::uint64_t> acked_beyond_;  // acked (per the log) but after next_sseq_: skip them
+  std::optional<ojson> initial_info_;     // see initial_info()
+  std::int64_t last_ack_ns_ = 0;          // ack_floor.last_active: the last ack processed (not persisted)
   int log_fd_ = -1;
   std::string log_buf_;
   std::int64_t last_save_ns_ = 0;

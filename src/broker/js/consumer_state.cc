@@ -33,12 +33,14 @@ ojson consumer::info(std::int64_t now_ns) {
   ojson floor;
   floor["consumer_seq"] = ack_floor_dseq_;
   floor["stream_seq"] = ack_floor_sseq_;
+  if (last_ack_ns_ != 0) floor["last_active"] = format_rfc3339(last_ack_ns_);
   j["ack_floor"] = std::move(floor);
   j["num_ack_pending"] = pending_.size();
   j["num_redelivered"] = deliveries_.size();
   j["num_waiting"] = waiting_.size();
   j["num_pending"] = num_pending();
-  if (cfg_.push()) j["push_bound"] = !s_.js().core().subjects().match(cfg_.deliver_subject)->empty();
+  // Go's omitempty: only "push_bound":true appears.
+  if (cfg_.push() && !s_.js().core().subjects().match(cfg_.deliver_subject)->empty()) j["push_bound"] = true;
   (void)now_ns;
   return j;
 }

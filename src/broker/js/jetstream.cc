@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <asio/post.hpp>
 #include <filesystem>
+#include <memory>
 
 #include "broker/core.h"
 #include "broker/js/consumer.h"
@@ -133,6 +136,17 @@ void jetstream::arm_timer() {
     if (ec || stopped_.load()) return;
     tick();
     arm_timer();
+  });
+}
+
+void jetstream::wake_at(std::int64_t when_ns) {
+  if (stopped_.load()) return;
+  asio::post(timer_io_, [this, when_ns] {
+    auto t = std::make_shared<asio::steady_timer>(timer_io_);
+    t->expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(when_ns - now_ns(), 0)));
+    t->async_wait([this, t](const std::error_code& ec) {
+      if (!ec && !stopped_.load()) tick();
+    });
   });
 }
 

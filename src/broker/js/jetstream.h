@@ -52,6 +52,10 @@ class jetstream {
 
   server_core& core() { return core_; }
   static std::int64_t now_ns();
+  // Runs the time-driven work (tick) also at `when_ns` (now_ns() clock), not only on the next
+  // regular tick: pull request expiry is then on time, as clients expect (nats.c sends
+  // expires = its own timeout - 10 ms). Thread-safe.
+  void wake_at(std::int64_t when_ns);
 
   // Internal subscribers' entry points (called from the routing path).
   // Each returns whether the message found a receiver (false: the publisher may get a

@@ -181,7 +181,8 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
   const std::int64_t now = jetstream::now_ns();
   const std::string_view hdr = f.data.substr(0, f.header_size);
   const std::string_view data = f.data.substr(f.header_size);
-  const std::string_view reply = f.reply;
+  // A no_ack stream answers nothing, not even errors (nats-server: canRespond = !NoAck && reply != "").
+  const std::string_view reply = cfg_.no_ack ? std::string_view() : std::string_view(f.reply);
   auto fail = [&](const api_error& e) { reply_locked(from, reply, pub_error(name_, e)); };
   if (cfg_.sealed) return fail(errors::stream_sealed());
   if (hdr.size() > 65535) return fail(errors::header_too_large());
@@ -190,6 +191,10 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
   }
   std::optional<std::string_view> msg_id;
   if (!hdr.empty()) {
+    // nats-server 2.9 checks the expected stream before the duplicate window.
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Stream"); v && *v != name_) {
+      return fail(errors::stream_not_match());
+    }
     msg_id = protocol::find_header(hdr, "Nats-Msg-Id");
     if (msg_id && msg_id->empty()) msg_id.reset();
     if (msg_id) {
@@ -199,9 +204,6 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
         reply_locked(from, reply, pub_ack(name_, it->second.first, true));
         return;
       }
-    }
-    if (auto v = protocol::find_header(hdr, "Nats-Expected-Stream"); v && *v != name_) {
-      return fail(errors::stream_not_match());
     }
     const store::store_state st = store_->state();
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Sequence")) {
@@ -362,6 +364,14 @@ api_error stream::update(stream_config next) {
   if (cfg_.sealed && !next.sealed) return refuse("unseal a sealed stream");
   if (cfg_.deny_delete && !next.deny_delete) return refuse("cancel deny message deletes");
   if (cfg_.deny_purge && !next.deny_purge) return refuse("cancel deny purge");
+  if (next.republish != cfg_.republish) return refuse("change RePublish");
+  if (next.sealed) {  // nats-server's adjustments for a sealed stream
+    next.max_age = 0;
+    next.discard = discard_policy::new_;
+    next.deny_delete = true;
+    next.deny_purge = true;
+    next.allow_rollup_hdrs = false;
+  }
   store::limits l;
   l.max_msgs = next.max_msgs;
   l.max_bytes = next.max_bytes;
@@ -457,9 +467,23 @@ api_result<std::shared_ptr<consumer>> stream::add_consumer(consumer_config cfg) 
   if (auto it = consumers_.find(name); !name.empty() && it != consumers_.end()) {
     const consumer_config& old = it->second->config();
     if (old == cfg) return it->second;
-    // A different configuration updates the consumer, except for what nats-server refuses.
-    if (old.ack != cfg.ack) return errors::consumer_create("ack policy can not be updated");
-    if (old.push() != cfg.push()) return errors::consumer_create("max waiting can not be updated");
+    // A different configuration updates the consumer, except for what nats-server 2.9 refuses
+    // (checkNewConsumerConfig, in its order).
+    auto refuse = [](const char* what) { return errors::consumer_create(what); };
+    if (old.deliver != cfg.deliver) return refuse("deliver policy can not be updated");
+    if (old.opt_start_seq != cfg.opt_start_seq) return refuse("start sequence can not be updated");
+    // nats-server compares the start time pointers, so any start time counts as changed.
+    if (old.opt_start_time_ns || cfg.opt_start_time_ns) return refuse("start time can not be updated");
+    if (old.ack != cfg.ack) return refuse("ack policy can not be updated");
+    if (old.replay != cfg.replay) return refuse("replay policy can not be updated");
+    if (old.idle_heartbeat != cfg.idle_heartbeat) return refuse("heart beats can not be updated");
+    if (old.flow_control != cfg.flow_control) return refuse("flow control can not be updated");
+    if (old.max_waiting != cfg.max_waiting) return refuse("max waiting can not be updated");
+    if (old.deliver_subject != cfg.deliver_subject) {
+      if (old.deliver_subject.empty()) return refuse("can not update pull consumer to push based");
+      if (cfg.deliver_subject.empty()) return refuse("can not update push consumer to pull based");
+      if (!js_.core().subjects().match(old.deliver_subject)->empty()) return errors::consumer_name_exists();
+    }
     it->second->reconfigure(cfg);
     if (it->second->durable() && !dir_.empty()) it->second->save(dir_ + "/consumers/" + name);
     return it->second;

@@ -287,6 +287,44 @@ func (s *Server) HostPort() string { return net.JoinHostPort("127.0.0.1", strcon
 func (s *Server) URL() string      { return "nats://" + s.HostPort() }
 func (s *Server) TLSURL() string   { return "tls://" + s.HostPort() }
 
+// jsEnv is a JetStream-enabled server with one connection and its JetStream context.
+type jsEnv struct {
+	srv *Server
+	dir string
+	nc  *nats.Conn
+	js  nats.JetStreamContext
+}
+
+// startJS starts the server with JetStream (-js -sd DIR) on a fresh store directory; restart()
+// starts it again on the same port and store.
+func startJS(t *testing.T) *jsEnv {
+	t.Helper()
+	dir := t.TempDir()
+	srv := StartServer(t, Opts{Args: []string{"-js", "-sd", dir}})
+	e := &jsEnv{srv: srv, dir: dir}
+	e.connect(t)
+	return e
+}
+
+// connect (re)connects nc and js (after a restart the old connection is closed).
+func (e *jsEnv) connect(t *testing.T) {
+	t.Helper()
+	e.nc = Connect(t, e.srv.URL())
+	js, err := e.nc.JetStream(nats.MaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatalf("JetStream(): %v", err)
+	}
+	e.js = js
+}
+
+// restart stops the server, starts it again on the same port and store, and reconnects.
+func (e *jsEnv) restart(t *testing.T) {
+	t.Helper()
+	e.nc.Close()
+	e.srv.Restart()
+	e.connect(t)
+}
+
 // Connect connects nats.go to url (fails the test on error) and closes it in t.Cleanup.
 // Defaults: no reconnect attempts, unless opts override them.
 func Connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {

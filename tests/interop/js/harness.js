@@ -205,6 +205,17 @@ async function startServer(t, { args = [], config } = {}) {
   return srv;
 }
 
+/**
+ * Starts a server with JetStream (`-js -sd DIR`) on a fresh store directory, kept in
+ * srv.storeDir; srv.restart() starts it again on the same port and store.
+ */
+async function startJetStream(t, { args = [] } = {}) {
+  const dir = tempDir("ferry-js-store-");
+  const srv = await startServer(t, { args: ["-js", "-sd", dir, ...args] });
+  srv.storeDir = dir;
+  return srv;
+}
+
 /** nats.js connect() whose connection is closed in the test's after hook. */
 async function connectTo(t, srv, opts = {}) {
   const nc = await connect({ servers: srv.hostport, timeout: 3000, ...opts });
@@ -230,6 +241,7 @@ module.exports = {
   certsDir,
   connectTo,
   freePort,
+  startJetStream,
   startServer,
   tempDir,
   within,
