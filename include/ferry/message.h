@@ -22,7 +22,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,12 +110,30 @@ class message {
   std::string reply;    // reply subject of a request (empty otherwise)
   delivery_info delivery;
 
+  // Processing state, set by the router and middleware while a handler runs; never sent, and
+  // not kept by copy_content().
+  //
+  // When the handler should be done (the timeout middleware sets it); max() when there is none.
+  // Handlers doing long work check past_deadline() and give up early: C++ cannot cancel a thread.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Retries of this delivery made inside this process so far (the retry middleware counts them).
+  std::uint32_t local_retries = 0;
+
+  [[nodiscard]] bool past_deadline() const { return std::chrono::steady_clock::now() >= deadline; }
+  // The number of this attempt at handling the message, counting transport redeliveries and
+  // in-process retries: 1 on the first try.
+  [[nodiscard]] std::uint64_t attempt() const { return delivery.delivery_count + local_retries; }
+
   // Settlement (see the file comment). Each returns true if this call settled the message.
   bool ack();
   bool nack(std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   bool term(std::string_view reason = {});
   void in_progress();
   [[nodiscard]] settlement state() const;
+  // Calls `f` once with the settlement when this delivery is settled (by anyone: the handler,
+  // the router, a copy), after the transport was told; at once, on this thread, if it already is.
+  // Does nothing for a message that was not delivered. Thread-safe. `f` must not throw.
+  void on_settled(std::function<void(settlement)> f);
   // True when a transport delivered this message (it can be settled).
   [[nodiscard]] bool is_delivered() const { return static_cast<bool>(settle_); }
 
@@ -128,7 +148,12 @@ class message {
   struct shared_settlement {
     std::shared_ptr<settler> impl;
     std::atomic<settlement> state{settlement::pending};
+    std::atomic<bool> has_hooks{false};  // set before the first hook is added: settling skips the lock
+    std::mutex hooks_mu;                 // guards hooks
+    std::vector<std::function<void(settlement)>> hooks;
   };
+  // Runs the on_settled hooks after this delivery was settled as `s`.
+  void run_hooks(settlement s);
   std::shared_ptr<shared_settlement> settle_;
 };
 
@@ -149,7 +174,8 @@ inline constexpr std::string_view dead_letter_handler = "Ferry-Dead-Letter-Handl
 inline constexpr std::string_view dead_letter_time = "Ferry-Dead-Letter-Time";
 }  // namespace header
 
-// A random 22-character id (base62, 128 bits), as used for message ids.
+// A unique 22-character id (base62; NUID's scheme: a random per-thread prefix and a sequence
+// with a random start and step), as used for message ids.
 std::string new_id();
 
 }  // namespace ferry

@@ -14,6 +14,16 @@
 //   ...
 //   r.stop(std::chrono::seconds(10));   // finishes in-flight work, nacks what it cannot
 //
+// Threads: each handler has its own `concurrency` worker threads and a bounded queue between the
+// transport's delivery callback and them. A full queue blocks the delivery callback (that is the
+// back-pressure; the transport's max_in_flight bounds it too). The router never holds a lock while
+// it calls a handler, so a handler may publish, add handlers or settle its message itself.
+//
+// Ordering: ordering::none runs up to `concurrency` messages at once in any order;
+// ordering::per_key runs the messages of one key one at a time, in arrival order, and different
+// keys in parallel. The key is message.key, else the `Ferry-Key` header; a message without a key
+// has no order constraint.
+//
 // A handler returns an outcome: ack (with messages to publish), retry (now or after a delay:
 // the message is nacked), or drop (terminated, and dead-lettered if that middleware is in the
 // chain). A handler that returns a non-OK status asks for a retry; one that throws is a retry
@@ -21,62 +31,31 @@
 // logs it and nacks). Output messages are published before the input is acked; if publishing
 // fails the input is nacked, so nothing is lost (at-least-once).
 //
-// Middleware are plain functions from handler to handler; router-level ones wrap every
-// handler, handler-level ones wrap one; the first added runs outermost.
+// Middleware are plain functions from handler to handler (handler.h, middleware.h); router-level
+// ones wrap every handler, handler-level ones wrap one, inside the router-level ones; the first
+// added runs outermost.
+//
+// Settlement, after the chain returns (unless the handler already settled the message):
+//   ack   -> publish every output (an empty subject goes to publish_subject), then ack; a failed
+//            publish nacks instead (outputs already published may be published again);
+//   retry -> nack(delay); on a transport without delayed_delivery the worker waits out the delay
+//            itself first (the message stays in flight), so a delay is never silently ignored;
+//   drop  -> term(reason).
+// An exception that escapes the chain is logged and the message nacked.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "ferry/handler.h"
 #include "ferry/message.h"
 #include "ferry/status.h"
 #include "ferry/transport.h"
 
 namespace ferry {
-
-class outcome {
- public:
-  enum class kind : std::uint8_t { ack, retry, drop };
-
-  // Ack; publish `out` first.
-  static outcome ack(std::vector<message> out = {}) { return outcome(kind::ack, {}, {}, std::move(out)); }
-  // Nack so that the message is delivered again, after `delay` when non-zero.
-  static outcome retry(status why, std::chrono::milliseconds delay = {}) {
-    return outcome(kind::retry, std::move(why), delay, {});
-  }
-  // Never deliver again (terminate); dead-letter middleware sends it to the dead-letter subject.
-  static outcome drop(status why) { return outcome(kind::drop, std::move(why), {}, {}); }
-
-  // Conveniences: OK status = ack; other status = retry; a vector = ack and publish it.
-  outcome(status s)  // NOLINT(google-explicit-constructor)
-      : outcome(s.is_ok() ? kind::ack : kind::retry, std::move(s), {}, {}) {}
-  outcome(std::vector<message> out)  // NOLINT(google-explicit-constructor)
-      : outcome(kind::ack, {}, {}, std::move(out)) {}
-
-  [[nodiscard]] kind what() const { return kind_; }
-  [[nodiscard]] bool is_ack() const { return kind_ == kind::ack; }
-  [[nodiscard]] const status& why() const { return why_; }
-  [[nodiscard]] std::chrono::milliseconds delay() const { return delay_; }
-  [[nodiscard]] std::vector<message>& messages() { return out_; }
-  [[nodiscard]] const std::vector<message>& messages() const { return out_; }
-
- private:
-  outcome(kind k, status why, std::chrono::milliseconds delay, std::vector<message> out)
-      : kind_(k), why_(std::move(why)), delay_(delay), out_(std::move(out)) {}
-  kind kind_;
-  status why_;
-  std::chrono::milliseconds delay_{};
-  std::vector<message> out_;
-};
-
-// Called on a router worker thread with the delivered message. Must not settle the message
-// itself unless it means to (the router settles it from the outcome otherwise).
-using handler = std::function<outcome(message&)>;
-using middleware = std::function<handler(handler next)>;
 
 enum class ordering : std::uint8_t {
   none,     // up to `concurrency` messages at once, in any order
@@ -87,36 +66,54 @@ struct handler_options {
   std::string name;     // for logs, metrics, dead letters; default: the subject
   std::string subject;  // what to subscribe to
   std::string group;    // consumer group (see subscription_options::group)
-  // Where an output message with an empty subject goes. Empty: such outputs are an error.
+  // Where an output message with an empty subject goes. Empty: such outputs are an error (the
+  // input is nacked and the error logged).
   std::string publish_subject;
-  std::size_t concurrency = 1;  // handler calls running at once
+  std::size_t concurrency = 1;  // handler calls running at once (worker threads)
   ordering order = ordering::none;
-  std::vector<middleware> middleware;  // handler-level, inside the router-level ones
-  subscription_options subscription;   // passed to the transport (group above wins)
+  // Messages received but not yet running, at most; 0: subscription.max_in_flight.
+  std::size_t queue_size = 0;
+  std::vector<handler_middleware> middleware;  // handler-level, inside the router-level ones
+  subscription_options subscription;           // passed to the transport (group above wins)
 };
 
+// Counts since the handler was added. received = acked + retried + dropped + in_flight + queued
+// once everything settled by the router is counted (a message the handler settled itself is
+// counted by how it settled it).
 struct handler_stats {
   std::uint64_t received = 0, acked = 0, retried = 0, dropped = 0, published = 0;
+  std::uint64_t publish_failures = 0;  // inputs nacked because an output could not be published
+  std::uint64_t exceptions = 0;        // exceptions that escaped the chain (logged, nacked)
+  std::uint64_t in_flight = 0;         // handler calls running now
+  std::uint64_t queued = 0;            // received, waiting for a worker
 };
 
 class router {
  public:
   // Subscribes on `in`; publishes outputs on `out` (default: `in`). Both must outlive the router.
   explicit router(transport& in, publisher* out = nullptr);
-  ~router();  // stop() with the default grace
+  // stop() with the default grace, then waits for any handler still running (a handler that never
+  // returns blocks here: C++ cannot cancel a thread).
+  ~router();
   router(const router&) = delete;
   router& operator=(const router&) = delete;
 
-  // Router-level middleware; call before start().
-  router& use(middleware m);
-  // Adds a handler; before or after start() (then it starts at once).
+  // Router-level middleware. REQUIRES: start() not called yet.
+  router& use(handler_middleware m);
+  // Adds a handler; before or after start() (then it starts at once). May be called from a
+  // handler. invalid_argument for an empty subject or zero concurrency, already_exists for a
+  // name in use, failed_precondition after stop(); the transport's error if subscribing fails.
   status add_handler(handler_options options, handler h);
-  // Subscribes every handler. Fails (and subscribes nothing) if one subscription fails.
+  // Subscribes every handler and starts its workers. Fails (and subscribes nothing) if one
+  // subscription fails. failed_precondition if already started or stopped.
   status start();
-  // Stops taking new messages, lets running handlers finish for up to `grace`, nacks messages
-  // that were received but not started, and unsubscribes. Idempotent.
+  // Stops taking new messages, nacks messages that were received but not started, lets running
+  // handlers finish for up to `grace` and then nacks the messages of those still running (their
+  // outputs are discarded when they return), and unsubscribes. Returns after about `grace` at
+  // most. Idempotent. Must not be called from a handler.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
   [[nodiscard]] bool running() const;
+  // Counts for the named handler; zeros for an unknown name.
   [[nodiscard]] handler_stats stats(const std::string& handler_name) const;
 
  private:

@@ -60,29 +60,60 @@ std::string_view to_string(settlement s) {
 }
 
 namespace {
-// Moves `state` from pending to `to`; true if this call did it.
+// Moves `state` from pending to `to`; true if this call did it. Sequentially consistent: it pairs
+// with on_settled() (see run_hooks).
 bool settle_once(std::atomic<settlement>& state, settlement to) {
   settlement expected = settlement::pending;
-  return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  return state.compare_exchange_strong(expected, to, std::memory_order_seq_cst);
 }
 }  // namespace
 
 bool message::ack() {
   if (!settle_ || !settle_once(settle_->state, settlement::acked)) return false;
   settle_->impl->ack();
+  run_hooks(settlement::acked);
   return true;
 }
 
 bool message::nack(std::chrono::milliseconds delay) {
   if (!settle_ || !settle_once(settle_->state, settlement::nacked)) return false;
   settle_->impl->nack(delay);
+  run_hooks(settlement::nacked);
   return true;
 }
 
 bool message::term(std::string_view reason) {
   if (!settle_ || !settle_once(settle_->state, settlement::terminated)) return false;
   settle_->impl->term(reason);
+  run_hooks(settlement::terminated);
   return true;
+}
+
+// The settling thread writes `state` then reads `has_hooks`; on_settled() writes `has_hooks` then
+// reads `state` (all sequentially consistent). So either the settler sees has_hooks and takes the
+// lock (and with it any hook added while the state read pending), or on_settled() sees the new
+// state and runs its hook itself. Messages without hooks settle without touching the lock.
+void message::run_hooks(settlement s) {
+  if (!settle_->has_hooks.load(std::memory_order_seq_cst)) return;
+  std::vector<std::function<void(settlement)>> hooks;
+  {
+    std::lock_guard lock(settle_->hooks_mu);
+    hooks.swap(settle_->hooks);
+  }
+  for (auto& f : hooks) f(s);
+}
+
+void message::on_settled(std::function<void(settlement)> f) {
+  if (!settle_) return;
+  {
+    std::lock_guard lock(settle_->hooks_mu);
+    settle_->has_hooks.store(true, std::memory_order_seq_cst);
+    if (settle_->state.load(std::memory_order_seq_cst) == settlement::pending) {
+      settle_->hooks.push_back(std::move(f));
+      return;
+    }
+  }
+  f(settle_->state.load(std::memory_order_acquire));
 }
 
 void message::in_progress() {
@@ -110,15 +141,32 @@ message message::copy_content() const {
 }
 
 std::string new_id() {
+  // NUID's scheme (nats.go): a random 12-digit prefix per thread and a 10-digit sequence that
+  // starts at a random value and grows by a random step; the prefix is redrawn when the sequence
+  // runs out. As unique as 128 random bits in practice, at the cost of an addition per id.
   static constexpr std::string_view alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  thread_local std::mt19937_64 rng{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+  static constexpr std::uint64_t max_seq = 839299365868340224ULL;  // 62^10
+  struct nuid {
+    std::mt19937_64 rng{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+    char prefix[12];
+    std::uint64_t seq = 0, inc = 0;
+    void reset() {
+      for (char& c : prefix) c = alphabet[rng() % 62];
+      seq = rng() % max_seq;
+      inc = 33 + rng() % 300;
+    }
+  };
+  thread_local nuid n = [] {
+    nuid x;
+    x.reset();
+    return x;
+  }();
+  n.seq += n.inc;
+  if (n.seq >= max_seq) n.reset();
   std::string id(22, '0');
-  std::uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 22; ++i) {
-    std::uint64_t& w = i < 11 ? a : b;
-    id[i] = alphabet[w % 62];
-    w /= 62;
-  }
+  std::copy(std::begin(n.prefix), std::end(n.prefix), id.begin());
+  std::uint64_t s = n.seq;
+  for (int i = 21; i >= 12; --i, s /= 62) id[i] = alphabet[s % 62];
   return id;
 }
 

@@ -1,0 +1,237 @@
+#include "transport/inproc/sub_state.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace ferry::inproc::detail {
+
+namespace {
+
+constexpr std::string_view transport_name = "inproc";
+
+thread_local const engine* tls_engine = nullptr;  // set while a callback runs
+thread_local const sub_state* tls_sub = nullptr;  // the subscription whose callback runs
+
+}  // namespace
+
+// The settler of one delivery: keeps a copy of the message for a redelivery. Pooled per
+// subscription: once it has settled, it serves a later delivery (a message copy that still points
+// at it never calls it again: settlement is first-wins, and inproc has no in_progress).
+class delivery_settler final : public settler {
+ public:
+  explicit delivery_settler(sub_state* owner) : owner_(owner) {}
+  void ack() override { done(); }
+  void term(std::string_view) override { done(); }
+  void nack(std::chrono::milliseconds delay) override {
+    owner_->redeliver(std::move(m_), delay);
+    owner_->recycle(this);
+  }
+
+  message m_;                         // the delivery's content (its buffers are reused)
+  delivery_settler* next_ = nullptr;  // in the free stack
+
+ private:
+  void done() {
+    owner_->settled();
+    owner_->recycle(this);
+  }
+  sub_state* const owner_;  // the settler is owned by it, and the delivered message keeps it alive
+};
+
+sub_state::sub_state(std::shared_ptr<engine> eng, std::string pattern, subscription_options opts, delivery_callback cb)
+    : eng_(std::move(eng)),
+      pattern_(std::move(pattern)),
+      opts_(std::move(opts)),
+      cb_(std::move(cb)),
+      capacity_(std::max<std::size_t>(eng_->opts.queue_capacity, 1)) {}
+
+sub_state::~sub_state() = default;
+
+bool sub_state::in_callback_of(const engine* eng) { return tls_engine == eng; }
+
+bool sub_state::take_schedule_locked() {
+  if (scheduled_ || stopped_ || queue_.empty()) return false;
+  starved_.store(true, std::memory_order_seq_cst);
+  if (in_flight_.load(std::memory_order_seq_cst) >= opts_.max_in_flight) return false;
+  starved_.store(false, std::memory_order_relaxed);
+  scheduled_ = true;
+  return true;
+}
+
+bool sub_state::wait_for_room_locked(std::unique_lock<std::mutex>& lock, push_mode mode, status& why) {
+  if (queue_.size() < capacity_ || stopped_ || mode == push_mode::over_bound) return true;
+  if (mode == push_mode::try_only || eng_->opts.when_full == overflow::fail) {
+    why = resource_exhausted("subscription '" + pattern_ + "' has a full queue");
+    return false;
+  }
+  // What is queued must be on its way while we wait (push_many queues several before waiting).
+  if (take_schedule_locked()) {
+    lock.unlock();
+    schedule();
+    lock.lock();
+  }
+  ++space_waiters_;
+  auto room = [&] { return stopped_ || queue_.size() < capacity_; };
+  bool ok = true;
+  if (eng_->opts.block_timeout.count() > 0) {
+    ok = space_cv_.wait_for(lock, eng_->opts.block_timeout, room);
+  } else {
+    space_cv_.wait(lock, room);
+  }
+  --space_waiters_;
+  if (!ok) why = resource_exhausted("subscription '" + pattern_ + "' stayed full");
+  return ok;
+}
+
+status sub_state::push(message& m, push_mode mode) { return push_many(std::span<message>(&m, 1), mode); }
+
+status sub_state::push_many(std::span<message> ms, push_mode mode) {
+  status why;
+  std::unique_lock lock(mu_);
+  for (message& m : ms) {
+    if (!wait_for_room_locked(lock, mode, why)) break;
+    if (stopped_) break;  // nobody listens any more: dropped, like a NATS publish
+    queue_.push_back(std::move(m));
+  }
+  const bool sched = take_schedule_locked();
+  lock.unlock();
+  if (sched) schedule();
+  return why;
+}
+
+void sub_state::run(std::size_t budget) {
+  // Workers run one turn at a time, so one buffer per thread is enough (and keeps its capacity).
+  thread_local ring<message> taken;
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      scheduled_ = false;
+      return;
+    }
+    const std::size_t used = in_flight_.load(std::memory_order_relaxed);
+    const std::size_t room = used >= opts_.max_in_flight ? 0 : opts_.max_in_flight - used;
+    if (queue_.size() <= room) {
+      n = queue_.size();
+      std::swap(taken, queue_);  // everything, in O(1): publishers wait as little as possible
+    } else {
+      n = std::min(budget, room);
+      for (std::size_t i = 0; i < n; ++i) taken.push_back(queue_.pop_front());
+    }
+    in_flight_.fetch_add(n, std::memory_order_seq_cst);
+    running_ = true;
+    running_on_ = std::this_thread::get_id();
+    if (space_waiters_ > 0) space_cv_.notify_all();
+    if (idle_waiters_ > 0 && queue_.empty()) idle_cv_.notify_all();
+  }
+  while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) deliver(taken.pop_front(), take_settler());
+  if (!taken.empty()) {
+    in_flight_.fetch_sub(taken.size(), std::memory_order_seq_cst);
+    taken.clear();
+  }
+  bool again = false;
+  {
+    std::lock_guard lock(mu_);
+    running_ = false;
+    scheduled_ = false;
+    again = take_schedule_locked();
+    if (idle_waiters_ > 0) idle_cv_.notify_all();
+  }
+  if (again) schedule();
+}
+
+delivery_settler* sub_state::take_settler() {
+  if (spare_ == nullptr) spare_ = free_.exchange(nullptr, std::memory_order_acquire);
+  if (spare_ == nullptr) {
+    settlers_.push_back(std::make_unique<delivery_settler>(this));
+    return settlers_.back().get();
+  }
+  delivery_settler* s = spare_;
+  spare_ = s->next_;
+  return s;
+}
+
+void sub_state::recycle(delivery_settler* s) {
+  s->next_ = free_.load(std::memory_order_relaxed);
+  while (!free_.compare_exchange_weak(s->next_, s, std::memory_order_release, std::memory_order_relaxed)) {
+  }
+}
+
+void sub_state::deliver(message m, delivery_settler* s) {
+  m.delivery.transport = transport_name;
+  s->m_ = m;  // reuses the settler's buffers
+  // The aliasing pointer keeps this subscription (which owns the settler) alive, without an allocation.
+  m.attach(std::shared_ptr<settler>(shared_from_this(), s));
+  const engine* prev_engine = tls_engine;
+  const sub_state* prev_sub = tls_sub;
+  tls_engine = eng_.get();
+  tls_sub = this;
+  cb_(std::move(m));
+  tls_engine = prev_engine;
+  tls_sub = prev_sub;
+}
+
+void sub_state::settled() {
+  in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+  if (!starved_.load(std::memory_order_seq_cst)) return;
+  bool sched = false;
+  {
+    std::lock_guard lock(mu_);
+    sched = take_schedule_locked();
+  }
+  if (sched) schedule();
+}
+
+void sub_state::redeliver(message m, std::chrono::milliseconds delay) {
+  m.attach(nullptr);
+  m.delivery.delivery_count += 1;
+  m.delivery.redelivered = true;
+  if (delay.count() > 0) {
+    eng_->timer->at(redelivery_timer::clock::now() + delay,
+                    [self = shared_from_this(), m = std::move(m)]() mutable { self->push_front(std::move(m)); });
+  } else {
+    push_front(std::move(m));
+  }
+  settled();
+}
+
+void sub_state::push_front(message m) {
+  bool sched = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    queue_.push_front(std::move(m));
+    sched = take_schedule_locked();
+  }
+  if (sched) schedule();
+}
+
+void sub_state::stop() {
+  ring<message> dropped;
+  std::unique_lock lock(mu_);
+  if (!stopped_) {
+    stopped_ = true;
+    stop_flag_.store(true, std::memory_order_release);
+    std::swap(dropped, queue_);
+    space_cv_.notify_all();
+    idle_cv_.notify_all();
+  }
+  if (running_ && running_on_ != std::this_thread::get_id()) {
+    ++idle_waiters_;
+    idle_cv_.wait(lock, [&] { return !running_; });
+    --idle_waiters_;
+  }
+  lock.unlock();
+  dropped.clear();  // outside the lock
+}
+
+bool sub_state::wait_drained(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  ++idle_waiters_;
+  const bool ok = idle_cv_.wait_until(lock, deadline, [&] { return stopped_ || (queue_.empty() && !running_); });
+  --idle_waiters_;
+  return ok;
+}
+
+}  // namespace ferry::inproc::detail

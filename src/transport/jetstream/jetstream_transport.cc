@@ -1,0 +1,173 @@
+// The JetStream transport (include/ferry/jetstream.h): stream subjects go through JetStream,
+// every other subject through NATS core (the same connection).
+#include <mutex>
+#include <vector>
+
+#include "ferry/jetstream.h"
+#include "transport/jetstream/pull_source.h"
+#include "transport/jetstream/streams.h"
+#include "transport/nats/client.h"
+#include "transport/nats/core_source.h"
+
+namespace ferry::jetstream {
+namespace {
+
+using detail::js_context;
+using nats::detail::client;
+
+// Collects the failures of one batch of asynchronous publishes (nats.c calls back on its thread).
+struct async_errors {
+  std::mutex mu;
+  status first;  // guarded by mu
+};
+
+void on_async_publish_error(jsCtx*, jsPubAckErr* pae, void* closure) {
+  auto* errs = static_cast<async_errors*>(closure);
+  std::lock_guard lock(errs->mu);
+  if (errs->first.is_ok()) {
+    errs->first = detail::from_js(pae->Err, pae->ErrCode,
+                                  std::string("publishing on '") + natsMsg_GetSubject(pae->Msg) + "'" +
+                                      (pae->ErrText != nullptr ? std::string(": ") + pae->ErrText : ""));
+  }
+}
+
+class jetstream_transport final : public transport {
+ public:
+  jetstream_transport(std::shared_ptr<js_context> ctx, options o, std::vector<detail::bound_stream> streams)
+      : ctx_(std::move(ctx)), opts_(std::move(o)), streams_(std::move(streams)) {}
+  ~jetstream_transport() override { close(); }
+
+  [[nodiscard]] capabilities caps() const override {
+    return {.persistent = true,
+            .consumer_groups = true,
+            .per_key_order = false,  // a group's members share one consumer with no key affinity
+            .delayed_delivery = true,
+            .request_reply = true,
+            .redelivery = true,
+            .delivery_count = true,
+            .wildcards = true};
+  }
+  [[nodiscard]] std::string_view name() const override { return "jetstream"; }
+
+  status publish(message m) override {
+    status err;
+    if (detail::stream_for(streams_, m.subject, &err) == nullptr) {
+      if (!err.is_ok()) return err;
+      return ctx_->client->publish(m);  // not a stream subject: NATS core
+    }
+    if (m.id.empty()) m.id = new_id();
+    auto msg = nats::detail::to_nats(m);
+    if (!msg.is_ok()) return msg.status();
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = opts_.publish_timeout.count();
+    jsPubAck* ack = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_PublishMsg(&ack, ctx_->js, msg->get(), &po, &code);
+    if (ack != nullptr) jsPubAck_Destroy(ack);
+    return detail::from_js(s, code, "publishing on '" + m.subject + "'");
+  }
+
+  // Several at once: asynchronous publishes, then one wait for every PubAck.
+  status publish(std::vector<message> ms) override {
+    if (ms.size() < 2) return transport::publish(std::move(ms));
+    for (const message& m : ms) {
+      if (detail::stream_for(streams_, m.subject, nullptr) == nullptr) return transport::publish(std::move(ms));
+    }
+    async_errors errs;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.ErrHandler = on_async_publish_error;
+    jo.PublishAsync.ErrHandlerClosure = &errs;
+    jo.PublishAsync.MaxPending = 4096;
+    jsCtx* js = nullptr;
+    natsStatus s = natsConnection_JetStream(&js, ctx_->client->conn(), &jo);
+    if (s != NATS_OK) return nats::detail::from_nats(s, "JetStream context");
+    status first;
+    for (message& m : ms) {
+      if (m.id.empty()) m.id = new_id();
+      auto msg = nats::detail::to_nats(m);
+      if (!msg.is_ok()) {
+        first = msg.status();
+        break;
+      }
+      natsMsg* raw = msg->release();
+      s = js_PublishMsgAsync(js, &raw, nullptr);
+      if (raw != nullptr) natsMsg_Destroy(raw);  // not taken by the library
+      if (s != NATS_OK) {
+        first = nats::detail::from_nats(s, "publishing on '" + m.subject + "'");
+        break;
+      }
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = opts_.publish_timeout.count();
+    s = js_PublishAsyncComplete(js, &po);
+    jsCtx_Destroy(js);
+    if (!first.is_ok()) return first;
+    {
+      std::lock_guard lock(errs.mu);
+      if (!errs.first.is_ok()) return errs.first;
+    }
+    return nats::detail::from_nats(s, "waiting for the PubAcks");
+  }
+
+  status flush(std::chrono::milliseconds timeout) override { return ctx_->client->flush(timeout); }
+
+  result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
+                                                  delivery_callback callback) override {
+    status err;
+    const detail::bound_stream* stream = detail::stream_for(streams_, subject, &err);
+    if (!err.is_ok()) return err;
+    if (stream == nullptr) {
+      return nats::detail::subscribe_core(ctx_->client, "jetstream", std::move(subject), options, std::move(callback),
+                                          loops_);
+    }
+    return detail::subscribe_pull(ctx_, opts_, *stream, std::move(subject), options, std::move(callback), loops_);
+  }
+
+  // A NATS core request: the subject must be outside the streams (a stream would answer with its
+  // PubAck).
+  result<message> request(message m, std::chrono::milliseconds timeout) override {
+    if (const auto* s = detail::stream_for(streams_, m.subject, nullptr); s != nullptr) {
+      return invalid_argument("request subject '" + m.subject + "' is captured by stream " + s->name +
+                              "; requests travel on NATS core subjects");
+    }
+    return ctx_->client->request(std::move(m), timeout);
+  }
+
+  void close() override {
+    std::call_once(closed_, [this] {
+      loops_.stop_all();
+      (void)ctx_->client->flush(std::chrono::seconds(5));
+      ctx_->client->close();
+    });
+  }
+
+ private:
+  const std::shared_ptr<js_context> ctx_;
+  const options opts_;
+  const std::vector<detail::bound_stream> streams_;
+  nats::detail::loop_registry loops_;
+  std::once_flag closed_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<transport>> connect(const std::string& url, options o) {
+  auto c = client::connect(url, o.connection);
+  if (!c.is_ok()) return c.status();
+  auto ctx = std::make_shared<js_context>();
+  ctx->client = std::move(*c);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = std::max<std::int64_t>(o.publish_timeout.count(), 1000);
+  natsStatus s = natsConnection_JetStream(&ctx->js, ctx->client->conn(), &jo);
+  if (s != NATS_OK) return nats::detail::from_nats(s, "JetStream context");
+  auto streams = detail::setup_streams(ctx->js, o);
+  if (!streams.is_ok()) return streams.status();
+  return std::unique_ptr<transport>(
+      std::make_unique<jetstream_transport>(std::move(ctx), std::move(o), std::move(*streams)));
+}
+
+}  // namespace ferry::jetstream

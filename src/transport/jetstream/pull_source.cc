@@ -1,0 +1,240 @@
+#include "transport/jetstream/pull_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <mutex>
+
+namespace ferry::jetstream::detail {
+
+namespace {
+
+using nats::detail::in_flight_gate;
+using nats::detail::msg_ptr;
+
+constexpr std::string_view transport_name = "jetstream";
+
+std::int64_t to_ns(std::chrono::milliseconds d) { return d.count() * 1'000'000; }
+
+// Settles one JetStream delivery by publishing on its ack subject (fire and forget: a lost ack
+// means a redelivery after AckWait, which at-least-once allows).
+class js_settler final : public settler {
+ public:
+  js_settler(std::shared_ptr<in_flight_gate> g, std::shared_ptr<nats::detail::client> c, std::string ack_subject)
+      : gate_(std::move(g)), client_(std::move(c)), ack_(std::move(ack_subject)) {}
+  void ack() override { send("+ACK", true); }
+  void nack(std::chrono::milliseconds delay) override {
+    send(delay.count() > 0 ? "-NAK {\"delay\":" + std::to_string(to_ns(delay)) + "}" : std::string("-NAK"), true);
+  }
+  // nats-server 2.9 takes only a bare +TERM (a reason is 2.10.4+): the reason stays with the
+  // dead-letter middleware.
+  void term(std::string_view) override { send("+TERM", true); }
+  void in_progress() override { send("+WPI", false); }
+
+ private:
+  void send(const std::string& body, bool final) {
+    if (status s = client_->publish_raw(ack_, body); !s.is_ok())
+      spdlog::debug("jetstream: ack lost: {}", s.to_string());
+    if (final) gate_->release();
+  }
+  const std::shared_ptr<in_flight_gate> gate_;
+  const std::shared_ptr<nats::detail::client> client_;
+  const std::string ack_;
+};
+
+// Makes the natsSubscription of a pull consumer; `start_seq` 0 delivers everything, otherwise
+// from that stream sequence on (a consumer made again after the broker lost it).
+using make_sub_fn = std::function<result<natsSubscription*>(std::uint64_t start_seq)>;
+
+class pull_source final : public nats::detail::delivery_loop::source {
+ public:
+  pull_source(std::shared_ptr<js_context> ctx, natsSubscription* sub, make_sub_fn remake)
+      : ctx_(std::move(ctx)), sub_(sub), remake_(std::move(remake)) {}
+  ~pull_source() override { natsSubscription_Destroy(sub_); }
+
+  bool next(std::size_t max, std::chrono::milliseconds wait, const std::shared_ptr<in_flight_gate>& gate,
+            std::vector<message>& out) override {
+    natsSubscription* sub = current();
+    if (sub == nullptr) return false;
+    natsMsgList list{};
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s =
+        natsSubscription_Fetch(&list, sub, static_cast<int>(max), std::max<std::int64_t>(wait.count(), 1), &code);
+    if (s != NATS_OK) {
+      natsMsgList_Destroy(&list);
+      if (s != NATS_TIMEOUT)
+        spdlog::debug("jetstream: fetch on '{}': {}", natsSubscription_GetSubject(sub), natsStatus_GetText(s));
+      // Quiet or failing for a while: is the consumer still there? (A broker restart loses
+      // ephemeral consumers on ferryd; an inactive one expires.)
+      if (++idle_ % 8 == 0) check_consumer(sub);
+      return s == NATS_TIMEOUT;
+    }
+    idle_ = 0;
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* raw = list.Msgs[i];
+      message m = nats::detail::from_nats(raw);
+      const std::string ack = m.reply;
+      m.reply.clear();  // the ack subject is the transport's business
+      m.delivery.transport = transport_name;
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, raw) == NATS_OK) {
+        m.delivery.delivery_count = meta->NumDelivered;
+        m.delivery.stream_sequence = meta->Sequence.Stream;
+        m.delivery.redelivered = meta->NumDelivered > 1;
+        m.delivery.published = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(meta->Timestamp)));
+        last_seq_ = std::max(last_seq_, meta->Sequence.Stream);
+        jsMsgMetaData_Destroy(meta);
+      }
+      m.attach(std::make_shared<js_settler>(gate, ctx_->client, ack));
+      out.push_back(std::move(m));
+    }
+    natsMsgList_Destroy(&list);
+    return true;
+  }
+
+  // Ends a pending Fetch. A bound durable stays on the server; an ephemeral is deleted.
+  void interrupt() override {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    natsSubscription_Unsubscribe(sub_);
+  }
+
+ private:
+  natsSubscription* current() {
+    std::lock_guard lock(mu_);
+    return stopped_ ? nullptr : sub_;
+  }
+
+  // Makes the consumer again, from the message after the last one delivered, if the server no
+  // longer has it (only from the loop thread).
+  void check_consumer(natsSubscription* sub) {
+    if (natsConnection_Status(ctx_->client->conn()) != NATS_CONN_STATUS_CONNECTED) return;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &code);
+    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+    if (s != NATS_NOT_FOUND) return;
+    auto fresh = remake_(last_seq_ + 1);
+    if (!fresh.is_ok()) {
+      spdlog::warn("jetstream: the consumer of '{}' is gone and could not be made again: {}",
+                   natsSubscription_GetSubject(sub), fresh.status().to_string());
+      return;
+    }
+    spdlog::info("jetstream: the consumer of '{}' was gone; made again from stream sequence {}",
+                 natsSubscription_GetSubject(sub), last_seq_ + 1);
+    natsSubscription* old = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) {
+        old = *fresh;
+      } else {
+        old = sub_;
+        sub_ = *fresh;
+      }
+    }
+    natsSubscription_Destroy(old);
+  }
+
+  const std::shared_ptr<js_context> ctx_;
+  std::mutex mu_;          // guards sub_ and stopped_ (interrupt runs on other threads)
+  natsSubscription* sub_;  // replaced only by the loop thread
+  bool stopped_ = false;
+  const make_sub_fn remake_;
+  std::uint64_t last_seq_ = 0;  // loop thread only
+  std::uint64_t idle_ = 0;      // loop thread only: fetches in a row that brought nothing
+};
+
+bool valid_group_name(const std::string& g) {
+  for (char c : g) {
+    if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '/' || c == '\\') return false;
+  }
+  return !g.empty();
+}
+
+void fill_config(jsConsumerConfig& cfg, const subscription_options& so, std::uint64_t start_seq) {
+  jsConsumerConfig_Init(&cfg);
+  cfg.AckPolicy = js_AckExplicit;
+  cfg.DeliverPolicy = start_seq == 0 ? js_DeliverAll : js_DeliverByStartSequence;
+  cfg.OptStartSeq = start_seq;
+  cfg.AckWait = to_ns(so.ack_wait);
+  if (so.max_deliver > 0) cfg.MaxDeliver = so.max_deliver;
+}
+
+// Creates the group's durable consumer unless it exists (with the same filter).
+status ensure_durable(jsCtx* js, const bound_stream& stream, const std::string& subject, const subscription_options& so,
+                      std::uint64_t start_seq) {
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetConsumerInfo(&ci, js, stream.name.c_str(), so.group.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    const std::string filter =
+        ci->Config != nullptr && ci->Config->FilterSubject != nullptr ? ci->Config->FilterSubject : "";
+    jsConsumerInfo_Destroy(ci);
+    if (filter != subject) {
+      return failed_precondition("group '" + so.group + "' already consumes '" + filter + "' of stream " + stream.name +
+                                 ", not '" + subject + "'");
+    }
+    return status::ok();
+  }
+  jsConsumerConfig cfg;
+  fill_config(cfg, so, start_seq);
+  cfg.Durable = so.group.c_str();
+  cfg.FilterSubject = subject.c_str();
+  cfg.MaxAckPending = static_cast<std::int64_t>(std::max<std::size_t>(so.max_in_flight * 16, 1000));
+  code = static_cast<jsErrCode>(0);
+  s = js_AddConsumer(&ci, js, stream.name.c_str(), &cfg, nullptr, &code);
+  if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+  if (s == NATS_OK) return status::ok();
+  // Another member may have created it meanwhile.
+  code = static_cast<jsErrCode>(0);
+  if (js_GetConsumerInfo(&ci, js, stream.name.c_str(), so.group.c_str(), nullptr, &code) == NATS_OK) {
+    jsConsumerInfo_Destroy(ci);
+    return status::ok();
+  }
+  return from_js(s, code, "creating consumer " + so.group + " on stream " + stream.name);
+}
+
+}  // namespace
+
+result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_context>& ctx, const options& o,
+                                                     const bound_stream& stream, std::string subject,
+                                                     const subscription_options& so, delivery_callback cb,
+                                                     nats::detail::loop_registry& loops) {
+  if (so.max_in_flight == 0) return invalid_argument("max_in_flight must be at least 1");
+  if (!cb) return invalid_argument("subscribe needs a callback");
+  if (!so.group.empty() && !valid_group_name(so.group)) {
+    return invalid_argument("group '" + so.group + "' is not a valid consumer name");
+  }
+  make_sub_fn make = [ctx, o, stream, subject, so](std::uint64_t start_seq) -> result<natsSubscription*> {
+    jsSubOptions sub_opts;
+    jsSubOptions_Init(&sub_opts);
+    sub_opts.Stream = stream.name.c_str();
+    sub_opts.ManualAck = true;
+    natsSubscription* sub = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = NATS_OK;
+    if (!so.group.empty()) {
+      FERRY_RETURN_IF_ERROR(ensure_durable(ctx->js, stream, subject, so, start_seq));
+      sub_opts.Consumer = so.group.c_str();
+      s = js_PullSubscribe(&sub, ctx->js, subject.c_str(), so.group.c_str(), nullptr, &sub_opts, &code);
+    } else {
+      fill_config(sub_opts.Config, so, start_seq);
+      sub_opts.Config.MaxAckPending = static_cast<std::int64_t>(so.max_in_flight);
+      sub_opts.Config.InactiveThreshold = to_ns(o.inactive_threshold);
+      s = js_PullSubscribe(&sub, ctx->js, subject.c_str(), nullptr, nullptr, &sub_opts, &code);
+    }
+    if (s != NATS_OK) return from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
+    return sub;
+  };
+  auto sub = make(0);
+  if (!sub.is_ok()) return sub.status();
+  auto loop = std::make_shared<nats::detail::delivery_loop>(
+      subject, std::make_unique<pull_source>(ctx, *sub, std::move(make)), std::move(cb), so.max_in_flight,
+      o.fetch_batch, ctx->client->opts().poll_interval);
+  loop->start();
+  loops.add(loop);
+  return std::unique_ptr<subscription>(std::make_unique<nats::detail::loop_subscription>(std::move(loop)));
+}
+
+}  // namespace ferry::jetstream::detail

@@ -1,0 +1,106 @@
+#include "transport/nats/delivery_loop.h"
+
+#include <algorithm>
+
+namespace ferry::nats::detail {
+
+std::size_t in_flight_gate::wait_room(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, wait, [&] { return closed_ || used_ < max_; });
+  return closed_ || used_ >= max_ ? 0 : max_ - used_;
+}
+
+void in_flight_gate::take(std::size_t n) {
+  std::lock_guard lock(mu_);
+  used_ += n;
+}
+
+void in_flight_gate::release() {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (used_ > 0) --used_;
+    wake = used_ + 1 == max_;
+  }
+  if (wake) cv_.notify_all();
+}
+
+void in_flight_gate::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+delivery_loop::delivery_loop(std::string subject, std::unique_ptr<source> src, delivery_callback cb,
+                             std::size_t max_in_flight, std::size_t max_batch, std::chrono::milliseconds poll)
+    : subject_(std::move(subject)),
+      src_(std::move(src)),
+      cb_(std::move(cb)),
+      gate_(std::make_shared<in_flight_gate>(std::max<std::size_t>(max_in_flight, 1))),
+      max_batch_(std::max<std::size_t>(max_batch, 1)),
+      poll_(poll) {}
+
+delivery_loop::~delivery_loop() { stop(); }
+
+void delivery_loop::start() {
+  std::lock_guard lock(mu_);
+  // The thread holds the loop: a loop stopped from its own callback is detached and lives on
+  // until the thread returns.
+  thread_ = std::thread([self = shared_from_this()] { self->run(); });
+}
+
+void delivery_loop::stop() {
+  stopping_.store(true);
+  gate_->close();
+  src_->interrupt();
+  std::thread t;
+  {
+    std::lock_guard lock(mu_);
+    t = std::move(thread_);
+  }
+  if (!t.joinable()) return;
+  if (t.get_id() == std::this_thread::get_id()) {
+    t.detach();
+  } else {
+    t.join();
+  }
+}
+
+void delivery_loop::run() {
+  std::vector<message> batch;
+  while (!stopping_.load()) {
+    const std::size_t room = gate_->wait_room(poll_);
+    if (room == 0) continue;
+    batch.clear();
+    if (!src_->next(std::min(room, max_batch_), poll_, gate_, batch)) {
+      if (stopping_.load()) break;
+      std::this_thread::sleep_for(poll_ / 5);  // a broken subscription: do not spin
+      continue;
+    }
+    gate_->take(batch.size());
+    std::size_t i = 0;
+    for (; i < batch.size() && !stopping_.load(); ++i) cb_(std::move(batch[i]));
+    for (; i < batch.size(); ++i) batch[i].nack();  // taken but never handed over: give them back
+  }
+}
+
+void loop_registry::add(const std::shared_ptr<delivery_loop>& l) {
+  std::lock_guard lock(mu_);
+  std::erase_if(loops_, [](const auto& w) { return w.expired(); });
+  loops_.push_back(l);
+}
+
+void loop_registry::stop_all() {
+  std::vector<std::weak_ptr<delivery_loop>> loops;
+  {
+    std::lock_guard lock(mu_);
+    loops.swap(loops_);
+  }
+  for (auto& w : loops) {
+    if (auto l = w.lock()) l->stop();
+  }
+}
+
+}  // namespace ferry::nats::detail

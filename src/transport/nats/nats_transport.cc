@@ -1,0 +1,65 @@
+// The NATS core transport (include/ferry/nats.h).
+#include <mutex>
+#include <vector>
+
+#include "ferry/nats.h"
+#include "transport/nats/client.h"
+#include "transport/nats/core_source.h"
+
+namespace ferry::nats {
+namespace {
+
+using detail::client;
+
+class nats_transport final : public transport {
+ public:
+  explicit nats_transport(std::shared_ptr<client> c) : client_(std::move(c)) {}
+  ~nats_transport() override { close(); }
+
+  [[nodiscard]] capabilities caps() const override {
+    return {.persistent = false,
+            .consumer_groups = true,
+            .per_key_order = false,  // queue groups have no key affinity (one subscription is in order)
+            .delayed_delivery = false,
+            .request_reply = true,
+            .redelivery = false,
+            .delivery_count = false,
+            .wildcards = true};
+  }
+  [[nodiscard]] std::string_view name() const override { return "nats"; }
+
+  status publish(message m) override { return client_->publish(m); }
+  status flush(std::chrono::milliseconds timeout) override { return client_->flush(timeout); }
+
+  result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
+                                                  delivery_callback callback) override {
+    return detail::subscribe_core(client_, "nats", std::move(subject), options, std::move(callback), loops_);
+  }
+
+  result<message> request(message m, std::chrono::milliseconds timeout) override {
+    return client_->request(std::move(m), timeout);
+  }
+
+  void close() override {
+    std::call_once(closed_, [this] {
+      loops_.stop_all();
+      (void)client_->flush(std::chrono::seconds(5));
+      client_->close();
+    });
+  }
+
+ private:
+  const std::shared_ptr<client> client_;
+  detail::loop_registry loops_;
+  std::once_flag closed_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<transport>> connect(const std::string& url, options o) {
+  auto c = client::connect(url, o);
+  if (!c.is_ok()) return c.status();
+  return std::unique_ptr<transport>(std::make_unique<nats_transport>(std::move(*c)));
+}
+
+}  // namespace ferry::nats
