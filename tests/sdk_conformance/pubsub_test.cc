@@ -1,0 +1,485 @@
+// Watermill's universal Pub/Sub behaviours (pubsub/tests/test_pubsub.go), where they apply, plus
+// the transport-level checks Watermill never makes (binary headers, empty payloads, delivery
+// count, nack delay, request/reply).
+#include "suite.h"
+
+namespace ferry::conformance {
+namespace {
+
+// 1. Payload and header round trip, binary header values and empty payloads included.
+TEST_P(Conformance, PublishSubscribe) {
+  collector got;
+  auto sub = t().subscribe(subject("ps"), {}, got.acking());
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  std::string binary;
+  for (int c = 1; c < 256; ++c) {
+    if (c != '\r' && c != '\n') binary.push_back(static_cast<char>(c));
+  }
+  std::map<std::string, message> sent;
+  for (int i = 0; i < 100; ++i) {
+    message m(subject("ps"), i % 10 == 0 ? std::string() : "payload-" + std::to_string(i) + std::string("\0\xff", 2));
+    m.id = new_id();
+    m.key = "k" + std::to_string(i % 3);
+    m.headers.set("test", new_id()).add("multi", "1").add("multi", "2").set("Binary-Value", binary);
+    sent.emplace(m.id, m);
+    ASSERT_TRUE(other().publish(m).is_ok());
+  }
+  ASSERT_TRUE(got.wait_unique(100)) << got.unique();
+  for (const message& m : got.messages()) {
+    auto it = sent.find(m.id);
+    ASSERT_NE(it, sent.end());
+    EXPECT_EQ(m.payload, it->second.payload);
+    EXPECT_EQ(m.key, it->second.key);
+    EXPECT_EQ(m.subject, it->second.subject);
+    EXPECT_EQ(as_multimap(m.headers), as_multimap(it->second.headers));
+    EXPECT_EQ(m.delivery.transport, t().name());
+  }
+}
+
+// Header values that no NATS header can carry are refused, never mangled.
+TEST_P(Conformance, UncarriableHeadersAreRefused) {
+  if (inst().name == "inproc") GTEST_SKIP() << "inproc carries any byte";
+  for (const std::string& bad : {std::string("a\r\nb"), std::string("a\0b", 3)}) {
+    message m(subject("bad"), "x");
+    m.headers.set("X", bad);
+    EXPECT_EQ(t().publish(m).code(), status_code::invalid_argument);
+  }
+}
+
+// 2. Concurrent publishers and competing subscribers: nothing lost.
+TEST_P(Conformance, ConcurrentSubscribe) {
+  const bool groups = caps().consumer_groups;
+  collector got;
+  std::vector<std::unique_ptr<subscription>> subs;
+  for (int i = 0; i < (groups ? 5 : 1); ++i) {
+    auto s = t().subscribe(subject("cs"), {.group = groups ? group("cs") : ""}, got.acking());
+    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+    subs.push_back(std::move(*s));
+  }
+  std::vector<std::thread> pubs;
+  for (int p = 0; p < 10; ++p) {
+    pubs.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        status st = other().publish(message(subject("cs"), "x"));
+        EXPECT_TRUE(st.is_ok()) << st.to_string();
+      }
+    });
+  }
+  for (auto& th : pubs) th.join();
+  EXPECT_TRUE(got.wait_unique(500)) << got.unique();
+}
+
+// 3. Many topics on one transport at once, each receiving exactly its own messages.
+TEST_P(Conformance, ConcurrentSubscribeMultipleTopics) {
+  constexpr int topics = 10, per = 30;
+  std::vector<std::thread> threads;
+  std::atomic<int> done{0};
+  for (int k = 0; k < topics; ++k) {
+    threads.emplace_back([&, k] {
+      collector got;
+      const std::string s = subject("topic" + std::to_string(k));
+      auto sub = t().subscribe(s, {}, got.acking());
+      ASSERT_TRUE(sub.is_ok());
+      for (int i = 0; i < per; ++i) ASSERT_TRUE(other().publish(message(s, std::to_string(k))).is_ok());
+      ASSERT_TRUE(got.wait_unique(per));
+      for (const auto& m : got.messages()) EXPECT_EQ(m.payload, std::to_string(k));
+      ++done;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(done.load(), topics);
+}
+
+// 4. Nacked messages come back; all arrive.
+TEST_P(Conformance, ResendOnNack) {
+  FERRY_REQUIRE_CAP(redelivery);
+  collector got;
+  std::atomic<int> nacks{0};
+  auto sub = t().subscribe(subject("nack"), {}, [&](message m) {
+    if (nacks.fetch_add(1) < 2) {
+      m.nack();
+      return;
+    }
+    m.ack();
+    got.add(std::move(m));
+  });
+  ASSERT_TRUE(sub.is_ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(other().publish(message(subject("nack"), std::to_string(i))).is_ok());
+  EXPECT_TRUE(got.wait_unique(50)) << got.unique();
+}
+
+// 5. With max_in_flight 1, an unsettled message holds the next back; the ack releases it.
+TEST_P(Conformance, NoAckBlocksNext) {
+  collector got;
+  auto sub = t().subscribe(subject("noack"), {.max_in_flight = 1}, got.keeping());
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(other().publish(message(subject("noack"), "1")).is_ok());
+  ASSERT_TRUE(other().publish(message(subject("noack"), "2")).is_ok());
+  ASSERT_TRUE(got.wait_total(1));
+  EXPECT_FALSE(got.wait_total(2, 300ms)) << "a second message arrived while the first was unsettled";
+  auto first = got.messages().front();
+  EXPECT_EQ(first.payload, "1");
+  EXPECT_TRUE(first.ack());
+  ASSERT_TRUE(got.wait_total(2));
+  EXPECT_EQ(got.messages()[1].payload, "2");
+  got.messages()[1].ack();
+}
+
+// 6. Subscribers of a group that stop halfway lose nothing (persistent transports).
+TEST_P(Conformance, ContinueAfterSubscriberClose) {
+  FERRY_REQUIRE_CAP(persistent);
+  FERRY_REQUIRE_CAP(consumer_groups);
+  constexpr int total = 200;
+  for (int i = 0; i < total; ++i) ASSERT_TRUE(other().publish(message(subject("cont"), std::to_string(i))).is_ok());
+  collector got;
+  for (int round = 0; round < 20 && got.unique() < total; ++round) {
+    auto conn = fresh();
+    std::atomic<int> seen{0};
+    auto sub =
+        conn->subscribe(subject("cont"), {.group = group("cont"), .max_in_flight = 16, .ack_wait = 2s}, [&](message m) {
+          if (seen.fetch_add(1) >= 30) return;  // left unsettled: redelivered later
+          m.ack();
+          got.add(std::move(m));
+        });
+    ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+    eventually([&] { return seen.load() >= 30 || got.unique() >= total; }, 5s);
+    (*sub)->stop();
+    conn->close();
+  }
+  EXPECT_TRUE(got.wait_unique(total, 1s)) << got.unique();
+}
+
+// 7. Transports created, subscribed and closed concurrently leave the bus working.
+TEST_P(Conformance, ConcurrentClose) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    threads.emplace_back([&] {
+      auto conn = fresh();
+      auto sub = conn->subscribe(subject("cc"), {.group = caps().consumer_groups ? group("cc") : ""},
+                                 [](message m) { m.ack(); });
+      EXPECT_TRUE(sub.is_ok());
+      if (sub.is_ok()) (*sub)->stop();
+      conn->close();
+    });
+  }
+  for (auto& th : threads) th.join();
+  collector got;
+  auto sub = t().subscribe(subject("cc"), {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(other().publish(message(subject("cc"), "x")).is_ok());
+  EXPECT_TRUE(got.wait_unique(50)) << got.unique();
+}
+
+// 8. Repeated nacks do not lose or skip anything.
+TEST_P(Conformance, ContinueAfterErrors) {
+  FERRY_REQUIRE_CAP(redelivery);
+  constexpr int total = 20;
+  collector got;
+  std::atomic<int> failures{0};
+  auto sub = t().subscribe(subject("err"), {.max_in_flight = 8}, [&](message m) {
+    if (failures.fetch_add(1) < 30) {
+      m.nack();
+      return;
+    }
+    m.ack();
+    got.add(std::move(m));
+  });
+  ASSERT_TRUE(sub.is_ok());
+  for (int i = 0; i < total; ++i) ASSERT_TRUE(other().publish(message(subject("err"), std::to_string(i))).is_ok());
+  EXPECT_TRUE(got.wait_unique(total)) << got.unique();
+}
+
+// 9. One subscriber sees each key's messages in publish order.
+TEST_P(Conformance, PublishSubscribeInOrder) {
+  collector got;
+  auto sub = t().subscribe(subject("order"), {.max_in_flight = 1000}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  std::map<std::string, std::vector<std::string>> sent;
+  for (int i = 0; i < 300; ++i) {
+    message m(subject("order"), std::to_string(i));
+    m.key = "type" + std::to_string(i % 16);
+    m.id = new_id();
+    sent[m.key].push_back(m.id);
+    ASSERT_TRUE(other().publish(m).is_ok());
+  }
+  ASSERT_TRUE(got.wait_unique(300));
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const auto& m : got.messages()) seen[m.key].push_back(m.id);
+  EXPECT_EQ(seen, sent);
+}
+
+// 9b. Where the transport keeps key order itself, a group keeps it across its members.
+TEST_P(Conformance, GroupKeepsKeyOrder) {
+  FERRY_REQUIRE_CAP(per_key_order);
+  FERRY_REQUIRE_CAP(consumer_groups);
+  if (inst().name != "inproc") GTEST_SKIP() << "queue groups have no key affinity";
+  collector got;
+  std::vector<std::unique_ptr<subscription>> subs;
+  for (int i = 0; i < 3; ++i) {
+    auto s = t().subscribe(subject("gko"), {.group = group("gko")}, got.acking());
+    ASSERT_TRUE(s.is_ok());
+    subs.push_back(std::move(*s));
+  }
+  std::map<std::string, std::vector<std::string>> sent;
+  for (int i = 0; i < 300; ++i) {
+    message m(subject("gko"), std::to_string(i));
+    m.key = "k" + std::to_string(i % 7);
+    m.id = new_id();
+    sent[m.key].push_back(m.id);
+    ASSERT_TRUE(t().publish(m).is_ok());
+  }
+  ASSERT_TRUE(got.wait_unique(300));
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const auto& m : got.messages()) seen[m.key].push_back(m.id);
+  EXPECT_EQ(seen, sent);
+}
+
+// 10. Concurrent publishers, then flush and close: everything arrives.
+TEST_P(Conformance, PublisherCloseFlushes) {
+  collector got;
+  auto sub = t().subscribe(subject("pc"), {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  auto pub = fresh();
+  std::vector<std::thread> threads;
+  for (int p = 0; p < 20; ++p) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) EXPECT_TRUE(pub->publish(message(subject("pc"), "x")).is_ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_TRUE(pub->flush(10s).is_ok());
+  pub->close();
+  EXPECT_TRUE(got.wait_unique(500)) << got.unique();
+}
+
+// 11. Two topics, no cross-talk.
+TEST_P(Conformance, TopicIsolation) {
+  collector one, two;
+  auto s1 = t().subscribe(subject("topic-1"), {}, one.acking());
+  auto s2 = t().subscribe(subject("topic-2"), {}, two.acking());
+  ASSERT_TRUE(s1.is_ok() && s2.is_ok());
+  ASSERT_TRUE(other().publish(message(subject("topic-1"), "1")).is_ok());
+  ASSERT_TRUE(other().publish(message(subject("topic-2"), "2")).is_ok());
+  ASSERT_TRUE(one.wait_total(1) && two.wait_total(1));
+  ASSERT_TRUE(other().flush(5s).is_ok());
+  EXPECT_FALSE(one.wait_total(2, 100ms));
+  EXPECT_EQ(one.messages()[0].payload, "1");
+  EXPECT_EQ(two.messages()[0].payload, "2");
+}
+
+// 11b. Wildcards: `*` one token, `>` the rest.
+TEST_P(Conformance, Wildcards) {
+  FERRY_REQUIRE_CAP(wildcards);
+  collector star, tail;
+  auto a = t().subscribe(subject("w.*"), {}, star.acking());
+  auto b = t().subscribe(subject("w.>"), {}, tail.acking());
+  ASSERT_TRUE(a.is_ok() && b.is_ok()) << a.status().to_string() << b.status().to_string();
+  for (const char* s : {"w.a", "w.b", "w.a.b"}) ASSERT_TRUE(other().publish(message(subject(s), s)).is_ok());
+  EXPECT_TRUE(star.wait_unique(2));
+  EXPECT_TRUE(tail.wait_unique(3));
+  EXPECT_FALSE(star.wait_total(3, 100ms));
+}
+
+// 14. Log semantics: a new subscriber receives everything published before it.
+TEST_P(Conformance, NewSubscriberReceivesOldMessages) {
+  FERRY_REQUIRE_CAP(persistent);
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(other().publish(message(subject("old"), std::to_string(i))).is_ok());
+    collector got;
+    auto sub = t().subscribe(subject("old"), {}, got.acking());
+    ASSERT_TRUE(sub.is_ok());
+    EXPECT_TRUE(got.wait_unique(10 * round)) << "round " << round << ": " << got.unique();
+  }
+}
+
+// 15. The broker is killed and restarted mid-run: every published message is received. Core NATS
+// keeps what is published while it is disconnected and, on reconnect, subscribes again before
+// sending it, so there the test publishes on the subscriber's connection once the connection has
+// noticed the broker is gone (what was written into a dying socket is lost: at-most-once).
+TEST_P(Conformance, ReconnectAfterBrokerRestart) {
+  std::string why;
+  broker* b = broker_for(inst(), &why);
+  if (b == nullptr || !b->restartable()) GTEST_SKIP() << "needs a restartable broker";
+  collector got;
+  const bool persistent = caps().persistent;
+  transport& pub = persistent ? other() : t();
+  auto sub = t().subscribe(subject("rc"), {.group = persistent ? group("rc") : "", .ack_wait = 3s}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  std::set<std::string> sent;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      message m(subject("rc"), std::to_string(i));
+      m.id = new_id();
+      ASSERT_TRUE(publish_retry(pub, m).is_ok());
+      sent.insert(m.id);
+    }
+  };
+  send(50);
+  ASSERT_TRUE(got.wait_unique(50));
+  b->kill();
+  if (!persistent) {
+    ASSERT_TRUE(eventually([&] { return !pub.flush(50ms).is_ok(); }));
+  }
+  std::thread restart([&] {
+    std::this_thread::sleep_for(300ms);  // the broker stays down for a while
+    EXPECT_TRUE(b->start_again());
+  });
+  send(50);  // while the broker is down (core NATS buffers; JetStream retries until it is back)
+  restart.join();
+  send(50);
+  EXPECT_TRUE(eventually([&] {
+    auto ids = got.ids();
+    return std::includes(ids.begin(), ids.end(), sent.begin(), sent.end());
+  })) << got.unique()
+      << " of " << sent.size();
+}
+
+// A subscriber without a group keeps receiving across a broker restart (its ephemeral consumer
+// is gone afterwards: the transport makes a new one from where it was).
+TEST_P(Conformance, EphemeralSurvivesBrokerRestart) {
+  FERRY_REQUIRE_CAP(persistent);
+  std::string why;
+  broker* b = broker_for(inst(), &why);
+  if (b == nullptr || !b->restartable()) GTEST_SKIP() << "needs a restartable broker";
+  collector got;
+  auto sub = t().subscribe(subject("eph"), {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(publish_retry(other(), message(subject("eph"), std::to_string(i))).is_ok());
+  ASSERT_TRUE(got.wait_unique(10));
+  b->kill();
+  ASSERT_TRUE(b->start_again());
+  for (int i = 10; i < 20; ++i) ASSERT_TRUE(publish_retry(other(), message(subject("eph"), std::to_string(i))).is_ok());
+  EXPECT_TRUE(got.wait_unique(20)) << got.unique();
+}
+
+// 16. Two groups each receive everything; the members of one share it.
+TEST_P(Conformance, ConsumerGroups) {
+  FERRY_REQUIRE_CAP(consumer_groups);
+  collector g1a, g1b, g2;
+  auto a = t().subscribe(subject("cg"), {.group = group("g1")}, g1a.acking());
+  auto b = other().subscribe(subject("cg"), {.group = group("g1")}, g1b.acking());
+  auto c = t().subscribe(subject("cg"), {.group = group("g2")}, g2.acking());
+  ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
+  std::set<std::string> sent;
+  for (int i = 0; i < 50; ++i) {
+    message m(subject("cg"), std::to_string(i));
+    m.id = new_id();
+    sent.insert(m.id);
+    ASSERT_TRUE(t().publish(m).is_ok());
+  }
+  ASSERT_TRUE(g2.wait_unique(50));
+  ASSERT_TRUE(eventually([&] {
+    auto x = g1a.ids(), y = g1b.ids();
+    x.insert(y.begin(), y.end());
+    return x == sent;
+  }));
+  if (!caps().redelivery) {
+    EXPECT_EQ(g1a.total() + g1b.total(), 50u);  // each message to one member
+  }
+}
+
+// Request/reply: an answer, no responders, a timeout.
+TEST_P(Conformance, RequestReply) {
+  FERRY_REQUIRE_CAP(request_reply);
+  EXPECT_EQ(t().request(message(rpc_subject("nobody"), "x"), 2s).status().code(), status_code::unavailable);
+  auto responder = other().subscribe(rpc_subject("echo"), {}, [&](message m) {
+    EXPECT_FALSE(m.reply.empty());
+    message r = reply_to(m, "re:" + m.payload);
+    r.headers.set("Answered-By", "echo");
+    EXPECT_TRUE(other().publish(std::move(r)).is_ok());
+    m.ack();
+  });
+  ASSERT_TRUE(responder.is_ok());
+  ASSERT_TRUE(other().flush(5s).is_ok());
+  message q(rpc_subject("echo"), "ping");
+  q.headers.set(std::string(header::correlation_id), "c-1");
+  auto r = t().request(q, 10s);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->payload, "re:ping");
+  EXPECT_EQ(r->headers.value_or("Answered-By", ""), "echo");
+  EXPECT_EQ(r->headers.value_or(header::correlation_id, ""), "c-1");
+  auto silent = other().subscribe(rpc_subject("silent"), {}, [](message m) { m.ack(); });
+  ASSERT_TRUE(other().flush(5s).is_ok());
+  EXPECT_EQ(t().request(message(rpc_subject("silent"), "x"), 200ms).status().code(), status_code::deadline_exceeded);
+}
+
+// Every delivery is counted: the third delivery says 3 and redelivered.
+TEST_P(Conformance, DeliveryCount) {
+  FERRY_REQUIRE_CAP(delivery_count);
+  collector got;
+  auto sub = t().subscribe(subject("dc"), {}, [&](message m) {
+    got.add(m);
+    if (m.delivery.delivery_count < 3) {
+      m.nack();
+    } else {
+      m.ack();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(other().publish(message(subject("dc"), "x")).is_ok());
+  ASSERT_TRUE(got.wait_total(3));
+  auto ms = got.messages();
+  EXPECT_EQ(ms[0].delivery.delivery_count, 1u);
+  EXPECT_FALSE(ms[0].delivery.redelivered);
+  EXPECT_EQ(ms[2].delivery.delivery_count, 3u);
+  EXPECT_TRUE(ms[2].delivery.redelivered);
+  if (caps().persistent) {
+    EXPECT_GT(ms[2].delivery.stream_sequence, 0u);
+  }
+}
+
+// nack(delay) is honoured: the redelivery comes no sooner than the delay.
+TEST_P(Conformance, NackWithDelay) {
+  FERRY_REQUIRE_CAP(delayed_delivery);
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  auto sub = t().subscribe(subject("delay"), {}, [&](message m) {
+    {
+      std::lock_guard lock(mu);
+      at.push_back(std::chrono::steady_clock::now());
+    }
+    if (m.delivery.delivery_count == 1) {
+      m.nack(400ms);
+    } else {
+      m.ack();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(other().publish(message(subject("delay"), "x")).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return at.size() >= 2;
+  }));
+  std::lock_guard lock(mu);
+  EXPECT_GE(at[1] - at[0], 350ms);  // the broker's clock granularity
+}
+
+// A callback may publish, subscribe and settle through its own transport (no deadlock).
+TEST_P(Conformance, CallbackReentersTransport) {
+  collector end;
+  auto last = t().subscribe(subject("re.end"), {}, end.acking());
+  ASSERT_TRUE(last.is_ok());
+  std::atomic<int> hops{0};
+  auto chain = t().subscribe(subject("re.hop"), {.max_in_flight = 2}, [&](message m) {
+    const int n = std::stoi(m.payload);
+    EXPECT_TRUE(t().publish(message(subject(n >= 20 ? "re.end" : "re.hop"), std::to_string(n + 1))).is_ok());
+    ++hops;
+    m.ack();
+  });
+  ASSERT_TRUE(chain.is_ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(t().publish(message(subject("re.hop"), "0")).is_ok());
+  EXPECT_TRUE(end.wait_unique(5)) << hops.load();
+}
+
+std::string param_name(const testing::TestParamInfo<std::string>& info) { return info.param; }
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& i : instances()) out.push_back(i.name);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Conformance, testing::ValuesIn(names()), param_name);
+
+}  // namespace
+}  // namespace ferry::conformance
