@@ -1,0 +1,47 @@
+#include "bus.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "events.h"
+#include "ferry/jetstream.h"
+#include "ferry/nats.h"
+
+namespace shop {
+
+namespace {
+
+// Calls `connect` until it succeeds or `wait` has passed (ferryd may still be starting).
+template <class F>
+auto retry_connect(F connect, std::chrono::milliseconds wait) -> decltype(connect()) {
+  const auto end = std::chrono::steady_clock::now() + wait;
+  for (bool logged = false;; logged = true) {
+    auto t = connect();
+    if (t.is_ok() || t.status().code() != ferry::status_code::unavailable || std::chrono::steady_clock::now() > end)
+      return t;
+    if (!logged) spdlog::info("waiting for the broker: {}", t.status().to_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
+ferry::result<bus> connect_bus(const bus_options& o) {
+  ferry::jetstream::options js;
+  js.connection.name = o.name;
+  // A pull waits this long at most for a batch to fill: it bounds the latency of a quiet stream.
+  js.connection.poll_interval = std::chrono::milliseconds(50);
+  js.streams = {
+      {.name = std::string(stream::orders), .subjects = {"order.>"}},
+      {.name = std::string(stream::dlq), .subjects = {std::string(subject::dlq_prefix) + ">"}},
+  };
+  bus b;
+  FERRY_ASSIGN_OR_RETURN(b.streams,
+                         retry_connect([&] { return ferry::jetstream::connect(o.url, js); }, o.connect_wait));
+  FERRY_ASSIGN_OR_RETURN(b.core,
+                         retry_connect([&] { return ferry::nats::connect(o.url, {.name = o.name}); }, o.connect_wait));
+  return b;
+}
+
+}  // namespace shop

@@ -1,0 +1,37 @@
+// bus: how a shop service reaches ferryd: a JetStream transport for the durable streams
+// (events, consumer groups that resume after a restart) and a NATS core transport for
+// request/reply (payment.charge).
+//
+//   FERRY_ASSIGN_OR_RETURN(shop::bus b, shop::connect_bus({.url = url, .name = "shop-inventory"}));
+//   ferry::router r(*b.streams);
+//   auto reply = b.core->request(ferry::message("payment.charge", body), 2s);
+//
+// connect_bus() creates the shop's streams when they do not exist (ORDERS on order.>, DLQ on
+// dlq.>), so the services may start in any order. It is the one place that knows the transports'
+// option structs.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "ferry/result.h"
+#include "ferry/transport.h"
+
+namespace shop {
+
+struct bus_options {
+  std::string url = "nats://127.0.0.1:4222";
+  std::string name;  // the client name ferryd shows in /connz
+  // ferryd may still be starting: keep trying to connect for this long.
+  std::chrono::milliseconds connect_wait{15'000};
+};
+
+struct bus {
+  std::unique_ptr<ferry::transport> streams;  // JetStream
+  std::unique_ptr<ferry::transport> core;     // NATS core
+};
+
+ferry::result<bus> connect_bus(const bus_options& o);
+
+}  // namespace shop

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Runs the whole shop once: ferryd with JetStream on free ports, the four services, and shop-load
+# posting orders; kills inventory-service with SIGKILL when half the orders are posted and
+# restarts it; prints shop-load's progress and summary; stops everything it started. Exits with
+# shop-load's status (0: every check passed). Used by `make demo` and by the shop_e2e test.
+#
+#   examples/shop/run_shop.sh [--bin DIR] [--orders N] [--rate R] [--no-kill] [--keep] [--show]
+#     --show   after the summary, also show the dead letters (ferry dlq ls) and one order's trace
+#     --keep   keep the work directory (logs, databases, stream files) and print where it is
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$here/../../build/bin
+orders=300 rate=30 kill=1 keep=0 show=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bin) bin=$2; shift ;;
+    --orders) orders=$2; shift ;;
+    --rate) rate=$2; shift ;;
+    --no-kill) kill=0 ;;
+    --keep) keep=1 ;;
+    --show) show=1 ;;
+    *) echo "run_shop.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+for b in ferryd ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
+  [ -x "$bin/$b" ] || { echo "run_shop.sh: $bin/$b is missing (build first)" >&2; exit 2; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-shop.XXXXXX")
+declare -A pid
+status=2
+# stop NAME...: SIGTERM (a graceful stop), SIGKILL for whoever is still there after 10 s.
+stop() {
+  local name
+  for name in "$@"; do [ -n "${pid[$name]:-}" ] && kill -TERM "${pid[$name]}" 2>/dev/null; done
+  for name in "$@"; do
+    [ -n "${pid[$name]:-}" ] || continue
+    timeout 10 tail -s 0.05 --pid="${pid[$name]}" -f /dev/null ||
+      { echo "run_shop.sh: $name did not stop on SIGTERM" >&2; kill -KILL "${pid[$name]}" 2>/dev/null; }
+    wait "${pid[$name]}" 2>/dev/null
+    unset "pid[$name]"
+  done
+}
+cleanup() {
+  stop order inventory payment notification  # the services first, while ferryd still serves them
+  stop ferryd
+  if [ "$status" != 0 ]; then
+    for log in "$work"/*.log; do echo "---- tail of $log"; tail -n 15 "$log"; done
+  fi
+  if [ "$keep" = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1, one Python start-up for all of them.
+free_ports() {
+  python3 -c 'import socket,sys
+socks=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+wait_port() {  # waits up to 10 s for something to listen on 127.0.0.1:$1
+  for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
+  echo "run_shop.sh: nothing listens on port $1" >&2; return 1
+}
+read -r nats_port mon_port order_port inv_port notif_port <<<"$(free_ports 5)"
+url=nats://127.0.0.1:$nats_port
+
+# start NAME ARGS...: starts build/bin/shop-NAME (or ferryd) in the background, logging to
+# $work/NAME.log (appended, so a restart keeps the first run's lines).
+start() {
+  local name=$1; shift
+  if [ "$name" = ferryd ]; then
+    "$bin/ferryd" "$@" >>"$work/ferryd.log" 2>&1 &
+  else
+    "$bin/shop-$name" --server "$url" --data "$work/$name" "$@" >>"$work/$name.log" 2>&1 &
+  fi
+  pid[$name]=$!
+}
+
+echo "== ferryd on $url with JetStream in $work/jetstream (monitoring http://127.0.0.1:$mon_port)"
+start ferryd -a 127.0.0.1 -p "$nats_port" -m "$mon_port" -js -sd "$work/jetstream"
+wait_port "$nats_port" || exit 2
+echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port), payment, notification (:$notif_port)"
+start order --http "$order_port"
+start inventory --http "$inv_port"
+start payment
+start notification --http "$notif_port"
+for p in "$order_port" "$inv_port" "$notif_port"; do wait_port "$p" || exit 2; done
+
+: >"$work/load.out"  # before the tail opens it
+"$bin/shop-load" --server "$url" --orders "$orders" --rate "$rate" --order-url "http://127.0.0.1:$order_port" \
+  --inventory-url "http://127.0.0.1:$inv_port" --notification-url "http://127.0.0.1:$notif_port" \
+  >"$work/load.out" 2>&1 &
+load=$!
+tail -n +1 -s 0.1 -f --pid="$load" "$work/load.out" &
+tailer=$!
+
+killed=0
+if [ "$kill" = 1 ]; then
+  while kill -0 "$load" 2>/dev/null && ! grep -q '^\[ *50%\]' "$work/load.out"; do sleep 0.05; done
+  if kill -0 "$load" 2>/dev/null; then
+    kill -KILL "${pid[inventory]}"
+    wait "${pid[inventory]}" 2>/dev/null
+    killed=1
+    echo "== SIGKILL to inventory-service (pid ${pid[inventory]}) halfway; orders keep coming, restarting it in 1 s"
+    sleep 1
+    echo "---- restarted after SIGKILL ----" >>"$work/inventory.log"
+    start inventory --http "$inv_port"
+    echo "== inventory-service restarted (pid ${pid[inventory]}): its durable consumer resumes where it stopped"
+  fi
+fi
+wait "$load"
+status=$?
+wait "$tailer" 2>/dev/null
+if [ "$kill" = 1 ] && [ "$killed" = 0 ] && [ "$status" = 0 ]; then
+  echo "run_shop.sh: shop-load ended before inventory-service could be killed halfway" >&2
+  status=1
+fi
+
+if [ "$show" = 1 ]; then
+  echo
+  echo "== dead letters (ferry dlq ls DLQ)"
+  FERRY_SERVER=$url "$bin/ferry" dlq ls DLQ | sed 's/^/   /'
+  trace=$(sed -n 's/.*order \([^ ]*\) created .*\[trace \([0-9a-f]*\)\].*/\2/p' "$work/order.log" | head -n 1)
+  echo
+  echo "== one order's trace ($trace), as each service logged it"
+  grep -h "$trace" "$work"/{order,inventory,payment,notification}.log | sort | cut -c 12- | sed 's/^/   /'
+fi
+exit "$status"
