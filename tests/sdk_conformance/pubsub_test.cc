@@ -342,8 +342,19 @@ TEST_P(Conformance, EphemeralSurvivesBrokerRestart) {
   broker* b = broker_for(inst(), &why);
   if (b == nullptr || !b->restartable()) GTEST_SKIP() << "needs a restartable broker";
   collector got;
-  auto sub = t().subscribe(subject("eph"), {}, got.acking());
-  ASSERT_TRUE(sub.is_ok());
+  // A cluster may still be electing leaders after the previous test restarted a node (CI saw
+  // the consumer create time out there): retry it for a while, as a service does at start-up.
+  std::unique_ptr<subscription> sub;
+  status last;
+  ASSERT_TRUE(eventually([&] {
+    auto r = t().subscribe(subject("eph"), {}, got.acking());
+    if (!r.is_ok()) {
+      last = r.status();
+      return false;
+    }
+    sub = std::move(r).value();
+    return true;
+  })) << last.to_string();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(publish_retry(other(), message(subject("eph"), std::to_string(i))).is_ok());
   ASSERT_TRUE(got.wait_unique(10));
   b->kill();
