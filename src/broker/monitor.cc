@@ -13,6 +13,7 @@
 
 #include "broker/connection.h"
 #include "broker/core.h"
+#include "broker/js/config.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
@@ -100,23 +101,7 @@ std::string format_uptime(std::chrono::seconds s) {
 }
 
 std::string format_time(std::chrono::system_clock::time_point t) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
-  long long frac = ns % 1000000000;
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (frac != 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09lld", frac);
-    std::string fs = f;
-    while (!fs.empty() && fs.back() == '0') fs.pop_back();
-    out += fs;
-  }
-  out += "Z";
-  return out;
+  return js::format_rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
 monitor::monitor(server_core& core) : core_(core) {}

@@ -12,18 +12,7 @@
 namespace ferry::test::js {
 namespace {
 
-class NatsCJsAck : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server.start();
-    c = std::make_unique<client>(server.url());
-    ASSERT_NE(c->js, nullptr);
-    js = c->js.get();
-  }
-  js_server server;
-  std::unique_ptr<client> c;
-  jsCtx* js = nullptr;
-};
+using NatsCJsAck = js_test;
 
 sub_ptr pull(jsCtx* js, const char* subject, const char* durable, const std::function<void(jsConsumerConfig&)>& tweak) {
   jsSubOptions so;
@@ -118,7 +107,9 @@ TEST_F(NatsCJsAck, NakDelayInProgressTermAndRedelivery) {
     if (!m) break;
     EXPECT_EQ(data_of(m.get()), "m5");
     counts.push_back(meta_of(m.get())->NumDelivered);
-    if (i == 1) EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms) << "redelivered before ack_wait";
+    if (i == 1) {
+      EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms) << "redelivered before ack_wait";
+    }
   }
   EXPECT_EQ(counts, (std::vector<std::uint64_t>{1, 2, 3})) << "max_deliver is 3";
   auto ci = consumer_info(js, "ACK", "acker");

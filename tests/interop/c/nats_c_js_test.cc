@@ -12,18 +12,7 @@
 namespace ferry::test::js {
 namespace {
 
-class NatsCJs : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server.start();
-    c = std::make_unique<client>(server.url());
-    ASSERT_NE(c->js, nullptr);
-    js = c->js.get();
-  }
-  js_server server;
-  std::unique_ptr<client> c;
-  jsCtx* js = nullptr;
-};
+using NatsCJs = js_test;
 
 TEST_F(NatsCJs, StreamAddUpdateInfoListDelete) {
   auto si = add_stream(js, "ORDERS", {"orders.>"}, [](jsStreamConfig& cfg) {

@@ -186,4 +186,19 @@ struct fetched {
 
 inline void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
+// The fixture of every nats.c JetStream suite: a fresh server with JetStream and a connected
+// client with its JetStream context.
+class js_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server.start();
+    c = std::make_unique<client>(server.url());
+    ASSERT_NE(c->js, nullptr);
+    js = c->js.get();
+  }
+  js_server server;
+  std::unique_ptr<client> c;
+  jsCtx* js = nullptr;
+};
+
 }  // namespace ferry::test::js

@@ -8,14 +8,8 @@
 namespace ferry::test::js {
 namespace {
 
-class NatsCKv : public ::testing::Test {
+class NatsCKv : public js_test {
  protected:
-  void SetUp() override {
-    server.start();
-    c = std::make_unique<client>(server.url());
-    ASSERT_NE(c->js, nullptr);
-    js = c->js.get();
-  }
   kv_ptr bucket(const char* name, uint8_t history, int64_t ttl_ns = 0) {
     kvConfig cfg;
     kvConfig_Init(&cfg);
@@ -26,9 +20,6 @@ class NatsCKv : public ::testing::Test {
     EXPECT_EQ(js_CreateKeyValue(&kv, js, &cfg), NATS_OK) << nats_GetLastError(nullptr);
     return kv_ptr(kv);
   }
-  js_server server;
-  std::unique_ptr<client> c;
-  jsCtx* js = nullptr;
 };
 
 entry_ptr get(kvStore* kv, const char* key, natsStatus* st = nullptr) {
