@@ -78,13 +78,14 @@ struct full_chain {
 
 ferry::outcome trivial(ferry::message&) { return ferry::outcome::ack(); }
 
-// A delivered message as a transport would hand it over: unique id, a correlation id.
-ferry::message delivered(std::uint64_t n, const std::shared_ptr<ferry::settler>& s) {
+// A delivered message as a transport would hand it over: unique id, a correlation id, and a
+// settler of its own (allocated, as the NATS transports do; inproc pools them).
+ferry::message delivered(std::uint64_t n, std::unique_ptr<ferry::settler> s) {
   ferry::message m("orders.created", R"({"id":42})");
   m.id = std::to_string(n);
   m.headers.add("Correlation-Id", "c-1");
   m.delivery.transport = "bench";
-  m.attach(s);
+  m.attach(std::move(s));
   return m;
 }
 
@@ -110,10 +111,9 @@ void run_dispatch(benchmark::State& state, int chain) {
   env.publish_subject = &publish_subject;
   env.delayed_delivery = true;
   env.counters = &counters;
-  auto settler = std::make_shared<null_settler>();
   std::uint64_t n = 0;
   for (auto _ : state) {
-    ferry::message m = delivered(n++, settler);
+    ferry::message m = delivered(n++, std::make_unique<null_settler>());
     ferry::detail::dispatch(m, h, env);
   }
   if (counters.acked.load() != n) state.SkipWithError("not every message was acked");
@@ -126,10 +126,9 @@ void BM_DispatchOneMiddleware(benchmark::State& state) { run_dispatch(state, sta
 
 // Only builds the delivered message (the part that is the transport's, not the router's).
 void BM_DeliveredMessageOnly(benchmark::State& state) {
-  auto settler = std::make_shared<null_settler>();
   std::uint64_t n = 0;
   for (auto _ : state) {
-    ferry::message m = delivered(n++, settler);
+    ferry::message m = delivered(n++, std::make_unique<null_settler>());
     benchmark::DoNotOptimize(m);
   }
 }
@@ -170,7 +169,7 @@ class direct_transport : public ferry::transport {
   std::string_view name() const override { return "direct"; }
   void close() override {}
 
-  void deliver(std::uint64_t n) { cb_(delivered(n, settler_)); }
+  void deliver(std::uint64_t n) { cb_(delivered(n, std::make_unique<counting_settler>(*this))); }
   void settled() {
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == target_.load(std::memory_order_acquire)) {
       std::lock_guard lock(mu_);
@@ -185,7 +184,6 @@ class direct_transport : public ferry::transport {
 
  private:
   ferry::delivery_callback cb_;
-  std::shared_ptr<ferry::settler> settler_ = std::make_shared<counting_settler>(*this);
   std::atomic<std::uint64_t> done_{0}, target_{~std::uint64_t{0}};
   std::mutex mu_;
   std::condition_variable cv_;

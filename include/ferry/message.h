@@ -66,17 +66,22 @@ class header_map {
 
 // How a delivered message was settled.
 enum class settlement : std::uint8_t {
-  pending,      // not yet
-  acked,        // processed; never delivered again
-  nacked,       // failed; the transport delivers it again (after the delay, if it can)
-  terminated,   // failed for good; never delivered again
+  pending,     // not yet
+  acked,       // processed; never delivered again
+  nacked,      // failed; the transport delivers it again (after the delay, if it can)
+  terminated,  // failed for good; never delivered again
 };
 std::string_view to_string(settlement s);
 
-// Implemented by each transport for the messages it delivers. The message calls exactly one of
-// ack/nack/term, at most once (in_progress any number of times before that).
+// Implemented by each transport for the messages it delivers: one settler per delivery. The
+// message calls exactly one of ack/nack/term, at most once (in_progress any number of times
+// before that). The settler also holds the delivery's settlement state, so delivering a message
+// costs no allocation beyond the settler itself (which a transport may pool, see release()).
 class settler {
  public:
+  settler() = default;
+  settler(const settler&) = delete;
+  settler& operator=(const settler&) = delete;
   virtual ~settler() = default;
   virtual void ack() = 0;
   // `delay` zero: redeliver as soon as the transport can. A transport without the
@@ -86,15 +91,36 @@ class settler {
   virtual void term(std::string_view reason) = 0;
   // Tells the transport the handler is still working (extends the ack deadline). Default: none.
   virtual void in_progress() {}
+
+ protected:
+  // Called once no message refers to this delivery any more (on the thread that dropped the last
+  // copy). Default: delete this. A transport that pools its settlers overrides it, and calls
+  // reset() before it attaches the settler to another delivery.
+  virtual void release() { delete this; }
+  // Back to pending with no hooks. REQUIRES: released (no message refers to it).
+  void reset();
+
+ private:
+  friend class message;
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) release();
+  }
+
+  std::atomic<std::uint32_t> refs_{0};
+  std::atomic<settlement> state_{settlement::pending};
+  std::atomic<bool> has_hooks_{false};  // set before the first hook is added: settling skips the lock
+  std::mutex hooks_mu_;                 // guards hooks_
+  std::vector<std::function<void(settlement)>> hooks_;
 };
 
 // Facts about one delivery, filled in by the transport.
 struct delivery_info {
-  std::uint64_t delivery_count = 1;  // 1 on the first delivery, 2 on the first redelivery...
-  std::uint64_t stream_sequence = 0; // position in a persistent stream; 0 when there is none
-  bool redelivered = false;          // delivered before (delivery_count > 1 where counted)
+  std::uint64_t delivery_count = 1;                   // 1 on the first delivery, 2 on the first redelivery...
+  std::uint64_t stream_sequence = 0;                  // position in a persistent stream; 0 when there is none
+  bool redelivered = false;                           // delivered before (delivery_count > 1 where counted)
   std::chrono::system_clock::time_point published{};  // when the broker stored it, if known
-  std::string_view transport;        // "inproc", "nats", "jetstream"...
+  std::string_view transport;                         // "inproc", "nats", "jetstream"...
 };
 
 class message {
@@ -107,7 +133,7 @@ class message {
   std::string key;      // ordering key: messages with one key are handled in order (per_key)
   header_map headers;
   std::string payload;
-  std::string reply;    // reply subject of a request (empty otherwise)
+  std::string reply;  // reply subject of a request (empty otherwise)
   delivery_info delivery;
 
   // Processing state, set by the router and middleware while a handler runs; never sent, and
@@ -135,32 +161,53 @@ class message {
   // Does nothing for a message that was not delivered. Thread-safe. `f` must not throw.
   void on_settled(std::function<void(settlement)> f);
   // True when a transport delivered this message (it can be settled).
-  [[nodiscard]] bool is_delivered() const { return static_cast<bool>(settle_); }
+  [[nodiscard]] bool is_delivered() const { return settle_.get() != nullptr; }
 
-  // For transports: attach the settler of this delivery.
-  void attach(std::shared_ptr<settler> s);
+  // For transports: attach the settler of this delivery. The message and each of its copies hold
+  // a reference; the settler's release() runs when the last is gone. `s` comes from `new` (or
+  // from a pool whose settler class overrides release()); nullptr detaches.
+  void attach(settler* s);
+  void attach(std::unique_ptr<settler> s) { attach(s.release()); }
 
   // A fresh message with the same subject, key, headers and payload, but no id, reply or
   // delivery: what a handler returns to re-publish something.
   [[nodiscard]] message copy_content() const;
 
  private:
-  struct shared_settlement {
-    std::shared_ptr<settler> impl;
-    std::atomic<settlement> state{settlement::pending};
-    std::atomic<bool> has_hooks{false};  // set before the first hook is added: settling skips the lock
-    std::mutex hooks_mu;                 // guards hooks
-    std::vector<std::function<void(settlement)>> hooks;
+  // A counted reference to the settler of this delivery (copies of the message share it).
+  class settler_ref {
+   public:
+    settler_ref() = default;
+    explicit settler_ref(settler* s) : p_(s) {
+      if (p_ != nullptr) p_->retain();
+    }
+    settler_ref(const settler_ref& o) : settler_ref(o.p_) {}
+    settler_ref(settler_ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    settler_ref& operator=(settler_ref o) noexcept {
+      std::swap(p_, o.p_);
+      return *this;
+    }
+    ~settler_ref() {
+      if (p_ != nullptr) p_->unref();
+    }
+    [[nodiscard]] settler* get() const { return p_; }
+    settler* operator->() const { return p_; }
+
+   private:
+    settler* p_ = nullptr;
   };
+
+  // Moves the settlement from pending to `to`; true if this call did it.
+  bool settle_as(settlement to);
   // Runs the on_settled hooks after this delivery was settled as `s`.
   void run_hooks(settlement s);
-  std::shared_ptr<shared_settlement> settle_;
+  settler_ref settle_;
 };
 
 // Well-known header names used across the SDK.
 namespace header {
-inline constexpr std::string_view message_id = "Nats-Msg-Id";            // also broker dedup
-inline constexpr std::string_view key = "Ferry-Key";                      // ordering key on the wire
+inline constexpr std::string_view message_id = "Nats-Msg-Id";  // also broker dedup
+inline constexpr std::string_view key = "Ferry-Key";           // ordering key on the wire
 inline constexpr std::string_view correlation_id = "Correlation-Id";
 inline constexpr std::string_view traceparent = "traceparent";
 inline constexpr std::string_view tracestate = "tracestate";

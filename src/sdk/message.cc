@@ -51,87 +51,89 @@ std::size_t header_map::erase(std::string_view name) {
 
 std::string_view to_string(settlement s) {
   switch (s) {
-    case settlement::pending: return "pending";
-    case settlement::acked: return "acked";
-    case settlement::nacked: return "nacked";
-    case settlement::terminated: return "terminated";
+    case settlement::pending:
+      return "pending";
+    case settlement::acked:
+      return "acked";
+    case settlement::nacked:
+      return "nacked";
+    case settlement::terminated:
+      return "terminated";
   }
   return "unknown";
 }
 
-namespace {
-// Moves `state` from pending to `to`; true if this call did it. Sequentially consistent: it pairs
-// with on_settled() (see run_hooks).
-bool settle_once(std::atomic<settlement>& state, settlement to) {
-  settlement expected = settlement::pending;
-  return state.compare_exchange_strong(expected, to, std::memory_order_seq_cst);
+void settler::reset() {
+  state_.store(settlement::pending, std::memory_order_relaxed);
+  has_hooks_.store(false, std::memory_order_relaxed);
+  hooks_.clear();
 }
-}  // namespace
+
+// Sequentially consistent: it pairs with on_settled() (see run_hooks).
+bool message::settle_as(settlement to) {
+  if (settle_.get() == nullptr) return false;
+  settlement expected = settlement::pending;
+  return settle_->state_.compare_exchange_strong(expected, to, std::memory_order_seq_cst);
+}
 
 bool message::ack() {
-  if (!settle_ || !settle_once(settle_->state, settlement::acked)) return false;
-  settle_->impl->ack();
+  if (!settle_as(settlement::acked)) return false;
+  settle_->ack();
   run_hooks(settlement::acked);
   return true;
 }
 
 bool message::nack(std::chrono::milliseconds delay) {
-  if (!settle_ || !settle_once(settle_->state, settlement::nacked)) return false;
-  settle_->impl->nack(delay);
+  if (!settle_as(settlement::nacked)) return false;
+  settle_->nack(delay);
   run_hooks(settlement::nacked);
   return true;
 }
 
 bool message::term(std::string_view reason) {
-  if (!settle_ || !settle_once(settle_->state, settlement::terminated)) return false;
-  settle_->impl->term(reason);
+  if (!settle_as(settlement::terminated)) return false;
+  settle_->term(reason);
   run_hooks(settlement::terminated);
   return true;
 }
 
-// The settling thread writes `state` then reads `has_hooks`; on_settled() writes `has_hooks` then
-// reads `state` (all sequentially consistent). So either the settler sees has_hooks and takes the
-// lock (and with it any hook added while the state read pending), or on_settled() sees the new
-// state and runs its hook itself. Messages without hooks settle without touching the lock.
+// The settling thread writes the state then reads `has_hooks_`; on_settled() writes `has_hooks_`
+// then reads the state (all sequentially consistent). So either the settler sees has_hooks_ and
+// takes the lock (and with it any hook added while the state read pending), or on_settled() sees
+// the new state and runs its hook itself. Messages without hooks settle without touching the lock.
 void message::run_hooks(settlement s) {
-  if (!settle_->has_hooks.load(std::memory_order_seq_cst)) return;
+  if (!settle_->has_hooks_.load(std::memory_order_seq_cst)) return;
   std::vector<std::function<void(settlement)>> hooks;
   {
-    std::lock_guard lock(settle_->hooks_mu);
-    hooks.swap(settle_->hooks);
+    std::lock_guard lock(settle_->hooks_mu_);
+    hooks.swap(settle_->hooks_);
   }
   for (auto& f : hooks) f(s);
 }
 
 void message::on_settled(std::function<void(settlement)> f) {
-  if (!settle_) return;
+  if (settle_.get() == nullptr) return;
   {
-    std::lock_guard lock(settle_->hooks_mu);
-    settle_->has_hooks.store(true, std::memory_order_seq_cst);
-    if (settle_->state.load(std::memory_order_seq_cst) == settlement::pending) {
-      settle_->hooks.push_back(std::move(f));
+    std::lock_guard lock(settle_->hooks_mu_);
+    settle_->has_hooks_.store(true, std::memory_order_seq_cst);
+    if (settle_->state_.load(std::memory_order_seq_cst) == settlement::pending) {
+      settle_->hooks_.push_back(std::move(f));
       return;
     }
   }
-  f(settle_->state.load(std::memory_order_acquire));
+  f(settle_->state_.load(std::memory_order_acquire));
 }
 
 void message::in_progress() {
-  if (settle_ && settle_->state.load(std::memory_order_acquire) == settlement::pending) settle_->impl->in_progress();
+  if (settle_.get() != nullptr && settle_->state_.load(std::memory_order_acquire) == settlement::pending)
+    settle_->in_progress();
 }
 
 settlement message::state() const {
-  return settle_ ? settle_->state.load(std::memory_order_acquire) : settlement::pending;
+  return settle_.get() != nullptr ? settle_->state_.load(std::memory_order_acquire) : settlement::pending;
 }
 
-void message::attach(std::shared_ptr<settler> s) {
-  if (!s) {
-    settle_.reset();
-    return;
-  }
-  settle_ = std::make_shared<shared_settlement>();
-  settle_->impl = std::move(s);
-}
+void message::attach(settler* s) { settle_ = settler_ref(s); }
 
 message message::copy_content() const {
   message m(subject, payload);

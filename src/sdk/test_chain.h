@@ -12,28 +12,29 @@
 
 namespace ferry::testing {
 
-// Records the one settlement of a delivery.
-class record_settler : public settler {
- public:
-  void ack() override { state = settlement::acked; }
-  void nack(std::chrono::milliseconds d) override {
-    state = settlement::nacked;
-    delay = d;
-  }
-  void term(std::string_view r) override {
-    state = settlement::terminated;
-    reason = std::string(r);
-  }
-  settlement state = settlement::pending;
-  std::chrono::milliseconds delay{0};
-  std::string reason;
-};
-
 struct run_result {
   settlement state = settlement::pending;
   std::chrono::milliseconds delay{0};
   std::string reason;
   outcome result = outcome::ack();  // as settled (a failed output publish turned into a retry)
+};
+
+// Records the one settlement of a delivery in `r` (which outlives it).
+class record_settler : public settler {
+ public:
+  explicit record_settler(run_result& r) : r_(r) {}
+  void ack() override { r_.state = settlement::acked; }
+  void nack(std::chrono::milliseconds d) override {
+    r_.state = settlement::nacked;
+    r_.delay = d;
+  }
+  void term(std::string_view reason) override {
+    r_.state = settlement::terminated;
+    r_.reason = std::string(reason);
+  }
+
+ private:
+  run_result& r_;
 };
 
 class chain_runner {
@@ -55,15 +56,11 @@ class chain_runner {
 
   // Delivers `m` (delivery_count as set in it) through the chain and settles it.
   run_result run(message m) {
-    auto s = std::make_shared<record_settler>();
-    if (m.id.empty()) m.id = new_id();
-    m.attach(s);
     run_result r;
+    if (m.id.empty()) m.id = new_id();
+    m.attach(std::make_unique<record_settler>(r));
     r.result = composed(m);
     detail::settle(m, r.result, env);
-    r.state = s->state;
-    r.delay = s->delay;
-    r.reason = s->reason;
     return r;
   }
 

@@ -83,7 +83,7 @@ std::size_t test_transport::deliver(message m) {
   }
   for (auto& s : targets) {
     message copy = m;
-    copy.attach(std::make_shared<recording_settler>(*this, m));
+    copy.attach(std::make_unique<recording_settler>(*this, m));
     s->callback(std::move(copy));
     std::lock_guard lock(mu_);
     --s->running;

@@ -86,7 +86,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
         last_seq_ = std::max(last_seq_, meta->Sequence.Stream);
         jsMsgMetaData_Destroy(meta);
       }
-      m.attach(std::make_shared<js_settler>(gate, ctx_->client, ack));
+      m.attach(std::make_unique<js_settler>(gate, ctx_->client, ack));
       out.push_back(std::move(m));
     }
     natsMsgList_Destroy(&list);

@@ -35,13 +35,8 @@ class core_source final : public delivery_loop::source {
     }
     if (s != NATS_OK) return false;
     add(raw, gate, out);
-    // Whatever the library already holds, without waiting.
-    while (out.size() < max) {
-      int pending = 0;
-      if (natsSubscription_GetPending(sub_, &pending, nullptr) != NATS_OK || pending <= 0) break;
-      if (natsSubscription_NextMsg(&raw, sub_, 1) != NATS_OK) break;
-      add(raw, gate, out);
-    }
+    // Whatever the library already holds, without waiting (a zero timeout never blocks).
+    while (out.size() < max && natsSubscription_NextMsg(&raw, sub_, 0) == NATS_OK) add(raw, gate, out);
     return true;
   }
 
@@ -52,7 +47,7 @@ class core_source final : public delivery_loop::source {
     msg_ptr owned(raw);
     message m = from_nats(raw);
     m.delivery.transport = name_;
-    m.attach(std::make_shared<core_settler>(gate));
+    m.attach(std::make_unique<core_settler>(gate));
     out.push_back(std::move(m));
   }
 
