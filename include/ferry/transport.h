@@ -65,7 +65,8 @@ class subscription {
   [[nodiscard]] virtual const std::string& subject() const = 0;
 };
 
-using delivery_callback = std::function<void(message)>;
+// Receives each delivered message (to keep: a lambda taking `message m` by value moves it there).
+using delivery_callback = std::function<void(message&&)>;
 
 class publisher {
  public:

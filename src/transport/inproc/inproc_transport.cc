@@ -171,8 +171,8 @@ class inproc_transport final : public transport {
   [[nodiscard]] std::string_view name() const override { return "inproc"; }
 
   status publish(message m) override {
-    FERRY_RETURN_IF_ERROR(check_publish(m));
-    if (m.subject.starts_with(inbox_prefix) && bus_->answer(m.subject, m)) return status::ok();
+    FERRY_RETURN_IF_ERROR(check_publish(m, std::chrono::system_clock::now()));
+    if (m.subject.starts_with(inbox_prefix) && answer(m)) return status::ok();
     auto r = bus_->lookup(m.subject);
     if (r->empty()) return status::ok();  // nobody listens: gone, as on NATS
     return deliver(*r, std::move(m));
@@ -180,17 +180,18 @@ class inproc_transport final : public transport {
 
   status publish(std::vector<message> ms) override {
     // One route lookup per run of messages with the same subject; one lock per run when the
-    // route is a single subscription.
+    // route is a single subscription; one publish time for the whole batch.
+    const auto now = std::chrono::system_clock::now();
     std::size_t i = 0;
     while (i < ms.size()) {
-      FERRY_RETURN_IF_ERROR(check_publish(ms[i]));
+      FERRY_RETURN_IF_ERROR(check_publish(ms[i], now));
       const std::string& subject = ms[i].subject;
-      if (subject.starts_with(inbox_prefix) && bus_->answer(subject, ms[i])) {
+      if (subject.starts_with(inbox_prefix) && answer(ms[i])) {
         ++i;
         continue;
       }
       std::size_t j = i + 1;
-      for (; j < ms.size() && ms[j].subject == subject; ++j) fill_in(ms[j]);
+      for (; j < ms.size() && ms[j].subject == subject; ++j) fill_in(ms[j], now);
       auto r = bus_->lookup(subject);
       if (r->plain.size() == 1 && r->groups.empty()) {
         FERRY_RETURN_IF_ERROR(r->plain.front()->push_many(std::span<message>(ms.data() + i, j - i), push_mode_here()));
@@ -232,7 +233,7 @@ class inproc_transport final : public transport {
   }
 
   result<message> request(message m, std::chrono::milliseconds timeout) override {
-    FERRY_RETURN_IF_ERROR(check_publish(m));
+    FERRY_RETURN_IF_ERROR(check_publish(m, std::chrono::system_clock::now()));
     if (bus_->lookup(m.subject)->empty()) return unavailable("no responders on '" + m.subject + "'");
     const std::string inbox = std::string(inbox_prefix) + new_id();
     auto slot = std::make_shared<reply_slot>();
@@ -284,16 +285,22 @@ class inproc_transport final : public transport {
   }
 
  private:
-  status check_publish(message& m) const {
+  status check_publish(message& m, std::chrono::system_clock::time_point now) const {
     if (bus_->closed.load(std::memory_order_relaxed)) return failed_precondition("inproc transport is closed");
     if (!valid_subject(m.subject, false)) return invalid_argument("invalid subject '" + m.subject + "'");
-    fill_in(m);
+    fill_in(m, now);
     return status::ok();
   }
-  static void fill_in(message& m) {
-    if (m.id.empty()) m.id = new_id();
+  // The id of a message without one is drawn where it is delivered when it goes to a single
+  // subscription (so the id's memory is allocated and freed on one thread), and here otherwise
+  // (every copy must carry the same id).
+  static void fill_in(message& m, std::chrono::system_clock::time_point now) {
     m.delivery = delivery_info{};
-    m.delivery.published = std::chrono::system_clock::now();
+    m.delivery.published = now;
+  }
+  bool answer(message& m) {
+    if (m.id.empty()) m.id = new_id();
+    return bus_->answer(m.subject, m);
   }
   [[nodiscard]] push_mode push_mode_here() const {
     return sub_state::in_callback_of(bus_->eng.get()) ? push_mode::over_bound : push_mode::policy;
@@ -305,6 +312,7 @@ class inproc_transport final : public transport {
     const push_mode mode = push_mode_here();
     const std::size_t targets = r.plain.size() + r.groups.size();
     if (targets == 1 && !r.plain.empty()) return r.plain.front()->push(m, mode);
+    if (m.id.empty()) m.id = new_id();
 
     struct waiting {
       sub_state* s;

@@ -27,6 +27,13 @@ class ring {
     ++size_;
   }
   // REQUIRES: !empty()
+  T& front() { return buf_[head_]; }
+  // Removes the front element, which the caller moved from. REQUIRES: !empty()
+  void drop_front() {
+    head_ = (head_ + 1) & mask();
+    --size_;
+  }
+  // REQUIRES: !empty()
   T pop_front() {
     T v = std::move(buf_[head_]);
     head_ = (head_ + 1) & mask();

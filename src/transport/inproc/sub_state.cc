@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "transport/inproc/spin.h"
+
 namespace ferry::inproc::detail {
 
 namespace {
@@ -16,27 +18,31 @@ thread_local const sub_state* tls_sub = nullptr;  // the subscription whose call
 }  // namespace
 
 // The settler of one delivery: keeps a copy of the message for a redelivery. Pooled per
-// subscription: once it has settled, it serves a later delivery (a message copy that still points
-// at it never calls it again: settlement is first-wins, and inproc has no in_progress).
+// subscription: once no copy of the delivered message is left, it serves a later delivery.
 class delivery_settler final : public settler {
  public:
-  explicit delivery_settler(sub_state* owner) : owner_(owner) {}
-  void ack() override { done(); }
-  void term(std::string_view) override { done(); }
-  void nack(std::chrono::milliseconds delay) override {
-    owner_->redeliver(std::move(m_), delay);
-    owner_->recycle(this);
+  void ack() override { owner_->settled(); }
+  void term(std::string_view) override { owner_->settled(); }
+  void nack(std::chrono::milliseconds delay) override { owner_->redeliver(std::move(m_), delay); }
+
+  // Readies this settler for the delivery of `m` by `owner`.
+  void start(std::shared_ptr<sub_state> owner, const message& m) {
+    reset();
+    owner_ = std::move(owner);
+    m_ = m;  // reuses the buffers of the previous delivery
   }
 
-  message m_;                         // the delivery's content (its buffers are reused)
+  message m_;                         // the delivery's content, for a redelivery
   delivery_settler* next_ = nullptr;  // in the free stack
 
  private:
-  void done() {
-    owner_->settled();
-    owner_->recycle(this);
+  void release() override {
+    // `keep` may be the last reference to the subscription, which owns this settler: nothing
+    // touches `this` after recycle() (another delivery may already use it).
+    const std::shared_ptr<sub_state> keep = std::move(owner_);
+    keep->recycle(this);
   }
-  sub_state* const owner_;  // the settler is owned by it, and the delivered message keeps it alive
+  std::shared_ptr<sub_state> owner_;  // while a message refers to this delivery
 };
 
 sub_state::sub_state(std::shared_ptr<engine> eng, std::string pattern, subscription_options opts, delivery_callback cb)
@@ -88,11 +94,14 @@ status sub_state::push(message& m, push_mode mode) { return push_many(std::span<
 
 status sub_state::push_many(std::span<message> ms, push_mode mode) {
   status why;
-  std::unique_lock lock(mu_);
-  for (message& m : ms) {
+  std::unique_lock lock = lock_spinning(mu_);
+  std::size_t i = 0;
+  while (i < ms.size()) {
     if (!wait_for_room_locked(lock, mode, why)) break;
     if (stopped_) break;  // nobody listens any more: dropped, like a NATS publish
-    queue_.push_back(std::move(m));
+    // As many as there is room for, without checking again for each.
+    const std::size_t room = mode == push_mode::over_bound ? ms.size() - i : capacity_ - queue_.size();
+    for (const std::size_t end = std::min(ms.size(), i + room); i < end; ++i) queue_.push_back(std::move(ms[i]));
   }
   const bool sched = take_schedule_locked();
   lock.unlock();
@@ -105,7 +114,7 @@ void sub_state::run(std::size_t budget) {
   thread_local ring<message> taken;
   std::size_t n = 0;
   {
-    std::lock_guard lock(mu_);
+    const std::unique_lock lock = lock_spinning(mu_);
     if (stopped_) {
       scheduled_ = false;
       return;
@@ -125,14 +134,17 @@ void sub_state::run(std::size_t budget) {
     if (space_waiters_ > 0) space_cv_.notify_all();
     if (idle_waiters_ > 0 && queue_.empty()) idle_cv_.notify_all();
   }
-  while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) deliver(taken.pop_front(), take_settler());
+  while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) {
+    deliver(taken.front(), take_settler());
+    taken.drop_front();
+  }
   if (!taken.empty()) {
     in_flight_.fetch_sub(taken.size(), std::memory_order_seq_cst);
     taken.clear();
   }
   bool again = false;
   {
-    std::lock_guard lock(mu_);
+    const std::unique_lock lock = lock_spinning(mu_);
     running_ = false;
     scheduled_ = false;
     again = take_schedule_locked();
@@ -144,7 +156,7 @@ void sub_state::run(std::size_t budget) {
 delivery_settler* sub_state::take_settler() {
   if (spare_ == nullptr) spare_ = free_.exchange(nullptr, std::memory_order_acquire);
   if (spare_ == nullptr) {
-    settlers_.push_back(std::make_unique<delivery_settler>(this));
+    settlers_.push_back(std::make_unique<delivery_settler>());
     return settlers_.back().get();
   }
   delivery_settler* s = spare_;
@@ -158,11 +170,11 @@ void sub_state::recycle(delivery_settler* s) {
   }
 }
 
-void sub_state::deliver(message m, delivery_settler* s) {
+void sub_state::deliver(message& m, delivery_settler* s) {
   m.delivery.transport = transport_name;
-  s->m_ = m;  // reuses the settler's buffers
-  // The aliasing pointer keeps this subscription (which owns the settler) alive, without an allocation.
-  m.attach(std::shared_ptr<settler>(shared_from_this(), s));
+  if (m.id.empty()) m.id = new_id();  // see inproc_transport::fill_in
+  s->start(shared_from_this(), m);
+  m.attach(s);
   const engine* prev_engine = tls_engine;
   const sub_state* prev_sub = tls_sub;
   tls_engine = eng_.get();

@@ -1,7 +1,7 @@
 // sub_state: one in-process subscription: its bounded queue, its in-flight count, and the turn a
 // worker takes to hand queued messages to its callback. Shared (shared_ptr) by the transport's
 // routing table, the worker pool while it is scheduled, the redelivery timer, and the settler of
-// every unsettled delivery, so a late ack after stop() or close() is harmless.
+// every delivered message still referred to, so a late ack after stop() or close() is harmless.
 //
 // Scheduling invariant: the subscription is in the pool's queue or being run by one worker
 // (`scheduled_`) whenever it has queued messages and a free in-flight slot, and at most once.
@@ -65,7 +65,7 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   // the slot.
   void redeliver(message m, std::chrono::milliseconds delay);
 
-  // From settlers, once settled: the settler may serve another delivery.
+  // From settlers, once no message refers to their delivery: the settler may serve another.
   void recycle(delivery_settler* s);
 
   // Stops deliveries, drops the queue, and waits for a running callback to return (unless called
@@ -83,7 +83,8 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   // scheduled).
   bool take_schedule_locked();
   void schedule() { eng_->pool->schedule(shared_from_this()); }
-  void deliver(message m, delivery_settler* s);
+  // Hands `m` (a queue slot, left moved-from) to the callback.
+  void deliver(message& m, delivery_settler* s);
   // REQUIRES: mu_ held. Waits for room as `mode` says; false (with `why`) when there is none.
   bool wait_for_room_locked(std::unique_lock<std::mutex>& lock, push_mode mode, status& why);
   delivery_settler* take_settler();  // only from run()
@@ -104,7 +105,9 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   bool running_ = false;              // guarded by mu_
   bool stopped_ = false;              // guarded by mu_
   std::thread::id running_on_;        // guarded by mu_
-  std::atomic<std::size_t> in_flight_{0};
+  // From here on: what settling and the running turn write for every message, on a cache line of
+  // its own (publishers write the queue above for every message).
+  alignas(64) std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> starved_{false};
   std::atomic<bool> stop_flag_{false};  // stopped_, readable between deliveries without the lock
 

@@ -2,20 +2,14 @@
 
 #include <chrono>
 
+#include "transport/inproc/spin.h"
+
 namespace ferry::inproc::detail {
 
 namespace {
 // How long an idle worker polls for work before it sleeps: a publisher that keeps a worker busy
 // then never pays for a wake-up (a futex call costs as much as a few hundred deliveries).
 constexpr auto spin_time = std::chrono::microseconds(50);
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 }  // namespace
 
 std::shared_ptr<worker_pool> worker_pool::start(std::size_t threads, std::size_t budget) {
@@ -32,7 +26,7 @@ std::shared_ptr<worker_pool> worker_pool::start(std::size_t threads, std::size_t
 worker_pool::~worker_pool() = default;  // stop() ran: every thread was joined or detached
 
 void worker_pool::schedule(std::shared_ptr<runnable> r) {
-  std::unique_lock lock(mu_);
+  std::unique_lock lock = lock_spinning(mu_);
   if (stopping_) return;
   ready_.push_back(std::move(r));
   queued_.fetch_add(1, std::memory_order_release);
@@ -67,7 +61,7 @@ void worker_pool::loop() {
   std::shared_ptr<runnable> next;
   for (;;) {
     const auto spin_until = std::chrono::steady_clock::now() + spin_time;
-    std::unique_lock lock(mu_);
+    std::unique_lock lock = lock_spinning(mu_);
     while (ready_.empty() && !stopping_) {
       lock.unlock();
       bool found = false;
