@@ -131,19 +131,18 @@ message from_nats(natsMsg* msg) {
   int count = 0;
   if (natsMsgHeader_Keys(msg, &keys, &count) != NATS_OK) return m;
   for (int i = 0; i < count; ++i) {
+    const std::string_view name = keys[i];
+    // The id and the key take their first value (no array to allocate); other headers every value.
+    if (name == header::message_id || name == header::key) {
+      const char* first = nullptr;
+      if (natsMsgHeader_Get(msg, keys[i], &first) == NATS_OK && first != nullptr)
+        (name == header::message_id ? m.id : m.key) = first;
+      continue;
+    }
     const char** values = nullptr;
     int n = 0;
     if (natsMsgHeader_Values(msg, keys[i], &values, &n) != NATS_OK) continue;
-    const std::string_view name = keys[i];
-    for (int j = 0; j < n; ++j) {
-      if (name == header::message_id) {
-        if (m.id.empty()) m.id = values[j];
-      } else if (name == header::key) {
-        if (m.key.empty()) m.key = values[j];
-      } else {
-        m.headers.add(std::string(name), values[j]);
-      }
-    }
+    for (int j = 0; j < n; ++j) m.headers.add(std::string(name), values[j]);
     std::free(static_cast<void*>(values));
   }
   std::free(static_cast<void*>(keys));
@@ -192,12 +191,13 @@ status client::publish(message& m) {
   if (m.id.empty()) m.id = new_id();
   auto msg = to_nats(m);
   if (!msg.is_ok()) return msg.status();
-  return from_nats(natsConnection_PublishMsg(nc_, msg->get()), "publishing on '" + m.subject + "'");
+  const natsStatus s = natsConnection_PublishMsg(nc_, msg->get());
+  return s == NATS_OK ? status::ok() : from_nats(s, "publishing on '" + m.subject + "'");
 }
 
 status client::publish_raw(const std::string& subject, std::string_view data) {
-  return from_nats(natsConnection_Publish(nc_, subject.c_str(), data.data(), static_cast<int>(data.size())),
-                   "publishing on '" + subject + "'");
+  const natsStatus s = natsConnection_Publish(nc_, subject.c_str(), data.data(), static_cast<int>(data.size()));
+  return s == NATS_OK ? status::ok() : from_nats(s, "publishing on '" + subject + "'");
 }
 
 result<message> client::request(message m, std::chrono::milliseconds timeout) {

@@ -4,32 +4,37 @@
 
 namespace ferry::nats::detail {
 
+// The waiter sets waiting_ under the lock and then reads used_; a releaser decrements used_ and
+// then reads waiting_ (all sequentially consistent). Either the waiter sees the free slot, or the
+// releaser sees waiting_ and takes the lock, which the waiter holds until it sleeps: no lost wake-up.
 std::size_t in_flight_gate::wait_room(std::chrono::milliseconds wait) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, wait, [&] { return closed_ || used_ < max_; });
-  return closed_ || used_ >= max_ ? 0 : max_ - used_;
+  auto room = [&] { return closed_.load() || used_.load() < max_; };
+  if (!room()) {
+    std::unique_lock lock(mu_);
+    waiting_.store(true);
+    cv_.wait_for(lock, wait, room);
+    waiting_.store(false);
+  }
+  const std::size_t used = used_.load();
+  return closed_.load() || used >= max_ ? 0 : max_ - used;
 }
 
-void in_flight_gate::take(std::size_t n) {
-  std::lock_guard lock(mu_);
-  used_ += n;
-}
+void in_flight_gate::take(std::size_t n) { used_.fetch_add(n); }
 
 void in_flight_gate::release() {
-  bool wake = false;
-  {
+  std::size_t used = used_.load();
+  do {
+    if (used == 0) return;
+  } while (!used_.compare_exchange_weak(used, used - 1));
+  if (waiting_.load()) {
     std::lock_guard lock(mu_);
-    if (used_ > 0) --used_;
-    wake = used_ + 1 == max_;
+    cv_.notify_all();
   }
-  if (wake) cv_.notify_all();
 }
 
 void in_flight_gate::close() {
-  {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-  }
+  closed_.store(true);
+  std::lock_guard lock(mu_);
   cv_.notify_all();
 }
 

@@ -21,7 +21,8 @@
 
 namespace ferry::nats::detail {
 
-// Counts one subscription's unsettled deliveries, at most `max`.
+// Counts one subscription's unsettled deliveries, at most `max`. Taking and releasing slots are
+// atomic operations; the lock is only for the loop waiting for room (one waiter: its thread).
 class in_flight_gate {
  public:
   explicit in_flight_gate(std::size_t max) : max_(max) {}
@@ -33,10 +34,11 @@ class in_flight_gate {
 
  private:
   const std::size_t max_;
-  std::mutex mu_;
+  std::mutex mu_;  // for cv_ only
   std::condition_variable cv_;
-  std::size_t used_ = 0;  // guarded by mu_
-  bool closed_ = false;   // guarded by mu_
+  std::atomic<std::size_t> used_{0};
+  std::atomic<bool> waiting_{false};  // the loop sleeps (or is about to) on cv_
+  std::atomic<bool> closed_{false};
 };
 
 class delivery_loop : public std::enable_shared_from_this<delivery_loop> {
