@@ -10,6 +10,18 @@ if(FERRY_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# ferry::malloc: the allocator of the programs built on the SDK. Messages are built on one thread
+# and freed on another; glibc's per-thread arenas make that several times slower than jemalloc
+# (docs/benchmarks.md, "SDK transports"). Libraries never link it: an application picks its
+# allocator. Off under the sanitizers, which bring their own.
+add_library(ferry_malloc INTERFACE)
+add_library(ferry::malloc ALIAS ferry_malloc)
+if(FERRY_JEMALLOC AND NOT FERRY_SANITIZE)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+  target_link_libraries(ferry_malloc INTERFACE PkgConfig::JEMALLOC)
+endif()
+
 # ferry_module(NAME SOURCES... DEPS...): a static library for one folder under src/.
 function(ferry_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
