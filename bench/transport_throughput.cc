@@ -1,20 +1,27 @@
 // transport_throughput: messages per second through the SDK transports, printed as a table.
 //
-//   build/bin/transport_throughput [--quick]
+//   build/bin/transport_throughput [--quick] [--runs N] [--only
+//   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-ferry]
 //
+// Each row is run N times (default 5; --quick: once, with fewer messages) and reported as the
+// median msgs/s with the lowest and highest run (the machines we measure on are noisy).
 // - inproc: one publisher thread to one subscriber (publish one at a time, and in batches of 256),
 //   and the same through a router (one handler, concurrency 1).
 // - nats: ferry's NATS transport against raw libnats, on the same embedded ferryd, same payload:
 //   one publishing connection, one subscribing connection, every message received. The transport
-//   sends the message id as a header (HPUB), so raw libnats is measured both without headers and
-//   with the same Nats-Msg-Id header; the ratios are transport / raw.
+//   sends the message id as a header (HPUB) and hands it to the callback, so raw libnats is
+//   measured without headers, with the same Nats-Msg-Id header, and with the header read by the
+//   subscriber (libnats parses headers only when asked); the ratios are transport / raw.
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,12 +47,23 @@ void wait_for(const std::atomic<std::uint64_t>& n, std::uint64_t target, std::ch
   while (n.load(std::memory_order_relaxed) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
 }
 
-void row(const char* name, std::uint64_t n, double secs, double ratio = 0) {
-  std::printf("%-44s %10.0f msgs/s  (%llu in %.2f s)", name, n / secs, static_cast<unsigned long long>(n), secs);
-  if (ratio > 0) std::printf("  ratio %.2f", ratio);
-  std::printf("\n");
-  std::fflush(stdout);
-}
+// Runs of one row: msgs/s of each.
+struct runs {
+  std::vector<double> rates;
+  [[nodiscard]] double median() const {
+    std::vector<double> v = rates;
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
+  void print(const char* name) const {
+    const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
+    std::printf("%-40s %10.0f msgs/s median of %zu (%.0f .. %.0f)\n", name, median(), rates.size(), *lo, *hi);
+    std::fflush(stdout);
+  }
+};
+
+// msgs/s of one run; 0 when not every message arrived (the run is reported as lost).
+double rate(std::uint64_t got, std::uint64_t n, double secs) { return got >= n ? static_cast<double>(got) / secs : 0; }
 
 double inproc_direct(std::uint64_t n, std::size_t batch) {
   auto t = ferry::inproc::make_transport({.workers = 1, .queue_capacity = 8192});
@@ -69,12 +87,10 @@ double inproc_direct(std::uint64_t n, std::size_t batch) {
     }
   }
   wait_for(got, n);
-  const double secs = seconds_since(start);
-  row(batch <= 1 ? "inproc 1 -> 1, publish()" : "inproc 1 -> 1, publish(batch of 256)", got.load(), secs);
-  return got.load() / secs;
+  return rate(got.load(), n, seconds_since(start));
 }
 
-void inproc_router(std::uint64_t n) {
+double inproc_router(std::uint64_t n) {
   auto t = ferry::inproc::make_transport({.workers = 1, .queue_capacity = 8192});
   std::atomic<std::uint64_t> got{0};
   ferry::router r(*t);
@@ -94,30 +110,45 @@ void inproc_router(std::uint64_t n) {
     v = std::vector<ferry::message>();
   }
   wait_for(got, n);
-  row("inproc through a router (1 handler)", got.load(), seconds_since(start));
+  const double r_rate = rate(got.load(), n, seconds_since(start));
   r.stop(5s);
+  return r_rate;
 }
 
+// What the raw libnats publisher sends and its subscriber reads.
+enum class raw_mode {
+  pub,        // PUB, no headers
+  hpub,       // HPUB with a Nats-Msg-Id header the subscriber does not look at
+  hpub_read,  // the same, and the subscriber reads the id (what the transport hands its callback)
+};
+
 // Raw libnats: one publisher connection, one subscriber connection (async callback).
-double raw_nats(const std::string& url, std::uint64_t n, bool with_header) {
+double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
   natsConnection *pub = nullptr, *sub_conn = nullptr;
   natsConnection_ConnectTo(&pub, url.c_str());
   natsConnection_ConnectTo(&sub_conn, url.c_str());
-  std::atomic<std::uint64_t> got{0};
+  struct counter {
+    std::atomic<std::uint64_t> got{0};
+    bool read_id = false;
+  } c;
+  c.read_id = mode == raw_mode::hpub_read;
   natsSubscription* sub = nullptr;
   natsConnection_Subscribe(
       &sub, sub_conn, "bench.raw",
-      [](natsConnection*, natsSubscription*, natsMsg* m, void* c) {
-        static_cast<std::atomic<std::uint64_t>*>(c)->fetch_add(1, std::memory_order_relaxed);
+      [](natsConnection*, natsSubscription*, natsMsg* m, void* p) {
+        auto* c = static_cast<counter*>(p);
+        const char* id = nullptr;
+        const bool ok = !c->read_id || (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr);
+        if (ok) c->got.fetch_add(1, std::memory_order_relaxed);  // a missing id: the run reports loss
         natsMsg_Destroy(m);
       },
-      &got);
+      &c);
   natsSubscription_SetPendingLimits(sub, -1, -1);
   natsConnection_Flush(sub_conn);
   const std::string payload(payload_size, 'x');
   const auto start = clock_type::now();
   for (std::uint64_t i = 0; i < n; ++i) {
-    if (with_header) {
+    if (mode != raw_mode::pub) {
       natsMsg* m = nullptr;
       natsMsg_Create(&m, "bench.raw", nullptr, payload.data(), static_cast<int>(payload.size()));
       natsMsgHeader_Set(m, "Nats-Msg-Id", ferry::new_id().c_str());
@@ -128,13 +159,12 @@ double raw_nats(const std::string& url, std::uint64_t n, bool with_header) {
     }
   }
   natsConnection_Flush(pub);
-  wait_for(got, n, 60s);
+  wait_for(c.got, n, 60s);
   const double secs = seconds_since(start);
-  row(with_header ? "raw libnats, HPUB with Nats-Msg-Id" : "raw libnats, PUB (no headers)", got.load(), secs);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(pub);
   natsConnection_Destroy(sub_conn);
-  return got.load() / secs;
+  return rate(c.got.load(), n, secs);
 }
 
 double ferry_nats(const std::string& url, std::uint64_t n) {
@@ -151,21 +181,48 @@ double ferry_nats(const std::string& url, std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) (void)(*pub)->publish(ferry::message("bench.ferry", payload));
   (void)(*pub)->flush(10s);
   wait_for(got, n, 60s);
-  const double secs = seconds_since(start);
-  row("ferry nats transport", got.load(), secs);
-  return got.load() / secs;
+  return rate(got.load(), n, seconds_since(start));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string only;
+  int rounds = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+      rounds = 1;
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
+      rounds = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr,
+                   "usage: transport_throughput [--quick] [--runs N] "
+                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-ferry]\n");
+      return 2;
+    }
+  }
   spdlog::set_level(spdlog::level::warn);
-  std::printf("payload %zu bytes, %u cores\n", payload_size, std::thread::hardware_concurrency());
+  std::printf("payload %zu bytes, %u cores, %d runs per row\n", payload_size, std::thread::hardware_concurrency(),
+              rounds);
+  // --only inproc runs the three inproc rows, --only inproc-1 / inproc-batch / inproc-router one.
+  auto wanted = [&](std::string_view row) { return only.empty() || row.starts_with(only); };
+  auto repeat = [&](const char* name, const std::function<double()>& run) {
+    runs r;
+    for (int i = 0; i < rounds; ++i) r.rates.push_back(run());
+    r.print(name);
+  };
   const std::uint64_t inproc_n = quick ? 500'000 : 4'000'000;
-  inproc_direct(inproc_n, 1);
-  inproc_direct(inproc_n, 256);
-  inproc_router(quick ? 200'000 : 1'000'000);
+  if (wanted("inproc-1")) repeat("inproc 1 -> 1, publish()", [&] { return inproc_direct(inproc_n, 1); });
+  if (wanted("inproc-batch"))
+    repeat("inproc 1 -> 1, publish(batch of 256)", [&] { return inproc_direct(inproc_n, 256); });
+  if (wanted("inproc-router"))
+    repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
+  if (!wanted("nats-raw") && !wanted("nats-ferry")) return 0;
 
   ferry::broker::server_options o;
   o.port = 0;
@@ -176,10 +233,26 @@ int main(int argc, char** argv) {
   }
   const std::string url = (*srv)->client_url();
   const std::uint64_t nats_n = quick ? 50'000 : 300'000;
-  const double raw = raw_nats(url, nats_n, false);
-  const double raw_h = raw_nats(url, nats_n, true);
-  const double mine = ferry_nats(url, nats_n);
-  std::printf("ferry nats transport / raw libnats: %.2f (vs PUB), %.2f (vs HPUB with the same header)\n", mine / raw,
-              mine / raw_h);
+  // Interleaved, so that the machine's noise falls on all of them alike.
+  // --only nats-raw / nats-ferry: one side only (for profiling).
+  const bool raw_rows = wanted("nats-raw"), ferry_row = wanted("nats-ferry");
+  runs raw, raw_h, raw_hr, mine;
+  for (int i = 0; i < rounds; ++i) {
+    if (raw_rows) {
+      raw.rates.push_back(raw_nats(url, nats_n, raw_mode::pub));
+      raw_h.rates.push_back(raw_nats(url, nats_n, raw_mode::hpub));
+      raw_hr.rates.push_back(raw_nats(url, nats_n, raw_mode::hpub_read));
+    }
+    if (ferry_row) mine.rates.push_back(ferry_nats(url, nats_n));
+  }
+  if (raw_rows) {
+    raw.print("raw libnats, PUB (no headers)");
+    raw_h.print("raw libnats, HPUB with Nats-Msg-Id");
+    raw_hr.print("raw libnats, HPUB, subscriber reads the id");
+  }
+  if (ferry_row) mine.print("ferry nats transport");
+  if (!raw_rows || !ferry_row) return 0;
+  std::printf("ferry nats transport / raw libnats (medians): %.2f vs PUB, %.2f vs HPUB, %.2f vs HPUB reading the id\n",
+              mine.median() / raw.median(), mine.median() / raw_h.median(), mine.median() / raw_hr.median());
   return 0;
 }
