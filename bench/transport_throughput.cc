@@ -42,6 +42,12 @@ double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
+// What a subscriber counts, on a cache line of its own: the subscriber's thread writes it for every
+// message, and it lives on the publisher's stack next to the messages being built.
+struct alignas(64) counter : std::atomic<std::uint64_t> {
+  counter() : std::atomic<std::uint64_t>(0) {}
+};
+
 void wait_for(const std::atomic<std::uint64_t>& n, std::uint64_t target, std::chrono::seconds limit = 120s) {
   const auto end = clock_type::now() + limit;
   while (n.load(std::memory_order_relaxed) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
@@ -67,7 +73,7 @@ double rate(std::uint64_t got, std::uint64_t n, double secs) { return got >= n ?
 
 double inproc_direct(std::uint64_t n, std::size_t batch) {
   auto t = ferry::inproc::make_transport({.workers = 1, .queue_capacity = 8192});
-  std::atomic<std::uint64_t> got{0};
+  counter got;
   auto sub = t->subscribe("bench.inproc", {.max_in_flight = 8192}, [&](ferry::message m) {
     m.ack();
     got.fetch_add(1, std::memory_order_relaxed);
@@ -92,7 +98,7 @@ double inproc_direct(std::uint64_t n, std::size_t batch) {
 
 double inproc_router(std::uint64_t n) {
   auto t = ferry::inproc::make_transport({.workers = 1, .queue_capacity = 8192});
-  std::atomic<std::uint64_t> got{0};
+  counter got;
   ferry::router r(*t);
   (void)r.add_handler({.name = "bench", .subject = "bench.router", .subscription = {.max_in_flight = 4096}},
                       [&](ferry::message&) -> ferry::outcome {
@@ -127,8 +133,8 @@ double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
   natsConnection *pub = nullptr, *sub_conn = nullptr;
   natsConnection_ConnectTo(&pub, url.c_str());
   natsConnection_ConnectTo(&sub_conn, url.c_str());
-  struct counter {
-    std::atomic<std::uint64_t> got{0};
+  struct sink {
+    counter got;
     bool read_id = false;
   } c;
   c.read_id = mode == raw_mode::hpub_read;
@@ -136,7 +142,7 @@ double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
   natsConnection_Subscribe(
       &sub, sub_conn, "bench.raw",
       [](natsConnection*, natsSubscription*, natsMsg* m, void* p) {
-        auto* c = static_cast<counter*>(p);
+        auto* c = static_cast<sink*>(p);
         const char* id = nullptr;
         const bool ok = !c->read_id || (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr);
         if (ok) c->got.fetch_add(1, std::memory_order_relaxed);  // a missing id: the run reports loss
@@ -171,7 +177,7 @@ double ferry_nats(const std::string& url, std::uint64_t n) {
   auto pub = ferry::nats::connect(url, {.name = "bench-pub"});
   auto sub_t = ferry::nats::connect(url, {.name = "bench-sub"});
   if (!pub.is_ok() || !sub_t.is_ok()) return 0;
-  std::atomic<std::uint64_t> got{0};
+  counter got;
   auto sub = (*sub_t)->subscribe("bench.ferry", {.max_in_flight = 4096}, [&](ferry::message m) {
     m.ack();
     got.fetch_add(1, std::memory_order_relaxed);

@@ -103,6 +103,7 @@ status sub_state::push_many(std::span<message> ms, push_mode mode) {
     const std::size_t room = mode == push_mode::over_bound ? ms.size() - i : capacity_ - queue_.size();
     for (const std::size_t end = std::min(ms.size(), i + room); i < end; ++i) queue_.push_back(std::move(ms[i]));
   }
+  queued_hint_.store(queue_.size(), std::memory_order_relaxed);
   const bool sched = take_schedule_locked();
   lock.unlock();
   if (sched) schedule();
@@ -112,36 +113,36 @@ status sub_state::push_many(std::span<message> ms, push_mode mode) {
 void sub_state::run(std::size_t budget) {
   // Workers run one turn at a time, so one buffer per thread is enough (and keeps its capacity).
   thread_local ring<message> taken;
-  std::size_t n = 0;
-  {
-    const std::unique_lock lock = lock_spinning(mu_);
-    if (stopped_) {
-      scheduled_ = false;
-      return;
+  do {
+    std::size_t n = 0;
+    {
+      const std::unique_lock lock = lock_spinning(mu_);
+      if (stopped_) break;
+      const std::size_t used = in_flight_.load(std::memory_order_relaxed);
+      const std::size_t room = used >= opts_.max_in_flight ? 0 : opts_.max_in_flight - used;
+      if (queue_.size() <= room) {
+        n = queue_.size();
+        std::swap(taken, queue_);  // everything, in O(1): publishers wait as little as possible
+      } else {
+        n = std::min(budget, room);
+        for (std::size_t i = 0; i < n; ++i) taken.push_back(queue_.pop_front());
+      }
+      queued_hint_.store(queue_.size(), std::memory_order_relaxed);
+      in_flight_.fetch_add(n, std::memory_order_seq_cst);
+      running_ = true;
+      running_on_ = std::this_thread::get_id();
+      if (space_waiters_ > 0) space_cv_.notify_all();
+      if (idle_waiters_ > 0 && queue_.empty()) idle_cv_.notify_all();
     }
-    const std::size_t used = in_flight_.load(std::memory_order_relaxed);
-    const std::size_t room = used >= opts_.max_in_flight ? 0 : opts_.max_in_flight - used;
-    if (queue_.size() <= room) {
-      n = queue_.size();
-      std::swap(taken, queue_);  // everything, in O(1): publishers wait as little as possible
-    } else {
-      n = std::min(budget, room);
-      for (std::size_t i = 0; i < n; ++i) taken.push_back(queue_.pop_front());
+    while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) {
+      deliver(taken.front(), take_settler());
+      taken.drop_front();
     }
-    in_flight_.fetch_add(n, std::memory_order_seq_cst);
-    running_ = true;
-    running_on_ = std::this_thread::get_id();
-    if (space_waiters_ > 0) space_cv_.notify_all();
-    if (idle_waiters_ > 0 && queue_.empty()) idle_cv_.notify_all();
-  }
-  while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) {
-    deliver(taken.front(), take_settler());
-    taken.drop_front();
-  }
-  if (!taken.empty()) {
-    in_flight_.fetch_sub(taken.size(), std::memory_order_seq_cst);
-    taken.clear();
-  }
+    if (!taken.empty()) {
+      in_flight_.fetch_sub(taken.size(), std::memory_order_seq_cst);
+      taken.clear();
+    }
+  } while (linger());
   bool again = false;
   {
     const std::unique_lock lock = lock_spinning(mu_);
@@ -151,6 +152,31 @@ void sub_state::run(std::size_t budget) {
     if (idle_waiters_ > 0) idle_cv_.notify_all();
   }
   if (again) schedule();
+}
+
+// A publisher that keeps this subscription busy but is slower than its callback would otherwise
+// end the turn after almost every message: the next publish then pays for schedule() and the
+// worker for a trip through the pool, with the subscription's lock changing cores each time.
+// Lingering keeps the turn (publishers see scheduled_ and only queue), and waits a little for a
+// few messages to gather so that one lock hand-over moves several. Never while another
+// subscription waits for a worker, or when no in-flight slot is free.
+bool sub_state::linger() {
+  constexpr auto linger_time = std::chrono::microseconds(20);
+  constexpr std::size_t enough = 64;  // queued messages worth taking at once
+  constexpr int gather_spins = 64;    // how long a smaller number may gather first
+  if (stop_flag_.load(std::memory_order_relaxed) || eng_->pool->others_waiting()) return false;
+  const auto until = std::chrono::steady_clock::now() + linger_time;
+  for (int i = 1;; ++i) {
+    const std::size_t queued = queued_hint_.load(std::memory_order_relaxed);
+    if (queued >= enough || (queued > 0 && i >= gather_spins)) break;
+    if (i % 64 == 0 && (std::chrono::steady_clock::now() >= until || eng_->pool->others_waiting() ||
+                        stop_flag_.load(std::memory_order_relaxed))) {
+      if (queued == 0) return false;
+      break;
+    }
+    cpu_relax();
+  }
+  return in_flight_.load(std::memory_order_seq_cst) < opts_.max_in_flight;
 }
 
 delivery_settler* sub_state::take_settler() {
@@ -214,6 +240,7 @@ void sub_state::push_front(message m) {
     std::lock_guard lock(mu_);
     if (stopped_) return;
     queue_.push_front(std::move(m));
+    queued_hint_.store(queue_.size(), std::memory_order_relaxed);
     sched = take_schedule_locked();
   }
   if (sched) schedule();
@@ -226,6 +253,7 @@ void sub_state::stop() {
     stopped_ = true;
     stop_flag_.store(true, std::memory_order_release);
     std::swap(dropped, queue_);
+    queued_hint_.store(0, std::memory_order_relaxed);
     space_cv_.notify_all();
     idle_cv_.notify_all();
   }

@@ -85,6 +85,9 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   void schedule() { eng_->pool->schedule(shared_from_this()); }
   // Hands `m` (a queue slot, left moved-from) to the callback.
   void deliver(message& m, delivery_settler* s);
+  // After a turn's deliveries: waits a few microseconds for more instead of ending the turn. True
+  // when there is more to take now.
+  bool linger();
   // REQUIRES: mu_ held. Waits for room as `mode` says; false (with `why`) when there is none.
   bool wait_for_room_locked(std::unique_lock<std::mutex>& lock, push_mode mode, status& why);
   delivery_settler* take_settler();  // only from run()
@@ -96,15 +99,16 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   const std::size_t capacity_;
 
   std::mutex mu_;
-  std::condition_variable space_cv_;  // publishers waiting for room
-  std::condition_variable idle_cv_;   // stop() waiting for a turn to end; flush waiting for drain
-  ring<message> queue_;               // guarded by mu_
-  std::size_t space_waiters_ = 0;     // guarded by mu_
-  std::size_t idle_waiters_ = 0;      // guarded by mu_
-  bool scheduled_ = false;            // guarded by mu_
-  bool running_ = false;              // guarded by mu_
-  bool stopped_ = false;              // guarded by mu_
-  std::thread::id running_on_;        // guarded by mu_
+  std::condition_variable space_cv_;         // publishers waiting for room
+  std::condition_variable idle_cv_;          // stop() waiting for a turn to end; flush waiting for drain
+  ring<message> queue_;                      // guarded by mu_
+  std::atomic<std::size_t> queued_hint_{0};  // queue_.size(), written under mu_, read by linger()
+  std::size_t space_waiters_ = 0;            // guarded by mu_
+  std::size_t idle_waiters_ = 0;             // guarded by mu_
+  bool scheduled_ = false;                   // guarded by mu_
+  bool running_ = false;                     // guarded by mu_
+  bool stopped_ = false;                     // guarded by mu_
+  std::thread::id running_on_;               // guarded by mu_
   // From here on: what settling and the running turn write for every message, on a cache line of
   // its own (publishers write the queue above for every message).
   alignas(64) std::atomic<std::size_t> in_flight_{0};

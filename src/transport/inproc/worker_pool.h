@@ -33,6 +33,8 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
 
   // Queues `r` to be run once. After stop(), does nothing.
   void schedule(std::shared_ptr<runnable> r);
+  // True when something scheduled waits for a worker (a running turn should end soon).
+  [[nodiscard]] bool others_waiting() const { return queued_.load(std::memory_order_relaxed) != 0; }
   // Stops taking work, drops what was queued, and joins the workers (the calling worker, if it is
   // one, is detached and exits when its task returns). Idempotent.
   void stop();
