@@ -164,7 +164,9 @@ bool sub_state::linger() {
   constexpr auto linger_time = std::chrono::microseconds(20);
   constexpr std::size_t enough = 64;  // queued messages worth taking at once
   constexpr int gather_spins = 64;    // how long a smaller number may gather first
-  if (stop_flag_.load(std::memory_order_relaxed) || eng_->pool->others_waiting()) return false;
+  if (stop_flag_.load(std::memory_order_relaxed) || eng_->pool->others_waiting() ||
+      in_flight_.load(std::memory_order_seq_cst) >= opts_.max_in_flight)
+    return false;  // nothing to wait for: a settlement will schedule the subscription again
   const auto until = std::chrono::steady_clock::now() + linger_time;
   for (int i = 1;; ++i) {
     const std::size_t queued = queued_hint_.load(std::memory_order_relaxed);
