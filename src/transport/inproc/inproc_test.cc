@@ -400,6 +400,42 @@ TEST(Inproc, KeptMessagesKeepTheirOwnSettlement) {
   EXPECT_EQ(ids.size(), 3000u);
 }
 
+// A busy subscription keeps its worker's turn while messages keep coming (it lingers), but never
+// while another subscription waits for that worker: with one worker, a flooded subscription must
+// not starve a quiet one.
+TEST(Inproc, BusySubscriptionDoesNotStarveAnotherOnOneWorker) {
+  auto t = make_transport({.workers = 1, .queue_capacity = 1024});
+  std::atomic<bool> flooding{true};
+  std::atomic<int> busy{0}, quiet{0};
+  auto a = t->subscribe("busy", {}, [&](message m) {
+    // Slower than the publisher, so the busy queue never runs dry.
+    const auto until = std::chrono::steady_clock::now() + 2us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    m.ack();
+    ++busy;
+  });
+  auto b = t->subscribe("quiet", {}, [&](message m) {
+    m.ack();
+    ++quiet;
+  });
+  std::thread flood([&] {
+    while (flooding.load()) {
+      std::vector<message> batch;
+      for (int i = 0; i < 256; ++i) batch.emplace_back("busy", "x");
+      ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return busy.load() > 2000; }));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(t->publish(message("quiet", std::to_string(i))).is_ok());
+    const int want = i + 1;
+    EXPECT_TRUE(eventually([&] { return quiet.load() == want; }, 2s)) << "quiet message " << i << " starved";
+  }
+  flooding.store(false);
+  flood.join();
+}
+
 TEST(Inproc, ManyPublishersManySubscribersNoLoss) {
   auto t = make_transport({.workers = 3, .queue_capacity = 32});
   constexpr int publishers = 4, per = 2000;
