@@ -1,10 +1,15 @@
 // message: settlement shared by copies, first decision wins, hooks, and the settler's lifetime
-// (release() once the last copy is gone; a pooled settler starts over after reset()).
+// (release() once the last copy is gone; a settler from a settler_pool serves again only once released).
 #include "ferry/message.h"
+#include "ferry/settler_pool.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace ferry {
@@ -106,42 +111,85 @@ TEST(Message, HooksRunOnceAfterSettlementOrAtOnce) {
   EXPECT_EQ(seen.size(), 2u);
 }
 
-// A transport's pool: release() hands the settler back; reset() readies it for the next delivery.
+// A transport's pooled settler: release() hands it back to its settler_pool; start() (reset())
+// readies it for the next delivery.
 class pooled_settler : public settler {
  public:
-  explicit pooled_settler(std::vector<pooled_settler*>& pool) : pool_(pool) {}
-  void ack() override { ++acks; }
+  void start(settler_pool<pooled_settler>* pool) {
+    reset();
+    pool_ = pool;
+  }
+  void ack() override { acks.fetch_add(1); }
   void nack(std::chrono::milliseconds) override {}
   void term(std::string_view) override {}
-  void reuse() { reset(); }
-  int acks = 0;
+  std::atomic<int> acks{0};
+  pooled_settler* pool_next = nullptr;
 
  private:
-  void release() override { pool_.push_back(this); }
-  std::vector<pooled_settler*>& pool_;
+  void release() override { pool_->give_back(this); }
+  settler_pool<pooled_settler>* pool_ = nullptr;
 };
 
-TEST(Message, PooledSettlerStartsOverAfterReset) {
-  std::vector<pooled_settler*> pool;
-  pooled_settler s(pool);
-  {
-    message first("a", "1");
-    first.attach(&s);
-    first.on_settled([](settlement) {});
-    EXPECT_TRUE(first.ack());
-    EXPECT_TRUE(pool.empty());
-  }
-  ASSERT_EQ(pool.size(), 1u);
-  pool.clear();
-  s.reuse();
-  message second("a", "2");
-  second.attach(&s);
+// A delivered message with a settler from `pool`.
+message delivered(settler_pool<pooled_settler>& pool, std::string payload) {
+  message m("a", std::move(payload));
+  pooled_settler* s = pool.take();
+  s->start(&pool);
+  m.attach(s);
+  return m;
+}
+
+TEST(Message, PooledSettlerServesAgainOnlyOnceReleased) {
+  settler_pool<pooled_settler> pool;
+  message first = delivered(pool, "1");
+  first.on_settled([](settlement) {});
+  EXPECT_TRUE(first.ack());
+  message copy = first;
+  first = message();
+  // A copy still refers to the first delivery: the next one gets another settler.
+  message second = delivered(pool, "2");
+  EXPECT_EQ(pool.size(), 2u);
   EXPECT_EQ(second.state(), settlement::pending);
-  EXPECT_TRUE(second.ack());
-  EXPECT_EQ(s.acks, 2);
-  second.attach(nullptr);  // detaching drops the reference
-  EXPECT_EQ(pool.size(), 1u);
-  EXPECT_FALSE(second.is_delivered());
+  copy = message();
+  // Released: the third delivery reuses it, unsettled and without the old hook.
+  message third = delivered(pool, "3");
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_EQ(third.state(), settlement::pending);
+  EXPECT_TRUE(third.ack());
+  EXPECT_FALSE(third.nack());
+  EXPECT_EQ(second.state(), settlement::pending);  // untouched by the settlements of the others
+  third.attach(nullptr);                           // detaching drops the reference too
+  EXPECT_FALSE(third.is_delivered());
+  EXPECT_EQ(delivered(pool, "4").state(), settlement::pending);
+  EXPECT_EQ(pool.size(), 2u);
+}
+
+// Settlers given back from many threads at once are each taken again exactly once.
+TEST(Message, PooledSettlersGivenBackFromManyThreads) {
+  settler_pool<pooled_settler> pool;
+  constexpr int threads = 4, per_thread = 500;
+  std::vector<std::vector<message>> batches(threads);
+  for (auto& b : batches) {
+    for (int i = 0; i < per_thread; ++i) b.push_back(delivered(pool, std::to_string(i)));
+  }
+  ASSERT_EQ(pool.size(), static_cast<std::size_t>(threads * per_thread));
+  std::vector<std::thread> ts;
+  for (auto& b : batches) {
+    ts.emplace_back([&b] {
+      for (message& m : b) m.ack();
+      b.clear();  // releases every settler of the batch
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::set<pooled_settler*> again;
+  for (int i = 0; i < threads * per_thread; ++i) {
+    pooled_settler* s = pool.take();
+    EXPECT_EQ(s->acks.load(), 1);
+    again.insert(s);
+  }
+  EXPECT_EQ(again.size(), static_cast<std::size_t>(threads * per_thread));
+  EXPECT_EQ(pool.size(), static_cast<std::size_t>(threads * per_thread));  // none made anew
+  for (pooled_settler* s : again) pool.give_back(s);
 }
 
 }  // namespace

@@ -32,8 +32,8 @@ class delivery_settler final : public settler {
     m_ = m;  // reuses the buffers of the previous delivery
   }
 
-  message m_;                         // the delivery's content, for a redelivery
-  delivery_settler* next_ = nullptr;  // in the free stack
+  message m_;                              // the delivery's content, for a redelivery
+  delivery_settler* pool_next = nullptr;  // in the pool's free stack
 
  private:
   void release() override {
@@ -135,7 +135,7 @@ void sub_state::run(std::size_t budget) {
       if (idle_waiters_ > 0 && queue_.empty()) idle_cv_.notify_all();
     }
     while (!taken.empty() && !stop_flag_.load(std::memory_order_acquire)) {
-      deliver(taken.front(), take_settler());
+      deliver(taken.front(), settlers_.take());
       taken.drop_front();
     }
     if (!taken.empty()) {
@@ -181,22 +181,7 @@ bool sub_state::linger() {
   return in_flight_.load(std::memory_order_seq_cst) < opts_.max_in_flight;
 }
 
-delivery_settler* sub_state::take_settler() {
-  if (spare_ == nullptr) spare_ = free_.exchange(nullptr, std::memory_order_acquire);
-  if (spare_ == nullptr) {
-    settlers_.push_back(std::make_unique<delivery_settler>());
-    return settlers_.back().get();
-  }
-  delivery_settler* s = spare_;
-  spare_ = s->next_;
-  return s;
-}
-
-void sub_state::recycle(delivery_settler* s) {
-  s->next_ = free_.load(std::memory_order_relaxed);
-  while (!free_.compare_exchange_weak(s->next_, s, std::memory_order_release, std::memory_order_relaxed)) {
-  }
-}
+void sub_state::recycle(delivery_settler* s) { settlers_.give_back(s); }
 
 void sub_state::deliver(message& m, delivery_settler* s) {
   m.delivery.transport = transport_name;

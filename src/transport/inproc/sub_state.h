@@ -24,6 +24,7 @@
 #include "ferry/transport.h"
 #include "transport/inproc/redelivery_timer.h"
 #include "transport/inproc/ring.h"
+#include "ferry/settler_pool.h"
 #include "transport/inproc/worker_pool.h"
 
 namespace ferry::inproc::detail {
@@ -90,7 +91,6 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   bool linger();
   // REQUIRES: mu_ held. Waits for room as `mode` says; false (with `why`) when there is none.
   bool wait_for_room_locked(std::unique_lock<std::mutex>& lock, push_mode mode, status& why);
-  delivery_settler* take_settler();  // only from run()
 
   const std::shared_ptr<engine> eng_;
   const std::string pattern_;
@@ -115,12 +115,8 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   std::atomic<bool> starved_{false};
   std::atomic<bool> stop_flag_{false};  // stopped_, readable between deliveries without the lock
 
-  // Settlers are pooled (with their message buffers): settled ones are pushed on `free_` (a
-  // lock-free stack, from any thread); the running turn takes the whole stack at once into
-  // `spare_`, so there is no ABA. `settlers_` owns them all; only the running turn adds to it.
-  std::atomic<delivery_settler*> free_{nullptr};
-  delivery_settler* spare_ = nullptr;                        // only the running turn
-  std::vector<std::unique_ptr<delivery_settler>> settlers_;  // only the running turn (and ~sub_state)
+  // Settlers are pooled (with their message buffers); only the running turn takes them.
+  settler_pool<delivery_settler> settlers_;
 };
 
 }  // namespace ferry::inproc::detail
