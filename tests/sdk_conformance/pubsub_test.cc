@@ -125,6 +125,58 @@ TEST_P(Conformance, NoAckBlocksNext) {
   got.messages()[1].ack();
 }
 
+// Settlement belongs to one delivery, however the transport recycles its bookkeeping (inproc and
+// NATS core pool their settlers): a handler that keeps every message, settling some at once and
+// leaving the rest to another thread, finds each new delivery unsettled and each kept message with
+// its own settlement and id. A small in-flight limit makes the transport reuse what it can.
+TEST_P(Conformance, KeptMessagesKeepTheirOwnSettlement) {
+  constexpr int n = 600;
+  std::mutex mu;
+  std::vector<message> kept;
+  std::atomic<int> fresh{0};
+  auto sub = t().subscribe(subject("kept"), {.max_in_flight = 16}, [&](message m) {
+    if (m.state() == settlement::pending) ++fresh;
+    const int i = std::stoi(m.payload);
+    if (i % 3 == 0) {
+      m.ack();
+    } else if (i % 3 == 1) {
+      m.term("done");
+    }  // else: settled later by the test thread
+    std::lock_guard lock(mu);
+    kept.push_back(std::move(m));
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  std::thread publisher([&] {
+    std::vector<message> all;
+    for (int i = 0; i < n; ++i) all.emplace_back(subject("kept"), std::to_string(i));
+    EXPECT_TRUE(other().publish(std::move(all)).is_ok());
+  });
+  // Every third message holds an in-flight slot until this thread acks it.
+  std::size_t done = 0;
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    for (; done < kept.size(); ++done) {
+      if (std::stoi(kept[done].payload) % 3 == 2) {
+        EXPECT_TRUE(kept[done].ack());
+      }
+    }
+    return kept.size() >= static_cast<std::size_t>(n);
+  }));
+  publisher.join();
+  (*sub)->stop();
+  EXPECT_EQ(fresh.load(), n);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(kept.size(), static_cast<std::size_t>(n));
+  std::set<std::string> ids;
+  for (message& m : kept) {
+    const int i = std::stoi(m.payload);
+    EXPECT_EQ(m.state(), i % 3 == 1 ? settlement::terminated : settlement::acked) << i;
+    EXPECT_FALSE(m.nack()) << i;
+    ids.insert(m.id);
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(n));
+}
+
 // 6. Subscribers of a group that stop halfway lose nothing (persistent transports).
 TEST_P(Conformance, ContinueAfterSubscriberClose) {
   FERRY_REQUIRE_CAP(persistent);

@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -348,56 +347,6 @@ TEST(Inproc, OrderPerSubscriptionUnderLoad) {
   ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
   ASSERT_TRUE(eventually([&] { return count.load() == 10000; }));
   for (int i = 0; i < 10000; ++i) ASSERT_EQ(seen[i], i);
-}
-
-// Settlers are pooled per subscription; one serves a new delivery only once no copy of its last
-// message is left. A handler that keeps its settled messages must find them still settled (and
-// their ids distinct), and every new delivery must arrive unsettled.
-TEST(Inproc, KeptMessagesKeepTheirOwnSettlement) {
-  auto t = make_transport({.workers = 2, .queue_capacity = 64});
-  std::mutex mu;
-  std::vector<message> kept;
-  std::atomic<int> fresh{0}, count{0};
-  auto sub = t->subscribe("k", {.max_in_flight = 4}, [&](message m) {
-    if (m.state() == settlement::pending) ++fresh;
-    const int i = std::stoi(m.payload);
-    if (i % 3 == 0) {
-      m.ack();
-    } else if (i % 3 == 1) {
-      m.term("done");
-    }  // else: settled later from the test thread
-    std::lock_guard lock(mu);
-    kept.push_back(std::move(m));
-    ++count;
-  });
-  // The queue holds 64: publish from a thread of its own while this one settles.
-  std::thread publisher([&] {
-    std::vector<message> batch;
-    for (int i = 0; i < 3000; ++i) batch.emplace_back("k", std::to_string(i));
-    EXPECT_TRUE(t->publish(std::move(batch)).is_ok());
-  });
-  // Every third message is unsettled and holds an in-flight slot: settle them as they come.
-  std::size_t done = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    for (; done < kept.size(); ++done) {
-      if (std::stoi(kept[done].payload) % 3 == 2) {
-        EXPECT_TRUE(kept[done].ack());
-      }
-    }
-    return count.load() == 3000;
-  }));
-  publisher.join();
-  EXPECT_EQ(fresh.load(), 3000);
-  std::lock_guard lock(mu);
-  std::set<std::string> ids;
-  for (message& m : kept) {
-    const int i = std::stoi(m.payload);
-    EXPECT_EQ(m.state(), i % 3 == 1 ? settlement::terminated : settlement::acked) << i;
-    EXPECT_FALSE(m.nack()) << i;
-    ids.insert(m.id);
-  }
-  EXPECT_EQ(ids.size(), 3000u);
 }
 
 // A busy subscription keeps its worker's turn while messages keep coming (it lingers), but never

@@ -40,6 +40,9 @@ result<msg_ptr> to_nats(const message& m);
 // The ferry message for `msg` (id and key taken out of the headers). No delivery facts, no
 // settler.
 message from_nats(natsMsg* msg);
+// The same, into `m` (a message just made: no id, key or headers yet), which saves a move where
+// the message is built in its final place.
+void from_nats(natsMsg* msg, message& m);
 
 class client {
  public:

@@ -2,20 +2,50 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ferry/settler_pool.h"
+
 namespace ferry::nats::detail {
 
 namespace {
 
-// Core NATS has no acknowledgements: settling only frees the in-flight slot.
+class core_settler;
+
+// At most this many messages are taken from nats.c before they are handed to the callback: enough
+// to take the in-flight slots once per batch, few enough that a message is still in the cache
+// when its turn comes. Measured on the delivery thread (transport_throughput, CPU per message):
+// batches of up to 4,096 (the in-flight limit) ~650 ns, 256 ~580, 16 ~500, 1 ~600.
+constexpr std::size_t core_batch = 16;
+
+// What the settlers of one subscription share. It lives while the subscription or any of its
+// deliveries does (each settler in use holds it), so the pool outlives every settler it made.
+struct core_deliveries {
+  explicit core_deliveries(std::shared_ptr<in_flight_gate> g) : gate(std::move(g)) {}
+  const std::shared_ptr<in_flight_gate> gate;
+  settler_pool<core_settler> pool;  // taken by the delivery thread only
+};
+
+// Core NATS has no acknowledgements: settling only frees the in-flight slot. Pooled per
+// subscription: once no copy of the delivered message is left, it serves a later delivery.
 class core_settler final : public settler {
  public:
-  explicit core_settler(std::shared_ptr<in_flight_gate> g) : gate_(std::move(g)) {}
-  void ack() override { gate_->release(); }
-  void nack(std::chrono::milliseconds) override { gate_->release(); }
-  void term(std::string_view) override { gate_->release(); }
+  void start(std::shared_ptr<core_deliveries> owner) {
+    reset();
+    owner_ = std::move(owner);
+  }
+  void ack() override { owner_->gate->release(); }
+  void nack(std::chrono::milliseconds) override { owner_->gate->release(); }
+  void term(std::string_view) override { owner_->gate->release(); }
+
+  core_settler* pool_next = nullptr;  // in the pool's free stack
 
  private:
-  const std::shared_ptr<in_flight_gate> gate_;
+  void release() override {
+    // `keep` may be the last reference to the pool, which owns this settler: nothing touches
+    // `this` after give_back().
+    const std::shared_ptr<core_deliveries> keep = std::move(owner_);
+    keep->pool.give_back(this);
+  }
+  std::shared_ptr<core_deliveries> owner_;  // while a message refers to this delivery
 };
 
 class core_source final : public delivery_loop::source {
@@ -45,13 +75,17 @@ class core_source final : public delivery_loop::source {
  private:
   void add(natsMsg* raw, const std::shared_ptr<in_flight_gate>& gate, std::vector<message>& out) {
     msg_ptr owned(raw);
-    message m = from_nats(raw);
+    message& m = out.emplace_back();
+    from_nats(raw, m);
     m.delivery.transport = name_;
-    m.attach(std::make_unique<core_settler>(gate));
-    out.push_back(std::move(m));
+    if (!deliveries_) deliveries_ = std::make_shared<core_deliveries>(gate);  // the loop's gate never changes
+    core_settler* s = deliveries_->pool.take();
+    s->start(deliveries_);
+    m.attach(s);
   }
 
   const std::shared_ptr<client> client_;  // outlives sub_
+  std::shared_ptr<core_deliveries> deliveries_;  // made on the first delivery
   natsSubscription* const sub_;
   const std::string_view name_;
 };
@@ -66,7 +100,7 @@ result<std::unique_ptr<subscription>> subscribe_core(const std::shared_ptr<clien
   auto sub = subscribe_sync(*c, subject, o.group);
   if (!sub.is_ok()) return sub.status();
   auto loop = std::make_shared<delivery_loop>(subject, std::make_unique<core_source>(c, *sub, transport_name),
-                                              std::move(cb), o.max_in_flight, o.max_in_flight, c->opts().poll_interval);
+                                              std::move(cb), o.max_in_flight, core_batch, c->opts().poll_interval);
   loop->start();
   loops.add(loop);
   return std::unique_ptr<subscription>(std::make_unique<loop_subscription>(std::move(loop)));
