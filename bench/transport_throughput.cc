@@ -1,7 +1,7 @@
 // transport_throughput: messages per second through the SDK transports, printed as a table.
 //
 //   build/bin/transport_throughput [--quick] [--runs N] [--only
-//   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-ferry]
+//   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry]
 //
 // Each row is run N times (default 5; --quick: once, with fewer messages) and reported as the
 // median msgs/s with the lowest and highest run (the machines we measure on are noisy).
@@ -11,9 +11,12 @@
 //   one publishing connection, one subscribing connection, every message received. The transport
 //   sends the message id as a header (HPUB) and hands it to the callback, so raw libnats is
 //   measured without headers, with the same Nats-Msg-Id header, and with the header read by the
-//   subscriber (libnats parses headers only when asked); the ratios are transport / raw.
+//   subscriber (libnats parses headers only when asked); the ratios are transport / raw. Each NATS
+//   row also gives the median CPU time per message of the publishing thread and of the thread that
+//   runs the subscriber's callback, which shows on which side a difference lies.
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -50,20 +53,40 @@ struct alignas(64) counter : std::atomic<std::uint64_t> {
 
 void wait_for(const std::atomic<std::uint64_t>& n, std::uint64_t target, std::chrono::seconds limit = 120s) {
   const auto end = clock_type::now() + limit;
-  while (n.load(std::memory_order_relaxed) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
+  while (n.load(std::memory_order_acquire) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
 }
 
-// Runs of one row: msgs/s of each.
+// CPU time the calling thread has used so far, in nanoseconds.
+double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Counts a message on the one thread that delivers them; at the last of `n`, first records that
+// thread's CPU time in `cpu_ns` (so it is there once the count shows `n`).
+void count_one(counter& got, std::uint64_t n, std::atomic<double>& cpu_ns) {
+  if (got.load(std::memory_order_relaxed) + 1 == n) cpu_ns.store(thread_cpu_ns());
+  got.fetch_add(1, std::memory_order_release);
+}
+
+// Runs of one row: msgs/s of each, and for the NATS rows the CPU time per message of the
+// publishing thread and of the thread that hands messages to the subscriber's code.
 struct runs {
   std::vector<double> rates;
-  [[nodiscard]] double median() const {
-    std::vector<double> v = rates;
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  }
+  std::vector<double> pub_cpu, sub_cpu;  // ns per message
+  [[nodiscard]] double median() const { return median_of(rates); }
   void print(const char* name) const {
     const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
-    std::printf("%-40s %10.0f msgs/s median of %zu (%.0f .. %.0f)\n", name, median(), rates.size(), *lo, *hi);
+    std::printf("%-40s %10.0f msgs/s median of %zu (%.0f .. %.0f)", name, median(), rates.size(), *lo, *hi);
+    if (!pub_cpu.empty()) std::printf("; CPU/msg: publisher %.0f ns, subscriber %.0f ns", median_of(pub_cpu),
+                                      median_of(sub_cpu));
+    std::printf("\n");
     std::fflush(stdout);
   }
 };
@@ -128,15 +151,19 @@ enum class raw_mode {
   hpub_read,  // the same, and the subscriber reads the id (what the transport hands its callback)
 };
 
-// Raw libnats: one publisher connection, one subscriber connection (async callback).
-double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
+// Raw libnats: one publisher connection, one subscriber connection (async callback). Appends a
+// run to `r`.
+void raw_nats(const std::string& url, std::uint64_t n, raw_mode mode, runs& r) {
   natsConnection *pub = nullptr, *sub_conn = nullptr;
   natsConnection_ConnectTo(&pub, url.c_str());
   natsConnection_ConnectTo(&sub_conn, url.c_str());
   struct sink {
     counter got;
     bool read_id = false;
+    std::uint64_t n = 0;
+    std::atomic<double> cpu_ns{0};  // of nats.c's delivery thread (one per subscription), at the last message
   } c;
+  c.n = n;
   c.read_id = mode == raw_mode::hpub_read;
   natsSubscription* sub = nullptr;
   natsConnection_Subscribe(
@@ -145,14 +172,15 @@ double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
         auto* c = static_cast<sink*>(p);
         const char* id = nullptr;
         const bool ok = !c->read_id || (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr);
-        if (ok) c->got.fetch_add(1, std::memory_order_relaxed);  // a missing id: the run reports loss
         natsMsg_Destroy(m);
+        if (ok) count_one(c->got, c->n, c->cpu_ns);  // a missing id: the run reports loss
       },
       &c);
   natsSubscription_SetPendingLimits(sub, -1, -1);
   natsConnection_Flush(sub_conn);
   const std::string payload(payload_size, 'x');
   const auto start = clock_type::now();
+  const double pub_cpu = thread_cpu_ns();
   for (std::uint64_t i = 0; i < n; ++i) {
     if (mode != raw_mode::pub) {
       natsMsg* m = nullptr;
@@ -165,29 +193,44 @@ double raw_nats(const std::string& url, std::uint64_t n, raw_mode mode) {
     }
   }
   natsConnection_Flush(pub);
+  r.pub_cpu.push_back((thread_cpu_ns() - pub_cpu) / static_cast<double>(n));
   wait_for(c.got, n, 60s);
   const double secs = seconds_since(start);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(pub);
   natsConnection_Destroy(sub_conn);
-  return rate(c.got.load(), n, secs);
+  r.sub_cpu.push_back(c.cpu_ns / static_cast<double>(n));
+  r.rates.push_back(rate(c.got.load(), n, secs));
 }
 
-double ferry_nats(const std::string& url, std::uint64_t n) {
+// The same through ferry's NATS transport; appends a run to `r`.
+void ferry_nats(const std::string& url, std::uint64_t n, runs& r) {
   auto pub = ferry::nats::connect(url, {.name = "bench-pub"});
   auto sub_t = ferry::nats::connect(url, {.name = "bench-sub"});
-  if (!pub.is_ok() || !sub_t.is_ok()) return 0;
+  if (!pub.is_ok() || !sub_t.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
   counter got;
+  std::atomic<double> sub_cpu{0};  // of the subscription's delivery thread, at the last message
   auto sub = (*sub_t)->subscribe("bench.ferry", {.max_in_flight = 4096}, [&](ferry::message m) {
     m.ack();
-    got.fetch_add(1, std::memory_order_relaxed);
+    count_one(got, n, sub_cpu);
   });
+  if (!sub.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
   const std::string payload(payload_size, 'x');
   const auto start = clock_type::now();
+  const double pub_cpu = thread_cpu_ns();
   for (std::uint64_t i = 0; i < n; ++i) (void)(*pub)->publish(ferry::message("bench.ferry", payload));
   (void)(*pub)->flush(10s);
+  r.pub_cpu.push_back((thread_cpu_ns() - pub_cpu) / static_cast<double>(n));
   wait_for(got, n, 60s);
-  return rate(got.load(), n, seconds_since(start));
+  const double secs = seconds_since(start);
+  r.sub_cpu.push_back(sub_cpu.load() / static_cast<double>(n));
+  r.rates.push_back(rate(got.load(), n, secs));
 }
 
 }  // namespace
@@ -208,7 +251,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: transport_throughput [--quick] [--runs N] "
-                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-ferry]\n");
+                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
+                   "nats-raw-read|nats-ferry]\n");
       return 2;
     }
   }
@@ -228,7 +272,7 @@ int main(int argc, char** argv) {
     repeat("inproc 1 -> 1, publish(batch of 256)", [&] { return inproc_direct(inproc_n, 256); });
   if (wanted("inproc-router"))
     repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
-  if (!wanted("nats-raw") && !wanted("nats-ferry")) return 0;
+  if (!wanted("nats-raw-pub") && !wanted("nats-raw-hpub") && !wanted("nats-raw-read") && !wanted("nats-ferry")) return 0;
 
   ferry::broker::server_options o;
   o.port = 0;
@@ -241,23 +285,21 @@ int main(int argc, char** argv) {
   const std::uint64_t nats_n = quick ? 50'000 : 300'000;
   // Interleaved, so that the machine's noise falls on all of them alike.
   // --only nats-raw / nats-ferry: one side only (for profiling).
-  const bool raw_rows = wanted("nats-raw"), ferry_row = wanted("nats-ferry");
+  // --only nats-raw-pub / nats-raw-hpub / nats-raw-read: one raw row.
+  const bool raw_pub = wanted("nats-raw-pub"), raw_hpub = wanted("nats-raw-hpub"), raw_read = wanted("nats-raw-read");
+  const bool ferry_row = wanted("nats-ferry");
   runs raw, raw_h, raw_hr, mine;
   for (int i = 0; i < rounds; ++i) {
-    if (raw_rows) {
-      raw.rates.push_back(raw_nats(url, nats_n, raw_mode::pub));
-      raw_h.rates.push_back(raw_nats(url, nats_n, raw_mode::hpub));
-      raw_hr.rates.push_back(raw_nats(url, nats_n, raw_mode::hpub_read));
-    }
-    if (ferry_row) mine.rates.push_back(ferry_nats(url, nats_n));
+    if (raw_pub) raw_nats(url, nats_n, raw_mode::pub, raw);
+    if (raw_hpub) raw_nats(url, nats_n, raw_mode::hpub, raw_h);
+    if (raw_read) raw_nats(url, nats_n, raw_mode::hpub_read, raw_hr);
+    if (ferry_row) ferry_nats(url, nats_n, mine);
   }
-  if (raw_rows) {
-    raw.print("raw libnats, PUB (no headers)");
-    raw_h.print("raw libnats, HPUB with Nats-Msg-Id");
-    raw_hr.print("raw libnats, HPUB, subscriber reads the id");
-  }
+  if (raw_pub) raw.print("raw libnats, PUB (no headers)");
+  if (raw_hpub) raw_h.print("raw libnats, HPUB with Nats-Msg-Id");
+  if (raw_read) raw_hr.print("raw libnats, HPUB, subscriber reads the id");
   if (ferry_row) mine.print("ferry nats transport");
-  if (!raw_rows || !ferry_row) return 0;
+  if (!raw_pub || !raw_hpub || !raw_read || !ferry_row) return 0;
   std::printf("ferry nats transport / raw libnats (medians): %.2f vs PUB, %.2f vs HPUB, %.2f vs HPUB reading the id\n",
               mine.median() / raw.median(), mine.median() / raw_h.median(), mine.median() / raw_hr.median());
   return 0;
