@@ -84,8 +84,8 @@ struct runs {
   void print(const char* name) const {
     const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
     std::printf("%-40s %10.0f msgs/s median of %zu (%.0f .. %.0f)", name, median(), rates.size(), *lo, *hi);
-    if (!pub_cpu.empty()) std::printf("; CPU/msg: publisher %.0f ns, subscriber %.0f ns", median_of(pub_cpu),
-                                      median_of(sub_cpu));
+    if (!pub_cpu.empty())
+      std::printf("; CPU/msg: publisher %.0f ns, subscriber %.0f ns", median_of(pub_cpu), median_of(sub_cpu));
     std::printf("\n");
     std::fflush(stdout);
   }
@@ -272,7 +272,8 @@ int main(int argc, char** argv) {
     repeat("inproc 1 -> 1, publish(batch of 256)", [&] { return inproc_direct(inproc_n, 256); });
   if (wanted("inproc-router"))
     repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
-  if (!wanted("nats-raw-pub") && !wanted("nats-raw-hpub") && !wanted("nats-raw-read") && !wanted("nats-ferry")) return 0;
+  if (!wanted("nats-raw-pub") && !wanted("nats-raw-hpub") && !wanted("nats-raw-read") && !wanted("nats-ferry"))
+    return 0;
 
   ferry::broker::server_options o;
   o.port = 0;

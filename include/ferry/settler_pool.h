@@ -42,8 +42,8 @@ class settler_pool {
   [[nodiscard]] std::size_t size() const { return all_.size(); }
 
  private:
-  std::atomic<T*> free_{nullptr};      // given back, any thread
-  T* spare_ = nullptr;                 // taken from free_, only the taking thread
+  std::atomic<T*> free_{nullptr};        // given back, any thread
+  T* spare_ = nullptr;                   // taken from free_, only the taking thread
   std::vector<std::unique_ptr<T>> all_;  // only the taking thread (and the destructor)
 };
 

@@ -1,7 +1,6 @@
 // message: settlement shared by copies, first decision wins, hooks, and the settler's lifetime
 // (release() once the last copy is gone; a settler from a settler_pool serves again only once released).
 #include "ferry/message.h"
-#include "ferry/settler_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +10,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "ferry/settler_pool.h"
 
 namespace ferry {
 namespace {

@@ -32,7 +32,7 @@ class delivery_settler final : public settler {
     m_ = m;  // reuses the buffers of the previous delivery
   }
 
-  message m_;                              // the delivery's content, for a redelivery
+  message m_;                             // the delivery's content, for a redelivery
   delivery_settler* pool_next = nullptr;  // in the pool's free stack
 
  private:

@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "ferry/inproc.h"
+#include "ferry/settler_pool.h"
 #include "ferry/transport.h"
 #include "transport/inproc/redelivery_timer.h"
 #include "transport/inproc/ring.h"
-#include "ferry/settler_pool.h"
 #include "transport/inproc/worker_pool.h"
 
 namespace ferry::inproc::detail {

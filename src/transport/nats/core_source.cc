@@ -84,7 +84,7 @@ class core_source final : public delivery_loop::source {
     m.attach(s);
   }
 
-  const std::shared_ptr<client> client_;  // outlives sub_
+  const std::shared_ptr<client> client_;         // outlives sub_
   std::shared_ptr<core_deliveries> deliveries_;  // made on the first delivery
   natsSubscription* const sub_;
   const std::string_view name_;
