@@ -115,7 +115,10 @@ struct dead_letter_options {
 // On drop, publishes message.copy_content() to `subject` on `out` with the headers
 // Ferry-Dead-Letter-Reason (the status text), -Subject (where it came from), -Deliveries (its
 // attempt number), -Handler and -Time (RFC 3339, UTC), then acks the original. A failed publish
-// turns into a retry (nothing is lost). `out` must outlive the chain.
+// turns into a retry (nothing is lost). The dead letter's id is "<handler>:<original id>", the
+// same for every delivery of the original: if the process dies between the publish and the ack,
+// the redelivery's letter is dropped as a duplicate by a stream with a duplicate window. `out`
+// must outlive the chain.
 handler_middleware dead_letter(publisher& out, std::string subject, dead_letter_options options = {});
 
 // ---------------------------------------------------------------------------------------------

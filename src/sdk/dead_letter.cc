@@ -13,6 +13,10 @@ struct dead_letter_sink {
   outcome send(message& m, const status& why, const std::string& handler_name) const {
     message dl = m.copy_content();
     dl.subject = subject;
+    // The same id for every delivery of `m` to this handler: when a crash falls between this
+    // publish and the ack of `m`, the redelivery's dead letter is a duplicate that a stream drops
+    // (JetStream's duplicate window), not a second letter. Another handler writes its own.
+    if (!m.id.empty()) dl.id = handler_name + ":" + m.id;
     dl.headers.set(std::string(header::dead_letter_reason), why.to_string());
     dl.headers.set(std::string(header::dead_letter_subject), m.subject);
     dl.headers.set(std::string(header::dead_letter_deliveries), std::to_string(m.attempt()));

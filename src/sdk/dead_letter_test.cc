@@ -42,6 +42,27 @@ TEST(DeadLetterTest, DropIsPublishedWithItsHeadersAndTheOriginalAcked) {
   EXPECT_LE(*t, std::chrono::system_clock::now());
 }
 
+// A crash between the dead letter's publish and the original's ack redelivers the original: its
+// second letter must carry the first one's id, so that a stream's duplicate window drops it.
+TEST(DeadLetterTest, EveryDeliveryOfOneMessageGivesTheSameLetterId) {
+  test_transport dlq;
+  chain_runner c({dead_letter(dlq, "dlq")}, [](message&) { return outcome::drop(invalid_argument("bad")); });
+  message first = order();
+  first.id = "order-7";
+  message again = first;
+  again.delivery.delivery_count = 2;
+  message other = order();
+  other.id = "order-8";
+  c.run(first);
+  c.run(again);
+  c.run(other);
+  auto dl = dlq.published();
+  ASSERT_EQ(dl.size(), 3u);
+  EXPECT_EQ(dl[0].id, "h:order-7");
+  EXPECT_EQ(dl[1].id, dl[0].id);
+  EXPECT_EQ(dl[2].id, "h:order-8");
+}
+
 TEST(DeadLetterTest, FailedPublishRetriesInsteadOfAcking) {
   test_transport dlq;
   dlq.fail_publishes(1);
