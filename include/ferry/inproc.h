@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "ferry/connect.h"
 #include "ferry/transport.h"
 
 namespace ferry::inproc {
@@ -61,5 +62,9 @@ struct options {
 
 // A new, empty in-process bus. Never fails.
 std::unique_ptr<transport> make_transport(options o = {});
+
+// inproc://?workers=2&queue_capacity=4096: the fields of `options` (when_full=block|fail,
+// block_timeout and close_timeout as durations). Each call makes a new, separate bus.
+result<std::unique_ptr<transport>> connect_url(const transport_url& url);
 
 }  // namespace ferry::inproc

@@ -70,4 +70,10 @@ struct options {
 // `not_found` for a stream that is missing with create_streams false.
 result<std::unique_ptr<transport>> connect(const std::string& url, options o);
 
+// jetstream://host:port?stream=ORDERS:order.>,payment.>&stream=DLQ:dlq.>: the nats:// keys for the
+// connection, and stream=NAME[:SUBJECT,SUBJECT...] (repeatable), replicas, storage (file|memory),
+// max_age and duplicate_window (for the streams it creates), create_streams, publish_timeout,
+// fetch_batch, inactive_threshold.
+result<std::unique_ptr<transport>> connect_url(const transport_url& url);
+
 }  // namespace ferry::jetstream

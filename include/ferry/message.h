@@ -120,7 +120,8 @@ struct delivery_info {
   std::uint64_t stream_sequence = 0;                  // position in a persistent stream; 0 when there is none
   bool redelivered = false;                           // delivered before (delivery_count > 1 where counted)
   std::chrono::system_clock::time_point published{};  // when the broker stored it, if known
-  std::string_view transport;                         // "inproc", "nats", "jetstream"...
+  std::string_view transport;                         // "inproc", "nats", "jetstream", "kafka"...
+  std::int32_t partition = -1;                        // Kafka: the partition (stream_sequence is offset + 1)
 };
 
 class message {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "ferry/connect.h"
 #include "ferry/result.h"
 #include "ferry/transport.h"
 
@@ -52,5 +53,11 @@ struct options {
 // Connects to `url` ("nats://host:port", several comma-separated). Fails with `unavailable`
 // when no server answers (unless retry_on_failed_connect).
 result<std::unique_ptr<transport>> connect(const std::string& url, options o = {});
+
+// nats://[user:pass@]host:port,host2:port?key=value: keys name, connect_timeout, max_reconnect,
+// reconnect_wait, reconnect_buffer_bytes, retry_on_failed_connect, user, password, token,
+// pending_limit, poll_interval (the fields of `options`; durations such as 2s). No host:
+// 127.0.0.1:4222.
+result<std::unique_ptr<transport>> connect_url(const transport_url& url);
 
 }  // namespace ferry::nats

@@ -38,6 +38,9 @@ struct capabilities {
   bool redelivery = false;        // a nacked or unacked message is delivered again
   bool delivery_count = false;    // delivery_info::delivery_count is counted by the transport
   bool wildcards = false;         // subjects may use NATS wildcards (* and >)
+  // request() fails at once with unavailable when nobody listens (NATS "no responders"); without
+  // it a request nobody answers waits for its timeout.
+  bool no_responders = false;
 
   // "persistent consumer_groups ..." (the true ones), for logs and the conformance report.
   [[nodiscard]] std::string to_string() const;
@@ -67,6 +70,8 @@ class subscription {
 
 // Receives each delivered message (to keep: a lambda taking `message m` by value moves it there).
 using delivery_callback = std::function<void(message&&)>;
+// Receives the outcome of one asynchronous publish. Must not throw.
+using publish_callback = std::function<void(status)>;
 
 class publisher {
  public:
@@ -76,6 +81,11 @@ class publisher {
   virtual status publish(message m) = 0;
   // Publishes several; stops at the first failure and returns it.
   virtual status publish(std::vector<message> ms);
+  // Publishes without waiting: `done` runs once, with what publish() would have returned, when the
+  // transport knows it (persistent transports: on the thread that receives the broker's answer, so
+  // it must be quick and must not wait for another publish). Keeps many messages in flight where
+  // the transport can; the default calls publish() and then `done` on the caller's thread.
+  virtual void publish_async(message m, publish_callback done);
   // Waits until everything published so far has left the process (or `timeout`).
   virtual status flush(std::chrono::milliseconds timeout) = 0;
 };

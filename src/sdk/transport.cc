@@ -17,6 +17,7 @@ std::string capabilities::to_string() const {
   add(redelivery, "redelivery");
   add(delivery_count, "delivery_count");
   add(wildcards, "wildcards");
+  add(no_responders, "no_responders");
   return out.empty() ? "none" : out;
 }
 
@@ -25,13 +26,16 @@ status publisher::publish(std::vector<message> ms) {
   return status::ok();
 }
 
+void publisher::publish_async(message m, publish_callback done) { done(publish(std::move(m))); }
+
 result<message> transport::request(message, std::chrono::milliseconds) {
   return status(status_code::unimplemented, std::string(name()) + " transport has no request/reply");
 }
 
 message reply_to(const message& request, std::string payload) {
   message m(request.reply, std::move(payload));
-  if (auto c = request.headers.get(header::correlation_id)) m.headers.set(std::string(header::correlation_id), std::string(*c));
+  if (auto c = request.headers.get(header::correlation_id))
+    m.headers.set(std::string(header::correlation_id), std::string(*c));
   return m;
 }
 

@@ -10,6 +10,7 @@
 
 #include "ferry/inproc.h"
 #include "ferry/jetstream.h"
+#include "ferry/kafka.h"
 #include "ferry/nats.h"
 #include "process.h"
 #include "raw_client.h"
@@ -92,6 +93,37 @@ class cluster final : public broker {
   std::string urls_;
 };
 
+// ferry-kafka-mock with 3 brokers. A restart takes every broker down (connections dropped and
+// refused) and up again: the mock keeps its data in memory, so this is what a Kafka restart looks
+// like to clients.
+class kafka_mock final : public broker {
+ public:
+  ~kafka_mock() override { proc_.stop(2s); }
+  bool start(const std::string& dir) {
+    const std::string file = dir + "/bootstrap";
+    if (!proc_.start(
+            {test::program_path("ferry-kafka-mock", "FERRY_KAFKA_MOCK"), "--brokers", "3", "--bootstrap-file", file},
+            dir + "/kafka-mock.log", true)) {
+      return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(file);
+      if (std::getline(in, url_) && !url_.empty()) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  [[nodiscard]] std::string url() const override { return url_; }
+  void kill() override { proc_.send("down all"); }
+  bool start_again() override { return proc_.send("up all"); }
+  [[nodiscard]] bool restartable() const override { return true; }
+
+ private:
+  child_process proc_;
+  std::string url_;
+};
+
 std::mutex brokers_mu;
 std::map<std::string, std::unique_ptr<broker>> brokers;  // guarded by brokers_mu
 std::map<std::string, std::string> broker_errors;        // guarded by brokers_mu
@@ -100,6 +132,12 @@ std::unique_ptr<broker> start_broker(const std::string& kind, std::string* why_n
   const int port = test::free_port();
   const std::string dir = log_dir() + "/" + kind;
   std::filesystem::create_directories(dir);
+  if (kind == "kafka-mock") {
+    auto k = std::make_unique<kafka_mock>();
+    if (k->start(dir)) return k;
+    *why_not = "ferry-kafka-mock did not start (" + test::program_path("ferry-kafka-mock", "FERRY_KAFKA_MOCK") + ")";
+    return nullptr;
+  }
   if (kind == "ferryd") {
     auto s = std::make_unique<single_server>(std::vector<std::string>{test::ferryd_path(), "-a", "127.0.0.1", "-p",
                                                                       std::to_string(port), "-js", "-sd", dir + "/js"},
@@ -138,6 +176,20 @@ jetstream::options js_options(const instance& inst) {
   return o;
 }
 
+// The mock answers a fetch with no data only after fetch.wait.max.ms (a real broker answers as
+// soon as data arrives), and holds a rebalance for session.timeout.ms minus a second: both small,
+// so that the suite waits for the messages, not for the mock.
+kafka::options kafka_options() {
+  kafka::options o;
+  o.client_id = "conformance";
+  o.session_timeout = 3s;
+  o.heartbeat_interval = 300ms;
+  o.commit_interval = 100ms;
+  o.connect_timeout = 10s;
+  o.properties = {{"fetch.wait.max.ms", "10"}, {"reconnect.backoff.max.ms", "500"}};
+  return o;
+}
+
 // Waits until CONF on the cluster reports a leader and every replica is current.
 bool wait_for_leader(const std::string& url) {
   natsConnection* nc = nullptr;
@@ -170,12 +222,13 @@ bool wait_for_leader(const std::string& url) {
 
 const std::vector<instance>& instances() {
   static const std::vector<instance> all = {
-      {"inproc", true, "", false},
+      {"inproc", true, "", false, true},
       {"nats_ferryd", false, "ferryd", false},
       {"nats_server", false, "nats-server", false},
       {"js_ferryd", false, "ferryd", true},
       {"js_server", false, "nats-server", true},
       {"js_cluster", false, "cluster", true},
+      {"kafka", false, "kafka-mock", false, true, true},
   };
   return all;
 }
@@ -208,6 +261,7 @@ result<std::unique_ptr<transport>> connect(const instance& inst) {
   std::string why;
   broker* b = broker_for(inst, &why);
   if (b == nullptr) return unavailable(why);
+  if (inst.broker_kind == "kafka-mock") return kafka::connect(b->url(), kafka_options());
   if (!inst.jetstream) {
     return nats::connect(b->url(), {.name = "conformance", .reconnect_wait = 100ms, .poll_interval = 250ms});
   }

@@ -16,21 +16,42 @@ extern char** environ;
 
 namespace ferry::test {
 
-bool child_process::start(const std::vector<std::string>& argv, const std::string& log_file) {
+bool child_process::start(const std::vector<std::string>& argv, const std::string& log_file, bool input) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  int pipe_fds[2] = {-1, -1};
+  if (input && ::pipe2(pipe_fds, O_CLOEXEC) != 0) return false;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   const std::string out = log_file.empty() ? "/dev/null" : log_file;
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (input) posix_spawn_file_actions_adddup2(&fa, pipe_fds[0], 0);
   pid_t pid = -1;
   const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return false;
+  if (input) ::close(pipe_fds[0]);
+  if (rc != 0) {
+    if (input) ::close(pipe_fds[1]);
+    return false;
+  }
+  close_input();
+  input_ = pipe_fds[1];
   pid_ = pid;
   return true;
+}
+
+bool child_process::send(const std::string& line) {
+  if (input_ < 0) return false;
+  ::signal(SIGPIPE, SIG_IGN);  // a child that died makes write() fail, not this process
+  const std::string data = line + "\n";
+  return ::write(input_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+}
+
+void child_process::close_input() {
+  if (input_ >= 0) ::close(input_);
+  input_ = -1;
 }
 
 bool child_process::wait_for_port(int port, std::chrono::milliseconds timeout) {
@@ -49,6 +70,7 @@ bool child_process::wait_for_port(int port, std::chrono::milliseconds timeout) {
 }
 
 int child_process::stop(std::chrono::milliseconds grace) {
+  close_input();
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -67,6 +89,7 @@ int child_process::stop(std::chrono::milliseconds grace) {
 }
 
 void child_process::kill() {
+  close_input();
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
@@ -74,15 +97,17 @@ void child_process::kill() {
   pid_ = -1;
 }
 
-std::string ferryd_path() {
-  if (const char* env = std::getenv("FERRYD")) return env;
+std::string ferryd_path() { return program_path("ferryd", "FERRYD"); }
+
+std::string program_path(const std::string& name, const char* env) {
+  if (const char* v = std::getenv(env)) return v;
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) {
     self[n] = '\0';
-    return (std::filesystem::path(self).parent_path() / "ferryd").string();
+    return (std::filesystem::path(self).parent_path() / name).string();
   }
-  return "ferryd";
+  return name;
 }
 
 bool have_program(const std::string& name) {

@@ -18,7 +18,10 @@ class child_process {
   ~child_process() { stop(); }
 
   // Starts `argv[0]` (looked up in PATH) with its output appended to `log_file` (or discarded).
-  bool start(const std::vector<std::string>& argv, const std::string& log_file = "");
+  // With `input`, the child's standard input is a pipe that send() writes to.
+  bool start(const std::vector<std::string>& argv, const std::string& log_file = "", bool input = false);
+  // Writes `line` and a newline to the child's standard input (started with `input`).
+  bool send(const std::string& line);
   // Waits until 127.0.0.1:port accepts connections; false on timeout or if the child exited.
   bool wait_for_port(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGTERM, then SIGKILL after `grace`. Returns the exit status (or -1).
@@ -29,11 +32,15 @@ class child_process {
   [[nodiscard]] pid_t pid() const { return pid_; }
 
  private:
+  void close_input();
   pid_t pid_ = -1;
+  int input_ = -1;  // write end of the child's stdin pipe
 };
 
 // The ferryd binary under test: $FERRYD, else the one next to this test binary.
 std::string ferryd_path();
+// A program of this build: $<env>, else `name` next to this test binary.
+std::string program_path(const std::string& name, const char* env);
 // True if `name` is an executable on PATH.
 bool have_program(const std::string& name);
 // A fresh temporary directory (removed by the caller if wanted).

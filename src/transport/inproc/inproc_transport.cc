@@ -166,7 +166,8 @@ class inproc_transport final : public transport {
             .request_reply = true,
             .redelivery = true,
             .delivery_count = true,
-            .wildcards = true};
+            .wildcards = true,
+            .no_responders = true};
   }
   [[nodiscard]] std::string_view name() const override { return "inproc"; }
 

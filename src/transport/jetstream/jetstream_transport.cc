@@ -45,7 +45,8 @@ class jetstream_transport final : public transport {
             .request_reply = true,
             .redelivery = true,
             .delivery_count = true,
-            .wildcards = true};
+            .wildcards = true,
+            .no_responders = true};
   }
   [[nodiscard]] std::string_view name() const override { return "jetstream"; }
 

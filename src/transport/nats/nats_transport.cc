@@ -5,6 +5,7 @@
 #include "ferry/nats.h"
 #include "transport/nats/client.h"
 #include "transport/nats/core_source.h"
+#include "transport/nats/url.h"
 
 namespace ferry::nats {
 namespace {
@@ -24,7 +25,8 @@ class nats_transport final : public transport {
             .request_reply = true,
             .redelivery = false,
             .delivery_count = false,
-            .wildcards = true};
+            .wildcards = true,
+            .no_responders = true};
   }
   [[nodiscard]] std::string_view name() const override { return "nats"; }
 
@@ -60,6 +62,14 @@ result<std::unique_ptr<transport>> connect(const std::string& url, options o) {
   auto c = client::connect(url, o);
   if (!c.is_ok()) return c.status();
   return std::unique_ptr<transport>(std::make_unique<nats_transport>(std::move(*c)));
+}
+
+result<std::unique_ptr<transport>> connect_url(const transport_url& url) {
+  url_params p(url);
+  options o;
+  FERRY_RETURN_IF_ERROR(detail::read_connection_params(p, o));
+  FERRY_RETURN_IF_ERROR(p.finish());
+  return connect(detail::server_list(url), std::move(o));
 }
 
 }  // namespace ferry::nats

@@ -1,0 +1,75 @@
+// partition_window: what one subscription has delivered from one assigned partition and not yet
+// committed, and so the offset it may commit. No I/O and no locking: the subscription guards it.
+//
+// Kafka keeps one committed offset per partition and group, while ferry settles messages one by
+// one and in any order. The window keeps every delivered offset until all offsets before it are
+// settled too; the commit position is the first offset that is not, so a crash never skips an
+// unsettled message. A blocking nack rewinds the window: the nacked offset and every later one
+// that is still unsettled must be delivered again (their old deliveries no longer count), while
+// later ones that are already settled stay settled and are skipped when the log brings them back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+
+namespace ferry::kafka::detail {
+
+class partition_window {
+ public:
+  // One delivery of an offset: `serial` tells it from other deliveries of the same offset;
+  // `count` is how many times this window delivered it (1 the first time).
+  struct delivery {
+    std::uint64_t serial = 0;
+    std::uint32_t count = 1;
+  };
+
+  // The log brought `offset`. nullopt: settled already (before a rewind), do not deliver it.
+  // A pending delivery of the same offset (the client library went back on its own) is replaced.
+  std::optional<delivery> fetched(std::int64_t offset);
+  // Delivery `serial` of `offset` is done (acked, terminated, or copied to a retry topic). False
+  // when that delivery no longer counts (rewound past, or unknown).
+  bool settle(std::int64_t offset, std::uint64_t serial);
+  // Blocking nack of delivery `serial` of `offset`: it and every later unsettled offset must be
+  // delivered again. False (and no change) when the delivery no longer counts.
+  bool rewind(std::int64_t offset, std::uint64_t serial);
+  // The log is going back to `offset` without a delivery (a retry message that is not due yet):
+  // like rewind() for every unsettled offset from `offset` on.
+  void rewind_to(std::int64_t offset);
+
+  // The offset to seek to after rewinds (the lowest rewound), if one is owed; take_rewind() also
+  // forgets it.
+  [[nodiscard]] std::optional<std::int64_t> pending_rewind() const { return rewind_; }
+  std::optional<std::int64_t> take_rewind();
+
+  // The position to commit (the next offset for the group to read) when it moved past what was
+  // last committed: everything below it is settled.
+  [[nodiscard]] std::optional<std::int64_t> commit_position() const;
+  void committed(std::int64_t position) { committed_ = position; }
+
+  // Deliveries that still count and are not settled.
+  [[nodiscard]] std::size_t unsettled() const { return unsettled_; }
+  // Offsets held: delivered and not yet below the commit position.
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
+
+ private:
+  enum class state : std::uint8_t { pending, done, rewound };
+  struct entry {
+    state st = state::pending;
+    std::uint64_t serial = 0;
+    std::uint32_t count = 0;
+  };
+  void supersede_from(std::int64_t offset);
+  // Drops settled entries from the front, advancing the settled prefix.
+  void trim();
+
+  std::map<std::int64_t, entry> entries_;   // by offset
+  std::optional<std::int64_t> settled_to_;  // every offset below it is settled (from the first fetch)
+  std::optional<std::int64_t> committed_;
+  std::optional<std::int64_t> rewind_;
+  std::uint64_t next_serial_ = 1;
+  std::size_t unsettled_ = 0;
+};
+
+}  // namespace ferry::kafka::detail

@@ -1,0 +1,147 @@
+#include "transport/kafka/partition_window.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
+namespace ferry::kafka::detail {
+namespace {
+
+partition_window::delivery fetch(partition_window& w, std::int64_t offset) {
+  auto d = w.fetched(offset);
+  EXPECT_TRUE(d.has_value()) << "offset " << offset << " was not delivered";
+  return d.value_or(partition_window::delivery{});
+}
+
+TEST(PartitionWindow, OutOfOrderAcksCommitOnlyTheSettledPrefix) {
+  partition_window w;
+  std::vector<partition_window::delivery> d;
+  for (int o = 10; o < 15; ++o) d.push_back(fetch(w, o));
+  EXPECT_EQ(w.commit_position(), 10) << "the group's start";
+  w.committed(10);
+  EXPECT_EQ(w.commit_position(), std::nullopt);
+  EXPECT_TRUE(w.settle(12, d[2].serial));
+  EXPECT_TRUE(w.settle(14, d[4].serial));
+  EXPECT_EQ(w.commit_position(), std::nullopt) << "10 is unsettled: nothing may be committed";
+  EXPECT_TRUE(w.settle(10, d[0].serial));
+  EXPECT_EQ(w.commit_position(), 11);
+  w.committed(11);
+  EXPECT_TRUE(w.settle(11, d[1].serial));
+  EXPECT_EQ(w.commit_position(), 13) << "11 and 12 settled, 13 not";
+  EXPECT_TRUE(w.settle(13, d[3].serial));
+  EXPECT_EQ(w.commit_position(), 15);
+  EXPECT_EQ(w.unsettled(), 0u);
+  EXPECT_EQ(w.size(), 0u);
+}
+
+TEST(PartitionWindow, RandomSettlementOrderNeverCommitsPastAnUnsettledOffset) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    partition_window w;
+    std::vector<partition_window::delivery> d;
+    for (int o = 0; o < 64; ++o) d.push_back(fetch(w, o));
+    std::vector<int> order(64);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<bool> settled(64, false);
+    for (int o : order) {
+      ASSERT_TRUE(w.settle(o, d[o].serial));
+      settled[o] = true;
+      const auto first_unsettled = std::find(settled.begin(), settled.end(), false) - settled.begin();
+      if (auto p = w.commit_position()) {
+        EXPECT_EQ(*p, first_unsettled);
+        w.committed(*p);
+      }
+    }
+    EXPECT_EQ(w.unsettled(), 0u);
+  }
+}
+
+TEST(PartitionWindow, SettlingTwiceOrWithAnOldSerialDoesNothing) {
+  partition_window w;
+  auto a = fetch(w, 0);
+  EXPECT_TRUE(w.settle(0, a.serial));
+  EXPECT_FALSE(w.settle(0, a.serial));
+  EXPECT_FALSE(w.settle(7, 1)) << "never delivered";
+  EXPECT_EQ(w.commit_position(), 1);
+}
+
+TEST(PartitionWindow, RewindRedeliversTheNackedAndLaterUnsettledButSkipsSettledOnes) {
+  partition_window w;
+  std::vector<partition_window::delivery> d;
+  for (int o = 0; o < 5; ++o) d.push_back(fetch(w, o));
+  EXPECT_TRUE(w.settle(0, d[0].serial));
+  EXPECT_TRUE(w.settle(3, d[3].serial));
+  EXPECT_TRUE(w.rewind(1, d[1].serial));  // 1 nacked: 1, 2 and 4 come again, 3 stays acked
+  EXPECT_EQ(w.unsettled(), 0u);
+  EXPECT_EQ(w.pending_rewind(), 1);
+  EXPECT_FALSE(w.fetched(5).has_value()) << "before the seek back, nothing past the rewind is delivered";
+  EXPECT_FALSE(w.settle(2, d[2].serial)) << "the old delivery of 2 no longer counts";
+  EXPECT_FALSE(w.rewind(4, d[4].serial));
+  EXPECT_EQ(w.take_rewind(), 1);
+  EXPECT_EQ(w.pending_rewind(), std::nullopt);
+
+  auto r1 = fetch(w, 1);
+  EXPECT_EQ(r1.count, 2u);
+  auto r2 = fetch(w, 2);
+  EXPECT_EQ(r2.count, 2u);
+  EXPECT_FALSE(w.fetched(3).has_value()) << "acked before the rewind: not delivered again";
+  auto r4 = fetch(w, 4);
+  EXPECT_EQ(r4.count, 2u);
+  auto f5 = fetch(w, 5);
+  EXPECT_EQ(f5.count, 1u);
+  EXPECT_EQ(w.commit_position(), 1);
+  w.committed(1);
+  for (auto [o, s] : {std::pair{1, r1.serial}, {2, r2.serial}, {4, r4.serial}, {5, f5.serial}}) {
+    EXPECT_TRUE(w.settle(o, s)) << o;
+  }
+  EXPECT_EQ(w.commit_position(), 6);
+}
+
+TEST(PartitionWindow, TheLowestOfSeveralRewindsWins) {
+  partition_window w;
+  std::vector<partition_window::delivery> d;
+  for (int o = 0; o < 6; ++o) d.push_back(fetch(w, o));
+  EXPECT_TRUE(w.rewind(4, d[4].serial));
+  EXPECT_TRUE(w.rewind(2, d[2].serial));
+  EXPECT_FALSE(w.rewind(5, d[5].serial)) << "5 was rewound with 4 already";
+  EXPECT_EQ(w.take_rewind(), 2);
+  EXPECT_EQ(fetch(w, 2).count, 2u);
+}
+
+TEST(PartitionWindow, RewindWithoutDeliveryForRetryMessagesThatAreNotDue) {
+  partition_window w;
+  auto a = fetch(w, 0);
+  w.rewind_to(1);  // offset 1 arrived early: the log goes back to it later
+  EXPECT_EQ(w.pending_rewind(), 1);
+  EXPECT_TRUE(w.settle(0, a.serial));
+  EXPECT_EQ(w.commit_position(), 1);
+  EXPECT_EQ(w.take_rewind(), 1);
+  EXPECT_EQ(fetch(w, 1).count, 1u) << "not delivered before, so this is the first delivery";
+}
+
+TEST(PartitionWindow, OffsetsBelowTheSettledPrefixAreSkipped) {
+  partition_window w;
+  auto a = fetch(w, 5);
+  EXPECT_TRUE(w.settle(5, a.serial));
+  EXPECT_FALSE(w.fetched(3).has_value());
+  EXPECT_FALSE(w.fetched(5).has_value());
+  EXPECT_TRUE(w.fetched(6).has_value());
+}
+
+TEST(PartitionWindow, ARefetchOfAPendingOffsetReplacesItsDelivery) {
+  partition_window w;
+  auto first = fetch(w, 0);
+  auto again = fetch(w, 0);
+  EXPECT_EQ(again.count, 2u);
+  EXPECT_EQ(w.unsettled(), 1u);
+  EXPECT_FALSE(w.settle(0, first.serial));
+  EXPECT_TRUE(w.settle(0, again.serial));
+  EXPECT_EQ(w.unsettled(), 0u);
+}
+
+}  // namespace
+}  // namespace ferry::kafka::detail

@@ -1,0 +1,273 @@
+#include "transport/kafka/producer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <shared_mutex>
+
+#include "transport/kafka/codec.h"
+
+namespace ferry::kafka::detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// publish(): one message, waited for on the caller's stack.
+class waiter final : public producer::completion {
+ public:
+  void done(status s) override {
+    std::lock_guard lock(mu_);
+    result_ = std::move(s);
+    finished_ = true;
+    cv_.notify_one();
+  }
+  status wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return finished_; });
+    return result_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;  // guarded by mu_
+  status result_;          // guarded by mu_
+};
+
+// publish_batch(): every message of the batch reports here; the first failure is kept.
+class batch final : public producer::completion {
+ public:
+  explicit batch(std::size_t n) : left_(n) {}
+  void done(status s) override {
+    std::lock_guard lock(mu_);
+    if (first_error_.is_ok() && !s.is_ok()) first_error_ = std::move(s);
+    if (--left_ == 0) cv_.notify_one();
+  }
+  // One message was never handed over (counts as reported).
+  void skip() { done(status::ok()); }
+  status wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return left_ == 0; });
+    return first_error_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t left_;    // guarded by mu_
+  status first_error_;  // guarded by mu_
+};
+
+// publish_async(): owns the message until its report, then calls back and deletes itself.
+class owned final : public producer::completion {
+ public:
+  owned(message m, publish_callback cb) : m_(std::move(m)), cb_(std::move(cb)) {}
+  void done(status s) override {
+    cb_(std::move(s));
+    delete this;
+  }
+  [[nodiscard]] const message& msg() const { return m_; }
+
+ private:
+  message m_;
+  publish_callback cb_;
+};
+
+// send_copy(): the payload was copied by librdkafka; only the callback is kept.
+class callback final : public producer::completion {
+ public:
+  explicit callback(std::function<void(status)> cb) : cb_(std::move(cb)) {}
+  void done(status s) override {
+    cb_(std::move(s));
+    delete this;
+  }
+
+ private:
+  std::function<void(status)> cb_;
+};
+
+}  // namespace
+
+result<std::shared_ptr<producer>> producer::create(const std::string& bootstrap, const options& o) {
+  std::shared_ptr<producer> p(new producer(o));
+  FERRY_ASSIGN_OR_RETURN(conf_ptr conf, make_conf(bootstrap, o, role::producer));
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &producer::on_report);
+  rd_kafka_conf_set_opaque(conf.get(), p.get());
+  FERRY_ASSIGN_OR_RETURN(p->rk_, make_handle(std::move(conf), RD_KAFKA_PRODUCER));
+  p->reports_ = std::thread([raw = p.get()] { raw->serve(); });
+  // Ask for the cluster's brokers: this fails fast when none answers.
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(p->rk_, 0, nullptr, &md, static_cast<int>(o.connect_timeout.count()));
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return unavailable("no Kafka broker answered at " + bootstrap + " within " +
+                       std::to_string(o.connect_timeout.count()) + " ms (" + rd_kafka_err2str(err) + ")");
+  }
+  return p;
+}
+
+producer::producer(options o) : options_(std::move(o)) {}
+
+producer::~producer() { close(); }
+
+void producer::serve() {
+  while (!closing_.load() || in_flight_.load() > 0) rd_kafka_poll(rk_, 100);
+}
+
+void producer::on_report(rd_kafka_t* rk, const rd_kafka_message_t* km, void*) {
+  auto* self = static_cast<producer*>(rd_kafka_opaque(rk));
+  auto* c = static_cast<completion*>(km->_private);
+  if (km->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    c->done(status::ok());
+  } else {
+    c->done(from_rdkafka(km->err, std::string("publishing to ") + rd_kafka_topic_name(km->rkt)));
+  }
+  self->report_done();
+}
+
+void producer::report_done() {
+  in_flight_.fetch_sub(1);
+  if (waiters_.load() > 0) {  // flush() or a full queue: both re-check in_flight_ under mu_
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  }
+}
+
+status producer::refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes) {
+  if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    char limit[32] = "?";
+    std::size_t size = sizeof limit;
+    rd_kafka_conf_get(rd_kafka_conf(rk_), "message.max.bytes", limit, &size);
+    return invalid_argument("a message of " + std::to_string(bytes) + " bytes to " + topic +
+                            " is larger than the producer's message.max.bytes (" + limit + ")");
+  }
+  return from_rdkafka(err, "publishing to " + topic);
+}
+
+status producer::produce(const std::string& topic, const message& m, std::string_view reply_token, completion* c) {
+  const auto give_up = clock::now() + options_.publish_timeout;
+  headers_ptr h = to_headers(m, reply_token);
+  for (;;) {
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
+    {
+      std::shared_lock life(life_);
+      if (accepting_) {
+        in_flight_.fetch_add(1);
+        // No copy of the payload: the caller keeps `m` alive until the report.
+        err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(m.payload.data()), m.payload.size()),
+                                RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          (void)h.release();  // librdkafka owns the headers now
+          return status::ok();
+        }
+        report_done();
+      }
+    }
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clock::now() > give_up) {
+      status s = err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
+                                                   : refused(err, topic, m.payload.size());
+      c->done(s);
+      return s;
+    }
+    waiters_.fetch_add(1);  // the queue is full: wait for reports to make room
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    waiters_.fetch_sub(1);
+  }
+}
+
+status producer::publish(const message& m) {
+  const reply_address to = split_reply_address(m.subject);
+  FERRY_RETURN_IF_ERROR(check_topic(to.topic));
+  waiter w;
+  if (status s = produce(to.topic, m, to.token, &w); !s.is_ok()) return s;
+  return w.wait();
+}
+
+status producer::publish_batch(const std::vector<message>& ms) {
+  batch b(ms.size());
+  status first;
+  for (const message& m : ms) {
+    const reply_address to = split_reply_address(m.subject);
+    status s = check_topic(to.topic);
+    if (s.is_ok()) {
+      s = produce(to.topic, m, to.token, &b);  // a refusal reports to b itself
+    } else {
+      b.skip();
+    }
+    if (first.is_ok() && !s.is_ok()) first = s;
+  }
+  status reported = b.wait();
+  return first.is_ok() ? reported : first;
+}
+
+void producer::publish_async(message m, publish_callback done) {
+  const reply_address to = split_reply_address(m.subject);
+  if (status s = check_topic(to.topic); !s.is_ok()) {
+    done(std::move(s));
+    return;
+  }
+  auto* c = new owned(std::move(m), std::move(done));
+  (void)produce(to.topic, c->msg(), to.token, c);  // c reports (and deletes itself) either way
+}
+
+void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
+                         std::function<void(status)> done) {
+  auto* c = new callback(std::move(done));
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
+  {
+    std::shared_lock life(life_);
+    if (accepting_) {
+      in_flight_.fetch_add(1);
+      err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(km->key, km->key_len),
+                              RD_KAFKA_V_VALUE(km->payload, km->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)headers.release();
+        return;
+      }
+      report_done();
+    }
+  }
+  c->done(err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
+                                            : refused(err, topic, km->len));
+}
+
+status producer::flush(std::chrono::milliseconds timeout) {
+  waiters_.fetch_add(1);
+  bool drained = false;
+  {
+    std::unique_lock lock(mu_);
+    drained = cv_.wait_for(lock, timeout, [&] { return in_flight_.load() == 0; });
+  }
+  waiters_.fetch_sub(1);
+  if (drained) return status::ok();
+  return deadline_exceeded(std::to_string(in_flight_.load()) + " Kafka messages still unacknowledged after " +
+                           std::to_string(timeout.count()) + " ms");
+}
+
+result<std::vector<std::int32_t>> producer::ensure_topic(const std::string& topic) {
+  return topic_partitions(rk_, topic, options_.connect_timeout);
+}
+
+void producer::close() {
+  std::call_once(closed_, [this] {
+    if (rk_ == nullptr) return;  // create() failed before the handle
+    {
+      std::unique_lock life(life_);
+      accepting_ = false;
+    }
+    if (!flush(options_.publish_timeout).is_ok()) {
+      spdlog::warn("kafka: {} messages unacknowledged at close, failing them", in_flight_.load());
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    closing_.store(true);
+    if (reports_.joinable()) reports_.join();  // returns once every report was served
+    rd_kafka_destroy(rk_);
+  });
+}
+
+}  // namespace ferry::kafka::detail

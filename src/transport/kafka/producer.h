@@ -1,0 +1,90 @@
+// producer: the Kafka transport's one idempotent producer. Every send ends in exactly one call of
+// its completion with the broker's answer (the delivery report), served by the producer's own
+// thread; publish() waits for it, publish_batch() and send() keep many messages in flight. Payloads
+// are not copied: a message stays where the caller keeps it (publish, publish_batch) or inside the
+// completion (send) until its report.
+//
+// Thread safety: every method is thread-safe. Completions run on the report thread and must not
+// block on another report.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferry/kafka.h"
+#include "ferry/transport.h"
+#include "transport/kafka/client.h"
+
+namespace ferry::kafka::detail {
+
+class producer {
+ public:
+  // Connects and checks that a broker answers within o.connect_timeout (unavailable otherwise).
+  static result<std::shared_ptr<producer>> create(const std::string& bootstrap, const options& o);
+  ~producer();
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+
+  // Publishes `m` (subject = topic, or a reply address) and waits for the broker's answer.
+  status publish(const message& m);
+  // Publishes all of `ms` at once, then waits; the first failure, if any (the others were still
+  // sent: a batch is not atomic).
+  status publish_batch(const std::vector<message>& ms);
+  // Publishes `m` and returns at once; `done` gets the broker's answer on the report thread (or a
+  // refusal at once, on this thread).
+  void publish_async(message m, publish_callback done);
+  // Sends a copy of the consumed `km` (key, payload) to `topic` with `headers`; `done` as above.
+  void send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
+                 std::function<void(status)> done);
+  // Waits until every message sent so far has its report (deadline_exceeded after `timeout`).
+  status flush(std::chrono::milliseconds timeout);
+  // Creates `topic` where the brokers allow it, and returns its partitions.
+  result<std::vector<std::int32_t>> ensure_topic(const std::string& topic);
+  // Flushes (up to publish_timeout), fails what is left with `cancelled`, stops the report thread.
+  // Idempotent.
+  void close();
+
+  [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
+  [[nodiscard]] const options& opts() const { return options_; }
+
+  // The outcome of one message, called once by the report thread (or by send on a refusal).
+  class completion {
+   public:
+    virtual ~completion() = default;
+    virtual void done(status s) = 0;
+  };
+
+ private:
+  explicit producer(options o);
+  static void on_report(rd_kafka_t* rk, const rd_kafka_message_t* km, void* opaque);
+  // Hands one message to librdkafka (waiting while its queue is full, up to publish_timeout).
+  // On a refusal, c->done() has been called and the status is returned.
+  status produce(const std::string& topic, const message& m, std::string_view reply_token, completion* c);
+  status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
+  void report_done();
+  void serve();
+
+  rd_kafka_t* rk_ = nullptr;  // set once by create()
+  const options options_;
+  std::atomic<std::int64_t> in_flight_{0};  // handed to librdkafka, no report yet
+  std::atomic<int> waiters_{0};             // threads waiting on cv_
+  std::atomic<bool> closing_{false};        // the report thread may end once in_flight_ is 0
+  std::shared_mutex life_;                  // held shared while handing a message over
+  bool accepting_ = true;                   // guarded by life_
+  std::mutex mu_;                           // for cv_ only: flush() and a full queue wait for reports on it
+  std::condition_variable cv_;
+  std::once_flag closed_;
+  std::thread reports_;
+};
+
+}  // namespace ferry::kafka::detail
