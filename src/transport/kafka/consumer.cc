@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "transport/kafka/codec.h"
 
@@ -43,9 +44,17 @@ class kafka_settler final : public settler {
 
  private:
   void done() {
+    bool unblocks = false;
     {
       std::lock_guard lock(sh_->mu);
-      if (!part_->revoked && part_->window.settle(offset_, delivery_.serial)) sh_->settled.notify_all();
+      if (!part_->revoked && part_->window.settle(offset_, delivery_.serial)) {
+        sh_->settled.notify_all();
+        unblocks = part_->blocked > 0;
+      }
+    }
+    if (unblocks) {
+      sh_->unblocked.store(true);
+      sh_->wake_up();
     }
     sh_->slot_free();
   }
@@ -58,6 +67,7 @@ class kafka_settler final : public settler {
       const auto at = steady::now() + delay;
       part_->resume_at = part_->resume_at ? std::max(*part_->resume_at, at) : at;
       sh_->settled.notify_all();
+      if (part_->blocked > 0) sh_->unblocked.store(true);
     }
     sh_->wake_up();
   }
@@ -152,7 +162,10 @@ result<std::shared_ptr<consumer>> consumer::start(const std::string& bootstrap, 
 }
 
 consumer::consumer(const options& o, config c, std::shared_ptr<producer> p)
-    : options_(o), config_(std::move(c)), sh_(std::make_shared<shared>()) {
+    : options_(o),
+      config_(std::move(c)),
+      sh_(std::make_shared<shared>()),
+      keep_key_order_(config_.retry_topic.empty()) {
   sh_->max_in_flight = std::max<std::size_t>(config_.subscription.max_in_flight, 1);
   sh_->nack = o.nack;
   sh_->retry_topic = config_.retry_topic;
@@ -185,6 +198,7 @@ void consumer::stop() {
 void consumer::run() {
   while (!stopping_.load()) {
     act();
+    deliver_unblocked();
     deliver_held();
     if (stopping_.load()) break;
     if (!room() && !paused_for_room_) {
@@ -214,6 +228,11 @@ void consumer::shut_down() {
   closing_ = true;
   for (rd_kafka_message_t* km : held_) rd_kafka_message_destroy(km);
   held_.clear();
+  for (auto& [k, q] : blocked_) {
+    for (rd_kafka_message_t* km : q) rd_kafka_message_destroy(km);
+  }
+  blocked_.clear();
+  blocked_count_ = 0;
   // Leaving the group revokes every partition: revoked() commits what was settled (without a
   // group this only unassigns).
   rd_kafka_consumer_close(rk_);
@@ -241,7 +260,7 @@ void consumer::wait_for_room() {
   const auto until = std::min(*full_since_ + pause_after, next_commit_);
   std::unique_lock lock(sh_->mu);
   sh_->room.wait_until(lock, until, [&] {
-    if (room() || stopping_.load()) return true;
+    if (room() || stopping_.load() || sh_->unblocked.load()) return true;
     return std::any_of(parts_.begin(), parts_.end(),
                        [](const auto& p) { return p.second->window.pending_rewind().has_value(); });
   });
@@ -293,6 +312,7 @@ void consumer::act() {
       if (drop) rd_kafka_message_destroy(km);
       return drop;
     });
+    drop_blocked(k, offset);
   }
   if (pause->cnt > 0) rd_kafka_pause_partitions(rk_, pause.get());
   if (resume->cnt > 0) rd_kafka_resume_partitions(rk_, resume.get());
@@ -318,13 +338,58 @@ void consumer::deliver_held() {
   }
 }
 
-void consumer::deliver(rd_kafka_message_t* raw) {
+void consumer::deliver_unblocked() {
+  if (!sh_->unblocked.exchange(false)) return;
+  for (auto& [k, q] : blocked_) {
+    auto part = parts_.find(k);
+    if (part == parts_.end()) continue;
+    std::set<std::string, std::less<>> waiting;  // keys with an earlier message still kept back
+    for (auto it = q.begin(); it != q.end() && !stopping_.load();) {
+      rd_kafka_message_t* km = *it;
+      const std::string_view key(static_cast<const char*>(km->key), km->key_len);
+      bool busy = waiting.contains(key);
+      if (!busy) {
+        std::lock_guard lock(sh_->mu);
+        busy = part->second->window.busy(key);
+        if (!busy) --part->second->blocked;
+      }
+      if (busy) {
+        waiting.emplace(key);
+        ++it;
+        continue;
+      }
+      it = q.erase(it);
+      --blocked_count_;
+      deliver(km, true);  // its key is free: delivered, not kept back again
+    }
+  }
+}
+
+void consumer::drop_blocked(const key& k, std::int64_t from) {
+  auto q = blocked_.find(k);
+  if (q == blocked_.end()) return;
+  auto part = parts_.find(k);
+  std::erase_if(q->second, [&](rd_kafka_message_t* km) {
+    if (km->offset < from) return false;
+    rd_kafka_message_destroy(km);
+    --blocked_count_;
+    if (part != parts_.end()) {
+      std::lock_guard lock(sh_->mu);
+      --part->second->blocked;
+    }
+    return true;
+  });
+}
+
+void consumer::deliver(rd_kafka_message_t* raw, bool released) {
   message_ptr km(raw);
-  auto it = parts_.find({rd_kafka_topic_name(km->rkt), km->partition});
+  const key k{rd_kafka_topic_name(km->rkt), km->partition};
+  auto it = parts_.find(k);
   if (it == parts_.end()) return;  // from a partition let go meanwhile
   const std::shared_ptr<assigned_partition>& part = it->second;
   message m;
   const bookkeeping bk = from_kafka(km.get(), config_.topic, m);
+  const std::string_view order_key = keep_key_order_ ? std::string_view(m.key) : std::string_view();
   std::optional<partition_window::delivery> d;
   {
     std::lock_guard lock(sh_->mu);
@@ -336,7 +401,21 @@ void consumer::deliver(rd_kafka_message_t* raw) {
                         std::chrono::ceil<std::chrono::milliseconds>(*bk.not_before - std::chrono::system_clock::now());
       return;
     }
-    d = part->window.fetched(km->offset);
+    if (!order_key.empty() && !released) {
+      auto q = blocked_.find(k);
+      const bool behind = q != blocked_.end() && std::any_of(q->second.begin(), q->second.end(), [&](auto* b) {
+                            return std::string_view(static_cast<const char*>(b->key), b->key_len) == order_key;
+                          });
+      if (behind || part->window.busy(order_key)) {
+        if (part->window.hold(km->offset)) {
+          ++part->blocked;
+          ++blocked_count_;
+          blocked_[k].push_back(km.release());
+        }
+        return;
+      }
+    }
+    d = part->window.fetched(km->offset, order_key);
   }
   if (!d) return;  // settled before a rewind, or past a rewind still owed
   const std::uint32_t count = bk.delivery_count.value_or(1) + d->count - 1;
@@ -438,11 +517,16 @@ void consumer::revoked(const rd_kafka_topic_partition_list_t* parts, bool lost) 
     });
   }
   if (!lost) commit(true, going);
-  std::lock_guard lock(sh_->mu);
   for (const auto& part : going) {
-    part->revoked = true;  // a settlement from now on is not committed here: the next owner redelivers
-    parts_.erase({part->topic, part->partition});
-    positions_.erase({part->topic, part->partition});
+    const key k{part->topic, part->partition};
+    drop_blocked(k, 0);
+    blocked_.erase(k);
+    {
+      std::lock_guard lock(sh_->mu);
+      part->revoked = true;  // a settlement from now on is not committed here: the next owner redelivers
+    }
+    parts_.erase(k);
+    positions_.erase(k);
     std::erase_if(held_, [&](rd_kafka_message_t* km) {
       const bool drop = km->partition == part->partition && part->topic == rd_kafka_topic_name(km->rkt);
       if (drop) rd_kafka_message_destroy(km);

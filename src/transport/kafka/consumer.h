@@ -40,7 +40,8 @@ struct assigned_partition {
   const std::int32_t partition;
   const bool retry;  // the group's retry topic
   partition_window window;
-  bool revoked = false;                                            // let go: its settlements no longer count
+  bool revoked = false;     // let go: its settlements no longer count
+  std::size_t blocked = 0;  // messages kept back behind an unsettled one of their key
   std::optional<std::chrono::steady_clock::time_point> resume_at;  // paused until then (a delayed nack)
 };
 
@@ -52,6 +53,7 @@ struct shared {
   rd_kafka_queue_t* wake = nullptr;       // guarded by mu: the consumer queue (yield wakes the thread)
   std::atomic<std::size_t> in_flight{0};  // delivered, not yet settled by the handler
   std::atomic<bool> waiting_for_room{false};
+  std::atomic<bool> unblocked{false};  // a key with messages kept back behind it was settled
   std::size_t max_in_flight = 1;
   nack_mode nack = nack_mode::blocking;
   std::string retry_topic;                // empty: nack is blocking
@@ -92,11 +94,17 @@ class consumer : public std::enable_shared_from_this<consumer> {
   void act();
   // Waits (without polling) until there is room, something to do, or the time to pause has come.
   void wait_for_room();
-  void deliver(rd_kafka_message_t* km);  // takes km
+  // Delivers km (takes it), or keeps it back behind an unsettled message of its key (blocking
+  // nack mode: a key's next message waits until the one before is settled, so a nack can still
+  // put it first). `released`: km comes from the kept-back queue, in its turn.
+  void deliver(rd_kafka_message_t* km, bool released = false);
   void deliver_held();
+  void deliver_unblocked();
+  // Drops the kept-back messages of `k` (from `from` on): the log brings them again.
+  void drop_blocked(const std::pair<std::string, std::int32_t>& k, std::int64_t from);
   void commit(bool sync, const std::vector<std::shared_ptr<assigned_partition>>& parts);
   std::chrono::milliseconds poll_timeout() const;
-  [[nodiscard]] bool room() const { return sh_->in_flight.load() < sh_->max_in_flight; }
+  [[nodiscard]] bool room() const { return sh_->in_flight.load() + blocked_count_ < sh_->max_in_flight; }
 
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                            void* opaque);
@@ -124,6 +132,9 @@ class consumer : public std::enable_shared_from_this<consumer> {
   std::map<key, std::shared_ptr<assigned_partition>> parts_;
   std::map<key, position> positions_;
   std::deque<rd_kafka_message_t*> held_;  // polled while there was no room
+  std::map<key, std::deque<rd_kafka_message_t*>> blocked_;  // kept back behind their key, in log order
+  std::size_t blocked_count_ = 0;
+  const bool keep_key_order_;  // blocking nack mode
   std::chrono::steady_clock::time_point next_commit_;
   // Since when max_in_flight is reached: the partitions are paused only once it lasts (a pause
   // costs a fetch round trip, and librdkafka 2.0 resumes a paused partition late unless a seek

@@ -7,12 +7,16 @@
 // unsettled message. A blocking nack rewinds the window: the nacked offset and every later one
 // that is still unsettled must be delivered again (their old deliveries no longer count), while
 // later ones that are already settled stay settled and are skipped when the log brings them back.
+// An offset may also be held: fetched, but kept back (behind an unsettled message of its key), so
+// the commit position stays below it until it is delivered and settled.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace ferry::kafka::detail {
 
@@ -25,9 +29,15 @@ class partition_window {
     std::uint32_t count = 1;
   };
 
-  // The log brought `offset`. nullopt: settled already (before a rewind), do not deliver it.
-  // A pending delivery of the same offset (the client library went back on its own) is replaced.
-  std::optional<delivery> fetched(std::int64_t offset);
+  // The log brought `offset` (with ordering key `key`, maybe empty). nullopt: settled already
+  // (before a rewind), do not deliver it. A pending delivery of the same offset (the client library
+  // went back on its own) is replaced.
+  std::optional<delivery> fetched(std::int64_t offset, std::string_view key = {});
+  // True while a delivery with ordering key `key` (not empty) is unsettled.
+  [[nodiscard]] bool busy(std::string_view key) const;
+  // The log brought `offset` but it is kept back for now (fetched() delivers it later). False:
+  // settled already, or past a rewind still owed: drop it.
+  bool hold(std::int64_t offset);
   // Delivery `serial` of `offset` is done (acked, terminated, or copied to a retry topic). False
   // when that delivery no longer counts (rewound past, or unknown).
   bool settle(std::int64_t offset, std::uint64_t serial);
@@ -54,13 +64,16 @@ class partition_window {
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
 
  private:
-  enum class state : std::uint8_t { pending, done, rewound };
+  enum class state : std::uint8_t { pending, done, rewound, held };
   struct entry {
     state st = state::pending;
     std::uint64_t serial = 0;
     std::uint32_t count = 0;
+    std::string key;
   };
   void supersede_from(std::int64_t offset);
+  // `e` leaves the pending state.
+  void unpend(entry& e);
   // Drops settled entries from the front, advancing the settled prefix.
   void trim();
 
@@ -70,6 +83,7 @@ class partition_window {
   std::optional<std::int64_t> rewind_;
   std::uint64_t next_serial_ = 1;
   std::size_t unsettled_ = 0;
+  std::map<std::string, std::size_t, std::less<>> busy_;  // unsettled deliveries by key
 };
 
 }  // namespace ferry::kafka::detail

@@ -143,5 +143,59 @@ TEST(PartitionWindow, ARefetchOfAPendingOffsetReplacesItsDelivery) {
   EXPECT_EQ(w.unsettled(), 0u);
 }
 
+TEST(PartitionWindow, AKeyIsBusyWhileOneOfItsDeliveriesIsUnsettled) {
+  partition_window w;
+  auto a = w.fetched(0, "a");
+  auto b = w.fetched(1, "b");
+  auto a2 = w.fetched(2, "a");
+  ASSERT_TRUE(a && b && a2);
+  auto anon = w.fetched(3, "");
+  EXPECT_TRUE(w.busy("a"));
+  EXPECT_TRUE(w.busy("b"));
+  EXPECT_FALSE(w.busy("c"));
+  EXPECT_FALSE(w.busy("")) << "no key, no order to keep";
+  EXPECT_TRUE(w.settle(0, a->serial));
+  EXPECT_TRUE(w.busy("a")) << "offset 2 still holds a";
+  EXPECT_TRUE(w.rewind(1, b->serial));
+  EXPECT_FALSE(w.busy("b"));
+  EXPECT_FALSE(w.busy("a")) << "offset 2 was rewound with 1";
+  EXPECT_EQ(w.take_rewind(), 1);
+  auto again = w.fetched(2, "a");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(w.busy("a"));
+  EXPECT_TRUE(w.settle(2, again->serial));
+  EXPECT_FALSE(w.busy("a"));
+  (void)anon;
+}
+
+TEST(PartitionWindow, AHeldOffsetKeepsTheCommitPositionBelowIt) {
+  partition_window w;
+  auto a0 = fetch(w, 0);
+  EXPECT_TRUE(w.hold(1));  // behind offset 0's key
+  auto b2 = fetch(w, 2);
+  EXPECT_TRUE(w.settle(2, b2.serial));
+  EXPECT_TRUE(w.settle(0, a0.serial));
+  EXPECT_EQ(w.commit_position(), 1) << "1 is held, not settled";
+  auto a1 = fetch(w, 1);
+  EXPECT_EQ(a1.count, 1u) << "held is not a delivery";
+  EXPECT_TRUE(w.settle(1, a1.serial));
+  EXPECT_EQ(w.commit_position(), 3);
+}
+
+TEST(PartitionWindow, HeldOffsetsSurviveARewindAndComeAgainUndelivered) {
+  partition_window w;
+  auto a0 = fetch(w, 0);
+  auto b1 = fetch(w, 1);
+  EXPECT_TRUE(w.hold(2));
+  EXPECT_TRUE(w.rewind(1, b1.serial));
+  EXPECT_FALSE(w.hold(3)) << "past the rewind still owed";
+  EXPECT_EQ(w.take_rewind(), 1);
+  EXPECT_EQ(fetch(w, 1).count, 2u);
+  EXPECT_TRUE(w.hold(2)) << "the log brings the held offset again";
+  EXPECT_EQ(fetch(w, 2).count, 1u);
+  EXPECT_TRUE(w.settle(0, a0.serial));
+  EXPECT_EQ(w.commit_position(), 1);
+}
+
 }  // namespace
 }  // namespace ferry::kafka::detail
