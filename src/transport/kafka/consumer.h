@@ -131,7 +131,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   };
   std::map<key, std::shared_ptr<assigned_partition>> parts_;
   std::map<key, position> positions_;
-  std::deque<rd_kafka_message_t*> held_;  // polled while there was no room
+  std::deque<rd_kafka_message_t*> held_;                    // polled while there was no room
   std::map<key, std::deque<rd_kafka_message_t*>> blocked_;  // kept back behind their key, in log order
   std::size_t blocked_count_ = 0;
   const bool keep_key_order_;  // blocking nack mode
