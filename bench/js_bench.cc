@@ -108,8 +108,8 @@ int publish(const char* url, const std::string& stream, int publishers, long mes
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   const double total = static_cast<double>(per * publishers);
-  std::printf("publishers=%d messages=%.0f size=%d rate=%.0f msgs/s ack_p50=%.0fus ack_p99=%.0fus\n", publishers,
-              total, size, total / secs, percentile(all, 0.50), percentile(all, 0.99));
+  std::printf("publishers=%d messages=%.0f size=%d rate=%.0f msgs/s ack_p50=%.0fus ack_p99=%.0fus\n", publishers, total,
+              size, total / secs, percentile(all, 0.50), percentile(all, 0.99));
   return 0;
 }
 
@@ -160,8 +160,8 @@ int wait_for(const char* url, const std::string& stream, long long messages, dou
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  std::fprintf(stderr, "js_bench: stream %s did not answer with %lld messages within %.0f s\n", stream.c_str(), messages,
-               timeout_s);
+  std::fprintf(stderr, "js_bench: stream %s did not answer with %lld messages within %.0f s\n", stream.c_str(),
+               messages, timeout_s);
   return 1;
 }
 

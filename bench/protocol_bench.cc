@@ -79,7 +79,8 @@ void BM_MatchCached(benchmark::State& state) {
   ferry::broker::sublist sl;
   auto t = std::make_shared<nop_target>();
   for (int i = 0; i < 1000; ++i) {
-    (void)sl.insert(std::make_shared<ferry::broker::subscription>(t, "orders." + std::to_string(i) + ".*", "", std::to_string(i)));
+    (void)sl.insert(
+        std::make_shared<ferry::broker::subscription>(t, "orders." + std::to_string(i) + ".*", "", std::to_string(i)));
   }
   (void)sl.insert(std::make_shared<ferry::broker::subscription>(t, "orders.>", "", "all"));
   ferry::broker::match_cache cache(sl);
@@ -94,7 +95,8 @@ void BM_MatchUncached(benchmark::State& state) {
   ferry::broker::sublist sl;
   auto t = std::make_shared<nop_target>();
   for (int i = 0; i < 1000; ++i) {
-    (void)sl.insert(std::make_shared<ferry::broker::subscription>(t, "orders." + std::to_string(i) + ".*", "", std::to_string(i)));
+    (void)sl.insert(
+        std::make_shared<ferry::broker::subscription>(t, "orders." + std::to_string(i) + ".*", "", std::to_string(i)));
   }
   for (auto _ : state) benchmark::DoNotOptimize(sl.match("orders.500.new")->plain.size());
   state.SetItemsProcessed(state.iterations());

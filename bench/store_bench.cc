@@ -2,7 +2,6 @@
 // every 64 messages; file with sync always and 8 flushes in flight), loading by sequence and
 // with a filter, and the CRC. Run with `make microbench`.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -19,8 +18,8 @@ using namespace ferry::store;
 
 std::string fresh_dir() {
   static int n = 0;
-  const auto d = std::filesystem::temp_directory_path() / ("ferry_store_bench_" + std::to_string(::getpid()) + "_" +
-                                                           std::to_string(n++));
+  const auto d = std::filesystem::temp_directory_path() /
+                 ("ferry_store_bench_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
   std::filesystem::remove_all(d);
   return d.string();
 }

@@ -1,7 +1,8 @@
 // transport_throughput: messages per second through the SDK transports, printed as a table.
 //
 //   build/bin/transport_throughput [--quick] [--runs N] [--only
-//   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry]
+//   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry|
+//   kafka|kafka-pub|kafka-consume]
 //
 // Each row is run N times (default 5; --quick: once, with fewer messages) and reported as the
 // median msgs/s with the lowest and highest run (the machines we measure on are noisy).
@@ -14,6 +15,9 @@
 //   subscriber (libnats parses headers only when asked); the ratios are transport / raw. Each NATS
 //   row also gives the median CPU time per message of the publishing thread and of the thread that
 //   runs the subscriber's callback, which shows on which side a difference lies.
+// - kafka: ferry's Kafka transport against raw librdkafka on one mock cluster (3 brokers, this
+//   process), publishing (asynchronously and in batches of 256, acks=all, idempotent) and
+//   consuming with acknowledgement in a consumer group (bench/kafka_rows.cc).
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
@@ -33,66 +37,11 @@
 #include "ferry/inproc.h"
 #include "ferry/nats.h"
 #include "ferry/router.h"
+#include "throughput.h"
 
 namespace {
 
-using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
-
-constexpr std::size_t payload_size = 16;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-// What a subscriber counts, on a cache line of its own: the subscriber's thread writes it for every
-// message, and it lives on the publisher's stack next to the messages being built.
-struct alignas(64) counter : std::atomic<std::uint64_t> {
-  counter() : std::atomic<std::uint64_t>(0) {}
-};
-
-void wait_for(const std::atomic<std::uint64_t>& n, std::uint64_t target, std::chrono::seconds limit = 120s) {
-  const auto end = clock_type::now() + limit;
-  while (n.load(std::memory_order_acquire) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
-}
-
-// CPU time the calling thread has used so far, in nanoseconds.
-double thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-// Counts a message on the one thread that delivers them; at the last of `n`, first records that
-// thread's CPU time in `cpu_ns` (so it is there once the count shows `n`).
-void count_one(counter& got, std::uint64_t n, std::atomic<double>& cpu_ns) {
-  if (got.load(std::memory_order_relaxed) + 1 == n) cpu_ns.store(thread_cpu_ns());
-  got.fetch_add(1, std::memory_order_release);
-}
-
-// Runs of one row: msgs/s of each, and for the NATS rows the CPU time per message of the
-// publishing thread and of the thread that hands messages to the subscriber's code.
-struct runs {
-  std::vector<double> rates;
-  std::vector<double> pub_cpu, sub_cpu;  // ns per message
-  [[nodiscard]] double median() const { return median_of(rates); }
-  void print(const char* name) const {
-    const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
-    std::printf("%-40s %10.0f msgs/s median of %zu (%.0f .. %.0f)", name, median(), rates.size(), *lo, *hi);
-    if (!pub_cpu.empty())
-      std::printf("; CPU/msg: publisher %.0f ns, subscriber %.0f ns", median_of(pub_cpu), median_of(sub_cpu));
-    std::printf("\n");
-    std::fflush(stdout);
-  }
-};
-
-// msgs/s of one run; 0 when not every message arrived (the run is reported as lost).
-double rate(std::uint64_t got, std::uint64_t n, double secs) { return got >= n ? static_cast<double>(got) / secs : 0; }
+using namespace throughput;
 
 double inproc_direct(std::uint64_t n, std::size_t batch) {
   auto t = ferry::inproc::make_transport({.workers = 1, .queue_capacity = 8192});
@@ -233,54 +182,16 @@ void ferry_nats(const std::string& url, std::uint64_t n, runs& r) {
   r.rates.push_back(rate(got.load(), n, secs));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  bool quick = false;
-  std::string only;
-  int rounds = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-      rounds = 1;
-    } else if (a == "--only" && i + 1 < argc) {
-      only = argv[++i];
-    } else if (a == "--runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
-      rounds = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr,
-                   "usage: transport_throughput [--quick] [--runs N] "
-                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
-                   "nats-raw-read|nats-ferry]\n");
-      return 2;
-    }
-  }
-  spdlog::set_level(spdlog::level::warn);
-  std::printf("payload %zu bytes, %u cores, %d runs per row\n", payload_size, std::thread::hardware_concurrency(),
-              rounds);
-  // --only inproc runs the three inproc rows, --only inproc-1 / inproc-batch / inproc-router one.
-  auto wanted = [&](std::string_view row) { return only.empty() || row.starts_with(only); };
-  auto repeat = [&](const char* name, const std::function<double()>& run) {
-    runs r;
-    for (int i = 0; i < rounds; ++i) r.rates.push_back(run());
-    r.print(name);
-  };
-  const std::uint64_t inproc_n = quick ? 500'000 : 4'000'000;
-  if (wanted("inproc-1")) repeat("inproc 1 -> 1, publish()", [&] { return inproc_direct(inproc_n, 1); });
-  if (wanted("inproc-batch"))
-    repeat("inproc 1 -> 1, publish(batch of 256)", [&] { return inproc_direct(inproc_n, 256); });
-  if (wanted("inproc-router"))
-    repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
-  if (!wanted("nats-raw-pub") && !wanted("nats-raw-hpub") && !wanted("nats-raw-read") && !wanted("nats-ferry"))
-    return 0;
+// ferry's NATS transport against raw libnats on one embedded ferryd, interleaved.
+void nats_rows(int rounds, bool quick, const wanted_fn& wanted) {
+  if (!wanted("nats-raw-pub") && !wanted("nats-raw-hpub") && !wanted("nats-raw-read") && !wanted("nats-ferry")) return;
 
   ferry::broker::server_options o;
   o.port = 0;
   auto srv = ferry::broker::server::start(o);
   if (!srv.is_ok()) {
     std::printf("ferryd did not start: %s\n", srv.status().to_string().c_str());
-    return 1;
+    return;
   }
   const std::string url = (*srv)->client_url();
   const std::uint64_t nats_n = quick ? 50'000 : 300'000;
@@ -300,8 +211,51 @@ int main(int argc, char** argv) {
   if (raw_hpub) raw_h.print("raw libnats, HPUB with Nats-Msg-Id");
   if (raw_read) raw_hr.print("raw libnats, HPUB, subscriber reads the id");
   if (ferry_row) mine.print("ferry nats transport");
-  if (!raw_pub || !raw_hpub || !raw_read || !ferry_row) return 0;
+  if (!raw_pub || !raw_hpub || !raw_read || !ferry_row) return;
   std::printf("ferry nats transport / raw libnats (medians): %.2f vs PUB, %.2f vs HPUB, %.2f vs HPUB reading the id\n",
               mine.median() / raw.median(), mine.median() / raw_h.median(), mine.median() / raw_hr.median());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string only;
+  int rounds = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+      rounds = 1;
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
+      rounds = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr,
+                   "usage: transport_throughput [--quick] [--runs N] "
+                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
+                   "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume]\n");
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::warn);
+  std::printf("payload %zu bytes, %u cores, %d runs per row\n", payload_size, std::thread::hardware_concurrency(),
+              rounds);
+  // --only inproc runs the three inproc rows, --only inproc-1 / inproc-batch / inproc-router one.
+  auto wanted = [&](std::string_view row) { return only.empty() || row.starts_with(only); };
+  auto repeat = [&](const char* name, const std::function<double()>& run) {
+    runs r;
+    for (int i = 0; i < rounds; ++i) r.rates.push_back(run());
+    r.print(name);
+  };
+  const std::uint64_t inproc_n = quick ? 500'000 : 4'000'000;
+  if (wanted("inproc-1")) repeat("inproc 1 -> 1, publish()", [&] { return inproc_direct(inproc_n, 1); });
+  if (wanted("inproc-batch"))
+    repeat("inproc 1 -> 1, publish(batch of 256)", [&] { return inproc_direct(inproc_n, 256); });
+  if (wanted("inproc-router"))
+    repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
+  nats_rows(rounds, quick, wanted);
+  kafka_rows(rounds, quick, wanted);
   return 0;
 }

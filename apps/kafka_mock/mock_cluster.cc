@@ -1,7 +1,13 @@
 #include "mock_cluster.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -26,6 +32,29 @@ std::optional<int> number(const std::string& s, int min, int max) {
   return v;
 }
 
+// Kafka brokers set TCP_NODELAY on their connections; librdkafka's mock does not, so a response
+// written while the previous one is unacknowledged waits for the client's delayed ACK (40 ms on
+// Linux). Connections accepted later inherit the option from their listening socket, so it is set
+// on the mock's listeners, found among this process's descriptors by their ports.
+void disable_nagle_on_listeners(const std::string& bootstrap) {
+  std::vector<int> ports;
+  for (std::size_t at = 0; (at = bootstrap.find(':', at)) != std::string::npos; ++at) {
+    ports.push_back(std::atoi(bootstrap.c_str() + at + 1));
+  }
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    const int fd = std::atoi(e->d_name);
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    if (fd <= 2 || getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) continue;
+    if (std::find(ports.begin(), ports.end(), ntohs(a.sin_port)) == ports.end()) continue;
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  closedir(d);
+}
+
 }  // namespace
 
 result<std::unique_ptr<mock_cluster>> mock_cluster::start(int brokers) {
@@ -44,6 +73,7 @@ result<std::unique_ptr<mock_cluster>> mock_cluster::start(int brokers) {
   if (c->mc_ == nullptr) return internal_error("librdkafka could not create a mock cluster");
   c->bootstrap_ = rd_kafka_mock_cluster_bootstraps(c->mc_);
   c->brokers_ = brokers;
+  disable_nagle_on_listeners(c->bootstrap_);
   return c;
 }
 

@@ -98,6 +98,7 @@ result<conf_ptr> make_conf(const std::string& bootstrap, const options& o, role 
       {"bootstrap.servers", bootstrap},
       {"client.id", o.client_id},
       {"log.connection.close", "false"},  // idle connections closed by the broker are normal
+      {"socket.nagle.disable", "true"},   // as Kafka's own clients: a request goes out at once
   };
   if (r == role::producer) {
     props.insert(props.end(), {
@@ -114,6 +115,10 @@ result<conf_ptr> make_conf(const std::string& bootstrap, const options& o, role 
                                   {"session.timeout.ms", ms(o.session_timeout)},
                                   {"heartbeat.interval.ms", ms(o.heartbeat_interval)},
                                   {"enable.partition.eof", "false"},
+                                  // librdkafka 2.0 stops fetching once this many messages wait in
+                                  // the local queue and looks again only about a second later:
+                                  // leave the bound to queued.max.messages.kbytes (64 MiB).
+                                  {"queued.min.messages", "10000000"},
                               });
   }
   for (const auto& [k, v] : props) FERRY_RETURN_IF_ERROR(set(conf.get(), k, v));

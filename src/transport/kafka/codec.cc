@@ -20,10 +20,11 @@ std::optional<Int> parse_int(std::string_view s) {
 
 }  // namespace
 
-reply_address split_reply_address(std::string_view subject) {
+destination::destination(const std::string& subject) : subject_(subject) {
   const std::size_t hash = subject.find('#');
-  if (hash == std::string_view::npos) return {std::string(subject), {}};
-  return {std::string(subject.substr(0, hash)), std::string(subject.substr(hash + 1))};
+  if (hash == std::string::npos) return;
+  copy_ = subject.substr(0, hash);
+  token_ = std::string_view(subject).substr(hash + 1);
 }
 
 headers_ptr to_headers(const message& m, std::string_view reply_token) {

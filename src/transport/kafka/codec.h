@@ -23,12 +23,22 @@ inline constexpr std::string_view delivery_count = header::delivery_count;  // o
 inline constexpr std::string_view not_before = "Ferry-Not-Before";          // on a retry-topic copy: Unix ms
 }  // namespace wire
 
-// A reply address is "<topic>#<token>": the requester's reply topic and the request's token.
-struct reply_address {
-  std::string topic;
-  std::string token;  // empty: `subject` was a plain topic
+// Where a message goes: its subject is a topic, or a reply address "<topic>#<token>" (the
+// requester's reply topic and the request's token).
+class destination {
+ public:
+  // Views into `subject`, which must outlive this.
+  explicit destination(const std::string& subject);
+  // The topic, NUL-terminated (the subject itself unless it is a reply address: no copy).
+  [[nodiscard]] const char* topic() const { return copy_.empty() ? subject_.c_str() : copy_.c_str(); }
+  [[nodiscard]] std::string_view topic_view() const { return copy_.empty() ? std::string_view(subject_) : copy_; }
+  [[nodiscard]] std::string_view token() const { return token_; }  // empty: a plain topic
+
+ private:
+  const std::string& subject_;
+  std::string copy_;
+  std::string_view token_;
 };
-reply_address split_reply_address(std::string_view subject);
 
 // The headers of `m` on the wire: its user headers, then Ferry-Id, Ferry-Reply-To (when m.reply is
 // set) and Ferry-Reply-Token (when `reply_token` is not empty).

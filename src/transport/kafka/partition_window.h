@@ -13,10 +13,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <optional>
-#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace ferry::kafka::detail {
 
@@ -29,12 +29,16 @@ class partition_window {
     std::uint32_t count = 1;
   };
 
-  // The log brought `offset` (with ordering key `key`, maybe empty). nullopt: settled already
+  // The hash that stands for an ordering key here (0: no key). Keys are compared by hash: two keys
+  // with one hash wait for each other (order kept, a little less parallelism).
+  static std::uint64_t key_hash(std::string_view key);
+
+  // The log brought `offset` (with ordering key hash `key`, 0 for none). nullopt: settled already
   // (before a rewind), do not deliver it. A pending delivery of the same offset (the client library
   // went back on its own) is replaced.
-  std::optional<delivery> fetched(std::int64_t offset, std::string_view key = {});
-  // True while a delivery with ordering key `key` (not empty) is unsettled.
-  [[nodiscard]] bool busy(std::string_view key) const;
+  std::optional<delivery> fetched(std::int64_t offset, std::uint64_t key = 0);
+  // True while a delivery with ordering key hash `key` (not 0) is unsettled.
+  [[nodiscard]] bool busy(std::uint64_t key) const;
   // The log brought `offset` but it is kept back for now (fetched() delivers it later). False:
   // settled already, or past a rewind still owed: drop it.
   bool hold(std::int64_t offset);
@@ -60,30 +64,35 @@ class partition_window {
 
   // Deliveries that still count and are not settled.
   [[nodiscard]] std::size_t unsettled() const { return unsettled_; }
-  // Offsets held: delivered and not yet below the commit position.
+  // Offsets kept: from the commit position to the last one fetched.
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
 
  private:
-  enum class state : std::uint8_t { pending, done, rewound, held };
+  // `none`: not fetched (a gap in the log: offsets come in order, so only a gap is skipped).
+  enum class state : std::uint8_t { none, pending, done, rewound, held };
   struct entry {
-    state st = state::pending;
-    std::uint64_t serial = 0;
-    std::uint32_t count = 0;
-    std::string key;
+    state st = state::none;
+    std::uint32_t count = 0;   // deliveries so far
+    std::uint64_t serial = 0;  // of the current delivery
+    std::uint64_t key = 0;     // hash of the ordering key; 0: none
   };
+  // The entry of `offset` (>= base_), extending the window up to it.
+  entry& at(std::int64_t offset);
+  entry* find(std::int64_t offset);
   void supersede_from(std::int64_t offset);
   // `e` leaves the pending state.
   void unpend(entry& e);
-  // Drops settled entries from the front, advancing the settled prefix.
+  // Drops settled entries and gaps from the front, advancing base_.
   void trim();
 
-  std::map<std::int64_t, entry> entries_;   // by offset
-  std::optional<std::int64_t> settled_to_;  // every offset below it is settled (from the first fetch)
+  std::deque<entry> entries_;  // entries_[i] is offset base_ + i
+  // Every offset below base_ is settled; unset until the first fetch (the group's position).
+  std::optional<std::int64_t> base_;
   std::optional<std::int64_t> committed_;
   std::optional<std::int64_t> rewind_;
   std::uint64_t next_serial_ = 1;
   std::size_t unsettled_ = 0;
-  std::map<std::string, std::size_t, std::less<>> busy_;  // unsettled deliveries by key
+  std::unordered_map<std::uint64_t, std::uint32_t> busy_;  // unsettled deliveries by key hash
 };
 
 }  // namespace ferry::kafka::detail

@@ -145,26 +145,26 @@ TEST(PartitionWindow, ARefetchOfAPendingOffsetReplacesItsDelivery) {
 
 TEST(PartitionWindow, AKeyIsBusyWhileOneOfItsDeliveriesIsUnsettled) {
   partition_window w;
-  auto a = w.fetched(0, "a");
-  auto b = w.fetched(1, "b");
-  auto a2 = w.fetched(2, "a");
+  auto a = w.fetched(0, partition_window::key_hash("a"));
+  auto b = w.fetched(1, partition_window::key_hash("b"));
+  auto a2 = w.fetched(2, partition_window::key_hash("a"));
   ASSERT_TRUE(a && b && a2);
-  auto anon = w.fetched(3, "");
-  EXPECT_TRUE(w.busy("a"));
-  EXPECT_TRUE(w.busy("b"));
-  EXPECT_FALSE(w.busy("c"));
-  EXPECT_FALSE(w.busy("")) << "no key, no order to keep";
+  auto anon = w.fetched(3, partition_window::key_hash(""));
+  EXPECT_TRUE(w.busy(partition_window::key_hash("a")));
+  EXPECT_TRUE(w.busy(partition_window::key_hash("b")));
+  EXPECT_FALSE(w.busy(partition_window::key_hash("c")));
+  EXPECT_FALSE(w.busy(partition_window::key_hash(""))) << "no key, no order to keep";
   EXPECT_TRUE(w.settle(0, a->serial));
-  EXPECT_TRUE(w.busy("a")) << "offset 2 still holds a";
+  EXPECT_TRUE(w.busy(partition_window::key_hash("a"))) << "offset 2 still holds a";
   EXPECT_TRUE(w.rewind(1, b->serial));
-  EXPECT_FALSE(w.busy("b"));
-  EXPECT_FALSE(w.busy("a")) << "offset 2 was rewound with 1";
+  EXPECT_FALSE(w.busy(partition_window::key_hash("b")));
+  EXPECT_FALSE(w.busy(partition_window::key_hash("a"))) << "offset 2 was rewound with 1";
   EXPECT_EQ(w.take_rewind(), 1);
-  auto again = w.fetched(2, "a");
+  auto again = w.fetched(2, partition_window::key_hash("a"));
   ASSERT_TRUE(again.has_value());
-  EXPECT_TRUE(w.busy("a"));
+  EXPECT_TRUE(w.busy(partition_window::key_hash("a")));
   EXPECT_TRUE(w.settle(2, again->serial));
-  EXPECT_FALSE(w.busy("a"));
+  EXPECT_FALSE(w.busy(partition_window::key_hash("a")));
   (void)anon;
 }
 

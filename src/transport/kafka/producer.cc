@@ -1,8 +1,7 @@
 #include "transport/kafka/producer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
-
-#include <shared_mutex>
 
 #include "transport/kafka/codec.h"
 
@@ -57,22 +56,7 @@ class batch final : public producer::completion {
   status first_error_;  // guarded by mu_
 };
 
-// publish_async(): owns the message until its report, then calls back and deletes itself.
-class owned final : public producer::completion {
- public:
-  owned(message m, publish_callback cb) : m_(std::move(m)), cb_(std::move(cb)) {}
-  void done(status s) override {
-    cb_(std::move(s));
-    delete this;
-  }
-  [[nodiscard]] const message& msg() const { return m_; }
-
- private:
-  message m_;
-  publish_callback cb_;
-};
-
-// send_copy(): the payload was copied by librdkafka; only the callback is kept.
+// publish_async() and send_copy(): the payload was copied by librdkafka; only the callback is kept.
 class callback final : public producer::completion {
  public:
   explicit callback(std::function<void(status)> cb) : cb_(std::move(cb)) {}
@@ -111,7 +95,10 @@ producer::producer(options o) : options_(std::move(o)) {}
 producer::~producer() { close(); }
 
 void producer::serve() {
-  while (!closing_.load() || in_flight_.load() > 0) rd_kafka_poll(rk_, 100);
+  pthread_setname_np(pthread_self(), "ferry-kafka-dr");
+  while (!closing_.load() || in_flight_.load() > 0) {
+    rd_kafka_poll(rk_, 100);
+  }
 }
 
 void producer::on_report(rd_kafka_t* rk, const rd_kafka_message_t* km, void*) {
@@ -144,29 +131,41 @@ status producer::refused(rd_kafka_resp_err_t err, const std::string& topic, std:
   return from_rdkafka(err, "publishing to " + topic);
 }
 
-status producer::produce(const std::string& topic, const message& m, std::string_view reply_token, completion* c) {
-  const auto give_up = clock::now() + options_.publish_timeout;
-  headers_ptr h = to_headers(m, reply_token);
+bool producer::enter() {
+  entering_.fetch_add(1);
+  if (accepting_.load()) return true;
+  leave();
+  return false;
+}
+
+status producer::produce(const message& m, completion* c, int flags) {
+  const destination to(m.subject);
+  if (status s = check_topic(to.topic_view()); !s.is_ok()) {
+    c->done(s);
+    return s;
+  }
+  headers_ptr h = to_headers(m, to.token());
+  std::optional<clock::time_point> give_up;  // set when the queue is first found full
   for (;;) {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
-    {
-      std::shared_lock life(life_);
-      if (accepting_) {
-        in_flight_.fetch_add(1);
-        // No copy of the payload: the caller keeps `m` alive until the report.
-        err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                                RD_KAFKA_V_VALUE(const_cast<char*>(m.payload.data()), m.payload.size()),
-                                RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          (void)h.release();  // librdkafka owns the headers now
-          return status::ok();
-        }
-        report_done();
+    if (enter()) {
+      in_flight_.fetch_add(1);
+      // flags 0: no copy of the payload, the caller keeps `m` alive until the report.
+      err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(to.topic()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(m.payload.data()), m.payload.size()),
+                              RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_OPAQUE(c),
+                              RD_KAFKA_V_END);
+      leave();
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)h.release();  // librdkafka owns the headers now
+        return status::ok();
       }
+      report_done();
     }
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clock::now() > give_up) {
+    if (!give_up) give_up = clock::now() + options_.publish_timeout;
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clock::now() > *give_up) {
       status s = err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
-                                                   : refused(err, topic, m.payload.size());
+                                                   : refused(err, std::string(to.topic_view()), m.payload.size());
       c->done(s);
       return s;
     }
@@ -180,10 +179,8 @@ status producer::produce(const std::string& topic, const message& m, std::string
 }
 
 status producer::publish(const message& m) {
-  const reply_address to = split_reply_address(m.subject);
-  FERRY_RETURN_IF_ERROR(check_topic(to.topic));
   waiter w;
-  if (status s = produce(to.topic, m, to.token, &w); !s.is_ok()) return s;
+  if (status s = produce(m, &w); !s.is_ok()) return s;
   return w.wait();
 }
 
@@ -191,13 +188,7 @@ status producer::publish_batch(const std::vector<message>& ms) {
   batch b(ms.size());
   status first;
   for (const message& m : ms) {
-    const reply_address to = split_reply_address(m.subject);
-    status s = check_topic(to.topic);
-    if (s.is_ok()) {
-      s = produce(to.topic, m, to.token, &b);  // a refusal reports to b itself
-    } else {
-      b.skip();
-    }
+    status s = produce(m, &b);  // a refusal reports to b itself
     if (first.is_ok() && !s.is_ok()) first = s;
   }
   status reported = b.wait();
@@ -205,32 +196,26 @@ status producer::publish_batch(const std::vector<message>& ms) {
 }
 
 void producer::publish_async(message m, publish_callback done) {
-  const reply_address to = split_reply_address(m.subject);
-  if (status s = check_topic(to.topic); !s.is_ok()) {
-    done(std::move(s));
-    return;
-  }
-  auto* c = new owned(std::move(m), std::move(done));
-  (void)produce(to.topic, c->msg(), to.token, c);  // c reports (and deletes itself) either way
+  // librdkafka copies the payload into the message it allocates anyway: `m` is freed here, on the
+  // thread that made it, and the completion holds only the callback.
+  (void)produce(m, new callback(std::move(done)), RD_KAFKA_MSG_F_COPY);  // reports (and deletes itself) either way
 }
 
 void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
                          std::function<void(status)> done) {
   auto* c = new callback(std::move(done));
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
-  {
-    std::shared_lock life(life_);
-    if (accepting_) {
-      in_flight_.fetch_add(1);
-      err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(km->key, km->key_len),
-                              RD_KAFKA_V_VALUE(km->payload, km->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        (void)headers.release();
-        return;
-      }
-      report_done();
+  if (enter()) {
+    in_flight_.fetch_add(1);
+    err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(km->key, km->key_len),
+                            RD_KAFKA_V_VALUE(km->payload, km->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+    leave();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      (void)headers.release();
+      return;
     }
+    report_done();
   }
   c->done(err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
                                             : refused(err, topic, km->len));
@@ -256,10 +241,8 @@ result<std::vector<std::int32_t>> producer::ensure_topic(const std::string& topi
 void producer::close() {
   std::call_once(closed_, [this] {
     if (rk_ == nullptr) return;  // create() failed before the handle
-    {
-      std::unique_lock life(life_);
-      accepting_ = false;
-    }
+    accepting_.store(false);
+    while (entering_.load() > 0) std::this_thread::yield();  // callers inside producev leave soon
     if (!flush(options_.publish_timeout).is_ok()) {
       spdlog::warn("kafka: {} messages unacknowledged at close, failing them", in_flight_.load());
       rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

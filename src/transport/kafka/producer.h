@@ -1,8 +1,8 @@
 // producer: the Kafka transport's one idempotent producer. Every send ends in exactly one call of
 // its completion with the broker's answer (the delivery report), served by the producer's own
-// thread; publish() waits for it, publish_batch() and send() keep many messages in flight. Payloads
-// are not copied: a message stays where the caller keeps it (publish, publish_batch) or inside the
-// completion (send) until its report.
+// thread; publish() waits for it, publish_batch() and publish_async() keep many messages in
+// flight. publish() and publish_batch() do not copy payloads (the caller's messages stay until
+// their reports); publish_async() lets librdkafka copy it into the message it allocates anyway.
 //
 // Thread safety: every method is thread-safe. Completions run on the report thread and must not
 // block on another report.
@@ -16,7 +16,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,7 +68,10 @@ class producer {
   static void on_report(rd_kafka_t* rk, const rd_kafka_message_t* km, void* opaque);
   // Hands one message to librdkafka (waiting while its queue is full, up to publish_timeout).
   // On a refusal, c->done() has been called and the status is returned.
-  status produce(const std::string& topic, const message& m, std::string_view reply_token, completion* c);
+  status produce(const message& m, completion* c, int flags = 0);
+  // Counts a caller in while the producer accepts messages (false after close()); leave() after.
+  bool enter();
+  void leave() { entering_.fetch_sub(1); }
   status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
   void report_done();
   void serve();
@@ -79,8 +81,8 @@ class producer {
   std::atomic<std::int64_t> in_flight_{0};  // handed to librdkafka, no report yet
   std::atomic<int> waiters_{0};             // threads waiting on cv_
   std::atomic<bool> closing_{false};        // the report thread may end once in_flight_ is 0
-  std::shared_mutex life_;                  // held shared while handing a message over
-  bool accepting_ = true;                   // guarded by life_
+  std::atomic<int> entering_{0};            // callers handing a message over right now
+  std::atomic<bool> accepting_{true};       // close() clears it, then waits for entering_ to be 0
   std::mutex mu_;                           // for cv_ only: flush() and a full queue wait for reports on it
   std::condition_variable cv_;
   std::once_flag closed_;

@@ -1,0 +1,269 @@
+// The Kafka rows of transport_throughput: ferry's Kafka transport against raw librdkafka doing the
+// same work on one mock cluster (3 brokers, in this process; a topic of 4 partitions per run).
+//
+// Publishing: n messages of 16 bytes with a key (16 keys) and an id header, acks=all from an
+// idempotent producer with linger.ms=1 (ferry's defaults), until every delivery report is in.
+// Raw: rd_kafka_producev and rd_kafka_poll(0) in the publishing loop, then flush. ferry:
+// publish_async (a callback per message) and publish(batch of 256).
+// Consuming: the same n messages read by a new consumer group, each "acknowledged": raw stores the
+// offset of every message it handled and auto-commits them; ferry acks each message in its
+// callback. Timed from the first message to the last, so the group join (3 s in the mock) is
+// left out. Both read the id header.
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <string>
+
+#include "ferry/kafka.h"
+#include "mock_cluster.h"
+#include "throughput.h"
+
+namespace throughput {
+namespace {
+
+std::string id_of(std::uint64_t i) { return "id-" + std::to_string(i); }
+
+rd_kafka_conf_t* raw_conf(const std::string& bootstrap) {
+  char err[256];
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  rd_kafka_conf_set(c, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  return c;
+}
+
+void set(rd_kafka_conf_t* c, const char* k, const char* v) {
+  char err[256];
+  if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) std::fprintf(stderr, "%s\n", err);
+}
+
+// Raw librdkafka producer; returns msgs/s (0 if a report failed) and records the publisher's CPU.
+// batch 0: every message in flight at once; else `batch` at a time, each waited for (what
+// publish(vector) does).
+void raw_publish(const std::string& bootstrap, const std::string& topic, std::uint64_t n, std::size_t batch, runs& r,
+                 bool poll_thread = false) {
+  rd_kafka_conf_t* c = raw_conf(bootstrap);
+  set(c, "enable.idempotence", "true");
+  set(c, "linger.ms", "1");
+  static std::atomic<std::uint64_t> failed{0}, reported{0};
+  failed = 0;
+  reported = 0;
+  rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    if (m->err) failed.fetch_add(1);
+    reported.fetch_add(1);
+  });
+  char err[256];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  const std::string payload(payload_size, 'x');
+  std::atomic<bool> polling{poll_thread};
+  std::thread poller([&] {
+    while (polling.load()) rd_kafka_poll(rk, 100);
+  });
+  const auto start = clock_type::now();
+  const double cpu = thread_cpu_ns(), all = process_cpu_ns();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::string key = "k" + std::to_string(i % 16), id = id_of(i);
+    rd_kafka_headers_t* h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "Ferry-Id", -1, id.data(), static_cast<ssize_t>(id.size()));
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 1);
+    }
+    if (!poll_thread) rd_kafka_poll(rk, 0);
+    if (batch > 0 && (i + 1) % batch == 0) {
+      while (reported.load() < i + 1) rd_kafka_poll(rk, 10);
+    }
+  }
+  if (poll_thread) {
+    while (reported.load() < n) std::this_thread::sleep_for(100us);
+    polling = false;
+  }
+  poller.join();
+  rd_kafka_flush(rk, 60000);
+  r.pub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
+  r.all_cpu.push_back((process_cpu_ns() - all) / static_cast<double>(n));
+  r.rates.push_back(failed.load() == 0 ? static_cast<double>(n) / seconds_since(start) : 0);
+  rd_kafka_destroy(rk);
+}
+
+ferry::kafka::options ferry_options() {
+  ferry::kafka::options o;
+  o.client_id = "bench";
+  o.session_timeout = 3s;
+  o.heartbeat_interval = 300ms;
+  o.properties = {{"fetch.wait.max.ms", "10"}};
+  return o;
+}
+
+// ferry: publish_async (batch = 0) or publish(vector of `batch`).
+void ferry_publish(const std::string& bootstrap, const std::string& topic, std::uint64_t n, std::size_t batch,
+                   runs& r) {
+  auto t = ferry::kafka::connect(bootstrap, ferry_options());
+  if (!t.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
+  const std::string payload(payload_size, 'x');
+  counter done;
+  std::atomic<std::uint64_t> failed{0};
+  const auto start = clock_type::now();
+  const double cpu = thread_cpu_ns(), all = process_cpu_ns();
+  if (batch == 0) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ferry::message m(topic, payload);
+      m.key = "k" + std::to_string(i % 16);
+      m.id = id_of(i);
+      (*t)->publish_async(std::move(m), [&](ferry::status s) {
+        if (!s.is_ok()) failed.fetch_add(1);
+        done.fetch_add(1, std::memory_order_release);
+      });
+    }
+  } else {
+    for (std::uint64_t i = 0; i < n; i += batch) {
+      std::vector<ferry::message> v;
+      v.reserve(batch);
+      for (std::uint64_t j = i; j < i + batch && j < n; ++j) {
+        ferry::message m(topic, payload);
+        m.key = "k" + std::to_string(j % 16);
+        m.id = id_of(j);
+        v.push_back(std::move(m));
+      }
+      if (!(*t)->publish(std::move(v)).is_ok()) failed.fetch_add(1);
+    }
+    done.store(n);
+  }
+  wait_for(done, n);
+  r.pub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
+  r.all_cpu.push_back((process_cpu_ns() - all) / static_cast<double>(n));
+  r.rates.push_back(failed.load() == 0 ? rate(done.load(), n, seconds_since(start)) : 0);
+}
+
+// Raw librdkafka consumer in a new group: stores each handled offset, auto-commits them.
+void raw_consume(const std::string& bootstrap, const std::string& topic, std::uint64_t n, runs& r) {
+  rd_kafka_conf_t* c = raw_conf(bootstrap);
+  const std::string group = "raw-" + ferry::new_id();
+  set(c, "group.id", group.c_str());
+  set(c, "auto.offset.reset", "earliest");
+  set(c, "enable.auto.offset.store", "false");
+  set(c, "fetch.wait.max.ms", "10");
+  set(c, "queued.min.messages", "10000000");  // as ferry sets it (src/transport/kafka/client.cc)
+  set(c, "session.timeout.ms", "3000");
+  set(c, "heartbeat.interval.ms", "300");
+  char err[256];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  std::uint64_t got = 0;
+  clock_type::time_point start{};
+  double cpu = 0;
+  const auto give_up = clock_type::now() + 120s;
+  while (got < n && clock_type::now() < give_up) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_t* h = nullptr;
+      const void* id = nullptr;
+      std::size_t size = 0;
+      if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          rd_kafka_header_get_last(h, "Ferry-Id", &id, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && id != nullptr) {
+        if (got++ == 0) {
+          start = clock_type::now();
+          cpu = thread_cpu_ns();
+        }
+        rd_kafka_offset_store(m->rkt, m->partition, m->offset);  // the "ack"
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  const double secs = seconds_since(start);
+  r.sub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
+  r.rates.push_back(rate(got, n, secs));
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+}
+
+// ferry: a subscription in a new group that acks each message in its callback.
+void ferry_consume(const std::string& bootstrap, const std::string& topic, std::uint64_t n, runs& r) {
+  auto t = ferry::kafka::connect(bootstrap, ferry_options());
+  if (!t.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
+  counter got;
+  std::atomic<double> first_cpu{0}, last_cpu{0};
+  std::atomic<std::int64_t> first_at{0};
+  auto sub =
+      (*t)->subscribe(topic, {.group = "ferry-" + ferry::new_id(), .max_in_flight = 4096}, [&](ferry::message m) {
+        if (got.load(std::memory_order_relaxed) == 0) {
+          first_at = clock_type::now().time_since_epoch().count();
+          first_cpu = thread_cpu_ns();
+        }
+        m.ack();
+        count_one(got, n, last_cpu);
+      });
+  if (!sub.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
+  wait_for(got, n);
+  const double secs = seconds_since(clock_type::time_point(clock_type::duration(first_at.load())));
+  r.sub_cpu.push_back((last_cpu.load() - first_cpu.load()) / static_cast<double>(n));
+  r.rates.push_back(rate(got.load(), n, secs));
+}
+
+}  // namespace
+
+void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
+  const bool pub_raw = wanted("kafka-pub-raw"), pub_raw_batch = wanted("kafka-pub-raw-batch"),
+             pub_raw_thread = wanted("kafka-pub-raw-thread"), pub_async = wanted("kafka-pub-async"),
+             pub_batch = wanted("kafka-pub-batch"), con_raw = wanted("kafka-consume-raw"),
+             con_ferry = wanted("kafka-consume-ferry");
+  if (!pub_raw && !pub_raw_batch && !pub_raw_thread && !pub_async && !pub_batch && !con_raw && !con_ferry) return;
+  auto cluster = ferry::kafka_mock::mock_cluster::start(3);
+  if (!cluster.is_ok()) {
+    std::printf("kafka mock cluster did not start: %s\n", cluster.status().to_string().c_str());
+    return;
+  }
+  const std::string bootstrap = (*cluster)->bootstrap_servers();
+  // The mock keeps the last 5 MiB of each partition: the consumed topic stays below that.
+  const std::uint64_t pub_n = quick ? 50'000 : 200'000, con_n = quick ? 20'000 : 200'000;
+  runs raw_p, raw_batch_p, raw_thread_p, async_p, batch_p, raw_c, ferry_c;
+  for (int i = 0; i < rounds; ++i) {
+    auto topic = [&](const char* what, int partitions = 4) {
+      const std::string t = std::string("bench.") + what + "." + std::to_string(i);
+      (void)(*cluster)->run("topic " + t + " " + std::to_string(partitions));
+      return t;
+    };
+    if (pub_raw) raw_publish(bootstrap, topic("raw"), pub_n, 0, raw_p);
+    if (pub_raw_batch) raw_publish(bootstrap, topic("raw-batch"), pub_n, 256, raw_batch_p);
+    if (pub_raw_thread) raw_publish(bootstrap, topic("raw-thread"), pub_n, 0, raw_thread_p, true);
+    if (pub_async) ferry_publish(bootstrap, topic("async"), pub_n, 0, async_p);
+    if (pub_batch) ferry_publish(bootstrap, topic("batch"), pub_n, 256, batch_p);
+    if (con_raw || con_ferry) {
+      const std::string t = topic("consume");
+      runs fill;
+      raw_publish(bootstrap, t, con_n, 0, fill);
+      if (con_raw) raw_consume(bootstrap, t, con_n, raw_c);
+      if (con_ferry) ferry_consume(bootstrap, t, con_n, ferry_c);
+    }
+  }
+  if (pub_raw) raw_p.print("raw librdkafka, produce (acks=all)");
+  if (pub_raw_batch) raw_batch_p.print("raw librdkafka, 256 at a time");
+  if (pub_raw_thread) raw_thread_p.print("raw librdkafka, reports on a poll thread");
+  if (pub_async) async_p.print("ferry kafka, publish_async");
+  if (pub_batch) batch_p.print("ferry kafka, publish(batch of 256)");
+  if (con_raw) raw_c.print("raw librdkafka, consume + store offset");
+  if (con_ferry) ferry_c.print("ferry kafka, subscribe + ack");
+  if (pub_raw && pub_raw_batch && pub_async && pub_batch) {
+    std::printf("ferry kafka / raw librdkafka (medians): publish_async %.2f, publish(batch of 256) %.2f\n",
+                async_p.median() / raw_p.median(), batch_p.median() / raw_batch_p.median());
+  }
+  if (con_raw && con_ferry) {
+    std::printf("ferry kafka / raw librdkafka (medians): consume with ack %.2f\n", ferry_c.median() / raw_c.median());
+  }
+}
+
+}  // namespace throughput

@@ -1,0 +1,95 @@
+// throughput: what the rows of transport_throughput share: a padded counter, CPU time per thread,
+// medians, and the table row printer.
+#pragma once
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace throughput {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t payload_size = 16;
+
+inline double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// What a subscriber counts, on a cache line of its own: the subscriber's thread writes it for every
+// message, and it lives on the publisher's stack next to the messages being built.
+struct alignas(64) counter : std::atomic<std::uint64_t> {
+  counter() : std::atomic<std::uint64_t>(0) {}
+};
+
+inline void wait_for(const std::atomic<std::uint64_t>& n, std::uint64_t target, std::chrono::seconds limit = 120s) {
+  const auto end = clock_type::now() + limit;
+  while (n.load(std::memory_order_acquire) < target && clock_type::now() < end) std::this_thread::sleep_for(100us);
+}
+
+// CPU time the whole process has used so far, in nanoseconds.
+inline double process_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// CPU time the calling thread has used so far, in nanoseconds.
+inline double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+inline double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Counts a message on the one thread that delivers them; at the last of `n`, first records that
+// thread's CPU time in `cpu_ns` (so it is there once the count shows `n`).
+inline void count_one(counter& got, std::uint64_t n, std::atomic<double>& cpu_ns) {
+  if (got.load(std::memory_order_relaxed) + 1 == n) cpu_ns.store(thread_cpu_ns());
+  got.fetch_add(1, std::memory_order_release);
+}
+
+// Runs of one row: msgs/s of each, and where measured the CPU time per message of the publishing
+// thread and of the thread that hands messages to the subscriber's code.
+struct runs {
+  std::vector<double> rates;
+  std::vector<double> pub_cpu, sub_cpu;  // ns per message
+  std::vector<double> all_cpu;           // ns per message, every thread of the process
+  [[nodiscard]] double median() const { return median_of(rates); }
+  void print(const char* name) const {
+    const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
+    std::printf("%-44s %10.0f msgs/s median of %zu (%.0f .. %.0f)", name, median(), rates.size(), *lo, *hi);
+    if (!pub_cpu.empty()) std::printf("; CPU/msg: publisher %.0f ns", median_of(pub_cpu));
+    if (!sub_cpu.empty())
+      std::printf("%s subscriber %.0f ns", pub_cpu.empty() ? "; CPU/msg:" : ",", median_of(sub_cpu));
+    if (!all_cpu.empty()) std::printf(", process %.0f ns", median_of(all_cpu));
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+};
+
+// msgs/s of one run; 0 when not every message arrived (the run is reported as lost).
+inline double rate(std::uint64_t got, std::uint64_t n, double secs) {
+  return got >= n ? static_cast<double>(got) / secs : 0;
+}
+
+// Which rows to run: all, or those whose name starts with --only's value.
+using wanted_fn = std::function<bool(std::string_view)>;
+
+// The Kafka rows (bench/kafka_rows.cc), against a mock cluster started here.
+void kafka_rows(int rounds, bool quick, const wanted_fn& wanted);
+
+}  // namespace throughput
