@@ -7,6 +7,8 @@
 # Stops everything it started; exits non-zero if an order was lost or anything is inconsistent.
 #
 #   ORDERS=1000 RATE=100 make demo
+#   make demo TRANSPORT=kafka      # the same shop on Kafka (a 3-broker ferry-kafka-mock)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec bash examples/shop/run_shop.sh --bin "${BUILD:-build}/bin" --orders "${ORDERS:-300}" --rate "${RATE:-30}" --show
+exec bash examples/shop/run_shop.sh --bin "${BUILD:-build}/bin" --transport "${TRANSPORT:-nats}" \
+  --orders "${ORDERS:-300}" --rate "${RATE:-30}" --show

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Runs the whole shop once: ferryd with JetStream on free ports, the four services, and shop-load
-# posting orders; kills inventory-service with SIGKILL when half the orders are posted and
-# restarts it; prints shop-load's progress and summary; stops everything it started. Exits with
-# shop-load's status (0: every check passed). Used by `make demo` and by the shop_e2e test.
+# Runs the whole shop once: a broker on free ports (ferryd with JetStream, or ferry-kafka-mock
+# with --transport kafka), the four services, and shop-load posting orders; kills
+# inventory-service with SIGKILL when half the orders are posted and restarts it; prints
+# shop-load's progress and summary; stops everything it started. Exits with shop-load's status
+# (0: every check passed). Used by `make demo` and by the shop_e2e tests.
 #
-#   examples/shop/run_shop.sh [--bin DIR] [--orders N] [--rate R] [--no-kill] [--keep] [--show]
+#   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka] [--orders N] [--rate R] [--no-kill]
+#                             [--keep] [--show]
+#     --transport  nats (default): ferryd, JetStream streams and NATS request/reply;
+#                  kafka: a 3-broker ferry-kafka-mock and the Kafka transport for everything
 #     --show   after the summary, also show the dead letters (ferry dlq ls) and one order's trace
 #     --keep   keep the work directory (logs, databases, stream files) and print where it is
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../../build/bin
-orders=300 rate=30 kill=1 keep=0 show=0
+orders=300 rate=30 kill=1 keep=0 show=0 transport=nats
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift ;;
+    --transport) transport=$2; shift ;;
     --orders) orders=$2; shift ;;
     --rate) rate=$2; shift ;;
     --no-kill) kill=0 ;;
@@ -23,7 +28,12 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-for b in ferryd ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
+case $transport in
+  nats) broker=ferryd ;;
+  kafka) broker=ferry-kafka-mock ;;
+  *) echo "run_shop.sh: --transport must be nats or kafka, not $transport" >&2; exit 2 ;;
+esac
+for b in $broker ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
   [ -x "$bin/$b" ] || { echo "run_shop.sh: $bin/$b is missing (build first)" >&2; exit 2; }
 done
 
@@ -43,8 +53,8 @@ stop() {
   done
 }
 cleanup() {
-  stop order inventory payment notification  # the services first, while ferryd still serves them
-  stop ferryd
+  stop order inventory payment notification  # the services first, while the broker still serves them
+  stop broker
   if [ "$status" != 0 ]; then
     for log in "$work"/*.log; do echo "---- tail of $log"; tail -n 15 "$log"; done
   fi
@@ -65,23 +75,33 @@ wait_port() {  # waits up to 10 s for something to listen on 127.0.0.1:$1
   echo "run_shop.sh: nothing listens on port $1" >&2; return 1
 }
 read -r nats_port mon_port order_port inv_port notif_port <<<"$(free_ports 5)"
-url=nats://127.0.0.1:$nats_port
 
-# start NAME ARGS...: starts build/bin/shop-NAME (or ferryd) in the background, logging to
+# start NAME ARGS...: starts build/bin/shop-NAME (or the broker) in the background, logging to
 # $work/NAME.log (appended, so a restart keeps the first run's lines).
 start() {
   local name=$1; shift
-  if [ "$name" = ferryd ]; then
-    "$bin/ferryd" "$@" >>"$work/ferryd.log" 2>&1 &
+  if [ "$name" = broker ]; then
+    "$bin/$broker" "$@" >>"$work/$broker.log" 2>&1 &
   else
     "$bin/shop-$name" --server "$url" --data "$work/$name" "$@" >>"$work/$name.log" 2>&1 &
   fi
   pid[$name]=$!
 }
 
-echo "== ferryd on $url with JetStream in $work/jetstream (monitoring http://127.0.0.1:$mon_port)"
-start ferryd -a 127.0.0.1 -p "$nats_port" -m "$mon_port" -js -sd "$work/jetstream"
-wait_port "$nats_port" || exit 2
+if [ "$transport" = nats ]; then
+  url=nats://127.0.0.1:$nats_port
+  echo "== ferryd on $url with JetStream in $work/jetstream (monitoring http://127.0.0.1:$mon_port)"
+  start broker -a 127.0.0.1 -p "$nats_port" -m "$mon_port" -js -sd "$work/jetstream"
+  wait_port "$nats_port" || exit 2
+else
+  start broker --brokers 3 --bootstrap-file "$work/bootstrap" </dev/null
+  for _ in $(seq 200); do [ -s "$work/bootstrap" ] && break; sleep 0.05; done
+  [ -s "$work/bootstrap" ] || { echo "run_shop.sh: ferry-kafka-mock did not start" >&2; exit 2; }
+  # The mock answers an empty fetch only after fetch.wait.max.ms and holds a rebalance for the
+  # session timeout (a real Kafka answers as soon as data arrives): both small for the demo.
+  url="kafka://$(cat "$work/bootstrap")?session_timeout=6s&heartbeat_interval=500ms&commit_interval=200ms&fetch.wait.max.ms=10"
+  echo "== ferry-kafka-mock: 3 Kafka brokers at ${url%%\?*} (in memory; see docs/kafka-mock.md)"
+fi
 echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port), payment, notification (:$notif_port)"
 start order --http "$order_port"
 start inventory --http "$inv_port"
@@ -121,8 +141,12 @@ fi
 
 if [ "$show" = 1 ]; then
   echo
-  echo "== dead letters (ferry dlq ls DLQ)"
-  FERRY_SERVER=$url "$bin/ferry" dlq ls DLQ | sed 's/^/   /'
+  if [ "$transport" = nats ]; then
+    echo "== dead letters (ferry dlq ls DLQ)"
+    FERRY_SERVER=$url "$bin/ferry" dlq ls DLQ | sed 's/^/   /'
+  else
+    echo "== dead letters: the Kafka topics dlq.<service>, listed in the summary above"
+  fi
   trace=$(sed -n 's/.*order \([^ ]*\) created .*\[trace \([0-9a-f]*\)\].*/\2/p' "$work/order.log" | head -n 1)
   echo
   echo "== one order's trace ($trace), as each service logged it"

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "events.h"
+#include "ferry/connect.h"
 #include "ferry/jetstream.h"
 #include "ferry/nats.h"
 
@@ -28,6 +29,17 @@ auto retry_connect(F connect, std::chrono::milliseconds wait) -> decltype(connec
 }  // namespace
 
 ferry::result<bus> connect_bus(const bus_options& o) {
+  if (o.url.starts_with("kafka://")) {
+    // The client id names the service in the brokers' logs, unless the URL sets one (the last
+    // value of an option wins, so the URL's own come after it).
+    const std::size_t q = o.url.find('?');
+    const std::string url = o.url.substr(0, q) + "?client.id=" + o.name +
+                            (q == std::string::npos ? std::string() : "&" + o.url.substr(q + 1));
+    bus b{.kind = bus_kind::kafka, .url = o.url};
+    FERRY_ASSIGN_OR_RETURN(b.streams, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
+    FERRY_ASSIGN_OR_RETURN(b.core, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
+    return b;
+  }
   ferry::jetstream::options js;
   js.connection.name = o.name;
   // A pull waits this long at most for a batch to fill: it bounds the latency of a quiet stream.
@@ -36,7 +48,7 @@ ferry::result<bus> connect_bus(const bus_options& o) {
       {.name = std::string(stream::orders), .subjects = {"order.>"}},
       {.name = std::string(stream::dlq), .subjects = {std::string(subject::dlq_prefix) + ">"}},
   };
-  bus b;
+  bus b{.kind = bus_kind::nats, .url = o.url};
   FERRY_ASSIGN_OR_RETURN(b.streams,
                          retry_connect([&] { return ferry::jetstream::connect(o.url, js); }, o.connect_wait));
   FERRY_ASSIGN_OR_RETURN(b.core,

@@ -1,14 +1,17 @@
-// bus: how a shop service reaches ferryd: a JetStream transport for the durable streams
-// (events, consumer groups that resume after a restart) and a NATS core transport for
-// request/reply (payment.charge).
+// bus: how a shop service reaches its broker, chosen by the URL's scheme:
+// - nats://host:port (ferryd or nats-server): a JetStream transport for the durable streams
+//   (events, consumer groups that resume after a restart) and a NATS core transport for
+//   request/reply (payment.charge). connect_bus() creates the shop's streams when they do not
+//   exist (ORDERS on order.>, DLQ on dlq.>), so the services may start in any order.
+// - kafka://host:port,...?options (ferry-kafka-mock or a real Kafka): two Kafka transports, one
+//   for the events and one for request/reply (a reply topic per process). Topics are created on
+//   first use; dead letters go to dlq.<service>.
 //
 //   FERRY_ASSIGN_OR_RETURN(shop::bus b, shop::connect_bus({.url = url, .name = "shop-inventory"}));
 //   ferry::router r(*b.streams);
 //   auto reply = b.core->request(ferry::message("payment.charge", body), 2s);
 //
-// connect_bus() creates the shop's streams when they do not exist (ORDERS on order.>, DLQ on
-// dlq.>), so the services may start in any order. It is the one place that knows the transports'
-// option structs.
+// It is the one place that knows the transports' option structs.
 #pragma once
 
 #include <chrono>
@@ -27,9 +30,13 @@ struct bus_options {
   std::chrono::milliseconds connect_wait{15'000};
 };
 
+enum class bus_kind { nats, kafka };
+
 struct bus {
-  std::unique_ptr<ferry::transport> streams;  // JetStream
-  std::unique_ptr<ferry::transport> core;     // NATS core
+  bus_kind kind = bus_kind::nats;
+  std::string url;
+  std::unique_ptr<ferry::transport> streams;  // JetStream, or Kafka
+  std::unique_ptr<ferry::transport> core;     // NATS core, or Kafka (request/reply)
 };
 
 ferry::result<bus> connect_bus(const bus_options& o);

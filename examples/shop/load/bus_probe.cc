@@ -88,6 +88,11 @@ ferry::status bus_probe::publish_duplicate(const order_created& order) {
 }
 
 ferry::result<std::vector<broker_probe::dead_letter>> bus_probe::dead_letters() {
+  if (bus_.kind == bus_kind::kafka) return kafka_dead_letters(bus_.url);
+  return jetstream_dead_letters();
+}
+
+ferry::result<std::vector<broker_probe::dead_letter>> bus_probe::jetstream_dead_letters() {
   const std::string name(stream::dlq);
   FERRY_ASSIGN_OR_RETURN(nlohmann::json info, js_api(*bus_.core, "STREAM.INFO." + name, nlohmann::json::object()));
   const auto& state = info["state"];

@@ -1,6 +1,8 @@
 // bus_probe: shop-load's broker_probe (driver.h) over the shop's bus: poison messages and
-// duplicates are published through the JetStream transport, dead letters read with the
-// JetStream API ($JS.API.STREAM.INFO / STREAM.MSG.GET) over NATS core request/reply.
+// duplicates are published through the events transport; dead letters are read where the broker
+// keeps them: on NATS with the JetStream API ($JS.API.STREAM.INFO / STREAM.MSG.GET) over core
+// request/reply, on Kafka from the dlq.<service> topics with a plain librdkafka consumer
+// (kafka_dead_letters.cc).
 #pragma once
 
 #include "bus.h"
@@ -17,7 +19,12 @@ class bus_probe : public broker_probe {
   ferry::result<std::vector<dead_letter>> dead_letters() override;
 
  private:
+  ferry::result<std::vector<dead_letter>> jetstream_dead_letters();
   bus& bus_;
 };
+
+// Every message of the Kafka topics dlq.<service> (each service of the shop), read from the start
+// of each partition to its end as of the call.
+ferry::result<std::vector<broker_probe::dead_letter>> kafka_dead_letters(const std::string& url);
 
 }  // namespace shop::load

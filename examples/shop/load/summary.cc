@@ -136,14 +136,21 @@ bool print_summary(const run_report& r, std::FILE* out) {
   std::string reasons;
   for (const auto& [why, n] : t.reasons) reasons += (reasons.empty() ? "" : ", ") + why + " " + str(n);
   std::map<std::string, std::size_t> dl_reasons;
-  for (const auto& d : r.dead_letters) ++dl_reasons[d.reason];
+  std::map<std::string, std::size_t> dl_subjects;  // dlq.<service>: a stream's subject or a Kafka topic
+  for (const auto& d : r.dead_letters) {
+    ++dl_reasons[d.reason];
+    ++dl_subjects[d.subject];
+  }
+  std::string where;
+  for (const auto& [s, n] : dl_subjects) where += (where.empty() ? "on " : ", ") + s;
 
   std::fprintf(out, "\n== summary (%.1f s)\n", static_cast<double>(r.elapsed.count()) / 1000.0);
   std::fprintf(out, "   orders posted:          %zu  (+ %zu poison messages, %zu duplicate deliveries)\n", t.posted,
                r.poison_sent, r.duplicates_sent);
   std::fprintf(out, "   confirmed:              %zu\n", t.confirmed);
   std::fprintf(out, "   cancelled:              %zu  (%s)\n", t.cancelled, reasons.c_str());
-  std::fprintf(out, "   dead letters:           %zu  (stream DLQ)\n", r.dead_letters.size());
+  std::fprintf(out, "   dead letters:           %zu%s\n", r.dead_letters.size(),
+               where.empty() ? "" : ("  (" + where + ")").c_str());
   for (const auto& [why, n] : dl_reasons) std::fprintf(out, "                           %zu x %s\n", n, why.c_str());
   std::fprintf(out, "   duplicates suppressed:  %lld  (inventory: re-published copies and redeliveries)\n",
                static_cast<long long>(suppressed));

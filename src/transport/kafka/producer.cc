@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <shared_mutex>
+
 #include "transport/kafka/codec.h"
 
 namespace ferry::kafka::detail {
@@ -131,6 +133,32 @@ status producer::refused(rd_kafka_resp_err_t err, const std::string& topic, std:
   return from_rdkafka(err, "publishing to " + topic);
 }
 
+status producer::learn(const destination& to) {
+  // The last topic this thread published to through this producer: no lock for a stream of them.
+  thread_local const producer* last_producer = nullptr;
+  thread_local std::string last_topic;
+  if (last_producer == this && last_topic == to.topic_view()) return status::ok();
+  bool known = false;
+  {
+    std::shared_lock lock(topics_mu_);
+    known = topics_.contains(to.topic_view());
+  }
+  if (known) {
+    last_producer = this;
+    last_topic = to.topic_view();
+    return status::ok();
+  }
+  // The first message to a topic waits in librdkafka for the topic's metadata, and librdkafka 2.0
+  // sends it only when its broker thread next wakes up (up to a second): ask for the metadata
+  // first, which also creates the topic where the brokers allow it.
+  std::string topic(to.topic_view());
+  auto parts = topic_partitions(rk_, topic, options_.connect_timeout);
+  if (!parts.is_ok() && parts.status().code() != status_code::not_found) return parts.status();
+  std::unique_lock lock(topics_mu_);
+  topics_.insert(std::move(topic));
+  return status::ok();  // not_found: the brokers do not create topics; librdkafka reports it per message
+}
+
 bool producer::enter() {
   entering_.fetch_add(1);
   if (accepting_.load()) return true;
@@ -141,6 +169,10 @@ bool producer::enter() {
 status producer::produce(const message& m, completion* c, int flags) {
   const destination to(m.subject);
   if (status s = check_topic(to.topic_view()); !s.is_ok()) {
+    c->done(s);
+    return s;
+  }
+  if (status s = learn(to); !s.is_ok()) {
     c->done(s);
     return s;
   }

@@ -16,6 +16,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +27,8 @@
 #include "transport/kafka/client.h"
 
 namespace ferry::kafka::detail {
+
+class destination;
 
 class producer {
  public:
@@ -69,6 +73,8 @@ class producer {
   // Hands one message to librdkafka (waiting while its queue is full, up to publish_timeout).
   // On a refusal, c->done() has been called and the status is returned.
   status produce(const message& m, completion* c, int flags = 0);
+  // Makes sure librdkafka knows the topic of `to` before a message goes there (once per topic).
+  status learn(const destination& to);
   // Counts a caller in while the producer accepts messages (false after close()); leave() after.
   bool enter();
   void leave() { entering_.fetch_sub(1); }
@@ -83,7 +89,9 @@ class producer {
   std::atomic<bool> closing_{false};        // the report thread may end once in_flight_ is 0
   std::atomic<int> entering_{0};            // callers handing a message over right now
   std::atomic<bool> accepting_{true};       // close() clears it, then waits for entering_ to be 0
-  std::mutex mu_;                           // for cv_ only: flush() and a full queue wait for reports on it
+  std::shared_mutex topics_mu_;
+  std::set<std::string, std::less<>> topics_;  // guarded by topics_mu_: known to librdkafka
+  std::mutex mu_;                              // for cv_ only: flush() and a full queue wait for reports on it
   std::condition_variable cv_;
   std::once_flag closed_;
   std::thread reports_;
