@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "base/duration.h"
 #include "protocol/headers.h"
 
 namespace ferry::cli {
@@ -386,47 +387,9 @@ std::string format_ns(std::int64_t ns) {
 }
 
 result<std::int64_t> parse_duration_ns(const std::string& s) {
-  auto bad = [&] { return invalid_argument("invalid duration \"" + s + "\" (use e.g. 500ms, 30s, 5m, 1h, 1m30s)"); };
-  if (s.empty()) return bad();
-  double total = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t start = i;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-    if (i == start) return bad();
-    double v = 0;
-    try {
-      v = std::stod(s.substr(start, i - start));
-    } catch (...) {
-      return bad();
-    }
-    const std::size_t ustart = i;
-    while (i < s.size() && !((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-    const std::string unit = s.substr(ustart, i - ustart);
-    double scale;
-    if (unit.empty()) {
-      if (start != 0 || i != s.size()) return bad();  // a bare number only on its own
-      scale = 1e9;
-    } else if (unit == "ns") {
-      scale = 1;
-    } else if (unit == "us" || unit == "µs") {
-      scale = 1e3;
-    } else if (unit == "ms") {
-      scale = 1e6;
-    } else if (unit == "s") {
-      scale = 1e9;
-    } else if (unit == "m") {
-      scale = 60e9;
-    } else if (unit == "h") {
-      scale = 3600e9;
-    } else if (unit == "d") {
-      scale = 86400e9;
-    } else {
-      return bad();
-    }
-    total += v * scale;
-  }
-  return static_cast<std::int64_t>(std::llround(total));
+  // A bare number is seconds, as the nats CLI takes it.
+  FERRY_ASSIGN_OR_RETURN(auto d, ferry::parse_duration(s, {.bare_number_unit = std::chrono::seconds(1)}));
+  return d.count();
 }
 
 std::string format_bytes(std::int64_t n) {

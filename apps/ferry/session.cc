@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/duration.h"
+
 namespace ferry::cli {
 
 status nats_error(const std::string& what, natsStatus s) {
@@ -53,33 +55,14 @@ session::~session() {
 }
 
 result<std::chrono::milliseconds> parse_duration(const std::string& s) {
-  if (s.empty()) return invalid_argument("empty duration");
-  std::size_t i = 0;
-  while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-  if (i == 0) return invalid_argument("invalid duration \"" + s + "\" (use e.g. 500ms, 2s, 1m)");
-  double v = std::stod(s.substr(0, i));
-  std::string unit = s.substr(i);
-  double ms;
-  if (unit.empty() || unit == "s") {
-    ms = v * 1000;
-  } else if (unit == "ms") {
-    ms = v;
-  } else if (unit == "us" || unit == "µs") {
-    ms = v / 1000;
-  } else if (unit == "m") {
-    ms = v * 60000;
-  } else if (unit == "h") {
-    ms = v * 3600000;
-  } else {
-    return invalid_argument("invalid duration \"" + s + "\" (use e.g. 500ms, 2s, 1m)");
-  }
-  return std::chrono::milliseconds(static_cast<long long>(ms));
+  // A bare number is seconds, as the nats CLI takes it.
+  FERRY_ASSIGN_OR_RETURN(auto d, ferry::parse_duration(s, {.bare_number_unit = std::chrono::seconds(1)}));
+  return ceil_ms(d);
 }
 
 result<std::pair<std::string, std::string>> parse_header(const std::string& s) {
   auto colon = s.find(':');
-  if (colon == std::string::npos || colon == 0)
-    return invalid_argument("invalid header \"" + s + "\" (use Key:Value)");
+  if (colon == std::string::npos || colon == 0) return invalid_argument("invalid header \"" + s + "\" (use Key:Value)");
   std::string value = s.substr(colon + 1);
   auto b = value.find_first_not_of(" \t");
   auto e = value.find_last_not_of(" \t");

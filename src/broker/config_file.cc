@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 
+#include "base/duration.h"
 #include "broker/config_parser.h"
 #include "protocol/subject.h"
 
@@ -26,19 +27,24 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 // --- error messages: every one goes through config_error (file:line: ...) ---
 
 std::string describe(const config_value& v) {
   switch (v.kind) {
-    case config_kind::string: return "string \"" + v.text + "\"";
-    case config_kind::integer: return "integer " + v.text;
-    case config_kind::floating: return "float " + v.text;
-    case config_kind::boolean: return v.boolean ? "boolean true" : "boolean false";
-    case config_kind::datetime: return "date " + v.text;
-    case config_kind::array: return "an array";
-    case config_kind::map: return "a map";
+    case config_kind::string:
+      return "string \"" + v.text + "\"";
+    case config_kind::integer:
+      return "integer " + v.text;
+    case config_kind::floating:
+      return "float " + v.text;
+    case config_kind::boolean:
+      return v.boolean ? "boolean true" : "boolean false";
+    case config_kind::datetime:
+      return "date " + v.text;
+    case config_kind::array:
+      return "an array";
+    case config_kind::map:
+      return "a map";
   }
   return "a value";
 }
@@ -88,59 +94,6 @@ result<int> get_int(const config_entry& e) {
   return static_cast<int>(e.value.integer);
 }
 
-struct duration_unit {
-  std::string_view name;
-  long double ns;
-};
-constexpr duration_unit duration_units[] = {
-    {"ns", 1},    {"us", 1e3L}, {"\xC2\xB5s", 1e3L}, {"\xCE\xBCs", 1e3L},  // µs: micro sign, Greek mu
-    {"ms", 1e6L}, {"s", 1e9L},  {"m", 60e9L},        {"h", 3600e9L},
-};
-
-// Go's time.ParseDuration ("1h30m", "500ms", "-2s", "0"), in nanoseconds; nullopt if `s` is
-// not one.
-std::optional<std::int64_t> parse_go_duration(std::string_view s) {
-  bool negative = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") return 0;
-  if (s.empty()) return std::nullopt;
-  long double total = 0;
-  while (!s.empty()) {
-    std::size_t i = 0;
-    long double number = 0;
-    bool digits = false;
-    for (; i < s.size() && is_digit(s[i]); ++i) {
-      number = number * 10 + (s[i] - '0');
-      digits = true;
-    }
-    if (i < s.size() && s[i] == '.') {
-      long double scale = 0.1L;
-      for (++i; i < s.size() && is_digit(s[i]); ++i) {
-        number += (s[i] - '0') * scale;
-        scale /= 10;
-        digits = true;
-      }
-    }
-    if (!digits) return std::nullopt;
-    std::size_t u = i;  // the unit runs up to the next number
-    while (u < s.size() && s[u] != '.' && !is_digit(s[u])) ++u;
-    const std::string_view unit = s.substr(i, u - i);
-    long double ns = 0;
-    for (const auto& [name, size] : duration_units) {
-      if (unit == name) ns = size;
-    }
-    if (ns == 0) return std::nullopt;
-    total += number * ns;
-    if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
-    s.remove_prefix(u);
-  }
-  const auto n = static_cast<std::int64_t>(total);
-  return negative ? -n : n;
-}
-
 result<milliseconds> seconds_to_ms(const config_entry& e, long double seconds) {
   const long double ms = std::round(seconds * 1000);
   if (std::abs(ms) >= static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
@@ -150,9 +103,10 @@ result<milliseconds> seconds_to_ms(const config_entry& e, long double seconds) {
 }
 
 result<milliseconds> duration_from_string(const config_entry& e) {
-  std::optional<std::int64_t> ns = parse_go_duration(e.value.text);
-  if (!ns) return bad_value(e, "\"" + e.value.text + "\" is not a duration (write e.g. \"2s\", \"1m30s\", \"500ms\")");
-  return std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds(*ns));
+  auto ns = parse_go_duration(e.value.text);
+  if (!ns.is_ok())
+    return bad_value(e, "\"" + e.value.text + "\" is not a duration (write e.g. \"2s\", \"1m30s\", \"500ms\")");
+  return std::chrono::duration_cast<milliseconds>(*ns);
 }
 
 // ping_interval, write_deadline: a duration string, or (older style) whole seconds. Note that

@@ -330,7 +330,7 @@ TEST(FerryJsErrors, NoServerNoJetStreamAndBadFlags) {
   // Argument errors come before connecting, and CLI11 reports bad flags.
   auto dur = run(down + " stream add S --max-age 5q");
   EXPECT_EQ(dur.code, 1);
-  EXPECT_EQ(dur.out, "ferry: invalid duration \"5q\" (use e.g. 500ms, 30s, 5m, 1h, 1m30s)\n");
+  EXPECT_EQ(dur.out, "ferry: invalid duration \"5q\": unknown unit \"q\" (use e.g. 500ms, 30s, 1m30s, 2h)\n");
   auto size = run(down + " stream add S --max-bytes lots");
   EXPECT_EQ(size.out, "ferry: invalid size \"lots\" (use e.g. 1024, 512K, 10MB, 1GiB, -1)\n");
   auto storage = run(down + " stream add S --storage disk");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/duration.h"
 #include "broker/core.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
@@ -47,41 +48,6 @@ std::string go_duration(std::int64_t ns) {
   }
   out += std::to_string(s) + "s";
   return out;
-}
-
-std::int64_t parse_go_duration(std::string_view s) {
-  // Enough of Go's time.ParseDuration for NAK delays: "5s", "500ms", "1m",
-  // "2h", "1.5s".
-  std::int64_t total = 0;
-  while (!s.empty()) {
-    std::size_t i = 0;
-    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-    if (i == 0) return -1;
-    const double v = std::strtod(std::string(s.substr(0, i)).c_str(), nullptr);
-    s.remove_prefix(i);
-    std::size_t u = 0;
-    while (u < s.size() && !((s[u] >= '0' && s[u] <= '9') || s[u] == '.')) ++u;
-    const std::string_view unit = s.substr(0, u);
-    s.remove_prefix(u);
-    double mult;
-    if (unit == "ns") {
-      mult = 1;
-    } else if (unit == "us" || unit == "µs") {
-      mult = 1e3;
-    } else if (unit == "ms") {
-      mult = 1e6;
-    } else if (unit == "s") {
-      mult = 1e9;
-    } else if (unit == "m") {
-      mult = 60e9;
-    } else if (unit == "h") {
-      mult = 3600e9;
-    } else {
-      return -1;
-    }
-    total += static_cast<std::int64_t>(v * mult);
-  }
-  return total;
 }
 
 }  // namespace
@@ -517,7 +483,8 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
           auto j = nlohmann::json::parse(rest.begin(), rest.end(), nullptr, false);
           if (j.is_object()) delay = j.value("delay", std::int64_t{0});
         } else {
-          delay = parse_go_duration(rest);
+          auto d = parse_go_duration(rest);  // "-NAK 5s": Go's syntax; an unparsable delay is none
+          delay = d.is_ok() ? d->count() : 0;
         }
       }
       if (delay > 0) {
