@@ -86,14 +86,7 @@ void raw_publish(const std::string& bootstrap, const std::string& topic, std::ui
   rd_kafka_destroy(rk);
 }
 
-ferry::kafka::options ferry_options() {
-  ferry::kafka::options o;
-  o.client_id = "bench";
-  o.session_timeout = 3s;
-  o.heartbeat_interval = 300ms;
-  o.properties = {{"fetch.wait.max.ms", "10"}};
-  return o;
-}
+ferry::kafka::options ferry_options() { return ferry::kafka_mock::mock_cluster::client_options("bench"); }
 
 // ferry: publish_async (batch = 0) or publish(vector of `batch`).
 void ferry_publish(const std::string& bootstrap, const std::string& topic, std::uint64_t n, std::size_t batch,

@@ -77,6 +77,16 @@ result<std::unique_ptr<mock_cluster>> mock_cluster::start(int brokers) {
   return c;
 }
 
+kafka::options mock_cluster::client_options(std::string client_id) {
+  using namespace std::chrono_literals;
+  kafka::options o;
+  o.client_id = std::move(client_id);
+  o.session_timeout = 3s;
+  o.heartbeat_interval = 300ms;
+  o.properties = {{"fetch.wait.max.ms", "10"}, {"reconnect.backoff.max.ms", "500"}};
+  return o;
+}
+
 mock_cluster::~mock_cluster() {
   if (mc_ != nullptr) rd_kafka_mock_cluster_destroy(mc_);
   if (rk_ != nullptr) rd_kafka_destroy(rk_);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "ferry/kafka.h"
 #include "ferry/result.h"
 
 struct rd_kafka_s;
@@ -41,6 +42,11 @@ class mock_cluster {
   result<std::string> run(const std::string& command);
   // The help text of run().
   static std::string commands();
+
+  // Kafka transport options that suit the mock (docs/kafka-mock.md): it answers an empty fetch
+  // only after fetch.wait.max.ms and holds a rebalance for the session timeout minus a second, so
+  // both are small (10 ms, 3 s) and so is the heartbeat (300 ms).
+  static kafka::options client_options(std::string client_id);
 
  private:
   mock_cluster() = default;

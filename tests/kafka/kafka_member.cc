@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ferry/kafka.h"
+#include "mock_cluster.h"
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -21,12 +22,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int to_ack = std::atoi(argv[4]);
-  ferry::kafka::options o;
-  o.client_id = "kafka-member";
-  o.session_timeout = std::chrono::seconds(3);
-  o.heartbeat_interval = std::chrono::milliseconds(300);
+  ferry::kafka::options o = ferry::kafka_mock::mock_cluster::client_options("kafka-member");
   o.commit_interval = std::chrono::milliseconds(50);
-  o.properties = {{"fetch.wait.max.ms", "10"}};
   auto t = ferry::kafka::connect(argv[1], o);
   if (!t.is_ok()) {
     std::fprintf(stderr, "kafka_member: %s\n", t.status().to_string().c_str());

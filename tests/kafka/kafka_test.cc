@@ -37,17 +37,11 @@ kafka_mock::mock_cluster* mock() {
   return c.get();
 }
 
-// Small timeouts: the mock holds a rebalance for session.timeout.ms minus a second, and answers an
-// empty fetch only after fetch.wait.max.ms.
 options test_options(nack_mode mode = nack_mode::blocking) {
-  options o;
-  o.client_id = "kafka-test";
+  options o = kafka_mock::mock_cluster::client_options("kafka-test");
   o.nack = mode;
-  o.session_timeout = 3s;
-  o.heartbeat_interval = 300ms;
   o.commit_interval = 50ms;
   o.revoke_timeout = 5s;
-  o.properties = {{"fetch.wait.max.ms", "10"}, {"reconnect.backoff.max.ms", "300"}};
   return o;
 }
 
@@ -97,6 +91,13 @@ std::vector<std::int64_t> committed(const std::string& group, const std::string&
 // Thread-safe record of deliveries.
 class recorder {
  public:
+  // Records and acks every delivery.
+  delivery_callback acking() {
+    return [this](message m) {
+      m.ack();
+      add(m);
+    };
+  }
   void add(const message& m) {
     std::lock_guard lock(mu_);
     all_.push_back(m);
@@ -187,10 +188,7 @@ TEST_F(Kafka, AMemberKilledWithSigkillLosesNothing) {
   EXPECT_EQ(acked_by_killed.size(), 30u);
 
   recorder got;
-  auto sub = t->subscribe(topic, {.group = group}, [&](message m) {
-    m.ack();
-    got.add(m);
-  });
+  auto sub = t->subscribe(topic, {.group = group}, got.acking());
   ASSERT_TRUE(sub.is_ok());
   auto covered = [&] {
     std::set<std::string> all = acked_by_killed;
@@ -383,10 +381,7 @@ TEST_F(Kafka, ABrokerGoingDownAndUpIsSurvived) {
   const std::string topic = new_topic("brokerdown", 6);
   auto t = connect_or_die();
   recorder got;
-  auto sub = t->subscribe(topic, {}, [&](message m) {
-    m.ack();
-    got.add(m);
-  });
+  auto sub = t->subscribe(topic, {}, got.acking());
   ASSERT_TRUE(sub.is_ok());
   constexpr int total = 300;
   std::atomic<int> ok{0}, failed{0};
@@ -453,10 +448,7 @@ TEST_F(Kafka, FerryConsumesWhatAPlainProducerWrote) {
   const std::string topic = new_topic("from-plain", 2);
   auto t = connect_or_die();
   recorder got;
-  auto sub = t->subscribe(topic, {}, [&](message m) {
-    m.ack();
-    got.add(m);
-  });
+  auto sub = t->subscribe(topic, {}, got.acking());
   ASSERT_TRUE(sub.is_ok());
   std::string out;
   ASSERT_EQ(run(plain() + " produce " + mock()->bootstrap_servers() + " " + topic + " 5", &out), 0) << out;

@@ -12,6 +12,7 @@
 #include "ferry/jetstream.h"
 #include "ferry/kafka.h"
 #include "ferry/nats.h"
+#include "mock_cluster.h"
 #include "process.h"
 #include "raw_client.h"
 
@@ -176,17 +177,9 @@ jetstream::options js_options(const instance& inst) {
   return o;
 }
 
-// The mock answers a fetch with no data only after fetch.wait.max.ms (a real broker answers as
-// soon as data arrives), and holds a rebalance for session.timeout.ms minus a second: both small,
-// so that the suite waits for the messages, not for the mock.
 kafka::options kafka_options() {
-  kafka::options o;
-  o.client_id = "conformance";
-  o.session_timeout = 3s;
-  o.heartbeat_interval = 300ms;
+  kafka::options o = ferry::kafka_mock::mock_cluster::client_options("conformance");
   o.commit_interval = 100ms;
-  o.connect_timeout = 10s;
-  o.properties = {{"fetch.wait.max.ms", "10"}, {"reconnect.backoff.max.ms", "500"}};
   return o;
 }
 
