@@ -91,5 +91,7 @@ using wanted_fn = std::function<bool(std::string_view)>;
 
 // The Kafka rows (bench/kafka_rows.cc), against a mock cluster started here.
 void kafka_rows(int rounds, bool quick, const wanted_fn& wanted);
+// The Redis rows (bench/redis_rows.cc), against a redis-server started here.
+void redis_rows(int rounds, bool quick, const wanted_fn& wanted);
 
 }  // namespace throughput

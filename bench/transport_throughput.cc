@@ -2,7 +2,7 @@
 //
 //   build/bin/transport_throughput [--quick] [--runs N] [--only
 //   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry|
-//   kafka|kafka-pub|kafka-consume]
+//   kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume]
 //
 // Each row is run N times (default 5; --quick: once, with fewer messages) and reported as the
 // median msgs/s with the lowest and highest run (the machines we measure on are noisy).
@@ -18,6 +18,8 @@
 // - kafka: ferry's Kafka transport against raw librdkafka on one mock cluster (3 brokers, this
 //   process), publishing (asynchronously and in batches of 256, acks=all, idempotent) and
 //   consuming with acknowledgement in a consumer group (bench/kafka_rows.cc).
+// - redis: ferry's Redis Streams transport against raw hiredis sending the same commands to one
+//   redis-server (bench/redis_rows.cc).
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
@@ -232,10 +234,11 @@ int main(int argc, char** argv) {
     } else if (a == "--runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
       rounds = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr,
-                   "usage: transport_throughput [--quick] [--runs N] "
-                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
-                   "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume]\n");
+      std::fprintf(
+          stderr,
+          "usage: transport_throughput [--quick] [--runs N] "
+          "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
+          "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume]\n");
       return 2;
     }
   }
@@ -257,5 +260,6 @@ int main(int argc, char** argv) {
     repeat("inproc through a router (1 handler)", [&] { return inproc_router(quick ? 200'000 : 1'000'000); });
   nats_rows(rounds, quick, wanted);
   kafka_rows(rounds, quick, wanted);
+  redis_rows(rounds, quick, wanted);
   return 0;
 }

@@ -8,7 +8,9 @@
 #   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka] [--orders N] [--rate R] [--no-kill]
 #                             [--keep] [--show]
 #     --transport  nats (default): ferryd, JetStream streams and NATS request/reply;
-#                  kafka: a 3-broker ferry-kafka-mock and the Kafka transport for everything
+#                  kafka: a 3-broker ferry-kafka-mock and the Kafka transport for everything;
+#                  redis: Debian's redis-server (append-only file, fsync always) and the Redis
+#                  Streams transport for everything
 #     --show   after the summary, also show the dead letters (ferry dlq ls) and one order's trace
 #     --keep   keep the work directory (logs, databases, stream files) and print where it is
 set -uo pipefail
@@ -31,9 +33,13 @@ done
 case $transport in
   nats) broker=ferryd ;;
   kafka) broker=ferry-kafka-mock ;;
-  *) echo "run_shop.sh: --transport must be nats or kafka, not $transport" >&2; exit 2 ;;
+  redis) broker=redis-server ;;
+  *) echo "run_shop.sh: --transport must be nats, kafka or redis, not $transport" >&2; exit 2 ;;
 esac
-for b in $broker ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
+if [ "$broker" = redis-server ]; then
+  command -v redis-server >/dev/null || { echo "run_shop.sh: redis-server is missing (make deps)" >&2; exit 2; }
+fi
+for b in $([ "$broker" = redis-server ] || echo "$broker") ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
   [ -x "$bin/$b" ] || { echo "run_shop.sh: $bin/$b is missing (build first)" >&2; exit 2; }
 done
 
@@ -80,7 +86,9 @@ read -r nats_port mon_port order_port inv_port notif_port <<<"$(free_ports 5)"
 # $work/NAME.log (appended, so a restart keeps the first run's lines).
 start() {
   local name=$1; shift
-  if [ "$name" = broker ]; then
+  if [ "$name" = broker ] && [ "$broker" = redis-server ]; then
+    redis-server "$@" >>"$work/$broker.log" 2>&1 &
+  elif [ "$name" = broker ]; then
     "$bin/$broker" "$@" >>"$work/$broker.log" 2>&1 &
   else
     "$bin/shop-$name" --server "$url" --data "$work/$name" "$@" >>"$work/$name.log" 2>&1 &
@@ -92,6 +100,13 @@ if [ "$transport" = nats ]; then
   url=nats://127.0.0.1:$nats_port
   echo "== ferryd on $url with JetStream in $work/jetstream (monitoring http://127.0.0.1:$mon_port)"
   start broker -a 127.0.0.1 -p "$nats_port" -m "$mon_port" -js -sd "$work/jetstream"
+  wait_port "$nats_port" || exit 2
+elif [ "$transport" = redis ]; then
+  mkdir -p "$work/redis"
+  url=redis://127.0.0.1:$nats_port
+  echo "== redis-server on 127.0.0.1:$nats_port (append-only file in $work/redis, fsync always)"
+  start broker --port "$nats_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
+    --save '' --daemonize no --logfile ''
   wait_port "$nats_port" || exit 2
 else
   start broker --brokers 3 --bootstrap-file "$work/bootstrap" </dev/null
@@ -144,8 +159,11 @@ if [ "$show" = 1 ]; then
   if [ "$transport" = nats ]; then
     echo "== dead letters (ferry dlq ls DLQ)"
     FERRY_SERVER=$url "$bin/ferry" dlq ls DLQ | sed 's/^/   /'
-  else
+  elif [ "$transport" = kafka ]; then
     echo "== dead letters: the Kafka topics dlq.<service>, listed in the summary above"
+  else
+    echo "== dead letters: the Redis streams dlq.<service>, listed in the summary above"
+    echo "   (whole, while the run lasts: redis-cli -p $nats_port XRANGE dlq.inventory - +)"
   fi
   trace=$(sed -n 's/.*order \([^ ]*\) created .*\[trace \([0-9a-f]*\)\].*/\2/p' "$work/order.log" | head -n 1)
   echo

@@ -13,7 +13,7 @@
 // invalid_argument naming it; an unreachable broker is the transport's own error (unavailable).
 //
 // Schemes: `ferry::connect()` (in the `ferry::transports` library) knows every transport built
-// here (inproc, nats, jetstream, kafka). A transport written elsewhere adds its own scheme with
+// here (inproc, nats, jetstream, kafka, redis). A transport written elsewhere adds its own scheme with
 // register_transport() before the first connect.
 //
 // Thread safety: every function is thread-safe.

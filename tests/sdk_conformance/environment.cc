@@ -12,9 +12,11 @@
 #include "ferry/jetstream.h"
 #include "ferry/kafka.h"
 #include "ferry/nats.h"
+#include "ferry/redis.h"
 #include "mock_cluster.h"
 #include "process.h"
 #include "raw_client.h"
+#include "redis_server.h"
 
 namespace ferry::conformance {
 
@@ -125,6 +127,20 @@ class kafka_mock final : public broker {
   std::string url_;
 };
 
+// Debian's redis-server with every write fsynced to its append-only file, so that a SIGKILL loses
+// nothing it acknowledged (the restart test kills it).
+class redis_broker final : public broker {
+ public:
+  bool start(const std::string& dir) { return server_.start(dir); }
+  [[nodiscard]] std::string url() const override { return server_.address(); }
+  void kill() override { server_.kill(); }
+  bool start_again() override { return server_.start_again(); }
+  [[nodiscard]] bool restartable() const override { return true; }
+
+ private:
+  test::redis_server server_;
+};
+
 std::mutex brokers_mu;
 std::map<std::string, std::unique_ptr<broker>> brokers;  // guarded by brokers_mu
 std::map<std::string, std::string> broker_errors;        // guarded by brokers_mu
@@ -137,6 +153,12 @@ std::unique_ptr<broker> start_broker(const std::string& kind, std::string* why_n
     auto k = std::make_unique<kafka_mock>();
     if (k->start(dir)) return k;
     *why_not = "ferry-kafka-mock did not start (" + test::program_path("ferry-kafka-mock", "FERRY_KAFKA_MOCK") + ")";
+    return nullptr;
+  }
+  if (kind == "redis") {
+    auto r = std::make_unique<redis_broker>();
+    if (r->start(dir)) return r;
+    *why_not = test::have_program("redis-server") ? "redis-server did not start" : "redis-server is not installed";
     return nullptr;
   }
   if (kind == "ferryd") {
@@ -222,6 +244,7 @@ const std::vector<instance>& instances() {
       {"js_server", false, "nats-server", true},
       {"js_cluster", false, "cluster", true},
       {"kafka", false, "kafka-mock", false, true, true},
+      {"redis", false, "redis", false, true, true},
   };
   return all;
 }
@@ -255,6 +278,7 @@ result<std::unique_ptr<transport>> connect(const instance& inst) {
   broker* b = broker_for(inst, &why);
   if (b == nullptr) return unavailable(why);
   if (inst.broker_kind == "kafka-mock") return kafka::connect(b->url(), kafka_options());
+  if (inst.broker_kind == "redis") return redis::connect(b->url(), {.consumer = "conformance"});
   if (!inst.jetstream) {
     return nats::connect(b->url(), {.name = "conformance", .reconnect_wait = 100ms, .poll_interval = 250ms});
   }

@@ -33,7 +33,7 @@ struct instance {
   // Everything made by one instance's connect() talks to the same bus/broker, except inproc,
   // where each call makes a separate bus (single_bus: tests share one transport instead).
   bool single_bus = false;
-  std::string broker_kind;  // "", "ferryd", "nats-server", "cluster", "kafka-mock"
+  std::string broker_kind;  // "", "ferryd", "nats-server", "cluster", "kafka-mock", "redis"
   bool jetstream = false;
   // Header values may hold any byte, CR, LF and NUL included (NATS headers cannot).
   bool any_header_byte = false;

@@ -29,13 +29,14 @@ auto retry_connect(F connect, std::chrono::milliseconds wait) -> decltype(connec
 }  // namespace
 
 ferry::result<bus> connect_bus(const bus_options& o) {
-  if (o.url.starts_with("kafka://")) {
-    // The client id names the service in the brokers' logs, unless the URL sets one (the last
-    // value of an option wins, so the URL's own come after it).
+  const bool kafka = o.url.starts_with("kafka://"), redis = o.url.starts_with("redis://");
+  if (kafka || redis) {
+    // The service's name: Kafka's client id (in the brokers' logs), Redis's consumer name (stable
+    // across restarts). The URL may set its own: the last value of an option wins.
     const std::size_t q = o.url.find('?');
-    const std::string url = o.url.substr(0, q) + "?client.id=" + o.name +
+    const std::string url = o.url.substr(0, q) + (kafka ? "?client.id=" : "?consumer=") + o.name +
                             (q == std::string::npos ? std::string() : "&" + o.url.substr(q + 1));
-    bus b{.kind = bus_kind::kafka, .url = o.url};
+    bus b{.kind = kafka ? bus_kind::kafka : bus_kind::redis, .url = o.url};
     FERRY_ASSIGN_OR_RETURN(b.streams, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
     FERRY_ASSIGN_OR_RETURN(b.core, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
     return b;

@@ -6,6 +6,8 @@
 // - kafka://host:port,...?options (ferry-kafka-mock or a real Kafka): two Kafka transports, one
 //   for the events and one for request/reply (a reply topic per process). Topics are created on
 //   first use; dead letters go to dlq.<service>.
+// - redis://host:port?options: two Redis Streams transports likewise, with the service's name as
+//   its consumer name (a restarted service gets its pending entries back at once).
 //
 //   FERRY_ASSIGN_OR_RETURN(shop::bus b, shop::connect_bus({.url = url, .name = "shop-inventory"}));
 //   ferry::router r(*b.streams);
@@ -30,13 +32,13 @@ struct bus_options {
   std::chrono::milliseconds connect_wait{15'000};
 };
 
-enum class bus_kind { nats, kafka };
+enum class bus_kind { nats, kafka, redis };
 
 struct bus {
   bus_kind kind = bus_kind::nats;
   std::string url;
-  std::unique_ptr<ferry::transport> streams;  // JetStream, or Kafka
-  std::unique_ptr<ferry::transport> core;     // NATS core, or Kafka (request/reply)
+  std::unique_ptr<ferry::transport> streams;  // JetStream, Kafka or Redis
+  std::unique_ptr<ferry::transport> core;     // NATS core, Kafka or Redis (request/reply)
 };
 
 ferry::result<bus> connect_bus(const bus_options& o);

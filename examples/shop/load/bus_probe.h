@@ -2,7 +2,8 @@
 // duplicates are published through the events transport; dead letters are read where the broker
 // keeps them: on NATS with the JetStream API ($JS.API.STREAM.INFO / STREAM.MSG.GET) over core
 // request/reply, on Kafka from the dlq.<service> topics with a plain librdkafka consumer
-// (kafka_dead_letters.cc).
+// (kafka_dead_letters.cc), on Redis from the dlq.<service> streams with plain hiredis XRANGEs
+// (redis_dead_letters.cc).
 #pragma once
 
 #include "bus.h"
@@ -26,5 +27,7 @@ class bus_probe : public broker_probe {
 // Every message of the Kafka topics dlq.<service> (each service of the shop), read from the start
 // of each partition to its end as of the call.
 ferry::result<std::vector<broker_probe::dead_letter>> kafka_dead_letters(const std::string& url);
+// Every entry of the Redis streams dlq.<service>.
+ferry::result<std::vector<broker_probe::dead_letter>> redis_dead_letters(const std::string& url);
 
 }  // namespace shop::load

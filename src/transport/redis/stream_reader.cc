@@ -1,0 +1,376 @@
+#include "transport/redis/stream_reader.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "transport/redis/codec.h"
+
+namespace ferry::redis::detail {
+namespace {
+
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// The entries of a XREAD/XREADGROUP reply for one stream ([[stream, [entry...]]]), or nullptr.
+const redisReply* entries_of(const redisReply* r) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return nullptr;
+  const redisReply* s = r->element[0];
+  if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 || s->element[1]->type != REDIS_REPLY_ARRAY) return nullptr;
+  return s->element[1];
+}
+
+}  // namespace
+
+// --- settler ---
+
+void redis_settler::start(std::shared_ptr<settlements> owner, entry_key id, std::uint32_t count) {
+  reset();
+  owner_ = std::move(owner);
+  id_ = id;
+  count_ = count;
+}
+
+void redis_settler::release() {
+  // `keep` may be the last reference to the pool, which owns this settler: nothing touches `this`
+  // after give_back().
+  const std::shared_ptr<settlements> keep = std::move(owner_);
+  keep->pool.give_back(this);
+}
+
+void redis_settler::ack() { owner_->settled(id_, true); }
+
+void redis_settler::nack(std::chrono::milliseconds delay) {
+  {
+    std::lock_guard lock(owner_->mu);
+    owner_->retries.push_back({id_.str(), steady::now() + delay, delay, count_});
+  }
+  owner_->settled(id_, false);
+}
+
+void redis_settler::in_progress() {
+  std::lock_guard lock(owner_->mu);
+  owner_->touches.push_back(id_);
+}
+
+void settlements::settled(entry_key id, bool ack) {
+  {
+    // Under the lock: the thread checks for room under it before it sleeps.
+    std::lock_guard lock(mu);
+    if (ack) acks.push_back(id);
+    if (auto it = std::find(in_flight_ids.begin(), in_flight_ids.end(), id); it != in_flight_ids.end()) {
+      *it = in_flight_ids.back();
+      in_flight_ids.pop_back();
+    }
+    in_flight.fetch_sub(1);
+  }
+  wake.notify_one();
+}
+
+bool settlements::hold(entry_key id) {
+  if (std::find(in_flight_ids.begin(), in_flight_ids.end(), id) != in_flight_ids.end()) return false;
+  in_flight_ids.push_back(id);
+  return true;
+}
+
+// --- reader ---
+
+result<std::shared_ptr<stream_reader>> stream_reader::start(const std::string& address, const options& o, config c) {
+  std::shared_ptr<stream_reader> self(new stream_reader(o, std::move(c)));
+  const config& cfg = self->config_;
+  FERRY_ASSIGN_OR_RETURN(self->conn_,
+                         connection::open(address, o, "ferry-" + (cfg.group.empty() ? cfg.stream : cfg.consumer)));
+  self->conn_->set_read_timeout(o.block + o.connect_timeout);
+  if (cfg.group.empty()) {
+    // Everything after the stream's last entry now: what is published once subscribe() returns.
+    args a;
+    a.add("XREVRANGE").add(cfg.stream).add("+").add("-").add("COUNT").add("1");
+    FERRY_ASSIGN_OR_RETURN(reply r, self->conn_->run(a));
+    self->last_id_ = r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? std::string(entry_id(r->element[0])) : "0-0";
+  } else {
+    FERRY_RETURN_IF_ERROR(self->create_group());
+  }
+  self->next_reclaim_ = steady::now() + std::clamp(cfg.subscription.ack_wait / 2, 100ms, 5000ms);
+  std::lock_guard lock(self->thread_mu_);
+  self->thread_ = std::thread([keep = self] { keep->run(); });
+  return self;
+}
+
+stream_reader::stream_reader(const options& o, config c)
+    : options_(o), config_(std::move(c)), s_(std::make_shared<settlements>()), history_(!config_.group.empty()) {}
+
+stream_reader::~stream_reader() { stop(); }
+
+status stream_reader::create_group() {
+  args a;
+  a.add("XGROUP").add("CREATE").add(config_.stream).add(config_.group);
+  a.add(options_.start == group_start::beginning ? "0" : "$").add("MKSTREAM");
+  auto r = conn_->run(a);
+  if (!r.is_ok() && r.status().message().find("BUSYGROUP") == std::string::npos) return r.status();
+  return status::ok();  // created, or there already
+}
+
+void stream_reader::stop() {
+  stopping_.store(true);
+  s_->wake.notify_all();
+  std::thread t;
+  {
+    std::lock_guard lock(thread_mu_);
+    t = std::move(thread_);
+  }
+  if (!t.joinable()) return;
+  if (t.get_id() == std::this_thread::get_id()) {
+    t.detach();  // stopped from its own callback: it finishes once the callback returns
+  } else {
+    t.join();
+  }
+}
+
+std::size_t stream_reader::room() const {
+  const std::size_t max = std::max<std::size_t>(config_.subscription.max_in_flight, 1);
+  const std::size_t used = s_->in_flight.load();
+  return used >= max ? 0 : max - used;
+}
+
+void stream_reader::run() {
+  pthread_setname_np(pthread_self(), "ferry-redis-sub");
+  while (!stopping_.load()) {
+    status st = round();
+    if (st.is_ok()) {
+      backoff_ = 0ms;
+      continue;
+    }
+    if (stopping_.load()) break;
+    if (!config_.group.empty() && st.message().find("NOGROUP") != std::string::npos) {
+      spdlog::warn("redis: subscription {}: the group is gone ({}); creating it again", config_.stream, st.message());
+      (void)create_group();
+      continue;
+    }
+    backoff_ = std::clamp(backoff_ * 2, 100ms, 2000ms);
+    spdlog::warn("redis: subscription {}: {}; reconnecting in {} ms", config_.stream, st.to_string(), backoff_.count());
+    {
+      std::unique_lock lock(s_->mu);
+      s_->wake.wait_for(lock, backoff_, [&] { return stopping_.load(); });
+    }
+    if (conn_->reconnect().is_ok() && !config_.group.empty()) {
+      history_ = true;  // its pending entries first: what was read but not acknowledged
+      history_from_ = "0";
+    }
+  }
+  finish();
+}
+
+std::vector<settlements::retry> stream_reader::take_due() {
+  std::vector<settlements::retry> due;
+  const auto now = steady::now();
+  std::lock_guard lock(s_->mu);
+  auto it = std::partition(s_->retries.begin(), s_->retries.end(), [&](const auto& r) { return r.due > now; });
+  due.assign(std::make_move_iterator(it), std::make_move_iterator(s_->retries.end()));
+  s_->retries.erase(it, s_->retries.end());
+  return due;
+}
+
+status stream_reader::round() {
+  const bool grouped = !config_.group.empty();
+  acks_.clear();
+  touches_.clear();
+  {
+    std::lock_guard lock(s_->mu);
+    acks_.swap(s_->acks);
+    touches_.swap(s_->touches);
+  }
+  const std::vector<settlements::retry> due = take_due();
+  // Queue what the settlers recorded; the replies are read below, in the same round trip as the
+  // read that follows.
+  int queued_acks = 0;
+  args a;
+  if (grouped && !acks_.empty()) {
+    a.add("XACK").add(config_.stream).add(config_.group);
+    add_ids(acks_, a);
+    FERRY_RETURN_IF_ERROR(conn_->append(a));
+    ++queued_acks;
+  }
+  args t;
+  if (grouped && !touches_.empty()) {
+    t.add("XCLAIM").add(config_.stream).add(config_.group).add(config_.consumer).add("0");
+    for (const entry_key& id : touches_) t.add_owned(id.str());
+    t.add("JUSTID");
+    FERRY_RETURN_IF_ERROR(conn_->append(t));
+    ++queued_acks;
+  }
+  std::vector<args> claims(due.size());
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    const settlements::retry& r = due[i];
+    args& c = claims[i];
+    if (grouped) {
+      // Only if nobody took it meanwhile: it has been idle at least (about) as long as the delay.
+      const auto min_idle = std::max<std::int64_t>(r.delay.count() - 50, 0);
+      c.add("XCLAIM").add(config_.stream).add(config_.group).add(config_.consumer).add(std::to_string(min_idle));
+      c.add(r.id);
+    } else {
+      c.add("XRANGE").add(config_.stream).add(r.id).add(r.id);
+    }
+    FERRY_RETURN_IF_ERROR(conn_->append(c));
+  }
+  for (int i = 0; i < queued_acks; ++i) FERRY_RETURN_IF_ERROR(conn_->next_reply().status());
+  for (const settlements::retry& r : due) {
+    FERRY_ASSIGN_OR_RETURN(reply entries, conn_->next_reply());
+    if (entries->type != REDIS_REPLY_ARRAY) continue;
+    for (std::size_t i = 0; i < entries->elements; ++i) deliver(entries->element[i], r.count + 1);
+  }
+
+  // Entries other members left pending for longer than ack_wait.
+  const auto now = steady::now();
+  if (grouped && !history_ && now >= next_reclaim_ && room() > 0) {
+    next_reclaim_ = now + std::clamp(config_.subscription.ack_wait / 2, 100ms, 5000ms);
+    a.clear();
+    a.add("XAUTOCLAIM").add(config_.stream).add(config_.group).add(config_.consumer);
+    a.add(static_cast<std::uint64_t>(config_.subscription.ack_wait.count())).add(reclaim_cursor_);
+    a.add("COUNT").add(static_cast<std::uint64_t>(room()));
+    FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+      reclaim_cursor_ = text(r->element[0]);
+      FERRY_ASSIGN_OR_RETURN(auto counts, counts_of(r->element[1]));
+      FERRY_RETURN_IF_ERROR(deliver_entries(r->element[1], counts));
+    }
+  }
+
+  std::size_t n = room();
+  if (n == 0) {
+    // Wait for a settlement (or a retry that comes due), not for the stream.
+    std::unique_lock lock(s_->mu);
+    auto until = steady::now() + options_.block;
+    for (const auto& r : s_->retries) until = std::min(until, r.due);
+    s_->wake.wait_until(lock, until, [&] { return room() > 0 || stopping_.load(); });
+    return status::ok();
+  }
+  auto block = options_.block;
+  {
+    std::lock_guard lock(s_->mu);
+    for (const auto& r : s_->retries) {
+      block = std::min(block, std::chrono::ceil<std::chrono::milliseconds>(r.due - steady::now()));
+    }
+  }
+  block = std::max(block, 1ms);
+  a.clear();
+  if (grouped) {
+    a.add("XREADGROUP").add("GROUP").add(config_.group).add(config_.consumer).add("COUNT").add(n);
+    if (!history_) a.add("BLOCK").add(static_cast<std::uint64_t>(block.count()));
+    a.add("STREAMS").add(config_.stream).add(history_ ? std::string_view(history_from_) : std::string_view(">"));
+  } else {
+    a.add("XREAD").add("COUNT").add(n).add("BLOCK").add(static_cast<std::uint64_t>(block.count()));
+    a.add("STREAMS").add(config_.stream).add(last_id_);
+  }
+  FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
+  const redisReply* entries = entries_of(r.get());
+  if (history_) {
+    if (entries == nullptr || entries->elements == 0) {
+      history_ = false;  // its own pending entries are all back: new ones from now on
+      return status::ok();
+    }
+    history_from_ = entry_id(entries->element[entries->elements - 1]);
+    FERRY_ASSIGN_OR_RETURN(auto counts, counts_of(entries));
+    return deliver_entries(entries, counts);
+  }
+  if (entries == nullptr) return status::ok();
+  if (!grouped && entries->elements > 0) last_id_ = entry_id(entries->element[entries->elements - 1]);
+  return deliver_entries(entries, std::vector<std::uint32_t>(entries->elements, 1));
+}
+
+result<std::vector<std::uint32_t>> stream_reader::counts_of(const redisReply* entries) {
+  std::vector<std::uint32_t> out(entries->elements, 1);
+  if (entries->elements == 0) return out;
+  args a;
+  a.add("XPENDING").add(config_.stream).add(config_.group);
+  a.add(entry_id(entries->element[0])).add(entry_id(entries->element[entries->elements - 1]));
+  a.add(static_cast<std::uint64_t>(entries->elements)).add(config_.consumer);
+  FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
+  std::map<std::string_view, std::uint32_t> by_id;
+  for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type == REDIS_REPLY_ARRAY && e->elements >= 4 && e->element[3]->type == REDIS_REPLY_INTEGER) {
+      by_id[text(e->element[0])] = static_cast<std::uint32_t>(e->element[3]->integer);
+    }
+  }
+  for (std::size_t i = 0; i < entries->elements; ++i) {
+    if (auto it = by_id.find(entry_id(entries->element[i])); it != by_id.end()) out[i] = it->second;
+  }
+  return out;
+}
+
+void stream_reader::add_ids(const std::vector<entry_key>& ids, args& a) {
+  // One buffer for all the ids, sized first so that the views into it stay valid.
+  id_text_.clear();
+  id_text_.reserve(ids.size() * 42);
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  spans.reserve(ids.size());
+  for (const entry_key& id : ids) {
+    const std::size_t at = id_text_.size();
+    id.append_to(id_text_);
+    spans.emplace_back(at, id_text_.size() - at);
+  }
+  for (const auto& [at, len] : spans) a.add(std::string_view(id_text_).substr(at, len));
+}
+
+status stream_reader::deliver_entries(const redisReply* entries, const std::vector<std::uint32_t>& counts) {
+  for (std::size_t i = 0; i < entries->elements && !stopping_.load(); ++i) deliver(entries->element[i], counts[i]);
+  return status::ok();
+}
+
+void stream_reader::deliver(const redisReply* entry, std::uint32_t count) {
+  // XAUTOCLAIM and XCLAIM answer a nil entry for one deleted (trimmed) meanwhile.
+  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements < 2) return;
+  const std::string_view id = entry_id(entry);
+  const entry_key key = entry_key::parse(id);
+  {
+    std::lock_guard lock(s_->mu);
+    if (!s_->hold(key)) return;  // a handler here still has it
+  }
+  s_->in_flight.fetch_add(1);
+  const std::uint32_t max_deliver = config_.subscription.max_deliver;
+  if (!config_.group.empty() && max_deliver > 0 && count > max_deliver) {
+    spdlog::warn("redis: {} entry {} reached max_deliver {}: acknowledged without delivering it", config_.stream, id,
+                 max_deliver);
+    s_->settled(key, true);
+    return;
+  }
+  message m;
+  (void)from_entry(entry, config_.stream, m);
+  m.delivery.delivery_count = count;
+  m.delivery.redelivered = count > 1;
+  redis_settler* st = s_->pool.take();
+  st->start(s_, key, count);
+  m.attach(st);
+  config_.callback(std::move(m));
+}
+
+void stream_reader::finish() {
+  if (config_.group.empty() || conn_->broken()) return;
+  // What was acknowledged reaches Redis before the subscription ends: a graceful stop must not
+  // leave handled entries pending (they would be handled twice).
+  acks_.clear();
+  {
+    std::lock_guard lock(s_->mu);
+    acks_.swap(s_->acks);
+  }
+  if (!acks_.empty()) {
+    args a;
+    a.add("XACK").add(config_.stream).add(config_.group);
+    add_ids(acks_, a);
+    (void)conn_->run(a);
+  }
+  // The consumer name goes only when it holds nothing: its pending entries stay visible for
+  // XAUTOCLAIM by the others (or for this name after a restart).
+  args p;
+  p.add("XPENDING").add(config_.stream).add(config_.group).add("-").add("+").add("1").add(config_.consumer);
+  auto pending = conn_->run(p);
+  if (pending.is_ok() && (*pending)->type == REDIS_REPLY_ARRAY && (*pending)->elements == 0) {
+    args d;
+    d.add("XGROUP").add("DELCONSUMER").add(config_.stream).add(config_.group).add(config_.consumer);
+    (void)conn_->run(d);
+  }
+}
+
+}  // namespace ferry::redis::detail

@@ -1,0 +1,341 @@
+// What the SDK conformance suite cannot show on Redis Streams: a member killed with SIGKILL whose
+// pending entries another member takes over, a graceful stop that leaves nothing unacknowledged
+// behind, nack delays in a group, redis-server killed under load, and interop both ways with
+// redis-cli. Against Debian's redis-server, started here on a free port in a temporary directory.
+#include "ferry/redis.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "process.h"
+#include "redis_server.h"
+
+namespace ferry::redis {
+namespace {
+
+using namespace std::chrono_literals;
+
+test::redis_server* server() {
+  static std::unique_ptr<test::redis_server> s = [] {
+    auto r = std::make_unique<test::redis_server>();
+    if (!r->start(test::make_temp_dir("ferry-redis-test-"))) r.reset();
+    return r;
+  }();
+  return s.get();
+}
+
+std::unique_ptr<transport> connect_or_die(std::string consumer, std::chrono::milliseconds block = 100ms) {
+  auto t = connect(server()->address(), {.consumer = std::move(consumer), .block = block});
+  EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+  return t.is_ok() ? std::move(*t) : nullptr;
+}
+
+std::string new_stream(const std::string& name) {
+  static std::atomic<int> n{0};
+  return "rt." + name + "." + std::to_string(++n) + "." + new_id().substr(0, 6);
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+// redis-cli against the test's server; its output.
+std::string cli(const std::string& args) {
+  std::string out;
+  FILE* f = popen(("redis-cli -p " + std::to_string(server()->port()) + " " + args + " 2>&1").c_str(), "r");
+  if (f == nullptr) return out;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+// The lines of `s`.
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+class recorder {
+ public:
+  delivery_callback acking() {
+    return [this](message m) {
+      m.ack();
+      add(m);
+    };
+  }
+  void add(const message& m) {
+    std::lock_guard lock(mu_);
+    all_.push_back(m);
+  }
+  std::vector<message> all() {
+    std::lock_guard lock(mu_);
+    return all_;
+  }
+  std::set<std::string> payloads() {
+    std::set<std::string> out;
+    for (const message& m : all()) out.insert(m.payload);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<message> all_;
+};
+
+class Redis : public testing::Test {
+ protected:
+  void SetUp() override {
+    spdlog::set_level(spdlog::level::err);
+    if (server() == nullptr) GTEST_SKIP() << "redis-server is not installed or did not start (make deps installs it)";
+  }
+};
+
+TEST_F(Redis, AMemberKilledWithSigkillHasItsPendingEntriesTakenOver) {
+  const std::string stream = new_stream("sigkill"), group = "g";
+  auto t = connect_or_die("survivor");
+  constexpr int total = 60;
+  std::vector<message> batch;
+  for (int i = 0; i < total; ++i) batch.emplace_back(stream, std::to_string(i));
+  ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+
+  const std::string dir = test::make_temp_dir("ferry-redis-member-"), out = dir + "/member.out";
+  test::child_process member;
+  ASSERT_TRUE(member.start(
+      {test::program_path("redis_member", "FERRY_REDIS_MEMBER"), server()->address(), stream, group, "doomed", "20"},
+      out));
+  auto output = [&] {
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(eventually([&] { return output().find("holding") != std::string::npos; })) << output();
+  const auto holding_at = std::chrono::steady_clock::now();  // the held entries were delivered before
+  std::this_thread::sleep_for(300ms);                        // its acks go out with its next read
+  member.kill();
+  std::set<std::string> acked_by_killed;
+  for (const std::string& l : lines(output())) {
+    if (l.rfind("acked ", 0) == 0) acked_by_killed.insert(l.substr(6));
+  }
+  ASSERT_EQ(acked_by_killed.size(), 20u);
+
+  recorder got;
+  std::atomic<std::int64_t> first_ns{0};
+  auto sub = t->subscribe(stream, {.group = group, .ack_wait = 1s}, [&](message m) {
+    std::int64_t none = 0;
+    first_ns.compare_exchange_strong(none, std::chrono::steady_clock::now().time_since_epoch().count());
+    m.ack();
+    got.add(m);
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  EXPECT_TRUE(eventually([&] {
+    std::set<std::string> all = acked_by_killed;
+    auto p = got.payloads();
+    all.insert(p.begin(), p.end());
+    return all.size() == static_cast<std::size_t>(total);
+  })) << got.payloads().size();
+  for (const message& m : got.all()) {
+    EXPECT_FALSE(acked_by_killed.contains(m.payload)) << m.payload << " was acknowledged, yet delivered again";
+    EXPECT_EQ(m.delivery.delivery_count, 2u) << m.payload << ": taken over from the killed member";
+    EXPECT_TRUE(m.delivery.redelivered);
+  }
+  const auto first = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(first_ns.load()));
+  EXPECT_GE(first - holding_at, 900ms) << "taken over before they were idle for ack_wait";
+  EXPECT_TRUE(eventually([&] { return lines(cli("XPENDING " + stream + " " + group))[0] == "0"; }))
+      << cli("XPENDING " + stream + " " + group);
+}
+
+TEST_F(Redis, AGracefulStopAcknowledgesWhatWasHandledAndLeavesTheRestToOthers) {
+  const std::string stream = new_stream("graceful"), group = "g";
+  auto t = connect_or_die("first");
+  std::vector<message> batch;
+  for (int i = 0; i < 10; ++i) batch.emplace_back(stream, std::to_string(i));
+  ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+  std::mutex mu;
+  std::vector<message> held;
+  auto sub = t->subscribe(stream, {.group = group, .ack_wait = 1s}, [&](message m) {
+    std::lock_guard lock(mu);
+    if (std::stoi(m.payload) < 6) {
+      m.ack();
+    } else {
+      held.push_back(std::move(m));  // never settled before the stop
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return held.size() == 4;
+  }));
+  (*sub)->stop();  // right after the acks: they must still reach Redis
+  const auto pending = lines(cli("XPENDING " + stream + " " + group));
+  EXPECT_EQ(pending[0], "4") << "the 6 acknowledged entries are not pending, the 4 held ones are";
+  EXPECT_NE(cli("XINFO CONSUMERS " + stream + " " + group).find("first"), std::string::npos)
+      << "a consumer that holds pending entries is kept";
+
+  recorder got;
+  auto next = connect_or_die("second");
+  auto sub2 = next->subscribe(stream, {.group = group, .ack_wait = 1s}, got.acking());
+  ASSERT_TRUE(sub2.is_ok());
+  EXPECT_TRUE(eventually([&] {
+    return got.payloads() == std::set<std::string>{"6", "7", "8", "9"};
+  })) << got.payloads().size();
+  (*sub2)->stop();
+  EXPECT_EQ(cli("XINFO CONSUMERS " + stream + " " + group).find("second"), std::string::npos)
+      << "a consumer that holds nothing is deleted on stop: " << cli("XINFO CONSUMERS " + stream + " " + group);
+}
+
+TEST_F(Redis, ARestartedMemberWithItsNameGetsItsPendingEntriesFirst) {
+  const std::string stream = new_stream("samename"), group = "g";
+  auto t = connect_or_die("stable");
+  ASSERT_TRUE(t->publish(message(stream, "x")).is_ok());
+  std::atomic<int> seen{0};
+  {
+    auto sub = t->subscribe(stream, {.group = group, .ack_wait = 60s}, [&](message) { ++seen; });
+    ASSERT_TRUE(sub.is_ok());
+    ASSERT_TRUE(eventually([&] { return seen.load() == 1; }));
+  }  // stopped with the entry unsettled
+  recorder got;
+  auto again = connect_or_die("stable");
+  auto sub = again->subscribe(stream, {.group = group, .ack_wait = 60s}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(eventually([&] { return got.all().size() == 1; }, 5s)) << "not left for ack_wait (60 s)";
+  EXPECT_EQ(got.all()[0].delivery.delivery_count, 2u);
+}
+
+TEST_F(Redis, NackWithDelayInAGroupComesBackAfterTheDelayWithTheCount) {
+  const std::string stream = new_stream("nackdelay");
+  auto t = connect_or_die("nacker");
+  std::mutex mu;
+  std::vector<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> seen;
+  auto sub = t->subscribe(stream, {.group = "g"}, [&](message m) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(m.delivery.delivery_count, std::chrono::steady_clock::now());
+    if (m.delivery.delivery_count < 3) {
+      m.nack(300ms);
+    } else {
+      m.ack();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(t->publish(message(stream, "again")).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return seen.size() >= 3;
+  }));
+  std::lock_guard lock(mu);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(seen[i].first, i + 1);
+  EXPECT_GE(seen[1].second - seen[0].second, 280ms);
+  EXPECT_GE(seen[2].second - seen[1].second, 280ms);
+}
+
+TEST_F(Redis, EveryAcknowledgedPublishSurvivesAKilledServer) {
+  const std::string stream = new_stream("crash");
+  auto t = connect_or_die("crash", 100ms);
+  std::atomic<bool> go{true};
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  std::atomic<int> failed{0};
+  std::thread publisher([&] {
+    for (int i = 0; go.load(); ++i) {
+      const status s = t->publish(message(stream, std::to_string(i)));
+      std::lock_guard lock(mu);
+      if (s.is_ok()) {
+        acknowledged.insert(std::to_string(i));
+      } else {
+        ++failed;
+      }
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  server()->kill();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(server()->start_again());
+  std::this_thread::sleep_for(300ms);
+  go = false;
+  publisher.join();
+  recorder got;
+  auto sub = t->subscribe(stream, {.group = "g"}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  std::lock_guard lock(mu);
+  ASSERT_GT(acknowledged.size(), 10u);
+  EXPECT_TRUE(eventually([&] {
+    auto p = got.payloads();
+    return std::includes(p.begin(), p.end(), acknowledged.begin(), acknowledged.end());
+  })) << got.payloads().size()
+      << " consumed of " << acknowledged.size() << " acknowledged";
+}
+
+TEST_F(Redis, FerryConsumesWhatRedisCliWrote) {
+  const std::string stream = new_stream("from-cli");
+  auto t = connect_or_die("cli");
+  recorder got;
+  auto sub = t->subscribe(stream, {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  const std::string id = lines(cli("XADD " + stream + " '*' payload hello trace t-1 trace t-2 customer ann"))[0];
+  ASSERT_TRUE(eventually([&] { return got.all().size() == 1; })) << id;
+  const message m = got.all()[0];
+  EXPECT_EQ(m.payload, "hello");
+  EXPECT_EQ(m.id, stream + "/" + id) << "no ferry-id: the entry's own id";
+  const auto traces = m.headers.all("trace");
+  EXPECT_EQ(std::vector<std::string>(traces.begin(), traces.end()), (std::vector<std::string>{"t-1", "t-2"}));
+  EXPECT_EQ(m.headers.value_or("customer", ""), "ann");
+  EXPECT_EQ(m.delivery.transport, "redis");
+}
+
+TEST_F(Redis, RedisCliReadsWhatFerryPublished) {
+  const std::string stream = new_stream("to-cli");
+  auto t = connect_or_die("cli");
+  message m(stream, "body with spaces");
+  m.id = "the-id";
+  m.key = "customer-7";
+  m.headers.set("trace", "t-9").set("empty", "");
+  ASSERT_TRUE(t->publish(m).is_ok());
+  const auto out = lines(cli("XRANGE " + stream + " - +"));
+  ASSERT_GE(out.size(), 11u) << cli("XRANGE " + stream + " - +");
+  std::map<std::string, std::string> fields;
+  for (std::size_t i = 1; i + 1 < out.size(); i += 2) fields[out[i]] = out[i + 1];
+  EXPECT_EQ(fields["payload"], "body with spaces");
+  EXPECT_EQ(fields["ferry-id"], "the-id");
+  EXPECT_EQ(fields["ferry-key"], "customer-7");
+  EXPECT_EQ(fields["trace"], "t-9");
+  EXPECT_TRUE(fields.contains("empty"));
+}
+
+TEST_F(Redis, BadSubjectsAndReservedHeadersAreRefused) {
+  auto t = connect_or_die("bad");
+  for (const char* bad : {"orders.*", "orders.>", ">", "has space", "", "tab\there"}) {
+    EXPECT_EQ(t->publish(message(bad, "x")).code(), status_code::invalid_argument) << bad;
+    EXPECT_EQ(t->subscribe(bad, {}, [](message) {}).status().code(), status_code::invalid_argument) << bad;
+  }
+  for (const char* reserved : {"payload", "ferry-id", "ferry-anything"}) {
+    message m(new_stream("reserved"), "x");
+    m.headers.set(reserved, "v");
+    EXPECT_EQ(t->publish(m).code(), status_code::invalid_argument) << reserved;
+  }
+}
+
+TEST_F(Redis, AnUnreachableServerIsUnavailableWithinTheTimeout) {
+  const auto start = std::chrono::steady_clock::now();
+  auto t = connect("127.0.0.1:1", {.connect_timeout = 1s});
+  EXPECT_EQ(t.status().code(), status_code::unavailable) << t.status().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+}  // namespace
+}  // namespace ferry::redis
