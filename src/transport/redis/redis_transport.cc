@@ -109,19 +109,11 @@ class redis_transport final : public transport {
   }
   [[nodiscard]] std::string_view name() const override { return "redis"; }
 
-  status publish(message m) override {
-    args a;
-    FERRY_RETURN_IF_ERROR(xadd(m, a));
-    return send_all(std::span<args>(&a, 1));
-  }
+  status publish(message m) override { return send_all(std::span<message>(&m, 1)); }
 
   // XADDs, pipelined; through a lost connection they are sent again until publish_timeout (an entry
   // whose reply was lost may then be stored twice, with the same ferry-id).
-  status publish(std::vector<message> ms) override {
-    std::vector<args> commands(ms.size());
-    for (std::size_t i = 0; i < ms.size(); ++i) FERRY_RETURN_IF_ERROR(xadd(ms[i], commands[i]));
-    return send_all(commands);
-  }
+  status publish(std::vector<message> ms) override { return send_all(ms); }
 
   status flush(std::chrono::milliseconds) override { return status::ok(); }  // publish() returns once Redis has it
 
@@ -161,12 +153,9 @@ class redis_transport final : public transport {
   }
 
  private:
-  // The XADD of `m` (its id set first when empty). `m` must outlive `a`.
-  status xadd(message& m, args& a) {
-    if (m.id.empty()) m.id = new_id();
+  // The XADD of `m`. `m` must outlive `a`.
+  status xadd(const message& m, args& a) {
     const destination to = split(m.subject);
-    FERRY_RETURN_IF_ERROR(detail::check_stream(to.stream));
-    FERRY_RETURN_IF_ERROR(detail::check_headers(m));
     a.add("XADD").add(to.stream);
     const std::uint64_t maxlen = to.token.empty() ? options_.maxlen : reply_maxlen;
     if (maxlen > 0) a.add("MAXLEN").add("~").add(maxlen);
@@ -175,24 +164,34 @@ class redis_transport final : public transport {
     return status::ok();
   }
 
-  status send_all(std::span<args> commands) {
+  status send_all(std::span<message> ms) {
+    for (message& m : ms) {
+      if (m.id.empty()) m.id = new_id();
+      FERRY_RETURN_IF_ERROR(detail::check_stream(split(m.subject).stream));
+      FERRY_RETURN_IF_ERROR(detail::check_headers(m));
+    }
     std::lock_guard lock(pub_mu_);
     if (closed_.load()) return failed_precondition("publish after the transport was closed");
     const auto give_up = std::chrono::steady_clock::now() + options_.publish_timeout;
     std::size_t done = 0;
     for (;;) {
-      status s = send(commands, done);
+      status s = send(ms, done);
       if (s.is_ok() || s.code() != status_code::unavailable || std::chrono::steady_clock::now() > give_up) return s;
       std::this_thread::sleep_for(100ms);
       (void)pub_->reconnect();
     }
   }
 
-  // Sends commands[done..] pipelined and reads their replies, advancing `done`.
-  status send(std::span<args> commands, std::size_t& done) {
+  // Sends the XADDs of ms[done..] pipelined and reads their replies, advancing `done`. hiredis
+  // formats a command when it is appended, so one argument vector serves them all.
+  status send(std::span<message> ms, std::size_t& done) {
     if (pub_->broken()) FERRY_RETURN_IF_ERROR(pub_->reconnect());
-    for (std::size_t i = done; i < commands.size(); ++i) FERRY_RETURN_IF_ERROR(pub_->append(commands[i]));
-    for (; done < commands.size(); ++done) FERRY_RETURN_IF_ERROR(pub_->next_reply().status());
+    for (std::size_t i = done; i < ms.size(); ++i) {
+      xadd_args_.clear();
+      FERRY_RETURN_IF_ERROR(xadd(ms[i], xadd_args_));
+      FERRY_RETURN_IF_ERROR(pub_->append(xadd_args_));
+    }
+    for (; done < ms.size(); ++done) FERRY_RETURN_IF_ERROR(pub_->next_reply().status());
     return status::ok();
   }
 
@@ -202,8 +201,9 @@ class redis_transport final : public transport {
 
   const std::string address_;
   const options options_;
-  std::mutex pub_mu_;  // guards pub_
+  std::mutex pub_mu_;  // guards pub_ and xadd_args_
   std::unique_ptr<connection> pub_;
+  args xadd_args_;
   std::mutex mu_;
   std::vector<std::weak_ptr<stream_reader>> readers_;  // guarded by mu_
   std::atomic<bool> closed_{false};
