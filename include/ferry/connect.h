@@ -13,7 +13,7 @@
 // invalid_argument naming it; an unreachable broker is the transport's own error (unavailable).
 //
 // Schemes: `ferry::connect()` (in the `ferry::transports` library) knows every transport built
-// here (inproc, nats, jetstream, kafka, redis). A transport written elsewhere adds its own scheme with
+// here (inproc, nats, jetstream, kafka, redis, amqp). A transport written elsewhere adds its own scheme with
 // register_transport() before the first connect.
 //
 // Thread safety: every function is thread-safe.
@@ -50,6 +50,10 @@ struct transport_url {
 // Splits `url`; invalid_argument for a missing "://", an empty scheme, a key without '=' or an
 // empty key, and a bad percent escape.
 result<transport_url> parse_transport_url(std::string_view url);
+
+// Percent-decodes `s` ('+' stays '+': it is common in broker option values); invalid_argument for a
+// bad escape, naming `s` and `url`.
+result<std::string> percent_decode(std::string_view s, std::string_view url);
 
 // Reads the parameters of a transport_url, one key at a time, then reports what nobody took.
 //

@@ -18,8 +18,9 @@ int hex_value(char c) {
   return -1;
 }
 
-// Percent-decodes `s` ('+' stays '+': it is common in broker option values).
-result<std::string> decode(std::string_view s, std::string_view url) {
+}  // namespace
+
+result<std::string> percent_decode(std::string_view s, std::string_view url) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -35,6 +36,8 @@ result<std::string> decode(std::string_view s, std::string_view url) {
   }
   return out;
 }
+
+namespace {
 
 bool secret_key(std::string_view key) {
   for (std::string_view word : {"password", "pass", "token", "secret", "key"}) {
@@ -107,8 +110,8 @@ result<transport_url> parse_transport_url(std::string_view url) {
     if (eq == std::string_view::npos || eq == 0) {
       return invalid_argument("option \"" + std::string(pair) + "\" of " + std::string(url) + " is not key=value");
     }
-    FERRY_ASSIGN_OR_RETURN(std::string key, decode(pair.substr(0, eq), url));
-    FERRY_ASSIGN_OR_RETURN(std::string value, decode(pair.substr(eq + 1), url));
+    FERRY_ASSIGN_OR_RETURN(std::string key, percent_decode(pair.substr(0, eq), url));
+    FERRY_ASSIGN_OR_RETURN(std::string value, percent_decode(pair.substr(eq + 1), url));
     u.params.emplace_back(std::move(key), std::move(value));
   }
   return u;

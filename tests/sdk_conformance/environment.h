@@ -33,12 +33,15 @@ struct instance {
   // Everything made by one instance's connect() talks to the same bus/broker, except inproc,
   // where each call makes a separate bus (single_bus: tests share one transport instead).
   bool single_bus = false;
-  std::string broker_kind;  // "", "ferryd", "nats-server", "cluster", "kafka-mock", "redis"
+  std::string broker_kind;  // "", "ferryd", "nats-server", "cluster", "kafka-mock", "redis", "rabbitmq"
   bool jetstream = false;
   // Header values may hold any byte, CR, LF and NUL included (NATS headers cannot).
   bool any_header_byte = false;
   // A subscriber without a group starts at the end of the log (Kafka), not at its start.
   bool ungrouped_from_end = false;
+  // Queues, not a log (RabbitMQ): a new subscription or group gets only what is published once it
+  // exists, and deliveries have no stream sequence.
+  bool no_replay = false;
 };
 
 // The instances, in table order.

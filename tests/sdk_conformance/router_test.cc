@@ -265,6 +265,7 @@ TEST_P(Conformance, RouterNoLossAcrossServiceRestart) {
                              .group = group("svc"),
                              .concurrency = 2,
                              .subscription = {.max_in_flight = 8, .ack_wait = 2s}};
+  declare_group(subject("svc"), group("svc"));
   for (int i = 0; i < total; ++i) ASSERT_TRUE(other().publish(message(subject("svc"), std::to_string(i))).is_ok());
   {
     auto conn = fresh();

@@ -136,6 +136,12 @@ void Conformance::TearDown() {
   if (t_) t_->close();
 }
 
+void Conformance::declare_group(const std::string& subject, const std::string& group) {
+  auto sub = t().subscribe(subject, {.group = group}, [](message m) { m.nack(); });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  (*sub)->stop();
+}
+
 transport& Conformance::other() {
   if (inst_->single_bus) return *t_;
   std::lock_guard lock(other_mu_);  // tests call it from several threads

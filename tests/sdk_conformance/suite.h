@@ -81,6 +81,9 @@ class Conformance : public testing::TestWithParam<std::string> {
   // A consumer group name unique to this test.
   [[nodiscard]] std::string group(const std::string& name) const { return group_prefix_ + name; }
   [[nodiscard]] capabilities caps() { return t_->caps(); }
+  // Subscribes `group` to `subject` and stops at once: the group exists (on RabbitMQ, its queue)
+  // before the test publishes what its members must find.
+  void declare_group(const std::string& subject, const std::string& group);
 
  private:
   const instance* inst_ = nullptr;

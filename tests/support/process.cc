@@ -28,8 +28,19 @@ bool child_process::start(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   if (input) posix_spawn_file_actions_adddup2(&fa, pipe_fds[0], 0);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (const auto& e : env_) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (own_group_) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), env.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   if (input) ::close(pipe_fds[0]);
   if (rc != 0) {
@@ -72,7 +83,7 @@ bool child_process::wait_for_port(int port, std::chrono::milliseconds timeout) {
 int child_process::stop(std::chrono::milliseconds grace) {
   close_input();
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  signal(SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -82,16 +93,20 @@ int child_process::stop(std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ::kill(pid_, SIGKILL);
+  signal(SIGKILL);
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return -1;
 }
 
+void child_process::signal(int sig) const {
+  ::kill(own_group_ ? -pid_ : pid_, sig);
+}
+
 void child_process::kill() {
   close_input();
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  signal(SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

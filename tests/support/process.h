@@ -20,6 +20,11 @@ class child_process {
   // Starts `argv[0]` (looked up in PATH) with its output appended to `log_file` (or discarded).
   // With `input`, the child's standard input is a pipe that send() writes to.
   bool start(const std::vector<std::string>& argv, const std::string& log_file = "", bool input = false);
+  // Before start(): `NAME=value` strings added to the child's environment, and whether the child
+  // leads a process group of its own that stop() and kill() signal as a whole (a server started
+  // by a shell script that forks it).
+  void set_environment(std::vector<std::string> extra) { env_ = std::move(extra); }
+  void set_own_group(bool own) { own_group_ = own; }
   // Writes `line` and a newline to the child's standard input (started with `input`).
   bool send(const std::string& line);
   // Waits until 127.0.0.1:port accepts connections; false on timeout or if the child exited.
@@ -33,8 +38,11 @@ class child_process {
 
  private:
   void close_input();
+  void signal(int sig) const;
   pid_t pid_ = -1;
   int input_ = -1;  // write end of the child's stdin pipe
+  std::vector<std::string> env_;
+  bool own_group_ = false;
 };
 
 // The ferryd binary under test: $FERRYD, else the one next to this test binary.

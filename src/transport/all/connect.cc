@@ -7,6 +7,7 @@
 #include "ferry/jetstream.h"
 #include "ferry/kafka.h"
 #include "ferry/nats.h"
+#include "ferry/rabbitmq.h"
 #include "ferry/redis.h"
 
 namespace ferry {
@@ -20,6 +21,7 @@ result<std::unique_ptr<transport>> connect(std::string_view url) {
     (void)register_transport("jetstream", jetstream::connect_url);
     (void)register_transport("kafka", kafka::connect_url);
     (void)register_transport("redis", redis::connect_url);
+    (void)register_transport("amqp", rabbitmq::connect_url);
   });
   return connect_registered(url);
 }

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 TEST(Connect, EveryBuiltInSchemeIsRegistered) {
   (void)connect("inproc://");
   const auto schemes = registered_schemes();
-  for (const char* s : {"inproc", "nats", "jetstream", "kafka"}) {
+  for (const char* s : {"inproc", "nats", "jetstream", "kafka", "redis", "amqp"}) {
     EXPECT_NE(std::find(schemes.begin(), schemes.end(), s), schemes.end()) << s;
   }
 }

@@ -1,0 +1,112 @@
+// publisher: the RabbitMQ transport's I/O thread for publishing. It owns one connection: channel 1
+// in confirm mode for messages, channel 2 for requests (consuming RabbitMQ's direct reply-to
+// pseudo-queue, without acks). Callers queue jobs; the thread publishes them, keeps every
+// unconfirmed one, and completes them as the broker's basic.ack/nack/return frames arrive.
+//
+// A message published mandatory that no queue takes comes back (basic.return) before its confirm:
+// it completes with unavailable. When the connection breaks, the thread connects again (backoff
+// 100 ms to 2 s) and publishes every unconfirmed message again (same message-id: a consumer may
+// see it twice, never not at all); a job still unconfirmed after publish_timeout fails with
+// unavailable. Requests in flight fail with unavailable when the connection breaks (their reply
+// queue is gone with it).
+//
+// Thread safety: every method is thread-safe; callbacks run on the I/O thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferry/rabbitmq.h"
+#include "ferry/transport.h"
+#include "transport/rabbitmq/amqp.h"
+
+namespace ferry::rabbitmq::detail {
+
+class publisher {
+ public:
+  // Connects (so that a bad address or password fails here) and starts the thread.
+  static result<std::unique_ptr<publisher>> start(std::string address, options o);
+  ~publisher();
+  publisher(const publisher&) = delete;
+  publisher& operator=(const publisher&) = delete;
+
+  // Queues `m` (already checked, id set); `done` runs once with the outcome.
+  void publish(message m, publish_callback done);
+  // Queues several, keeping their order; `done(i, status)` for each.
+  void publish(std::vector<message> ms, std::function<void(std::size_t, status)> done);
+  result<message> request(message m, std::chrono::milliseconds timeout);
+  // Waits until nothing is queued or unconfirmed (or `timeout`: deadline_exceeded).
+  status flush(std::chrono::milliseconds timeout);
+  // Completes what it can within publish_timeout, fails the rest (cancelled), disconnects.
+  void close();
+
+ private:
+  struct job {
+    message m;
+    publish_callback done;
+    std::chrono::steady_clock::time_point give_up;
+  };
+  struct sent {
+    job j;
+    bool confirmed = false;
+    status outcome;  // once confirmed
+  };
+  struct pending_request {
+    std::string token;  // correlation id
+    message m;          // the request, until the thread publishes it
+    bool published = false;
+    bool finished = false;
+    result<message> reply = deadline_exceeded("no reply");
+  };
+
+  publisher(std::string address, options o) : address_(std::move(address)), options_(std::move(o)) {}
+  void run();
+  status connect();
+  // Publishes the queued jobs and requests; false when the connection broke.
+  bool send_queued();
+  // Reads and handles every frame that has arrived (waiting up to `wait` for the first).
+  status read_frames(std::chrono::milliseconds wait);
+  status on_frame(const amqp_frame_t& f);
+  // The broker confirmed (ack) or refused (nack) tag `tag` (and every earlier one if `multiple`).
+  void confirmed(std::uint64_t tag, bool multiple, bool ack);
+  // Runs the callbacks of the confirmed prefix of sent_.
+  void complete_prefix();
+  // The connection broke: unconfirmed jobs go back to the queue, requests in flight fail.
+  void connection_lost(const status& why);
+  void fail_expired(std::chrono::steady_clock::time_point now);
+  void finish_request(const std::string& token, result<message> r);
+  void wake();
+  [[nodiscard]] bool idle_locked() const { return queue_.empty() && in_flight_ == 0; }
+
+  const std::string address_;
+  const options options_;
+  int wake_fd_ = -1;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable idle_cv_;  // nothing queued or unconfirmed (flush)
+  std::condition_variable reply_cv_;  // a request finished
+  std::deque<job> queue_;             // guarded by mu_: not yet published
+  std::deque<std::shared_ptr<pending_request>> request_queue_;           // guarded by mu_
+  std::map<std::string, std::shared_ptr<pending_request>> requests_;   // guarded by mu_: by token
+  std::size_t in_flight_ = 0;  // guarded by mu_: published, not yet confirmed
+  bool closing_ = false;       // guarded by mu_
+
+  // The thread's own.
+  std::unique_ptr<connection> conn_;
+  std::deque<sent> sent_;  // unconfirmed, by delivery tag from first_tag_
+  std::uint64_t first_tag_ = 1;
+  std::vector<std::string> returned_;  // message-ids the broker returned (no queue took them)
+  std::deque<job> retry_;              // unconfirmed when the connection broke: published first
+  std::chrono::milliseconds backoff_{0};
+};
+
+}  // namespace ferry::rabbitmq::detail
