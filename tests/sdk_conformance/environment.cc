@@ -187,7 +187,7 @@ std::unique_ptr<broker> start_broker(const std::string& kind, std::string* why_n
     auto r = std::make_unique<rabbitmq_broker>();
     if (r->start(dir)) return r;
     *why_not = test::rabbitmq_server::available() ? "rabbitmq-server did not start (its log: " + dir + "/log)"
-                                                   : "rabbitmq-server is not installed";
+                                                  : "rabbitmq-server is not installed";
     return nullptr;
   }
   if (kind == "ferryd") {

@@ -99,9 +99,7 @@ int child_process::stop(std::chrono::milliseconds grace) {
   return -1;
 }
 
-void child_process::signal(int sig) const {
-  ::kill(own_group_ ? -pid_ : pid_, sig);
-}
+void child_process::signal(int sig) const { ::kill(own_group_ ? -pid_ : pid_, sig); }
 
 void child_process::kill() {
   close_input();

@@ -37,12 +37,13 @@ bool rabbitmq_server::start(const std::string& dir) {
     return false;
   }
   node_.set_own_group(true);
-  node_.set_environment({"HOME=" + dir, "RABBITMQ_NODENAME=" + node, "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-                         "RABBITMQ_NODE_PORT=" + std::to_string(port_), "RABBITMQ_DIST_PORT=" + std::to_string(dist_port),
-                         "ERL_EPMD_PORT=" + std::to_string(epmd_port), "RABBITMQ_MNESIA_BASE=" + dir + "/mnesia",
-                         "RABBITMQ_LOG_BASE=" + dir + "/log", "RABBITMQ_ENABLED_PLUGINS_FILE=" + dir + "/enabled_plugins",
-                         "RABBITMQ_CONFIG_FILE=" + dir + "/rabbitmq.conf", "RABBITMQ_PID_FILE=" + dir + "/pid",
-                         "ERL_CRASH_DUMP=" + dir + "/log/erl_crash.dump"});
+  node_.set_environment(
+      {"HOME=" + dir, "RABBITMQ_NODENAME=" + node, "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+       "RABBITMQ_NODE_PORT=" + std::to_string(port_), "RABBITMQ_DIST_PORT=" + std::to_string(dist_port),
+       "ERL_EPMD_PORT=" + std::to_string(epmd_port), "RABBITMQ_MNESIA_BASE=" + dir + "/mnesia",
+       "RABBITMQ_LOG_BASE=" + dir + "/log", "RABBITMQ_ENABLED_PLUGINS_FILE=" + dir + "/enabled_plugins",
+       "RABBITMQ_CONFIG_FILE=" + dir + "/rabbitmq.conf", "RABBITMQ_PID_FILE=" + dir + "/pid",
+       "ERL_CRASH_DUMP=" + dir + "/log/erl_crash.dump"});
   return start_again();
 }
 

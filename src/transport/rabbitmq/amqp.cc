@@ -135,20 +135,19 @@ result<std::unique_ptr<connection>> connection::open(const std::string& address,
     self->broken_ = true;
     return unavailable("rabbitmq: cannot connect to " + address + ": " + amqp_error_string2(rc));
   }
-  amqp_table_entry_t props[] = {entry("connection_name", text_value(name)),
-                                entry("product", text_value("ferry"))};
+  amqp_table_entry_t props[] = {entry("connection_name", text_value(name)), entry("product", text_value("ferry"))};
   const amqp_table_t table{2, props};
-  const amqp_rpc_reply_t r =
-      amqp_login_with_properties(self->c_, o.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
-                                 static_cast<int>(o.heartbeat.count()), &table, AMQP_SASL_METHOD_PLAIN,
-                                 o.user.c_str(), o.password.c_str());
+  const amqp_rpc_reply_t r = amqp_login_with_properties(self->c_, o.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
+                                                        static_cast<int>(o.heartbeat.count()), &table,
+                                                        AMQP_SASL_METHOD_PLAIN, o.user.c_str(), o.password.c_str());
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     self->broken_ = true;
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
       const auto* c = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
       const std::string text(view(c->reply_text));
-      const status_code code = text.find("Login was refused") != std::string::npos ? status_code::unauthenticated
-                                                                                   : code_of(c->reply_code);
+      status_code code = code_of(c->reply_code);
+      if (text.find("Login was refused") != std::string::npos) code = status_code::unauthenticated;
+      if (text.find("not found") != std::string::npos) code = status_code::not_found;  // the vhost
       return status(code, "rabbitmq: " + address + " refused the login: " + text);
     }
     // RabbitMQ closes the socket on bad credentials without a reason (no authentication_failure_close).
@@ -157,9 +156,9 @@ result<std::unique_ptr<connection>> connection::open(const std::string& address,
       return status(status_code::unauthenticated,
                     "rabbitmq: " + address + " closed the connection at login (wrong user or password?)");
     }
-    return unavailable("rabbitmq: login to " + address + " failed: " +
-                       (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(r.library_error)
-                                                                        : "unexpected reply"));
+    return unavailable(
+        "rabbitmq: login to " + address + " failed: " +
+        (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(r.library_error) : "unexpected reply"));
   }
   for (int ch = 1; ch <= channels; ++ch) FERRY_RETURN_IF_ERROR(self->open_channel(static_cast<amqp_channel_t>(ch)));
   return self;
@@ -192,7 +191,8 @@ status connection::rpc_status(std::string_view what, amqp_channel_t ch) {
   if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
     // The broker closed the channel: acknowledge, and open it again for the next call.
     const amqp_channel_close_t why = *static_cast<const amqp_channel_close_t*>(r.reply.decoded);
-    const status s(code_of(why.reply_code), "rabbitmq: " + std::string(what) + ": " + std::string(view(why.reply_text)));
+    const status s(code_of(why.reply_code),
+                   "rabbitmq: " + std::string(what) + ": " + std::string(view(why.reply_text)));
     const status reopened = reopen_channel(ch, why);
     return reopened.code() == s.code() ? s : reopened;
   }
@@ -201,8 +201,8 @@ status connection::rpc_status(std::string_view what, amqp_channel_t ch) {
     const auto* c = static_cast<const amqp_connection_close_t*>(r.reply.decoded);
     amqp_connection_close_ok_t ok{};
     (void)amqp_send_method(c_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-    return status(code_of(c->reply_code),
-                  "rabbitmq: " + std::string(what) + ": the broker closed the connection: " + std::string(view(c->reply_text)));
+    return status(code_of(c->reply_code), "rabbitmq: " + std::string(what) + ": the broker closed the connection: " +
+                                              std::string(view(c->reply_text)));
   }
   return internal_error("rabbitmq: " + std::string(what) + ": unexpected reply");
 }
@@ -263,7 +263,8 @@ status declare_queue(connection& c, amqp_channel_t ch, const queue_spec& q) {
   std::vector<amqp_table_entry_t> args;
   args.push_back(entry("x-queue-type", text_value("quorum")));
   if (q.delivery_limit > 0) args.push_back(entry("x-delivery-limit", long_value(q.delivery_limit)));
-  if (!q.dead_letter_exchange.empty()) args.push_back(entry("x-dead-letter-exchange", text_value(q.dead_letter_exchange)));
+  if (!q.dead_letter_exchange.empty())
+    args.push_back(entry("x-dead-letter-exchange", text_value(q.dead_letter_exchange)));
   if (q.expires_ms > 0) args.push_back(entry("x-expires", long_value(q.expires_ms)));
   const amqp_table_t table{static_cast<int>(args.size()), args.data()};
   amqp_queue_declare(c.get(), ch, bytes(q.name), /*passive=*/0, /*durable=*/1, /*exclusive=*/0, /*auto_delete=*/0,
@@ -293,13 +294,14 @@ std::string binding_pattern(std::string_view subject) {
 status check_subject(std::string_view subject, bool pattern) {
   if (subject.empty()) return invalid_argument("rabbitmq: empty subject");
   if (subject.size() > 255) {
-    return invalid_argument("rabbitmq: subject longer than 255 bytes (an AMQP routing key): " +
-                            std::string(subject.substr(0, 64)) + "...");
+    return invalid_argument(
+        "rabbitmq: subject longer than 255 bytes (an AMQP routing key): " + std::string(subject.substr(0, 64)) + "...");
   }
   std::size_t start = 0;
   for (;;) {
     const std::size_t dot = subject.find('.', start);
-    const std::string_view token = subject.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    const std::string_view token =
+        subject.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     const bool last = dot == std::string_view::npos;
     if (token.empty()) return invalid_argument("rabbitmq: empty token in subject \"" + std::string(subject) + "\"");
     if (token.find('#') != std::string_view::npos) {

@@ -34,8 +34,8 @@ inline constexpr std::string_view x_delivery_count = "x-delivery-count";  // quo
 class connection {
  public:
   // Connects (within o.connect_timeout), logs in, and opens channels 1..`channels`.
-  static result<std::unique_ptr<connection>> open(const std::string& address, const options& o,
-                                                  const std::string& name, int channels);
+  static result<std::unique_ptr<connection>> open(const std::string& address, const options& o, const std::string& name,
+                                                  int channels);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;

@@ -77,8 +77,8 @@ result<std::shared_ptr<consumer>> consumer::start(const std::string& address, co
 
 status consumer::setup() {
   conn_.reset();
-  const std::string name = options_.connection_name + " " + (config_.group.empty() ? "sub" : config_.group) + " " +
-                           config_.subject;
+  const std::string name =
+      options_.connection_name + " " + (config_.group.empty() ? "sub" : config_.group) + " " + config_.subject;
   FERRY_ASSIGN_OR_RETURN(conn_, connection::open(address_, options_, name, 1));
   FERRY_RETURN_IF_ERROR(declare_exchange(*conn_, channel, options_.exchange));
   const bool own = config_.group.empty();
@@ -86,8 +86,10 @@ status consumer::setup() {
                                       {.name = config_.queue,
                                        .dead_letter_exchange = options_.dead_letter_exchange,
                                        .expires_ms = own ? options_.unused_queue_expiry.count() : -1}));
-  FERRY_RETURN_IF_ERROR(bind_queue(*conn_, channel, config_.queue, options_.exchange, binding_pattern(config_.subject)));
-  const auto prefetch = static_cast<std::uint16_t>(std::clamp<std::size_t>(config_.subscription.max_in_flight, 1, 65535));
+  FERRY_RETURN_IF_ERROR(
+      bind_queue(*conn_, channel, config_.queue, options_.exchange, binding_pattern(config_.subject)));
+  const auto prefetch =
+      static_cast<std::uint16_t>(std::clamp<std::size_t>(config_.subscription.max_in_flight, 1, 65535));
   amqp_basic_qos(conn_->get(), channel, 0, prefetch, 0);
   FERRY_RETURN_IF_ERROR(conn_->rpc_status("basic.qos", channel));
   amqp_basic_consume(conn_->get(), channel, bytes(config_.queue), amqp_empty_bytes, /*no_local=*/0, /*no_ack=*/0,

@@ -48,8 +48,8 @@ struct settlements {
   void add(const record& r);
 
   std::mutex mu;
-  std::vector<record> records;  // guarded by mu
-  int wake_fd = -1;             // an eventfd the thread polls
+  std::vector<record> records;        // guarded by mu
+  int wake_fd = -1;                   // an eventfd the thread polls
   settler_pool<rabbit_settler> pool;  // taken by the subscription's thread only
 };
 

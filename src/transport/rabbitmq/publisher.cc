@@ -73,7 +73,8 @@ void publisher::publish(std::vector<message> ms, std::function<void(std::size_t,
   std::unique_lock lock(mu_);
   if (closing_) {
     lock.unlock();
-    for (std::size_t i = 0; i < ms.size(); ++i) (*shared)(i, failed_precondition("publish after the transport was closed"));
+    for (std::size_t i = 0; i < ms.size(); ++i)
+      (*shared)(i, failed_precondition("publish after the transport was closed"));
     return;
   }
   const bool was_empty = queue_.empty();
@@ -337,8 +338,8 @@ void publisher::confirmed(std::uint64_t tag, bool multiple, bool ack) {
     if (returned_.empty()) return;
     if (auto it = std::find(returned_.begin(), returned_.end(), s.j.m.id); it != returned_.end()) {
       returned_.erase(it);
-      s.outcome = unavailable("rabbitmq: no queue is bound to " + s.j.m.subject + " in exchange " +
-                              options_.exchange + ": nobody would receive it");
+      s.outcome = unavailable("rabbitmq: no queue is bound to " + s.j.m.subject + " in exchange " + options_.exchange +
+                              ": nobody would receive it");
     }
   };
   const std::size_t last = tag - first_tag_;

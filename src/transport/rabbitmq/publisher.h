@@ -92,13 +92,13 @@ class publisher {
   std::thread thread_;
 
   std::mutex mu_;
-  std::condition_variable idle_cv_;  // nothing queued or unconfirmed (flush)
-  std::condition_variable reply_cv_;  // a request finished
-  std::deque<job> queue_;             // guarded by mu_: not yet published
-  std::deque<std::shared_ptr<pending_request>> request_queue_;           // guarded by mu_
-  std::map<std::string, std::shared_ptr<pending_request>> requests_;   // guarded by mu_: by token
-  std::size_t in_flight_ = 0;  // guarded by mu_: published, not yet confirmed
-  bool closing_ = false;       // guarded by mu_
+  std::condition_variable idle_cv_;                                   // nothing queued or unconfirmed (flush)
+  std::condition_variable reply_cv_;                                  // a request finished
+  std::deque<job> queue_;                                             // guarded by mu_: not yet published
+  std::deque<std::shared_ptr<pending_request>> request_queue_;        // guarded by mu_
+  std::map<std::string, std::shared_ptr<pending_request>> requests_;  // guarded by mu_: by token
+  std::size_t in_flight_ = 0;                                         // guarded by mu_: published, not yet confirmed
+  bool closing_ = false;                                              // guarded by mu_
 
   // The thread's own.
   std::unique_ptr<connection> conn_;

@@ -167,7 +167,8 @@ result<std::unique_ptr<transport>> connect(const std::string& address, options o
   if (o.exchange.empty()) {
     return invalid_argument("rabbitmq: options.exchange is empty (the default exchange cannot route by subject)");
   }
-  if (o.connect_timeout <= std::chrono::milliseconds::zero() || o.publish_timeout <= std::chrono::milliseconds::zero()) {
+  if (o.connect_timeout <= std::chrono::milliseconds::zero() ||
+      o.publish_timeout <= std::chrono::milliseconds::zero()) {
     return invalid_argument("rabbitmq: connect_timeout and publish_timeout must be positive");
   }
   FERRY_ASSIGN_OR_RETURN(auto p, detail::publisher::start(address, o));
@@ -204,12 +205,14 @@ result<std::unique_ptr<transport>> connect_url(const transport_url& url) {
   if (auto v = p.text("dead_letter_exchange")) o.dead_letter_exchange = *v;
   if (auto v = p.text("name")) o.connection_name = *v;
   if (auto v = p.text("unroutable")) {
-    if (*v != "error" && *v != "drop") return invalid_argument("amqp option unroutable=\"" + *v + "\" is not error or drop");
+    if (*v != "error" && *v != "drop")
+      return invalid_argument("amqp option unroutable=\"" + *v + "\" is not error or drop");
     o.unroutable = *v == "error" ? unroutable_policy::error : unroutable_policy::drop;
   }
-  const std::pair<const char*, std::chrono::milliseconds*> durations[] = {{"connect_timeout", &o.connect_timeout},
-                                                                          {"publish_timeout", &o.publish_timeout},
-                                                                          {"unused_queue_expiry", &o.unused_queue_expiry}};
+  const std::pair<const char*, std::chrono::milliseconds*> durations[] = {
+      {"connect_timeout", &o.connect_timeout},
+      {"publish_timeout", &o.publish_timeout},
+      {"unused_queue_expiry", &o.unused_queue_expiry}};
   for (const auto& [key, field] : durations) {
     FERRY_ASSIGN_OR_RETURN(auto d, p.duration(key));
     if (d) *field = *d;

@@ -1,0 +1,466 @@
+// What the SDK conformance suite cannot show on RabbitMQ: a member killed with SIGKILL whose
+// unacknowledged messages another member gets, a graceful stop that leaves nothing acknowledged
+// behind, nack delays and ack_wait as requeues with the quorum queue's count, max_deliver to a
+// dead-letter exchange, mandatory publishing, rabbitmq-server killed under load, bad input at the
+// edges, and interop both ways with pika. Against Debian's rabbitmq-server, started once for the
+// binary on free loopback ports in a temporary directory (one ctest test: the node takes seconds
+// to boot).
+#include "ferry/rabbitmq.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "ferry/connect.h"
+#include "process.h"
+#include "rabbitmq_server.h"
+
+namespace ferry::rabbitmq {
+namespace {
+
+using namespace std::chrono_literals;
+
+test::rabbitmq_server* server() {
+  static std::unique_ptr<test::rabbitmq_server> s = [] {
+    auto r = std::make_unique<test::rabbitmq_server>();
+    if (!r->start(test::make_temp_dir("ferry-rabbitmq-test-"))) r.reset();
+    return r;
+  }();
+  return s.get();
+}
+
+std::unique_ptr<transport> connect_or_die(const std::string& address, options o) {
+  auto t = connect(address, std::move(o));
+  EXPECT_TRUE(t.is_ok()) << t.status().to_string();
+  return t.is_ok() ? std::move(*t) : nullptr;
+}
+std::unique_ptr<transport> connect_or_die(options o) { return connect_or_die(server()->address(), std::move(o)); }
+std::unique_ptr<transport> connect_or_die() { return connect_or_die(options{}); }
+
+std::string new_subject(const std::string& name) {
+  static std::atomic<int> n{0};
+  return "rt." + name + "." + std::to_string(++n) + "." + new_id().substr(0, 6);
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+class recorder {
+ public:
+  delivery_callback acking() {
+    return [this](message m) {
+      m.ack();
+      add(m);
+    };
+  }
+  void add(const message& m) {
+    std::lock_guard lock(mu_);
+    all_.push_back(m);
+  }
+  std::vector<message> all() {
+    std::lock_guard lock(mu_);
+    return all_;
+  }
+  std::set<std::string> payloads() {
+    std::set<std::string> out;
+    for (const message& m : all()) out.insert(m.payload);
+    return out;
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu_);
+    return all_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<message> all_;
+};
+
+// Subscribes `group` and stops: its queue exists, so what is published next is kept for it.
+void declare_group(transport& t, const std::string& subject, const std::string& group) {
+  auto sub = t.subscribe(subject, {.group = group}, [](message m) { m.nack(); });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  (*sub)->stop();
+}
+
+class RabbitMQ : public testing::Test {
+ protected:
+  void SetUp() override {
+    spdlog::set_level(spdlog::level::err);
+    if (server() == nullptr) {
+      GTEST_SKIP() << "rabbitmq-server is not installed or did not start (make deps installs it)";
+    }
+  }
+};
+
+TEST_F(RabbitMQ, AMemberKilledWithSigkillHasItsUnacknowledgedMessagesRedelivered) {
+  const std::string subject = new_subject("sigkill"), group = "g";
+  auto t = connect_or_die();
+  declare_group(*t, subject, group);
+  constexpr int total = 60;
+  std::vector<message> batch;
+  for (int i = 0; i < total; ++i) batch.emplace_back(subject, std::to_string(i));
+  ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+
+  const std::string dir = test::make_temp_dir("ferry-rabbitmq-member-"), out = dir + "/member.out";
+  test::child_process member;
+  ASSERT_TRUE(member.start(
+      {test::program_path("rabbitmq_member", "FERRY_RABBITMQ_MEMBER"), server()->address(), subject, group, "20"},
+      out));
+  ASSERT_TRUE(eventually([&] { return read_file(out).find("holding") != std::string::npos; })) << read_file(out);
+  std::this_thread::sleep_for(300ms);  // its acks reach the broker
+  member.kill();
+  std::set<std::string> acked_by_killed;
+  for (const std::string& l : lines(read_file(out))) {
+    if (l.rfind("acked ", 0) == 0) acked_by_killed.insert(l.substr(6));
+  }
+  ASSERT_EQ(acked_by_killed.size(), 20u);
+
+  recorder got;
+  auto sub = t->subscribe(subject, {.group = group}, got.acking());
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  EXPECT_TRUE(eventually([&] { return got.size() >= total - 20; })) << got.size();
+  std::this_thread::sleep_for(300ms);  // nothing more comes
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(total - 20));
+  std::set<std::string> all = acked_by_killed;
+  for (const message& m : got.all()) {
+    EXPECT_FALSE(acked_by_killed.contains(m.payload)) << m.payload << " was acknowledged, yet delivered again";
+    EXPECT_EQ(m.delivery.delivery_count, 2u) << m.payload << ": the killed member had it";
+    EXPECT_TRUE(m.delivery.redelivered);
+    all.insert(m.payload);
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(total));
+}
+
+TEST_F(RabbitMQ, AGracefulStopAcknowledgesWhatWasHandledAndLeavesTheRestToOthers) {
+  const std::string subject = new_subject("graceful"), group = "g";
+  auto t = connect_or_die();
+  declare_group(*t, subject, group);
+  constexpr int total = 100;
+  std::vector<message> batch;
+  for (int i = 0; i < total; ++i) batch.emplace_back(subject, std::to_string(i));
+  ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+  std::set<std::string> acked;
+  std::vector<message> held;
+  {
+    auto first = connect_or_die();
+    std::mutex mu;
+    auto sub = first->subscribe(subject, {.group = group, .max_in_flight = 50}, [&](message m) {
+      std::lock_guard lock(mu);
+      if (acked.size() < 30) {
+        m.ack();
+        acked.insert(m.payload);
+      } else {
+        held.push_back(std::move(m));  // never settled
+      }
+    });
+    ASSERT_TRUE(sub.is_ok());
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(mu);
+      return acked.size() == 30 && !held.empty();
+    }));
+    (*sub)->stop();  // right after the acks: they go out before it closes
+    first->close();
+  }
+  for (message& m : held) EXPECT_TRUE(m.ack());  // too late: ignored, the broker requeued them
+  recorder rest;
+  auto sub = t->subscribe(subject, {.group = group}, rest.acking());
+  ASSERT_TRUE(sub.is_ok());
+  EXPECT_TRUE(eventually([&] { return rest.size() >= total - 30; })) << rest.size();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(rest.size(), static_cast<std::size_t>(total - 30));
+  for (const message& m : rest.all()) EXPECT_FALSE(acked.contains(m.payload)) << m.payload << " handled twice";
+}
+
+TEST_F(RabbitMQ, NackDelayAndAckWaitRequeueWithTheQueueCount) {
+  const std::string subject = new_subject("requeue");
+  auto t = connect_or_die();
+  std::mutex mu;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, message>> seen;
+  auto sub = t->subscribe(subject, {.group = "g", .ack_wait = 500ms}, [&](message m) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(std::chrono::steady_clock::now(), m);
+    if (m.payload == "next") {
+      m.ack();
+      return;
+    }
+    if (m.delivery.delivery_count == 1) m.nack(300ms);
+    if (m.delivery.delivery_count == 3) m.ack();
+    // the second delivery is left unsettled: ack_wait requeues it
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(t->publish(message(subject, "x")).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return seen.size() >= 3;
+  }));
+  {
+    // The late ack of the requeued delivery is dropped by the transport (acking a tag the broker
+    // took back would close the channel): the subscription goes on undisturbed.
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(seen[1].second.ack());
+  }
+  message next(subject, "next");
+  next.id = new_id();
+  ASSERT_TRUE(t->publish(next).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return seen.size() >= 4;
+  }));
+  std::this_thread::sleep_for(1s);  // nothing else comes
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[3].second.id, next.id);
+  EXPECT_EQ(seen[3].second.delivery.delivery_count, 1u);
+  seen.pop_back();
+  ASSERT_EQ(seen.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seen[i].second.delivery.delivery_count, i + 1);
+    EXPECT_EQ(seen[i].second.delivery.redelivered, i > 0);
+    EXPECT_EQ(seen[i].second.id, seen[0].second.id);
+  }
+  EXPECT_GE(seen[1].first - seen[0].first, 290ms) << "the nack delay was not kept";
+  EXPECT_GE(seen[2].first - seen[1].first, 490ms) << "requeued before ack_wait";
+}
+
+TEST_F(RabbitMQ, MaxDeliverRejectsToTheDeadLetterExchange) {
+  const std::string subject = new_subject("poison");
+  auto dlx = connect_or_die({.exchange = "ferry-test-dlx"});  // declares the dead-letter exchange
+  recorder letters;
+  auto dead = dlx->subscribe(">", {.group = "letters." + subject}, letters.acking());
+  ASSERT_TRUE(dead.is_ok()) << dead.status().to_string();
+  auto t = connect_or_die({.dead_letter_exchange = "ferry-test-dlx"});
+  std::atomic<int> deliveries{0};
+  auto sub = t->subscribe(subject, {.group = "g", .max_deliver = 3}, [&](message m) {
+    ++deliveries;
+    m.nack();
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  message poison(subject, "poison");
+  poison.id = "poison-1";
+  ASSERT_TRUE(t->publish(poison).is_ok());
+  ASSERT_TRUE(eventually([&] { return letters.size() >= 1; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(deliveries.load(), 3);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters.all()[0].id, "poison-1");
+  EXPECT_EQ(letters.all()[0].subject, subject);
+  EXPECT_EQ(letters.all()[0].payload, "poison");
+}
+
+TEST_F(RabbitMQ, AMessageNoQueueTakesIsAnErrorUnlessDropIsAsked) {
+  auto t = connect_or_die();
+  const std::string nobody = new_subject("nobody");
+  const status s = t->publish(message(nobody, "x"));
+  EXPECT_EQ(s.code(), status_code::unavailable) << s.to_string();
+  EXPECT_NE(s.message().find("no queue is bound"), std::string::npos) << s.to_string();
+  std::vector<message> batch;
+  const std::string someone = new_subject("someone");
+  recorder got;
+  auto sub = t->subscribe(someone, {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  batch.emplace_back(someone, "1");
+  batch.emplace_back(nobody, "2");
+  batch.emplace_back(someone, "3");
+  EXPECT_EQ(t->publish(std::move(batch)).code(), status_code::unavailable);
+  EXPECT_TRUE(eventually([&] { return got.payloads() == std::set<std::string>{"1", "3"}; }));
+  std::promise<status> async;
+  t->publish_async(message(nobody, "x"), [&](status st) { async.set_value(st); });
+  EXPECT_EQ(async.get_future().get().code(), status_code::unavailable);
+
+  auto dropping = connect_or_die({.unroutable = unroutable_policy::drop});
+  EXPECT_TRUE(dropping->publish(message(nobody, "x")).is_ok());
+}
+
+TEST_F(RabbitMQ, EveryConfirmedPublishSurvivesAKilledBroker) {
+  test::rabbitmq_server own;
+  ASSERT_TRUE(own.start(test::make_temp_dir("ferry-rabbitmq-crash-")));
+  const std::string subject = new_subject("crash");
+  auto t = connect_or_die(own.address(), {.publish_timeout = 60s});
+  declare_group(*t, subject, "g");
+  std::this_thread::sleep_for(3s);  // RabbitMQ 3.10 writes a new quorum queue's registration a moment later
+  std::mutex mu;
+  std::set<std::string> confirmed;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < 4; ++p) {
+    publishers.emplace_back([&, p] {
+      for (int i = 0; !stop.load(); ++i) {
+        message m(subject, std::to_string(p) + "-" + std::to_string(i));
+        if (t->publish(m).is_ok()) {
+          std::lock_guard lock(mu);
+          confirmed.insert(m.payload);
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return confirmed.size() >= 300;
+  }));
+  own.kill();  // SIGKILL mid-load
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(own.start_again());
+  const std::size_t before = [&] {
+    std::lock_guard lock(mu);
+    return confirmed.size();
+  }();
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return confirmed.size() >= before + 200;  // publishing goes on after the restart
+  }));
+  stop.store(true);
+  for (auto& th : publishers) th.join();
+  recorder got;
+  auto sub = t->subscribe(subject, {.group = "g", .max_in_flight = 1000}, got.acking());
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(eventually([&] {
+    const auto have = got.payloads();
+    return std::includes(have.begin(), have.end(), confirmed.begin(), confirmed.end());
+  })) << got.payloads().size()
+      << " of " << confirmed.size() << " confirmed";
+  EXPECT_EQ(failures.load(), 0) << "publishes failed although the broker came back within publish_timeout";
+}
+
+// --- interop with pika (a client we did not write) ---
+
+bool have_pika() { return ::system("/usr/bin/python3 -c 'import pika' >/dev/null 2>&1") == 0; }
+
+std::string pika_peer() {
+  if (const char* p = std::getenv("FERRY_PIKA_PEER")) return p;
+  return std::string(FERRY_SOURCE_DIR) + "/tests/rabbitmq/pika_peer.py";
+}
+
+TEST_F(RabbitMQ, PikaReadsWhatFerryPublished) {
+  if (!have_pika()) GTEST_SKIP() << "python3-pika is not installed (make deps installs it)";
+  const std::string subject = new_subject("to-pika");
+  const std::string dir = test::make_temp_dir("ferry-pika-"), out = dir + "/pika.out";
+  test::child_process pika;
+  ASSERT_TRUE(pika.start(
+      {"/usr/bin/python3", pika_peer(), "consume", std::to_string(server()->port()), "ferry", "rt.*.*.*", "2"}, out));
+  ASSERT_TRUE(eventually([&] { return read_file(out).find("ready") != std::string::npos; })) << read_file(out);
+  auto t = connect_or_die();
+  message m(subject, std::string("binary\0payload", 14));
+  m.id = "ferry-1";
+  m.key = "customer-7";
+  m.headers.set("Content-Type", "application/json").add("Multi", "1").add("Multi", "2");
+  ASSERT_TRUE(t->publish(m).is_ok());
+  ASSERT_TRUE(t->publish(message(subject, "second")).is_ok());
+  ASSERT_TRUE(eventually([&] { return lines(read_file(out)).size() >= 3; })) << read_file(out);
+  const auto j = nlohmann::json::parse(lines(read_file(out))[1]);
+  EXPECT_EQ(j["routing_key"], subject);
+  EXPECT_EQ(j["message_id"], "ferry-1");
+  EXPECT_EQ(j["body"].get<std::string>(), std::string("binary\0payload", 14));
+  EXPECT_EQ(j["headers"]["Content-Type"], "application/json");
+  EXPECT_EQ(j["headers"]["Multi"], nlohmann::json::array({"1", "2"}));
+  EXPECT_EQ(j["headers"]["Ferry-Key"], "customer-7");
+}
+
+TEST_F(RabbitMQ, FerryConsumesWhatPikaPublished) {
+  if (!have_pika()) GTEST_SKIP() << "python3-pika is not installed (make deps installs it)";
+  const std::string subject = new_subject("from-pika");
+  auto t = connect_or_die();
+  recorder got;
+  auto sub = t->subscribe(subject, {.group = "g"}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  const std::string dir = test::make_temp_dir("ferry-pika-"), out = dir + "/pika.out";
+  test::child_process pika;
+  ASSERT_TRUE(pika.start(
+      {"/usr/bin/python3", pika_peer(), "publish", std::to_string(server()->port()), "ferry", subject, "5"}, out));
+  ASSERT_TRUE(eventually([&] { return got.size() >= 5; })) << read_file(out);
+  std::map<std::string, message> by_id;
+  for (const message& m : got.all()) by_id.emplace(m.id, m);
+  ASSERT_TRUE(by_id.contains("pika-3")) << read_file(out);
+  const message& m = by_id.at("pika-3");
+  EXPECT_EQ(m.subject, subject);
+  EXPECT_EQ(m.payload, "from pika 3");
+  EXPECT_EQ(m.headers.value_or("Source", ""), "pika");
+  EXPECT_EQ(m.headers.value_or("Seq", ""), "3");  // an AMQP integer, as text
+  EXPECT_EQ(m.headers.all("Tags"), (std::vector<std::string_view>{"a", "b"}));
+  EXPECT_EQ(m.delivery.delivery_count, 1u);
+  EXPECT_EQ(m.delivery.transport, "rabbitmq");
+}
+
+// --- the edges ---
+
+TEST_F(RabbitMQ, BadInputIsRefusedWithTheReason) {
+  auto t = connect_or_die();
+  for (const std::string& bad : std::vector<std::string>{"", "a..b", "a.#", "a.*", "a.>", std::string(300, 'x')}) {
+    EXPECT_EQ(t->publish(message(bad, "x")).code(), status_code::invalid_argument) << bad;
+  }
+  for (const std::string& bad : std::vector<std::string>{"", "a..b", "a.#", "a.>.b", "a.b*", std::string(300, 'x')}) {
+    EXPECT_EQ(t->subscribe(bad, {}, [](message) {}).status().code(), status_code::invalid_argument) << bad;
+  }
+  EXPECT_EQ(t->subscribe(std::string(200, 'x'), {.group = std::string(100, 'g')}, [](message) {}).status().code(),
+            status_code::invalid_argument);
+  message reserved(new_subject("x"), "x");
+  reserved.headers.set("x-delivery-count", "1");
+  EXPECT_EQ(t->publish(reserved).code(), status_code::invalid_argument);
+  message long_id(new_subject("x"), "x");
+  long_id.id = std::string(300, 'i');
+  EXPECT_EQ(t->publish(long_id).code(), status_code::invalid_argument);
+
+  EXPECT_EQ(connect(server()->address(), {.password = "wrong"}).status().code(), status_code::unauthenticated);
+  EXPECT_EQ(connect(server()->address(), {.vhost = "no-such-vhost"}).status().code(), status_code::not_found);
+  EXPECT_EQ(connect(server()->address(), {.exchange = ""}).status().code(), status_code::invalid_argument);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(connect("127.0.0.1:1", {.connect_timeout = 1s}).status().code(), status_code::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(connect("127.0.0.1:notaport").status().code(), status_code::invalid_argument);
+}
+
+TEST_F(RabbitMQ, UrlsConnectAndBadOnesSayWhatIsWrong) {
+  const std::string hostport = server()->address();
+  auto t = ferry::connect("amqp://guest:guest@" + hostport + "/%2f?exchange=ferry-url&name=url-test&heartbeat=10s");
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ((*t)->name(), "rabbitmq");
+  recorder got;
+  const std::string subject = new_subject("url");
+  auto sub = (*t)->subscribe(subject, {}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE((*t)->publish(message(subject, "via url")).is_ok());
+  EXPECT_TRUE(eventually([&] { return got.size() == 1; }));
+
+  for (const std::string& bad : std::vector<std::string>{
+           "amqp://" + hostport + "?unknown=1", "amqp://" + hostport + "?unroutable=maybe",
+           "amqp://" + hostport + "?publish_timeout=soon", "amqp://a:1,b:2", "amqp://us%zzer@" + hostport}) {
+    auto r = ferry::connect(bad);
+    EXPECT_EQ(r.status().code(), status_code::invalid_argument) << bad << ": " << r.status().to_string();
+  }
+  EXPECT_EQ(ferry::connect("amqp://guest:nope@" + hostport).status().code(), status_code::unauthenticated);
+}
+
+}  // namespace
+}  // namespace ferry::rabbitmq
