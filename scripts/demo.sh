@@ -9,6 +9,7 @@
 #   ORDERS=1000 RATE=100 make demo
 #   make demo TRANSPORT=kafka      # the same shop on Kafka (a 3-broker ferry-kafka-mock)
 #   make demo TRANSPORT=redis      # the same shop on Redis Streams (redis-server of its own)
+#   make demo TRANSPORT=rabbitmq   # the same shop on RabbitMQ (a rabbitmq-server node of its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec bash examples/shop/run_shop.sh --bin "${BUILD:-build}/bin" --transport "${TRANSPORT:-nats}" \

@@ -5,12 +5,14 @@
 # shop-load's progress and summary; stops everything it started. Exits with shop-load's status
 # (0: every check passed). Used by `make demo` and by the shop_e2e tests.
 #
-#   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka] [--orders N] [--rate R] [--no-kill]
+#   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka|redis|rabbitmq] [--orders N] [--rate R] [--no-kill]
 #                             [--keep] [--show]
 #     --transport  nats (default): ferryd, JetStream streams and NATS request/reply;
 #                  kafka: a 3-broker ferry-kafka-mock and the Kafka transport for everything;
 #                  redis: Debian's redis-server (append-only file, fsync always) and the Redis
 #                  Streams transport for everything
+#                  rabbitmq: Debian's rabbitmq-server (a node of its own, quorum queues) and the
+#                  RabbitMQ transport for everything
 #     --show   after the summary, also show the dead letters (ferry dlq ls) and one order's trace
 #     --keep   keep the work directory (logs, databases, stream files) and print where it is
 set -uo pipefail
@@ -34,33 +36,44 @@ case $transport in
   nats) broker=ferryd ;;
   kafka) broker=ferry-kafka-mock ;;
   redis) broker=redis-server ;;
-  *) echo "run_shop.sh: --transport must be nats, kafka or redis, not $transport" >&2; exit 2 ;;
+  rabbitmq) broker=rabbitmq-server ;;
+  *) echo "run_shop.sh: --transport must be nats, kafka, redis or rabbitmq, not $transport" >&2; exit 2 ;;
 esac
 if [ "$broker" = redis-server ]; then
   command -v redis-server >/dev/null || { echo "run_shop.sh: redis-server is missing (make deps)" >&2; exit 2; }
 fi
-for b in $([ "$broker" = redis-server ] || echo "$broker") ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
+rabbit_script=/usr/lib/rabbitmq/bin/rabbitmq-server
+if [ "$broker" = rabbitmq-server ]; then
+  [ -x "$rabbit_script" ] && command -v epmd >/dev/null ||
+    { echo "run_shop.sh: rabbitmq-server is missing (make deps)" >&2; exit 2; }
+fi
+system_broker() { [ "$broker" = redis-server ] || [ "$broker" = rabbitmq-server ]; }
+for b in $(system_broker || echo "$broker") ferry shop-order shop-inventory shop-payment shop-notification shop-load; do
   [ -x "$bin/$b" ] || { echo "run_shop.sh: $bin/$b is missing (build first)" >&2; exit 2; }
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-shop.XXXXXX")
-declare -A pid
+declare -A pid group
 status=2
 # stop NAME...: SIGTERM (a graceful stop), SIGKILL for whoever is still there after 10 s.
+# (rabbitmq-server and its epmd run in process groups of their own: the group is signalled.)
 stop() {
   local name
-  for name in "$@"; do [ -n "${pid[$name]:-}" ] && kill -TERM "${pid[$name]}" 2>/dev/null; done
+  for name in "$@"; do
+    [ -n "${pid[$name]:-}" ] || continue
+    if [ -n "${group[$name]:-}" ]; then kill -TERM -- "-${pid[$name]}" 2>/dev/null; else kill -TERM "${pid[$name]}" 2>/dev/null; fi
+  done
   for name in "$@"; do
     [ -n "${pid[$name]:-}" ] || continue
     timeout 10 tail -s 0.05 --pid="${pid[$name]}" -f /dev/null ||
-      { echo "run_shop.sh: $name did not stop on SIGTERM" >&2; kill -KILL "${pid[$name]}" 2>/dev/null; }
+      { echo "run_shop.sh: $name did not stop on SIGTERM" >&2; kill -KILL -- "${group[$name]:+-}${pid[$name]}" 2>/dev/null; }
     wait "${pid[$name]}" 2>/dev/null
     unset "pid[$name]"
   done
 }
 cleanup() {
   stop order inventory payment notification  # the services first, while the broker still serves them
-  stop broker
+  stop broker epmd
   if [ "$status" != 0 ]; then
     for log in "$work"/*.log; do echo "---- tail of $log"; tail -n 15 "$log"; done
   fi
@@ -88,6 +101,12 @@ start() {
   local name=$1; shift
   if [ "$name" = broker ] && [ "$broker" = redis-server ]; then
     redis-server "$@" >>"$work/$broker.log" 2>&1 &
+  elif [ "$name" = broker ] && [ "$broker" = rabbitmq-server ]; then
+    setsid env "$@" "$rabbit_script" >>"$work/$broker.log" 2>&1 &
+    group[$name]=1
+  elif [ "$name" = epmd ]; then
+    setsid epmd "$@" >>"$work/epmd.log" 2>&1 &
+    group[$name]=1
   elif [ "$name" = broker ]; then
     "$bin/$broker" "$@" >>"$work/$broker.log" 2>&1 &
   else
@@ -107,6 +126,21 @@ elif [ "$transport" = redis ]; then
   echo "== redis-server on 127.0.0.1:$nats_port (append-only file in $work/redis, fsync always)"
   start broker --port "$nats_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes --appendfsync always \
     --save '' --daemonize no --logfile ''
+  wait_port "$nats_port" || exit 2
+elif [ "$transport" = rabbitmq ]; then
+  read -r dist_port epmd_port <<<"$(free_ports 2)"
+  r=$work/rabbitmq
+  mkdir -p "$r/log"
+  echo "[]." >"$r/enabled_plugins"
+  printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\nlog.console = false\n' "$nats_port" >"$r/rabbitmq.conf"
+  url=amqp://guest:guest@127.0.0.1:$nats_port
+  echo "== rabbitmq-server on 127.0.0.1:$nats_port (a node of its own in $r; quorum queues; Erlang takes a few seconds to boot)"
+  start epmd -port "$epmd_port" -address 127.0.0.1
+  start broker HOME="$r" RABBITMQ_NODENAME="shop$nats_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$nats_port" RABBITMQ_DIST_PORT="$dist_port" ERL_EPMD_PORT="$epmd_port" \
+    RABBITMQ_MNESIA_BASE="$r/mnesia" RABBITMQ_LOG_BASE="$r/log" RABBITMQ_ENABLED_PLUGINS_FILE="$r/enabled_plugins" \
+    RABBITMQ_CONFIG_FILE="$r/rabbitmq.conf" RABBITMQ_PID_FILE="$r/pid"
+  for _ in $(seq 1200); do (exec 3<>/dev/tcp/127.0.0.1/"$nats_port") 2>/dev/null && break; sleep 0.1; done
   wait_port "$nats_port" || exit 2
 else
   start broker --brokers 3 --bootstrap-file "$work/bootstrap" </dev/null
@@ -161,6 +195,8 @@ if [ "$show" = 1 ]; then
     FERRY_SERVER=$url "$bin/ferry" dlq ls DLQ | sed 's/^/   /'
   elif [ "$transport" = kafka ]; then
     echo "== dead letters: the Kafka topics dlq.<service>, listed in the summary above"
+  elif [ "$transport" = rabbitmq ]; then
+    echo "== dead letters: the queue shop-dlq.dlq.> (bound to dlq.#), listed in the summary above"
   else
     echo "== dead letters: the Redis streams dlq.<service>, listed in the summary above"
     echo "   (whole, while the run lasts: redis-cli -p $nats_port XRANGE dlq.inventory - +)"

@@ -29,16 +29,29 @@ auto retry_connect(F connect, std::chrono::milliseconds wait) -> decltype(connec
 }  // namespace
 
 ferry::result<bus> connect_bus(const bus_options& o) {
-  const bool kafka = o.url.starts_with("kafka://"), redis = o.url.starts_with("redis://");
-  if (kafka || redis) {
+  const bool kafka = o.url.starts_with("kafka://"), redis = o.url.starts_with("redis://"),
+             rabbitmq = o.url.starts_with("amqp://");
+  if (kafka || redis || rabbitmq) {
     // The service's name: Kafka's client id (in the brokers' logs), Redis's consumer name (stable
-    // across restarts). The URL may set its own: the last value of an option wins.
+    // across restarts), RabbitMQ's connection name. The URL may set its own: the last value of an
+    // option wins.
     const std::size_t q = o.url.find('?');
-    const std::string url = o.url.substr(0, q) + (kafka ? "?client.id=" : "?consumer=") + o.name +
-                            (q == std::string::npos ? std::string() : "&" + o.url.substr(q + 1));
-    bus b{.kind = kafka ? bus_kind::kafka : bus_kind::redis, .url = o.url};
+    const std::string url = o.url.substr(0, q) +
+                            (kafka   ? "?client.id="
+                             : redis ? "?consumer="
+                                     : "?name=") +
+                            o.name + (q == std::string::npos ? std::string() : "&" + o.url.substr(q + 1));
+    bus b{.kind = kafka ? bus_kind::kafka : redis ? bus_kind::redis : bus_kind::rabbitmq, .url = o.url};
     FERRY_ASSIGN_OR_RETURN(b.streams, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
     FERRY_ASSIGN_OR_RETURN(b.core, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
+    if (rabbitmq) {
+      // RabbitMQ keeps a message only for the queues that exist when it is published: the dead
+      // letters' queue is declared before any service can publish one.
+      auto dlq = b.streams->subscribe(std::string(subject::dlq_prefix) + ">",
+                                      {.group = std::string(rabbitmq_dlq_group)}, [](ferry::message m) { m.nack(); });
+      if (!dlq.is_ok()) return dlq.status();
+      (*dlq)->stop();
+    }
     return b;
   }
   ferry::jetstream::options js;

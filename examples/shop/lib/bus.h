@@ -8,6 +8,9 @@
 //   first use; dead letters go to dlq.<service>.
 // - redis://host:port?options: two Redis Streams transports likewise, with the service's name as
 //   its consumer name (a restarted service gets its pending entries back at once).
+// - amqp://user:password@host:port?options (rabbitmq-server): two RabbitMQ transports likewise;
+//   every service declares the dead letters' queue (group rabbitmq_dlq_group on dlq.>, so the
+//   queue "shop-dlq.dlq.>") before it publishes anything.
 //
 //   FERRY_ASSIGN_OR_RETURN(shop::bus b, shop::connect_bus({.url = url, .name = "shop-inventory"}));
 //   ferry::router r(*b.streams);
@@ -19,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ferry/result.h"
 #include "ferry/transport.h"
@@ -32,13 +36,16 @@ struct bus_options {
   std::chrono::milliseconds connect_wait{15'000};
 };
 
-enum class bus_kind { nats, kafka, redis };
+enum class bus_kind { nats, kafka, redis, rabbitmq };
+
+// RabbitMQ: the consumer group whose queue keeps the dead letters.
+inline constexpr std::string_view rabbitmq_dlq_group = "shop-dlq";
 
 struct bus {
   bus_kind kind = bus_kind::nats;
   std::string url;
-  std::unique_ptr<ferry::transport> streams;  // JetStream, Kafka or Redis
-  std::unique_ptr<ferry::transport> core;     // NATS core, Kafka or Redis (request/reply)
+  std::unique_ptr<ferry::transport> streams;  // JetStream, Kafka, Redis or RabbitMQ
+  std::unique_ptr<ferry::transport> core;     // NATS core, Kafka, Redis or RabbitMQ (request/reply)
 };
 
 ferry::result<bus> connect_bus(const bus_options& o);

@@ -90,6 +90,7 @@ ferry::status bus_probe::publish_duplicate(const order_created& order) {
 ferry::result<std::vector<broker_probe::dead_letter>> bus_probe::dead_letters() {
   if (bus_.kind == bus_kind::kafka) return kafka_dead_letters(bus_.url);
   if (bus_.kind == bus_kind::redis) return redis_dead_letters(bus_.url);
+  if (bus_.kind == bus_kind::rabbitmq) return rabbitmq_dead_letters(bus_.url);
   return jetstream_dead_letters();
 }
 

@@ -3,7 +3,8 @@
 // keeps them: on NATS with the JetStream API ($JS.API.STREAM.INFO / STREAM.MSG.GET) over core
 // request/reply, on Kafka from the dlq.<service> topics with a plain librdkafka consumer
 // (kafka_dead_letters.cc), on Redis from the dlq.<service> streams with plain hiredis XRANGEs
-// (redis_dead_letters.cc).
+// (redis_dead_letters.cc), on RabbitMQ from the dead letters' queue with plain rabbitmq-c basic.gets
+// (rabbitmq_dead_letters.cc).
 #pragma once
 
 #include "bus.h"
@@ -29,5 +30,7 @@ class bus_probe : public broker_probe {
 ferry::result<std::vector<broker_probe::dead_letter>> kafka_dead_letters(const std::string& url);
 // Every entry of the Redis streams dlq.<service>.
 ferry::result<std::vector<broker_probe::dead_letter>> redis_dead_letters(const std::string& url);
+// Every message in the RabbitMQ queue of the dead letters (left there).
+ferry::result<std::vector<broker_probe::dead_letter>> rabbitmq_dead_letters(const std::string& url);
 
 }  // namespace shop::load
