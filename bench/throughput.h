@@ -93,5 +93,7 @@ using wanted_fn = std::function<bool(std::string_view)>;
 void kafka_rows(int rounds, bool quick, const wanted_fn& wanted);
 // The Redis rows (bench/redis_rows.cc), against a redis-server started here.
 void redis_rows(int rounds, bool quick, const wanted_fn& wanted);
+// The RabbitMQ rows (bench/rabbitmq_rows.cc), against a rabbitmq-server node started here.
+void rabbitmq_rows(int rounds, bool quick, const wanted_fn& wanted);
 
 }  // namespace throughput

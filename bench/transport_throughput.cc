@@ -2,7 +2,8 @@
 //
 //   build/bin/transport_throughput [--quick] [--runs N] [--only
 //   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry|
-//   kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume]
+//   kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume|rabbitmq|rabbitmq-pub|rabbitmq-batch|
+//   rabbitmq-consume]
 //
 // Each row is run N times (default 5; --quick: once, with fewer messages) and reported as the
 // median msgs/s with the lowest and highest run (the machines we measure on are noisy).
@@ -20,6 +21,8 @@
 //   consuming with acknowledgement in a consumer group (bench/kafka_rows.cc).
 // - redis: ferry's Redis Streams transport against raw hiredis sending the same commands to one
 //   redis-server (bench/redis_rows.cc).
+// - rabbitmq: ferry's RabbitMQ transport against raw rabbitmq-c on one rabbitmq-server node and the
+//   same kind of queue (bench/rabbitmq_rows.cc).
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
@@ -238,7 +241,8 @@ int main(int argc, char** argv) {
           stderr,
           "usage: transport_throughput [--quick] [--runs N] "
           "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
-          "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume]\n");
+          "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume|\n"
+          "rabbitmq|rabbitmq-pub|rabbitmq-batch|rabbitmq-consume]\n");
       return 2;
     }
   }
@@ -261,5 +265,6 @@ int main(int argc, char** argv) {
   nats_rows(rounds, quick, wanted);
   kafka_rows(rounds, quick, wanted);
   redis_rows(rounds, quick, wanted);
+  rabbitmq_rows(rounds, quick, wanted);
   return 0;
 }
