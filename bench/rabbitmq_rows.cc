@@ -115,22 +115,7 @@ void ferry_publish(const std::string& address, const std::string& subject, std::
     r.rates.push_back(0);
     return;
   }
-  const std::string payload(payload_size, 'x');
-  std::uint64_t failed = 0;
-  const auto start = clock_type::now();
-  const double cpu = thread_cpu_ns();
-  for (std::uint64_t i = 0; i < n; i += batch) {
-    std::vector<ferry::message> v;
-    for (std::uint64_t j = i; j < std::min<std::uint64_t>(i + batch, n); ++j) {
-      ferry::message m(subject, payload);
-      m.id = "id-" + std::to_string(j);
-      v.push_back(std::move(m));
-    }
-    const ferry::status s = batch == 1 ? (*t)->publish(std::move(v[0])) : (*t)->publish(std::move(v));
-    if (!s.is_ok()) ++failed;
-  }
-  r.pub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
-  r.rates.push_back(failed == 0 ? static_cast<double>(n) / seconds_since(start) : 0);
+  sdk_publish(**t, subject, n, batch, r);
 }
 
 // Raw consumer: prefetch 256, one basic.ack per message.
@@ -161,27 +146,6 @@ void raw_consume(int port, const std::string& queue, std::uint64_t n, runs& r) {
   }
   r.sub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
   r.rates.push_back(rate(got, n, seconds_since(start)));
-}
-
-void ferry_consume(ferry::transport& t, const std::string& subject, const std::string& group, std::uint64_t n,
-                   runs& r) {
-  counter got;
-  std::atomic<double> cpu{0};
-  std::atomic<double> first_cpu{-1};
-  const auto start = clock_type::now();
-  auto sub = t.subscribe(subject, {.group = group, .max_in_flight = 256}, [&](ferry::message m) {
-    if (first_cpu.load() < 0) first_cpu = thread_cpu_ns();
-    m.ack();
-    count_one(got, n, cpu);
-  });
-  if (!sub.is_ok()) {
-    r.rates.push_back(0);
-    return;
-  }
-  wait_for(got, n);
-  const double secs = seconds_since(start);
-  r.sub_cpu.push_back((cpu.load() - first_cpu.load()) / static_cast<double>(n));
-  r.rates.push_back(rate(got.load(), n, secs));
 }
 
 }  // namespace
@@ -223,7 +187,7 @@ void rabbitmq_rows(int rounds, bool quick, const wanted_fn& wanted) {
       runs fill;
       raw_publish(server.port(), subject, batch_n, 256, fill);
       if (con_raw) raw_consume(server.port(), subject + ".raw", batch_n, cr);
-      if (con_ferry) ferry_consume(**ferry_t, subject, group, batch_n, cf);
+      if (con_ferry) sdk_consume(**ferry_t, subject, {.group = group, .max_in_flight = 256}, batch_n, cf);
     }
   }
   if (pub_raw) pr.print("raw rabbitmq-c, publish + confirm, one at a time");

@@ -68,22 +68,7 @@ void ferry_publish(const std::string& address, const std::string& stream, std::u
     r.rates.push_back(0);
     return;
   }
-  const std::string payload(payload_size, 'x');
-  std::uint64_t failed = 0;
-  const auto start = clock_type::now();
-  const double cpu = thread_cpu_ns();
-  for (std::uint64_t i = 0; i < n; i += batch) {
-    std::vector<ferry::message> v;
-    for (std::uint64_t j = i; j < std::min<std::uint64_t>(i + batch, n); ++j) {
-      ferry::message m(stream, payload);
-      m.id = "id-" + std::to_string(j);
-      v.push_back(std::move(m));
-    }
-    const ferry::status s = batch == 1 ? (*t)->publish(std::move(v[0])) : (*t)->publish(std::move(v));
-    if (!s.is_ok()) ++failed;
-  }
-  r.pub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
-  r.rates.push_back(failed == 0 ? static_cast<double>(n) / seconds_since(start) : 0);
+  sdk_publish(**t, stream, n, batch, r);
 }
 
 // Raw hiredis in a new group: XREADGROUP 256 at a time, one XACK per batch.
@@ -128,24 +113,7 @@ void ferry_consume(const std::string& address, const std::string& stream, std::u
     r.rates.push_back(0);
     return;
   }
-  counter got;
-  std::atomic<double> cpu{0};
-  std::atomic<double> first_cpu{-1};
-  const auto start = clock_type::now();
-  auto sub =
-      (*t)->subscribe(stream, {.group = "ferry-" + ferry::new_id(), .max_in_flight = 256}, [&](ferry::message m) {
-        if (first_cpu.load() < 0) first_cpu = thread_cpu_ns();
-        m.ack();
-        count_one(got, n, cpu);
-      });
-  if (!sub.is_ok()) {
-    r.rates.push_back(0);
-    return;
-  }
-  wait_for(got, n);
-  const double secs = seconds_since(start);
-  r.sub_cpu.push_back((cpu.load() - first_cpu.load()) / static_cast<double>(n));
-  r.rates.push_back(rate(got.load(), n, secs));
+  sdk_consume(**t, stream, {.group = "ferry-" + ferry::new_id(), .max_in_flight = 256}, n, r);
 }
 
 }  // namespace

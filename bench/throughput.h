@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "ferry/transport.h"
+
 namespace throughput {
 
 using namespace std::chrono_literals;
@@ -84,6 +86,51 @@ struct runs {
 // msgs/s of one run; 0 when not every message arrived (the run is reported as lost).
 inline double rate(std::uint64_t got, std::uint64_t n, double secs) {
   return got >= n ? static_cast<double>(got) / secs : 0;
+}
+
+// Publishes n messages of payload_size bytes with ids "id-<i>" to `subject` through `t`: one
+// publish() at a time (batch 1) or publish(vector of `batch`); records msgs/s (0 if any failed) and
+// the publishing thread's CPU per message.
+inline void sdk_publish(ferry::transport& t, const std::string& subject, std::uint64_t n, std::size_t batch, runs& r) {
+  const std::string payload(payload_size, 'x');
+  std::uint64_t failed = 0;
+  const auto start = clock_type::now();
+  const double cpu = thread_cpu_ns();
+  for (std::uint64_t i = 0; i < n; i += batch) {
+    std::vector<ferry::message> v;
+    for (std::uint64_t j = i; j < std::min<std::uint64_t>(i + batch, n); ++j) {
+      ferry::message m(subject, payload);
+      m.id = "id-" + std::to_string(j);
+      v.push_back(std::move(m));
+    }
+    const ferry::status s = batch == 1 ? t.publish(std::move(v[0])) : t.publish(std::move(v));
+    if (!s.is_ok()) ++failed;
+  }
+  r.pub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
+  r.rates.push_back(failed == 0 ? static_cast<double>(n) / seconds_since(start) : 0);
+}
+
+// Subscribes `subject` with `o` and acks n messages in the callback; records msgs/s (0 if not all
+// came) and the delivering thread's CPU per message.
+inline void sdk_consume(ferry::transport& t, const std::string& subject, const ferry::subscription_options& o,
+                        std::uint64_t n, runs& r) {
+  counter got;
+  std::atomic<double> cpu{0};
+  std::atomic<double> first_cpu{-1};
+  const auto start = clock_type::now();
+  auto sub = t.subscribe(subject, o, [&](ferry::message m) {
+    if (first_cpu.load() < 0) first_cpu = thread_cpu_ns();
+    m.ack();
+    count_one(got, n, cpu);
+  });
+  if (!sub.is_ok()) {
+    r.rates.push_back(0);
+    return;
+  }
+  wait_for(got, n);
+  const double secs = seconds_since(start);
+  r.sub_cpu.push_back((cpu.load() - first_cpu.load()) / static_cast<double>(n));
+  r.rates.push_back(rate(got.load(), n, secs));
 }
 
 // Which rows to run: all, or those whose name starts with --only's value.

@@ -237,12 +237,11 @@ int main(int argc, char** argv) {
     } else if (a == "--runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
       rounds = std::atoi(argv[++i]);
     } else {
-      std::fprintf(
-          stderr,
-          "usage: transport_throughput [--quick] [--runs N] "
-          "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
-          "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume|\n"
-          "rabbitmq|rabbitmq-pub|rabbitmq-batch|rabbitmq-consume]\n");
+      std::fprintf(stderr,
+                   "usage: transport_throughput [--quick] [--runs N] "
+                   "[--only inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|\n"
+                   "nats-raw-read|nats-ferry|kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume|\n"
+                   "rabbitmq|rabbitmq-pub|rabbitmq-batch|rabbitmq-consume]\n");
       return 2;
     }
   }

@@ -91,11 +91,12 @@ TEST(FerryCli, PubSubRequestReplyAndHeaders) {
   const std::string ferry = bin("ferry") + " -s nats://127.0.0.1:" + std::to_string(port);
   const std::string dir = make_temp_dir("ferry-cli-");
   child_process sub;
-  ASSERT_TRUE(sub.start({bin("ferry"), "-s", "nats://127.0.0.1:" + std::to_string(port), "sub", "cli.>", "--count", "2"},
-                        dir + "/sub.out"));
+  ASSERT_TRUE(
+      sub.start({bin("ferry"), "-s", "nats://127.0.0.1:" + std::to_string(port), "sub", "cli.>", "--count", "2"},
+                dir + "/sub.out"));
   child_process rep;
-  ASSERT_TRUE(rep.start({bin("ferry"), "-s", "nats://127.0.0.1:" + std::to_string(port), "reply", "svc", "pong {{Count}}",
-                         "--count", "1"},
+  ASSERT_TRUE(rep.start({bin("ferry"), "-s", "nats://127.0.0.1:" + std::to_string(port), "reply", "svc",
+                         "pong {{Count}}", "--count", "1"},
                         dir + "/rep.out"));
   // Wait until both subscriptions are registered (the request below must find a responder).
   for (int i = 0; i < 300; ++i) {

@@ -75,8 +75,9 @@ TEST(Permissions, ViolationsAndTheConnectionStaysOpen) {
   o.auth.users = {{"app", "pw", p}};
   auto s = start_server(o);
   auto c = client(*s, R"({"verbose":false,"user":"app","pass":"pw"})");
-  ASSERT_TRUE(c.send("PUB payments.x 1\r\nx\r\nPUB orders.secret 1\r\nx\r\nSUB payments.> 1\r\n"
-                     "SUB orders.secret 2\r\nSUB jobs.a others 3\r\nPING\r\n"));
+  ASSERT_TRUE(
+      c.send("PUB payments.x 1\r\nx\r\nPUB orders.secret 1\r\nx\r\nSUB payments.> 1\r\n"
+             "SUB orders.secret 2\r\nSUB jobs.a others 3\r\nPING\r\n"));
   ASSERT_TRUE(c.read_until("PONG\r\n"));
   EXPECT_EQ(c.take(),
             "-ERR 'Permissions Violation for Publish to \"payments.x\"'\r\n"

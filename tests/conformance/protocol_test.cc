@@ -1,10 +1,9 @@
 // Raw-socket conformance: the exact bytes ferryd sends for each client frame, and whether it
 // keeps the connection open, as nats-protocol.md section 1 describes nats-server 2.9/2.10.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <sys/socket.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
@@ -90,7 +89,8 @@ TEST(PubSub, MessageFrames) {
   auto pub = client(*s, quiet);
   ASSERT_TRUE(sub.send("SUB foo.* 7\r\nSUB foo.> 8\r\nPING\r\n") && sub.read_until("PONG\r\n"));
   sub.take();
-  ASSERT_TRUE(pub.send("PUB foo.bar 5\r\nhello\r\nPUB foo.bar reply.to 0\r\n\r\nPING\r\n") && pub.read_until("PONG\r\n"));
+  ASSERT_TRUE(pub.send("PUB foo.bar 5\r\nhello\r\nPUB foo.bar reply.to 0\r\n\r\nPING\r\n") &&
+              pub.read_until("PONG\r\n"));
   ASSERT_TRUE(sub.read_until("MSG foo.bar 8 reply.to 0\r\n\r\n"));
   // One copy per matching subscription, '>' before '*' as nats-server's sublist orders them.
   EXPECT_EQ(sub.take(),
@@ -220,7 +220,8 @@ TEST(Headers, HmsgPassThroughAndStripping) {
                        "hi\r\nPING\r\n") &&
               pub.read_until("PONG\r\n"));
   ASSERT_TRUE(h.read_until("hi\r\n"));
-  EXPECT_EQ(h.take(), "HMSG h 1 " + std::to_string(hdr.size()) + " " + std::to_string(hdr.size() + 2) + "\r\n" + hdr + "hi\r\n");
+  EXPECT_EQ(h.take(),
+            "HMSG h 1 " + std::to_string(hdr.size()) + " " + std::to_string(hdr.size() + 2) + "\r\n" + hdr + "hi\r\n");
   ASSERT_TRUE(plain.read_until("hi\r\n"));
   EXPECT_EQ(plain.take(), "MSG h 2 2\r\nhi\r\n");
 }

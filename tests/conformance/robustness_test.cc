@@ -15,9 +15,10 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string random_bytes(std::mt19937& rng, std::size_t n) {
-  static const std::string pieces[] = {"PUB ", "SUB ", "UNSUB ", "HPUB ", "CONNECT ", "PING", "PONG", "MSG ", "\r\n",
-                                       "\n", " ", "\t", "foo", ".", "*", ">", "1", "12", "99999", "{", "}", "-ERR ",
-                                       "+OK", "NATS/1.0\r\n", "\"", "\x00", "\xff"};
+  static const std::string pieces[] = {"PUB ", "SUB ", "UNSUB ", "HPUB ", "CONNECT ", "PING",  "PONG", "MSG ",
+                                       "\r\n", "\n",   " ",      "\t",    "foo",      ".",     "*",    ">",
+                                       "1",    "12",   "99999",  "{",     "}",        "-ERR ", "+OK",  "NATS/1.0\r\n",
+                                       "\"",   "\x00", "\xff"};
   std::string s;
   while (s.size() < n) {
     if (rng() % 3 == 0) {

@@ -23,7 +23,8 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-constexpr const char* connect_json = R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1})";
+constexpr const char* connect_json =
+    R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1})";
 
 // A JetStream request over a raw connection: returns the reply payload ("" on timeout).
 std::string request(raw_client& c, const std::string& subject, const std::string& body, int id) {
@@ -50,7 +51,9 @@ struct server {
   child_process proc;
   int port = free_port();
   std::string dir = make_temp_dir("ferry-crash-");
-  server() { std::ofstream(dir + "/ferryd.conf") << "jetstream { store_dir: \"" << dir << "/js\", sync_interval: always }\n"; }
+  server() {
+    std::ofstream(dir + "/ferryd.conf") << "jetstream { store_dir: \"" << dir << "/js\", sync_interval: always }\n";
+  }
   bool start() {
     return proc.start({ferryd_path(), "-a", "127.0.0.1", "-p", std::to_string(port), "-c", dir + "/ferryd.conf"},
                       dir + "/ferryd.log") &&
@@ -71,10 +74,12 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
     raw_client admin;
     ASSERT_TRUE(admin.connect(srv.port));
     ASSERT_TRUE(admin.handshake(connect_json));
-    auto r = json::parse(request(admin, "$JS.API.STREAM.CREATE.CRASH", R"({"name":"CRASH","subjects":["crash.>"]})", 1));
+    auto r =
+        json::parse(request(admin, "$JS.API.STREAM.CREATE.CRASH", R"({"name":"CRASH","subjects":["crash.>"]})", 1));
     ASSERT_FALSE(r.contains("error")) << r.dump();
-    r = json::parse(request(admin, "$JS.API.CONSUMER.DURABLE.CREATE.CRASH.C",
-                            R"({"stream_name":"CRASH","config":{"durable_name":"C","ack_policy":"explicit","ack_wait":60000000000}})", 2));
+    r = json::parse(request(
+        admin, "$JS.API.CONSUMER.DURABLE.CREATE.CRASH.C",
+        R"({"stream_name":"CRASH","config":{"durable_name":"C","ack_policy":"explicit","ack_wait":60000000000}})", 2));
     ASSERT_FALSE(r.contains("error")) << r.dump();
   }
   std::mutex mu;
@@ -101,7 +106,8 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
           std::string out;
           while (inflight.size() < 16) {
             const int id = next_id[p]++;
-            const std::string data = "p" + std::to_string(p) + "-" + std::to_string(id) + "-" + std::string(id % 50, 'x');
+            const std::string data =
+                "p" + std::to_string(p) + "-" + std::to_string(id) + "-" + std::string(id % 50, 'x');
             inflight[id] = data;
             out += "PUB crash." + std::to_string(p) + " " + inbox + "." + std::to_string(id) + " " +
                    std::to_string(data.size()) + "\r\n" + data + "\r\n";
@@ -140,7 +146,8 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
       int n = 0;
       while (!stop && !c.closed()) {
         const std::string next = R"({"batch":20,"expires":100000000})";
-        c.send("PUB $JS.API.CONSUMER.MSG.NEXT.CRASH.C _INBOX.pull " + std::to_string(next.size()) + "\r\n" + next + "\r\n");
+        c.send("PUB $JS.API.CONSUMER.MSG.NEXT.CRASH.C _INBOX.pull " + std::to_string(next.size()) + "\r\n" + next +
+               "\r\n");
         c.read_until("\r\n", 150ms);
         pending += c.take();
         for (;;) {
@@ -177,7 +184,8 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
           const std::uint64_t sseq = tok.size() == 9 ? std::stoull(tok[5]) : 0;
           {
             std::lock_guard lock(mu);
-            EXPECT_EQ(confirmed_acks.count(sseq), 0u) << "a confirmed acknowledgement was delivered again: seq " << sseq;
+            EXPECT_EQ(confirmed_acks.count(sseq), 0u)
+                << "a confirmed acknowledgement was delivered again: seq " << sseq;
           }
           pending.erase(0, eol + 2 + size + 2);
           if (++n % 3 != 0) {  // acknowledge two in three; the rest are redelivered later
@@ -226,9 +234,10 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
   }
   auto info = json::parse(request(admin, "$JS.API.STREAM.INFO.CRASH", "", ++id));
   EXPECT_GE(info["state"]["messages"].get<std::uint64_t>(), acks.size());
-  std::printf("crash: %zu acknowledged publishes and %zu confirmed consumer acks checked over %d SIGKILLs; stream holds %llu\n",
-              acks.size(), confirmed_acks.size(), rounds,
-              static_cast<unsigned long long>(info["state"]["messages"].get<std::uint64_t>()));
+  std::printf(
+      "crash: %zu acknowledged publishes and %zu confirmed consumer acks checked over %d SIGKILLs; stream holds %llu\n",
+      acks.size(), confirmed_acks.size(), rounds,
+      static_cast<unsigned long long>(info["state"]["messages"].get<std::uint64_t>()));
   srv.proc.stop();
   std::filesystem::remove_all(srv.dir);
 }

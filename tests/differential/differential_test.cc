@@ -2,10 +2,10 @@
 // ferryd, side by side; every byte each client receives must be the same, with ids, ports and
 // the "go" field of INFO masked.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "process.h"
 #include "raw_client.h"
@@ -109,7 +109,8 @@ void compare(const std::vector<step>& steps, const std::vector<std::string>& fla
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << "client " << i;
 }
 
-const std::string quiet = "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\n";
+const std::string quiet =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\n";
 
 TEST(Differential, InfoAndVerboseDefaults) {
   compare({C(0), S(0, "CONNECT {}\r\n"), Y(0), S(0, "SUB a 1\r\nPUB a 2\r\nhi\r\nUNSUB 1\r\n"), Y(0)});
@@ -123,17 +124,21 @@ TEST(Differential, PubSubWildcardsAndReplies) {
 }
 
 TEST(Differential, SizeTokensEchoedVerbatim) {
-  compare({C(0), S(0, quiet + "SUB s 1\r\nPUB s 01\r\nx\r\nHPUB s 00 02\r\nhi\r\nHPUB s 012 013\r\nNATS/1.0\r\n\r\nx\r\n"), Y(0)});
+  compare({C(0),
+           S(0, quiet + "SUB s 1\r\nPUB s 01\r\nx\r\nHPUB s 00 02\r\nhi\r\nHPUB s 012 013\r\nNATS/1.0\r\n\r\nx\r\n"),
+           Y(0)});
 }
 
 TEST(Differential, ReservedRepliesAndClientInfo) {
-  compare({C(0), S(0, quiet + "SUB x 1\r\nPUB x _R_.abc 1\r\na\r\nPUB x _GR_.a 1\r\nb\r\nPUB x _GR_. 1\r\nc\r\n"
-                              "PUB x $JS.ACK. 1\r\nd\r\nPUB x $GNR.a 1\r\ne\r\nINFO {\"a\":1}\r\n"),
+  compare({C(0),
+           S(0, quiet + "SUB x 1\r\nPUB x _R_.abc 1\r\na\r\nPUB x _GR_.a 1\r\nb\r\nPUB x _GR_. 1\r\nc\r\n"
+                        "PUB x $JS.ACK. 1\r\nd\r\nPUB x $GNR.a 1\r\ne\r\nINFO {\"a\":1}\r\n"),
            Y(0), S(0, "INFO [1]\r\n"), X(0)});
 }
 
 TEST(Differential, NoRespondersGoesToTheFirstMatchingInbox) {
-  compare({C(0), S(0, quiet + "SUB _INBOX.x.* 1\r\nSUB _INBOX.> 2\r\nSUB _INBOX.x.1 q 3\r\nPUB nobody _INBOX.x.1 0\r\n\r\n"),
+  compare({C(0),
+           S(0, quiet + "SUB _INBOX.x.* 1\r\nSUB _INBOX.> 2\r\nSUB _INBOX.x.1 q 3\r\nPUB nobody _INBOX.x.1 0\r\n\r\n"),
            Y(0)});
 }
 
@@ -149,9 +154,11 @@ TEST(Differential, UnsubscribeWithMax) {
 
 TEST(Differential, HeadersAndStripping) {
   const std::string hdr = "NATS/1.0\r\nA: 1\r\na: 2\r\nA: 3\r\n\r\n";
-  const std::string hpub = "HPUB h " + std::to_string(hdr.size()) + " " + std::to_string(hdr.size() + 2) + "\r\n" + hdr + "hi\r\n";
-  compare({C(0), S(0, quiet + "SUB h 1\r\n"), Y(0), C(1), S(1, "CONNECT {\"verbose\":false,\"headers\":false}\r\nSUB h 2\r\n"),
-           Y(1), C(2), S(2, quiet + hpub + "HPUB h 0 1\r\nv\r\n"), Y(2), Y(0), Y(1)});
+  const std::string hpub =
+      "HPUB h " + std::to_string(hdr.size()) + " " + std::to_string(hdr.size() + 2) + "\r\n" + hdr + "hi\r\n";
+  compare({C(0), S(0, quiet + "SUB h 1\r\n"), Y(0), C(1),
+           S(1, "CONNECT {\"verbose\":false,\"headers\":false}\r\nSUB h 2\r\n"), Y(1), C(2),
+           S(2, quiet + hpub + "HPUB h 0 1\r\nv\r\n"), Y(2), Y(0), Y(1)});
 }
 
 TEST(Differential, NoResponders) {
@@ -175,11 +182,11 @@ TEST(Differential, PedanticPublish) {
 
 // Each of these closes the connection, some with an -ERR and some silently.
 TEST(Differential, ErrorsThatClose) {
-  for (const char* bad : {"FOO\r\n", "MSG foo 1 1\r\nx\r\n", "PUB foo 2\r\nhiX\r\n", "\r\n", "PUB foo\r\n",
-                          "PUB foo bar baz 1\r\n", "PUB foo -1\r\n", "SUB foo\r\n", "CONNECT {\r\n",
-                          "CONNECT {\"verbose\":\"x\"}\r\n", "CONNECT {\"protocol\":2}\r\n",
-                          "CONNECT {\"no_responders\":true}\r\n", "HPUB foo 12 12\r\nNATS/1.0\r\n\r\n\r\n",
-                          "PUB foo 1048577\r\n", "-ERR 'x'\r\n"}) {
+  for (const char* bad :
+       {"FOO\r\n", "MSG foo 1 1\r\nx\r\n", "PUB foo 2\r\nhiX\r\n", "\r\n", "PUB foo\r\n", "PUB foo bar baz 1\r\n",
+        "PUB foo -1\r\n", "SUB foo\r\n", "CONNECT {\r\n", "CONNECT {\"verbose\":\"x\"}\r\n",
+        "CONNECT {\"protocol\":2}\r\n", "CONNECT {\"no_responders\":true}\r\n",
+        "HPUB foo 12 12\r\nNATS/1.0\r\n\r\n\r\n", "PUB foo 1048577\r\n", "-ERR 'x'\r\n"}) {
     SCOPED_TRACE(bad);
     compare({C(0), S(0, bad), X(0)});
   }
@@ -211,18 +218,22 @@ authorization {
   ]
 }
 )";
-  compare({C(0), S(0, "CONNECT {\"verbose\":false,\"user\":\"app\",\"pass\":\"pw\"}\r\n"),
-           S(0, "PUB payments.x 1\r\nx\r\nPUB orders.secret 1\r\nx\r\nSUB payments.> 1\r\nSUB orders.secret 2\r\n"
-                "SUB jobs.a others 3\r\nSUB orders.> 5\r\nSUB jobs.a workers 6\r\nPUB orders.new 2\r\nok\r\n"),
-           Y(0), C(1), S(1, "CONNECT {\"verbose\":false,\"user\":\"watcher\",\"pass\":\"pw\"}\r\nSUB > 1\r\n"), Y(1), C(2),
-           S(2, "CONNECT {\"verbose\":false,\"user\":\"pub\",\"pass\":\"pw\"}\r\nPUB secret.plan 1\r\nx\r\nPUB public.news 1\r\ny\r\n"),
-           Y(2), Y(1)},
-          {}, conf);
+  compare(
+      {C(0), S(0, "CONNECT {\"verbose\":false,\"user\":\"app\",\"pass\":\"pw\"}\r\n"),
+       S(0,
+         "PUB payments.x 1\r\nx\r\nPUB orders.secret 1\r\nx\r\nSUB payments.> 1\r\nSUB orders.secret 2\r\n"
+         "SUB jobs.a others 3\r\nSUB orders.> 5\r\nSUB jobs.a workers 6\r\nPUB orders.new 2\r\nok\r\n"),
+       Y(0), C(1), S(1, "CONNECT {\"verbose\":false,\"user\":\"watcher\",\"pass\":\"pw\"}\r\nSUB > 1\r\n"), Y(1), C(2),
+       S(2,
+         "CONNECT {\"verbose\":false,\"user\":\"pub\",\"pass\":\"pw\"}\r\nPUB secret.plan 1\r\nx\r\nPUB public.news "
+         "1\r\ny\r\n"),
+       Y(2), Y(1)},
+      {}, conf);
 }
 
 TEST(Differential, LimitsFromConfig) {
-  compare({C(0), S(0, quiet + "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"), Y(0), S(0, "PUB a 16\r\n0123456789abcdef\r\n"), Y(0),
-           C(1), S(1, quiet), Y(1), C(2), X(2), S(0, "PUB a 17\r\n"), X(0)},
+  compare({C(0), S(0, quiet + "SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n"), Y(0), S(0, "PUB a 16\r\n0123456789abcdef\r\n"),
+           Y(0), C(1), S(1, quiet), Y(1), C(2), X(2), S(0, "PUB a 17\r\n"), X(0)},
           {}, "max_payload: 16\nmax_subscriptions: 2\nmax_connections: 2\n");
 }
 

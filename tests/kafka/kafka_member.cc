@@ -9,11 +9,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "ferry/kafka.h"
+#include "group_member.h"
 #include "mock_cluster.h"
 
 int main(int argc, char** argv) {
@@ -21,32 +19,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: kafka_member BOOTSTRAP TOPIC GROUP ACK\n");
     return 2;
   }
-  const int to_ack = std::atoi(argv[4]);
   ferry::kafka::options o = ferry::kafka_mock::mock_cluster::client_options("kafka-member");
   o.commit_interval = std::chrono::milliseconds(50);
-  auto t = ferry::kafka::connect(argv[1], o);
-  if (!t.is_ok()) {
-    std::fprintf(stderr, "kafka_member: %s\n", t.status().to_string().c_str());
-    return 1;
-  }
-  std::mutex mu;
-  std::vector<ferry::message> kept;
-  int acked = 0;
-  auto sub = (*t)->subscribe(argv[2], {.group = argv[3], .max_in_flight = 1000}, [&](ferry::message m) {
-    std::lock_guard lock(mu);
-    if (acked < to_ack) {
-      m.ack();
-      ++acked;
-      std::printf("acked %s\n", m.payload.c_str());
-    } else {
-      if (kept.empty()) std::printf("holding\n");
-      kept.push_back(std::move(m));
-    }
-    std::fflush(stdout);
-  });
-  if (!sub.is_ok()) {
-    std::fprintf(stderr, "kafka_member: %s\n", sub.status().to_string().c_str());
-    return 1;
-  }
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  return ferry::test::run_group_member("kafka_member", ferry::kafka::connect(argv[1], o), argv[2], argv[3],
+                                       std::atoi(argv[4]));
 }

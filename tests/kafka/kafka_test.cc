@@ -22,6 +22,7 @@
 
 #include "mock_cluster.h"
 #include "process.h"
+#include "transport_testing.h"
 
 namespace ferry::kafka {
 namespace {
@@ -60,15 +61,6 @@ std::string new_topic(const std::string& name, int partitions) {
   return topic;
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
 // The offsets `group` committed for partitions 0..n-1 of `topic` (-1001: none), read with a plain
 // librdkafka handle that never joins the group.
 std::vector<std::int64_t> committed(const std::string& group, const std::string& topic, int n) {
@@ -88,35 +80,10 @@ std::vector<std::int64_t> committed(const std::string& group, const std::string&
   return out;
 }
 
-// Thread-safe record of deliveries.
-class recorder {
- public:
-  // Records and acks every delivery.
-  delivery_callback acking() {
-    return [this](message m) {
-      m.ack();
-      add(m);
-    };
-  }
-  void add(const message& m) {
-    std::lock_guard lock(mu_);
-    all_.push_back(m);
-    ids_.insert(m.id);
-  }
-  std::size_t unique() {
-    std::lock_guard lock(mu_);
-    return ids_.size();
-  }
-  std::vector<message> all() {
-    std::lock_guard lock(mu_);
-    return all_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<message> all_;
-  std::set<std::string> ids_;
-};
+using test::eventually;
+using test::lines;
+using test::read_file;
+using test::recorder;
 
 class Kafka : public testing::Test {
  protected:

@@ -24,6 +24,7 @@
 #include "ferry/connect.h"
 #include "process.h"
 #include "rabbitmq_server.h"
+#include "transport_testing.h"
 
 namespace ferry::rabbitmq {
 namespace {
@@ -52,57 +53,10 @@ std::string new_subject(const std::string& name) {
   return "rt." + name + "." + std::to_string(++n) + "." + new_id().substr(0, 6);
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-class recorder {
- public:
-  delivery_callback acking() {
-    return [this](message m) {
-      m.ack();
-      add(m);
-    };
-  }
-  void add(const message& m) {
-    std::lock_guard lock(mu_);
-    all_.push_back(m);
-  }
-  std::vector<message> all() {
-    std::lock_guard lock(mu_);
-    return all_;
-  }
-  std::set<std::string> payloads() {
-    std::set<std::string> out;
-    for (const message& m : all()) out.insert(m.payload);
-    return out;
-  }
-  std::size_t size() {
-    std::lock_guard lock(mu_);
-    return all_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<message> all_;
-};
+using test::eventually;
+using test::lines;
+using test::read_file;
+using test::recorder;
 
 // Subscribes `group` and stops: its queue exists, so what is published next is kept for it.
 void declare_group(transport& t, const std::string& subject, const std::string& group) {

@@ -19,6 +19,7 @@
 
 #include "process.h"
 #include "redis_server.h"
+#include "transport_testing.h"
 
 namespace ferry::redis {
 namespace {
@@ -45,15 +46,6 @@ std::string new_stream(const std::string& name) {
   return "rt." + name + "." + std::to_string(++n) + "." + new_id().substr(0, 6);
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
 // redis-cli against the test's server; its output.
 std::string cli(const std::string& args) {
   std::string out;
@@ -65,40 +57,10 @@ std::string cli(const std::string& args) {
   return out;
 }
 
-// The lines of `s`.
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-class recorder {
- public:
-  delivery_callback acking() {
-    return [this](message m) {
-      m.ack();
-      add(m);
-    };
-  }
-  void add(const message& m) {
-    std::lock_guard lock(mu_);
-    all_.push_back(m);
-  }
-  std::vector<message> all() {
-    std::lock_guard lock(mu_);
-    return all_;
-  }
-  std::set<std::string> payloads() {
-    std::set<std::string> out;
-    for (const message& m : all()) out.insert(m.payload);
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<message> all_;
-};
+using test::eventually;
+using test::lines;
+using test::read_file;
+using test::recorder;
 
 class Redis : public testing::Test {
  protected:

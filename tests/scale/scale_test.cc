@@ -75,9 +75,10 @@ TEST(Scale, TenThousandConnectionsAndHundredThousandSubscriptions) {
     c.take();
   }
   const long per_conn = (rss_loaded - rss_idle) * 1024 / conns;
-  std::printf("scale: %d connections, %d subscriptions, setup %.2fs, ferryd RSS idle %.1f MiB, loaded %.1f MiB "
-              "(%ld bytes per connection with %d subscriptions)\n",
-              conns, conns * subs_per_conn, setup_s, rss_idle / 1024.0, rss_loaded / 1024.0, per_conn, subs_per_conn);
+  std::printf(
+      "scale: %d connections, %d subscriptions, setup %.2fs, ferryd RSS idle %.1f MiB, loaded %.1f MiB "
+      "(%ld bytes per connection with %d subscriptions)\n",
+      conns, conns * subs_per_conn, setup_s, rss_idle / 1024.0, rss_loaded / 1024.0, per_conn, subs_per_conn);
   // A generous bound that still catches a per-connection blowup (e.g. 64 KiB buffers each).
   EXPECT_LT(rss_loaded, 512L * 1024) << "ferryd used more than 512 MiB for 10k connections";
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/thread.h"
 #include "transport/kafka/codec.h"
 
 namespace ferry::kafka::detail {
@@ -86,12 +87,7 @@ void consumer::stop() {
     std::lock_guard lock(thread_mu_);
     t = std::move(thread_);
   }
-  if (!t.joinable()) return;
-  if (t.get_id() == std::this_thread::get_id()) {
-    t.detach();  // stopped from its own callback: it shuts down once the callback returns
-  } else {
-    t.join();
-  }
+  join_unless_self(std::move(t));
 }
 
 void consumer::run() {

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "base/thread.h"
+
 namespace ferry::rabbitmq::detail {
 namespace {
 
@@ -110,12 +112,7 @@ void consumer::stop() {
     std::lock_guard lock(thread_mu_);
     t = std::move(thread_);
   }
-  if (!t.joinable()) return;
-  if (t.get_id() == std::this_thread::get_id()) {
-    t.detach();  // stopped from its own callback: it finishes once the callback returns
-  } else {
-    t.join();
-  }
+  join_unless_self(std::move(t));
 }
 
 void consumer::run() {

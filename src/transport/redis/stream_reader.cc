@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "base/thread.h"
 #include "transport/redis/codec.h"
 
 namespace ferry::redis::detail {
@@ -120,12 +121,7 @@ void stream_reader::stop() {
     std::lock_guard lock(thread_mu_);
     t = std::move(thread_);
   }
-  if (!t.joinable()) return;
-  if (t.get_id() == std::this_thread::get_id()) {
-    t.detach();  // stopped from its own callback: it finishes once the callback returns
-  } else {
-    t.join();
-  }
+  join_unless_self(std::move(t));
 }
 
 std::size_t stream_reader::room() const {
