@@ -136,8 +136,10 @@ void Conformance::TearDown() {
   if (t_) t_->close();
 }
 
-void Conformance::declare_group(const std::string& subject, const std::string& group) {
-  auto sub = t().subscribe(subject, {.group = group}, [](message m) { m.nack(); });
+void Conformance::declare_group(const std::string& subject, const std::string& group, subscription_options o) {
+  if (!inst().no_replay) return;
+  o.group = group;
+  auto sub = t().subscribe(subject, o, [](message m) { m.nack(); });
   ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
   (*sub)->stop();
 }

@@ -81,9 +81,11 @@ class Conformance : public testing::TestWithParam<std::string> {
   // A consumer group name unique to this test.
   [[nodiscard]] std::string group(const std::string& name) const { return group_prefix_ + name; }
   [[nodiscard]] capabilities caps() { return t_->caps(); }
-  // Subscribes `group` to `subject` and stops at once: the group exists (on RabbitMQ, its queue)
-  // before the test publishes what its members must find.
-  void declare_group(const std::string& subject, const std::string& group);
+  // Where the transport keeps messages only for groups that exist (no_replay: RabbitMQ's queues),
+  // subscribes `group` to `subject` with `o` and stops at once, so that the group exists before the
+  // test publishes what its members must find. Elsewhere nothing: the first subscription decides a
+  // durable consumer's settings (JetStream), and it is the test's own.
+  void declare_group(const std::string& subject, const std::string& group, subscription_options o = {});
 
  private:
   const instance* inst_ = nullptr;

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <set>
 
 #include "base/thread.h"
@@ -123,6 +125,16 @@ void consumer::shut_down() {
   for (rd_kafka_message_t* km : held_) rd_kafka_message_destroy(km);
   held_.clear();
   for (auto& [k, p] : parts_) drop_undelivered(p, 0);
+  // librdkafka 2.0 (Debian 12's) aborts in rd_kafka_destroy when a cooperative-sticky member
+  // leaves between its JoinGroup and SyncGroup responses (assertion `assignor_state`,
+  // confluentinc/librdkafka#4312, fixed in 2.3): a member that joined but was never assigned
+  // anything waits a while for its assignment first. Nothing is delivered meanwhile (closing_).
+  if (!config_.group.empty() && !ever_assigned_ && std::strcmp(rd_kafka_rebalance_protocol(rk_), "NONE") != 0) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!ever_assigned_ && std::chrono::steady_clock::now() < give_up) {
+      if (rd_kafka_message_t* km = rd_kafka_consumer_poll(rk_, 100)) rd_kafka_message_destroy(km);
+    }
+  }
   // Leaving the group revokes every partition: revoked() commits what was settled (without a
   // group this only unassigns).
   rd_kafka_consumer_close(rk_);

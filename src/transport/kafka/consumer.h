@@ -119,8 +119,9 @@ class consumer : public std::enable_shared_from_this<consumer> {
   // wakes its broker thread, so short waits are spent not polling instead).
   std::optional<std::chrono::steady_clock::time_point> full_since_;
   bool paused_for_room_ = false;
-  bool closing_ = false;  // inside shut_down: a revoke does not wait
-  bool closed_ = false;   // rd_kafka_consumer_close done
+  bool closing_ = false;        // inside shut_down: a revoke does not wait
+  bool closed_ = false;         // rd_kafka_consumer_close done
+  bool ever_assigned_ = false;  // a rebalance callback assigned partitions (the thread's)
 };
 
 }  // namespace ferry::kafka::detail

@@ -50,6 +50,7 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   rd_kafka_error_t* e = nullptr;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->ever_assigned_ = true;
     self->assigned(parts);
     if (cooperative) {
       e = rd_kafka_incremental_assign(rk, parts);

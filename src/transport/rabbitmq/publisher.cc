@@ -230,12 +230,13 @@ bool publisher::send_queued() {
     }
     sent_.push_back({std::move(jobs[i])});
   }
-  for (auto& r : requests) {
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
     const outgoing out(r->m, r->token, direct_reply_to);
     const int rc = amqp_basic_publish(c, requests_channel, bytes(options_.exchange), bytes(r->m.subject), 1, 0,
                                       out.properties(), bytes(r->m.payload));
     if (const status s = conn_->check(rc, "basic.publish (request)"); !s.is_ok()) {
-      finish_request(r->token, s);
+      for (std::size_t j = i; j < requests.size(); ++j) finish_request(requests[j]->token, s);
       return false;
     }
     std::lock_guard lock(mu_);
