@@ -3,6 +3,7 @@
 #include <amqp_tcp_socket.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -352,18 +353,20 @@ outgoing::outgoing(const message& m, std::string_view correlation_id, std::strin
   if (m.headers.empty() && m.key.empty()) return;
   entries_.reserve(m.headers.size() + 1);
   if (!m.key.empty()) entries_.push_back(entry(header::key, text_value(m.key)));
-  // Names in order of first appearance; a repeated name becomes an array of its values.
-  for (auto it = m.headers.begin(); it != m.headers.end(); ++it) {
-    bool seen = false;
-    for (auto e = m.headers.begin(); e != it && !seen; ++e) seen = e->first == it->first;
-    if (seen) continue;
-    const auto values = m.headers.all(it->first);
-    if (values.size() == 1) {
-      entries_.push_back(entry(it->first, text_value(values.front())));
+  // Names in order of first appearance; a repeated name becomes an array of its values (the usual
+  // header, named once, costs no allocation).
+  const auto begin = m.headers.begin(), end = m.headers.end();
+  for (auto it = begin; it != end; ++it) {
+    const auto same = [&](const header_map::entry& e) { return e.first == it->first; };
+    if (std::find_if(begin, it, same) != it) continue;  // in the array of its first appearance
+    if (std::find_if(it + 1, end, same) == end) {
+      entries_.push_back(entry(it->first, text_value(it->second)));
       continue;
     }
     auto& arr = arrays_.emplace_back();
-    for (std::string_view v : values) arr.push_back(text_value(v));
+    for (auto e = it; e != end; ++e) {
+      if (same(*e)) arr.push_back(text_value(e->second));
+    }
     amqp_field_value_t v{};
     v.kind = AMQP_FIELD_KIND_ARRAY;
     v.value.array = {static_cast<int>(arr.size()), arr.data()};

@@ -17,7 +17,8 @@ using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr amqp_channel_t channel = 1;
-// Frames handled per round at most, so that settlements go out between them.
+// Frames handled per round at most: the settlements recorded meanwhile (one multiple ack for
+// what the callbacks acked) go out between rounds.
 constexpr int frames_per_round = 256;
 
 }  // namespace
@@ -264,9 +265,6 @@ status consumer::read_frames(std::chrono::milliseconds wait) {
       default:
         break;
     }
-    // Settlements recorded by the callbacks go out before more is read.
-    std::lock_guard lock(s_->mu);
-    if (!s_->records.empty()) break;
   }
   amqp_maybe_release_buffers(conn_->get());
   return status::ok();
@@ -276,9 +274,9 @@ status consumer::deliver(const amqp_frame_t& f) {
   const auto* d = static_cast<const amqp_basic_deliver_t*>(f.payload.method.decoded);
   const std::uint64_t tag = d->delivery_tag;
   const bool redelivered = d->redelivered != 0;
-  const std::string routing_key(view(d->routing_key));
+  routing_key_.assign(view(d->routing_key));  // the frame's memory may be reused by the reads below
   FERRY_ASSIGN_OR_RETURN(amqp_message_t content, conn_->read_content(f.channel));
-  message m = incoming(routing_key, content.properties, content.body, redelivered);
+  message m = incoming(routing_key_, content.properties, content.body, redelivered);
   amqp_destroy_message(&content);
   const auto now = steady::now();
   slot& s = slots_.emplace_back(slot{.tag = tag,

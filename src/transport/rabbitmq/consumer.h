@@ -129,6 +129,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   std::deque<slot> slots_;  // unacknowledged deliveries of this generation, in tag order
   std::chrono::steady_clock::time_point next_timer_;
   std::vector<settlements::record> records_;
+  std::string routing_key_;  // of the delivery being read (its buffer reused)
   std::chrono::milliseconds backoff_{0};
 };
 

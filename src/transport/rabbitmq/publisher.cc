@@ -63,13 +63,13 @@ void publisher::publish(message m, publish_callback done) {
     return;
   }
   const bool was_empty = queue_.empty();
-  queue_.push_back({std::move(m), std::move(done), steady::now() + options_.publish_timeout});
+  queue_.push_back({.m = std::move(m), .done = std::move(done), .give_up = steady::now() + options_.publish_timeout});
   lock.unlock();
   if (was_empty) wake();
 }
 
-void publisher::publish(std::vector<message> ms, std::function<void(std::size_t, status)> done) {
-  auto shared = std::make_shared<std::function<void(std::size_t, status)>>(std::move(done));
+void publisher::publish(std::vector<message> ms, batch_callback done) {
+  auto shared = std::make_shared<batch_callback>(std::move(done));
   std::unique_lock lock(mu_);
   if (closing_) {
     lock.unlock();
@@ -80,7 +80,7 @@ void publisher::publish(std::vector<message> ms, std::function<void(std::size_t,
   const bool was_empty = queue_.empty();
   const auto give_up = steady::now() + options_.publish_timeout;
   for (std::size_t i = 0; i < ms.size(); ++i) {
-    queue_.push_back({std::move(ms[i]), [shared, i](status s) { (*shared)(i, std::move(s)); }, give_up});
+    queue_.push_back({.m = std::move(ms[i]), .each = shared, .index = i, .give_up = give_up});
   }
   lock.unlock();
   if (was_empty) wake();
@@ -176,7 +176,7 @@ void publisher::run() {
   for (job& j : retry_) left.push_back(std::move(j));
   sent_.clear();
   retry_.clear();
-  for (job& j : left) j.done(gone);
+  for (job& j : left) j.finish(gone);
   {
     std::lock_guard lock(mu_);
     in_flight_ = 0;
@@ -355,7 +355,7 @@ void publisher::complete_prefix() {
   std::size_t done = 0;
   while (!sent_.empty() && sent_.front().confirmed) {
     sent& s = sent_.front();
-    s.j.done(std::move(s.outcome));
+    s.j.finish(std::move(s.outcome));
     sent_.pop_front();
     ++first_tag_;
     ++done;
@@ -378,7 +378,7 @@ void publisher::connection_lost(const status& why) {
   std::size_t done = 0;
   for (sent& s : sent_) {
     if (s.confirmed) {
-      s.j.done(std::move(s.outcome));
+      s.j.finish(std::move(s.outcome));
       ++done;
     } else {
       again.push_back(std::move(s.j));
@@ -425,7 +425,7 @@ void publisher::fail_expired(steady::time_point now) {
       s.outcome = late;
     }
   }
-  for (job& j : expired) j.done(late);
+  for (job& j : expired) j.finish(late);
   if (done > 0) {
     std::lock_guard lock(mu_);
     in_flight_ -= done;

@@ -41,7 +41,8 @@ class publisher {
   // Queues `m` (already checked, id set); `done` runs once with the outcome.
   void publish(message m, publish_callback done);
   // Queues several, keeping their order; `done(i, status)` for each.
-  void publish(std::vector<message> ms, std::function<void(std::size_t, status)> done);
+  using batch_callback = std::function<void(std::size_t, status)>;
+  void publish(std::vector<message> ms, batch_callback done);
   result<message> request(message m, std::chrono::milliseconds timeout);
   // Waits until nothing is queued or unconfirmed (or `timeout`: deadline_exceeded).
   status flush(std::chrono::milliseconds timeout);
@@ -51,8 +52,17 @@ class publisher {
  private:
   struct job {
     message m;
-    publish_callback done;
+    publish_callback done;                 // a single message's, or
+    std::shared_ptr<batch_callback> each;  // a batch's, shared by its jobs, with
+    std::size_t index = 0;                 // this message's place in it
     std::chrono::steady_clock::time_point give_up;
+    void finish(status s) {
+      if (each) {
+        (*each)(index, std::move(s));
+      } else {
+        done(std::move(s));
+      }
+    }
   };
   struct sent {
     job j;
