@@ -70,7 +70,10 @@ class RabbitMQ : public testing::Test {
   void SetUp() override {
     spdlog::set_level(spdlog::level::err);
     if (server() == nullptr) {
-      GTEST_SKIP() << "rabbitmq-server is not installed or did not start (make deps installs it)";
+      if (!test::rabbitmq_server::available()) {
+        GTEST_SKIP() << "rabbitmq-server is not installed (make deps installs it)";
+      }
+      FAIL() << "rabbitmq-server is installed but did not start (its log is in the ferry-rabbitmq-test-* directory)";
     }
   }
 };

@@ -274,7 +274,7 @@ const std::vector<instance>& instances() {
       {"js_cluster", false, "cluster", true},
       {"kafka", false, "kafka-mock", false, true, true},
       {"redis", false, "redis", false, true, true},
-      {"rabbitmq", false, "rabbitmq", false, true, true, true},
+      {"rabbitmq", false, "rabbitmq", false, true, false, true},
   };
   return all;
 }
