@@ -286,8 +286,15 @@ TEST_F(RabbitMQ, EveryConfirmedPublishSurvivesAKilledBroker) {
     std::lock_guard lock(mu);
     return confirmed.size() >= 300;
   }));
+  auto impatient = connect_or_die(own.address(), {.publish_timeout = 1s});
   own.kill();  // SIGKILL mid-load
-  std::this_thread::sleep_for(500ms);
+  // A publish that cannot be confirmed within publish_timeout fails, it does not wait forever.
+  const auto tried = std::chrono::steady_clock::now();
+  const status down = impatient->publish(message(subject, "while down"));
+  const auto waited = std::chrono::steady_clock::now() - tried;
+  EXPECT_EQ(down.code(), status_code::unavailable) << down.to_string();
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 5s);
   ASSERT_TRUE(own.start_again());
   const std::size_t before = [&] {
     std::lock_guard lock(mu);

@@ -402,8 +402,11 @@ void publisher::connection_lost(const status& why) {
 }
 
 void publisher::fail_expired(steady::time_point now) {
-  const status late = unavailable("rabbitmq: not confirmed by the broker within publish_timeout (" +
-                                  std::to_string(options_.publish_timeout.count()) + " ms)");
+  // Called once per turn of the thread: the status is made only when something did expire.
+  const auto late = [&] {
+    return unavailable("rabbitmq: not confirmed by the broker within publish_timeout (" +
+                       std::to_string(options_.publish_timeout.count()) + " ms)");
+  };
   std::deque<job> expired;
   {
     std::lock_guard lock(mu_);
@@ -422,10 +425,10 @@ void publisher::fail_expired(steady::time_point now) {
     if (s.j.give_up >= now) break;
     if (!s.confirmed) {
       s.confirmed = true;
-      s.outcome = late;
+      s.outcome = late();
     }
   }
-  for (job& j : expired) j.finish(late);
+  for (job& j : expired) j.finish(late());
   if (done > 0) {
     std::lock_guard lock(mu_);
     in_flight_ -= done;
