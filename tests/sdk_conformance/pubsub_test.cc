@@ -1,6 +1,8 @@
 // Watermill's universal Pub/Sub behaviours (pubsub/tests/test_pubsub.go), where they apply, plus
 // the transport-level checks Watermill never makes (binary headers, empty payloads, delivery
 // count, nack delay, request/reply).
+#include <future>
+
 #include "suite.h"
 
 namespace ferry::conformance {
@@ -59,6 +61,38 @@ TEST_P(Conformance, UncarriableHeadersAreRefused) {
   std::set<std::string> seen;
   for (const message& m : got.messages()) seen.insert(std::string(m.headers.value_or("X", "")));
   EXPECT_EQ(seen, values);
+}
+
+// Subjects are checked at the edge by the same rule on every transport: a subject built from user
+// data can neither rewrite a protocol line (CR, LF, NUL, spaces) nor publish to a pattern.
+TEST_P(Conformance, InvalidSubjectsAreRefused) {
+  const std::vector<std::string> bad_publish = {
+      "",      "foo bar", "a b c", "foo..bar", ".foo", "foo.",          "foo*",
+      "foo.*", "foo.>",   ">",     "a\tb",     "a\rb", "a\nPUB evil 1", std::string("a\0b", 3)};
+  for (const std::string& s : bad_publish) {
+    const status one = other().publish(message(s, "x"));
+    EXPECT_EQ(one.code(), status_code::invalid_argument) << "publish to \"" << s << "\": " << one.to_string();
+    std::vector<message> batch;
+    batch.emplace_back(s, "x");
+    batch.emplace_back(s, "y");
+    const status many = other().publish(std::move(batch));
+    EXPECT_EQ(many.code(), status_code::invalid_argument) << "publish(vector) to \"" << s << "\": " << many.to_string();
+    std::promise<status> async;
+    other().publish_async(message(s, "x"), [&](status st) { async.set_value(std::move(st)); });
+    auto f = async.get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(f.get().code(), status_code::invalid_argument) << "publish_async to \"" << s << "\"";
+    if (caps().request_reply) {
+      EXPECT_EQ(t().request(message(s, "x"), 1s).status().code(), status_code::invalid_argument)
+          << "request to \"" << s << "\"";
+    }
+  }
+  for (const std::string& s : {std::string(""), std::string("foo bar"), std::string("foo..bar"), std::string("a\r\nb"),
+                               std::string("a\0b", 3), std::string("foo.>.bar")}) {
+    auto sub = t().subscribe(s, {}, [](message m) { m.ack(); });
+    EXPECT_FALSE(sub.is_ok()) << "subscribe to \"" << s << "\"";
+    if (!sub.is_ok()) EXPECT_EQ(sub.status().code(), status_code::invalid_argument) << sub.status().to_string();
+  }
 }
 
 // 2. Concurrent publishers and competing subscribers: nothing lost.

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <set>
 
+#include "base/subject_check.h"
 #include "protocol/subject.h"
 
 namespace ferry::broker::js {
@@ -138,15 +139,7 @@ const char* name_of(replay_policy r) { return r == replay_policy::original ? "or
 
 }  // namespace
 
-bool is_valid_name(std::string_view name) {
-  if (name.empty() || name.size() > 255) return false;
-  for (char c : name) {
-    if (c == '.' || c == '*' || c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '/' ||
-        c == '\\')
-      return false;
-  }
-  return true;
-}
+bool is_valid_name(std::string_view name) { return ferry::is_valid_name(name); }
 
 std::string format_rfc3339(std::int64_t ns) {
   std::time_t secs = static_cast<std::time_t>(ns / second);

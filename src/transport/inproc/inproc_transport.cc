@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/subject_check.h"
 #include "base/subject_match.h"
 #include "ferry/inproc.h"
 #include "transport/inproc/sub_state.h"
@@ -27,29 +28,6 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::string_view inbox_prefix = "_INBOX.";
 constexpr std::size_t max_cached_routes = 4096;
-
-// A subject is dot-separated non-empty tokens without whitespace; with `wildcards`, a token may
-// be `*` and the last one `>`.
-bool valid_subject(std::string_view s, bool wildcards) {
-  if (s.empty()) return false;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t dot = s.find('.', start);
-    const std::string_view tok = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (tok.empty()) return false;
-    for (char c : tok) {
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return false;
-    }
-    const bool last = dot == std::string_view::npos;
-    if (tok.size() == 1 && (tok[0] == '*' || tok[0] == '>')) {
-      if (!wildcards || (tok[0] == '>' && !last)) return false;
-    } else if (tok.find_first_of("*>") != std::string_view::npos && !wildcards) {
-      return false;
-    }
-    if (last) return true;
-    start = dot + 1;
-  }
-}
 
 // Who gets a message published on one subject: every plain subscription, and one member of
 // each group.
@@ -221,7 +199,7 @@ class inproc_transport final : public transport {
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
     if (bus_->closed.load()) return failed_precondition("inproc transport is closed");
-    if (!valid_subject(subject, true)) return invalid_argument("invalid subject '" + subject + "'");
+    FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
     if (options.max_in_flight == 0) return invalid_argument("max_in_flight must be at least 1");
     if (!callback) return invalid_argument("subscribe needs a callback");
     auto s = std::make_shared<sub_state>(bus_->eng, std::move(subject), std::move(options), std::move(callback));
@@ -288,7 +266,7 @@ class inproc_transport final : public transport {
  private:
   status check_publish(message& m, std::chrono::system_clock::time_point now) const {
     if (bus_->closed.load(std::memory_order_relaxed)) return failed_precondition("inproc transport is closed");
-    if (!valid_subject(m.subject, false)) return invalid_argument("invalid subject '" + m.subject + "'");
+    FERRY_RETURN_IF_ERROR(check_subject(m.subject, subject_use::publish));
     fill_in(m, now);
     return status::ok();
   }

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/subject_check.h"
 #include "ferry/jetstream.h"
 #include "transport/jetstream/pull_source.h"
 #include "transport/jetstream/streams.h"
@@ -117,6 +118,7 @@ class jetstream_transport final : public transport {
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
+    FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
     status err;
     const detail::bound_stream* stream = detail::stream_for(streams_, subject, &err);
     if (!err.is_ok()) return err;

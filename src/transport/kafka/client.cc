@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "base/subject_check.h"
+
 namespace ferry::kafka::detail {
 namespace {
 
@@ -70,6 +72,7 @@ status check_topic(std::string_view topic) {
     return invalid_argument("\"" + std::string(topic) +
                             "\": Kafka topics have no wildcards; subscribe to each topic by its full name");
   }
+  FERRY_RETURN_IF_ERROR(check_subject(topic, subject_use::publish));  // what every transport refuses
   if (topic.empty() || topic.size() > 249 || topic == "." || topic == "..") {
     return invalid_argument("\"" + std::string(topic) + "\" is not a Kafka topic name (1 to 249 characters)");
   }

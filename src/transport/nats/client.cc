@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "base/subject_check.h"
+
 namespace ferry::nats::detail {
 
 namespace {
@@ -97,6 +99,8 @@ status from_nats(natsStatus s, std::string_view what) {
 }
 
 result<msg_ptr> to_nats(const message& m) {
+  FERRY_RETURN_IF_ERROR(check_subject(m.subject, subject_use::publish));
+  if (!m.reply.empty()) FERRY_RETURN_IF_ERROR(check_subject(m.reply, subject_use::publish));
   ensure_library();
   natsMsg* raw = nullptr;
   natsStatus s = natsMsg_Create(&raw, m.subject.c_str(), m.reply.empty() ? nullptr : m.reply.c_str(), m.payload.data(),

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/subject_check.h"
 #include "ferry/settler_pool.h"
 
 namespace ferry::nats::detail {
@@ -97,6 +98,7 @@ result<std::unique_ptr<subscription>> subscribe_core(const std::shared_ptr<clien
                                                      delivery_callback cb, loop_registry& loops) {
   if (o.max_in_flight == 0) return invalid_argument("max_in_flight must be at least 1");
   if (!cb) return invalid_argument("subscribe needs a callback");
+  FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
   auto sub = subscribe_sync(*c, subject, o.group);
   if (!sub.is_ok()) return sub.status();
   auto loop = std::make_shared<delivery_loop>(subject, std::make_unique<core_source>(c, *sub, transport_name),

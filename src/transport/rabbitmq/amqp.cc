@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/subject_check.h"
+
 namespace ferry::rabbitmq::detail {
 namespace {
 
@@ -293,32 +295,25 @@ std::string binding_pattern(std::string_view subject) {
 }
 
 status check_subject(std::string_view subject, bool pattern) {
-  if (subject.empty()) return invalid_argument("rabbitmq: empty subject");
+  if (subject.find('#') != std::string_view::npos) {
+    return invalid_argument("rabbitmq: '#' in subject \"" + std::string(subject) + "\" (use the NATS wildcard '>')");
+  }
+  FERRY_RETURN_IF_ERROR(ferry::check_subject(subject, pattern ? subject_use::subscribe : subject_use::publish));
   if (subject.size() > 255) {
     return invalid_argument(
         "rabbitmq: subject longer than 255 bytes (an AMQP routing key): " + std::string(subject.substr(0, 64)) + "...");
   }
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t dot = subject.find('.', start);
-    const std::string_view token =
-        subject.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    const bool last = dot == std::string_view::npos;
-    if (token.empty()) return invalid_argument("rabbitmq: empty token in subject \"" + std::string(subject) + "\"");
-    if (token.find('#') != std::string_view::npos) {
-      return invalid_argument("rabbitmq: '#' in subject \"" + std::string(subject) + "\" (use the NATS wildcard '>')");
-    }
-    const bool wildcard = token.find_first_of("*>") != std::string_view::npos;
-    if (wildcard && !pattern) {
-      return invalid_argument("rabbitmq: wildcard in the subject of a message: \"" + std::string(subject) + "\"");
-    }
-    if (wildcard && (token.size() != 1 || (token == ">" && !last))) {
+  // NATS reads a '*' inside a token as a literal character; an AMQP binding would not.
+  for (std::size_t start = 0; start <= subject.size();) {
+    const std::size_t dot = std::min(subject.find('.', start), subject.size());
+    const std::string_view token = subject.substr(start, dot - start);
+    if (token.size() > 1 && token.find_first_of("*>") != std::string_view::npos) {
       return invalid_argument("rabbitmq: bad wildcard in \"" + std::string(subject) +
                               "\" ('*' is a whole token, '>' the whole last one)");
     }
-    if (last) return status::ok();
     start = dot + 1;
   }
+  return status::ok();
 }
 
 status check_message(const message& m) {

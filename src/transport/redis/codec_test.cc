@@ -104,12 +104,19 @@ TEST(RedisCodec, ReservedHeadersAndWildcardOrBlankStreamsAreRefused) {
   message ok("s", "x");
   ok.headers.set("Ferry-Id", "case matters: not a field name");
   EXPECT_TRUE(check_headers(ok).is_ok());
-  for (const char* bad : {"", "a b", "a\tb", "*", ">", "a.*", "a.>", "*.a", ">.a", "a.*.b"}) {
-    EXPECT_EQ(check_stream(bad).code(), status_code::invalid_argument) << bad;
+  for (const char* bad : {"", "a b", "a\tb", "*", ">", "a.*", "a.>", "*.a", ">.a", "a.*.b", "a..b", "a\r\n"}) {
+    EXPECT_EQ(check_stream(bad, subject_use::subscribe).code(), status_code::invalid_argument) << bad;
+    EXPECT_EQ(check_stream(bad, subject_use::publish).code(), status_code::invalid_argument) << bad;
   }
-  for (const char* good : {"orders", "order.created", "a*b", "dlq.inventory"}) {
-    EXPECT_TRUE(check_stream(good).is_ok()) << good;
+  EXPECT_NE(check_stream("a.*", subject_use::subscribe).message().find("Redis streams have no wildcards"),
+            std::string::npos);
+  for (const char* good : {"orders", "order.created", "dlq.inventory"}) {
+    EXPECT_TRUE(check_stream(good, subject_use::subscribe).is_ok()) << good;
+    EXPECT_TRUE(check_stream(good, subject_use::publish).is_ok()) << good;
   }
+  // A '*' inside a token is a literal character to NATS, but never part of a published subject.
+  EXPECT_TRUE(check_stream("a*b", subject_use::subscribe).is_ok());
+  EXPECT_EQ(check_stream("a*b", subject_use::publish).code(), status_code::invalid_argument);
 }
 
 }  // namespace

@@ -136,19 +136,14 @@ result<reply> connection::next_reply() {
   return r;
 }
 
-status check_stream(std::string_view subject) {
-  if (subject.empty()) return invalid_argument("an empty subject is no Redis stream key");
-  for (char c : subject) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
-      return invalid_argument("subject \"" + std::string(subject) + "\" has whitespace or control bytes");
-    }
-  }
+status check_stream(std::string_view subject, subject_use use) {
+  if (use == subject_use::publish) return check_subject(subject, use);
   if (subject == "*" || subject == ">" || subject.find(".*") != std::string_view::npos ||
       subject.find(".>") != std::string_view::npos || subject.starts_with("*.") || subject.starts_with(">.")) {
     return invalid_argument("\"" + std::string(subject) +
                             "\": Redis streams have no wildcards; subscribe to each stream by its full name");
   }
-  return status::ok();
+  return check_subject(subject, use);
 }
 
 }  // namespace ferry::redis::detail

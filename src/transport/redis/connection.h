@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/subject_check.h"
 #include "ferry/redis.h"
 #include "ferry/result.h"
 #include "ferry/status.h"
@@ -91,7 +92,7 @@ class connection {
 };
 
 // OK when `subject` is a usable stream key: not empty, no whitespace or control bytes, and no
-// wildcard token (invalid_argument naming the alternative).
-status check_stream(std::string_view subject);
+// wildcard token (invalid_argument naming the alternative); check_subject's rules for `use`.
+status check_stream(std::string_view subject, subject_use use);
 
 }  // namespace ferry::redis::detail

@@ -119,7 +119,7 @@ class redis_transport final : public transport {
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
-    FERRY_RETURN_IF_ERROR(detail::check_stream(subject));
+    FERRY_RETURN_IF_ERROR(detail::check_stream(subject, subject_use::subscribe));
     stream_reader::config c{.stream = subject, .group = o.group, .subscription = o, .callback = std::move(cb)};
     if (!o.group.empty()) c.consumer = consumer_names::take(options_.consumer, subject, o.group);
     const std::string name = c.consumer;
@@ -167,7 +167,7 @@ class redis_transport final : public transport {
   status send_all(std::span<message> ms) {
     for (message& m : ms) {
       if (m.id.empty()) m.id = new_id();
-      FERRY_RETURN_IF_ERROR(detail::check_stream(split(m.subject).stream));
+      FERRY_RETURN_IF_ERROR(detail::check_stream(split(m.subject).stream, subject_use::publish));
       FERRY_RETURN_IF_ERROR(detail::check_headers(m));
     }
     std::lock_guard lock(pub_mu_);
@@ -276,7 +276,7 @@ void redis_transport::stop_replies() {
 }
 
 result<message> redis_transport::request(message m, std::chrono::milliseconds timeout) {
-  FERRY_RETURN_IF_ERROR(detail::check_stream(m.subject));
+  FERRY_RETURN_IF_ERROR(detail::check_stream(m.subject, subject_use::publish));
   const std::string token = new_id();
   {
     std::lock_guard lock(reply_mu_);
