@@ -3,8 +3,10 @@
 // client on its own connection, so --pub 500 --sub 500 is also a many-connection run.
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -49,12 +51,15 @@ std::string human_rate(double per_s) {
   return buf;
 }
 
-void write_csv(const std::string& path, const std::string& header, const std::string& row) {
-  if (path.empty()) return;
-  bool exists = std::ifstream(path).good();
+// Appends `row` (after `header` when the file is new); run_bench checked that the file opens.
+int write_csv(const std::string& path, const std::string& header, const std::string& row) {
+  if (path.empty()) return 0;
+  const bool exists = std::ifstream(path).good();
   std::ofstream f(path, std::ios::app);
   if (!exists) f << header << "\n";
   f << row << "\n";
+  f.flush();
+  return f.good() ? 0 : fail("could not write --csv file " + path + ": " + std::strerror(errno));
 }
 
 int throughput(const connect_options& c, const bench_args& a) {
@@ -134,27 +139,30 @@ int throughput(const connect_options& c, const bench_args& a) {
   if (failed) return fail("publishing failed (connection lost?)");
   const long got = received.n.load();
   const double sub_secs =
-      got > 0 ? std::chrono::duration<double>(clock_type::time_point(clock_type::duration(received.last_ns.load())) - t0)
-                    .count()
-              : 0;
+      got > 0
+          ? std::chrono::duration<double>(clock_type::time_point(clock_type::duration(received.last_ns.load())) - t0)
+                .count()
+          : 0;
   const double pub_rate = static_cast<double>(total_pub) / pub_secs;
-  std::printf("Pub: %s msgs/s (%.1f MB/s) over %.3fs\n", human_rate(pub_rate).c_str(),
-              pub_rate * a.size / 1e6, pub_secs);
+  std::printf("Pub: %s msgs/s (%.1f MB/s) over %.3fs\n", human_rate(pub_rate).c_str(), pub_rate * a.size / 1e6,
+              pub_secs);
   double sub_rate = 0;
   if (a.subs > 0) {
     sub_rate = sub_secs > 0 ? static_cast<double>(got) / sub_secs : 0;
     std::printf("Sub: %s msgs/s (%.1f MB/s), received %ld of %ld%s\n", human_rate(sub_rate).c_str(),
                 sub_rate * a.size / 1e6, got, expected, got < expected ? " (LOST MESSAGES)" : "");
   }
-  std::printf("bench: mode=throughput pubs=%d subs=%d queue=%d msgs=%ld size=%d pub_msgs_per_s=%.0f sub_msgs_per_s=%.0f lost=%ld\n",
-              a.pubs, a.subs, a.queue ? 1 : 0, total_pub, a.size, pub_rate, sub_rate, expected - got);
-  write_csv(a.csv, "mode,pubs,subs,queue,msgs,size,pub_msgs_per_s,sub_msgs_per_s,lost",
-            "throughput," + std::to_string(a.pubs) + "," + std::to_string(a.subs) + "," + std::to_string(a.queue) +
-                "," + std::to_string(total_pub) + "," + std::to_string(a.size) + "," +
-                std::to_string(static_cast<long>(pub_rate)) + "," + std::to_string(static_cast<long>(sub_rate)) + "," +
-                std::to_string(expected - got));
+  std::printf(
+      "bench: mode=throughput pubs=%d subs=%d queue=%d msgs=%ld size=%d pub_msgs_per_s=%.0f sub_msgs_per_s=%.0f "
+      "lost=%ld\n",
+      a.pubs, a.subs, a.queue ? 1 : 0, total_pub, a.size, pub_rate, sub_rate, expected - got);
+  const int csv = write_csv(a.csv, "mode,pubs,subs,queue,msgs,size,pub_msgs_per_s,sub_msgs_per_s,lost",
+                            "throughput," + std::to_string(a.pubs) + "," + std::to_string(a.subs) + "," +
+                                std::to_string(a.queue) + "," + std::to_string(total_pub) + "," +
+                                std::to_string(a.size) + "," + std::to_string(static_cast<long>(pub_rate)) + "," +
+                                std::to_string(static_cast<long>(sub_rate)) + "," + std::to_string(expected - got));
   for (auto* s : subs) natsSubscription_Destroy(s);
-  return got < expected ? 1 : 0;
+  return got < expected ? 1 : csv;
 }
 
 int latency(const connect_options& c, const bench_args& a) {
@@ -234,17 +242,19 @@ int latency(const connect_options& c, const bench_args& a) {
   std::printf("Requests: %s/s, %zu ok, %ld failed\n", human_rate(rate).c_str(), all.size(), errors.load());
   std::printf("Latency: p50 %.1fus  p90 %.1fus  p99 %.1fus  p99.9 %.1fus  max %.1fus\n", pct(50), pct(90), pct(99),
               pct(99.9), all.empty() ? 0.0 : all.back());
-  std::printf("bench: mode=reqrep requesters=%d responders=%d msgs=%zu size=%d req_per_s=%.0f p50_us=%.1f p90_us=%.1f "
-              "p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%ld\n",
-              a.pubs, nresp, all.size(), a.size, rate, pct(50), pct(90), pct(99), pct(99.9),
-              all.empty() ? 0.0 : all.back(), errors.load());
-  write_csv(a.csv, "mode,requesters,responders,msgs,size,req_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors",
-            "reqrep," + std::to_string(a.pubs) + "," + std::to_string(nresp) + "," + std::to_string(all.size()) + "," +
-                std::to_string(a.size) + "," + std::to_string(static_cast<long>(rate)) + "," + std::to_string(pct(50)) +
-                "," + std::to_string(pct(90)) + "," + std::to_string(pct(99)) + "," + std::to_string(pct(99.9)) + "," +
-                std::to_string(all.empty() ? 0.0 : all.back()) + "," + std::to_string(errors.load()));
+  std::printf(
+      "bench: mode=reqrep requesters=%d responders=%d msgs=%zu size=%d req_per_s=%.0f p50_us=%.1f p90_us=%.1f "
+      "p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%ld\n",
+      a.pubs, nresp, all.size(), a.size, rate, pct(50), pct(90), pct(99), pct(99.9), all.empty() ? 0.0 : all.back(),
+      errors.load());
+  const int csv = write_csv(
+      a.csv, "mode,requesters,responders,msgs,size,req_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors",
+      "reqrep," + std::to_string(a.pubs) + "," + std::to_string(nresp) + "," + std::to_string(all.size()) + "," +
+          std::to_string(a.size) + "," + std::to_string(static_cast<long>(rate)) + "," + std::to_string(pct(50)) + "," +
+          std::to_string(pct(90)) + "," + std::to_string(pct(99)) + "," + std::to_string(pct(99.9)) + "," +
+          std::to_string(all.empty() ? 0.0 : all.back()) + "," + std::to_string(errors.load()));
   for (auto* s : subs) natsSubscription_Destroy(s);
-  return errors.load() == 0 ? 0 : 1;
+  return errors.load() == 0 ? csv : 1;
 }
 
 }  // namespace
@@ -254,6 +264,20 @@ int run_bench(const connect_options& c, const bench_args& a) {
   if (a.subs < 0) return fail("--sub must not be negative");
   if (a.msgs < a.pubs) return fail("--msgs must be at least the number of publishers");
   if (a.size < 0 || a.size > 64 * 1024 * 1024) return fail("--size must be between 0 and 64 MiB");
+  if (!a.csv.empty()) {
+    // Before measuring, so a run is never lost to a file that cannot be written.
+    std::ofstream f(a.csv, std::ios::app);
+    if (!f) return fail("could not open --csv file " + a.csv + ": " + std::strerror(errno));
+  }
+  {
+    // A payload the server would refuse ends a publisher's connection; say so before starting.
+    auto probe = session::open(c);
+    if (!probe.is_ok()) return fail(probe.status().message());
+    if (a.size > (*probe)->max_payload()) {
+      return fail("--size " + std::to_string(a.size) + " exceeds the server's max_payload of " +
+                  std::to_string((*probe)->max_payload()) + " bytes");
+    }
+  }
   // Many connections share libnats' global delivery threads instead of one thread each.
   nats_SetMessageDeliveryPoolSize(4);
   return a.request ? latency(c, a) : throughput(c, a);

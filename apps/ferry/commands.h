@@ -22,7 +22,8 @@ struct pub_args {
   std::vector<std::string> headers;
   bool quiet = false;
 };
-int run_pub(const connect_options& c, const pub_args& a);
+// Without `data_given` (or with data "-") the payload is read from standard input.
+int run_pub(const connect_options& c, const pub_args& a, bool data_given);
 
 struct sub_args {
   std::string subject, queue;
@@ -37,7 +38,7 @@ struct request_args {
   std::vector<std::string> headers;
   bool raw = false;
 };
-int run_request(const connect_options& c, const request_args& a);
+int run_request(const connect_options& c, const request_args& a, bool data_given);
 
 struct reply_args {
   std::string subject, response, queue;
@@ -68,6 +69,9 @@ void add_dlq_commands(CLI::App& app, const connect_options& conn, command_list& 
 
 // Prints "ferry: <message>" on stderr and returns 1.
 int fail(const std::string& message);
+// The payload given on the command line, or standard input when none (or "-") was given, as
+// the nats CLI reads it; on a terminal it says so first.
+std::string payload_or_stdin(const std::string& data, bool data_given);
 // Replaces {{Count}} with n (and {{Time}} with the current time) in a payload template.
 std::string expand(const std::string& tmpl, long n);
 

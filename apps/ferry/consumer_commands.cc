@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "checks.h"
 #include "js_api.h"
 
 namespace ferry::cli {
@@ -257,12 +258,15 @@ void add_consumer_commands(CLI::App& app, const connect_options& conn, command_l
 
   auto aa = std::make_shared<add_args>();
   auto* add = g->add_subcommand("add", "Create a durable consumer (pull unless --target is given)");
-  add->add_option("stream", aa->stream, "Stream name")->required();
-  add->add_option("name", aa->name, "Consumer (durable) name")->required();
+  add->add_option("stream", aa->stream, "Stream name")->required()->check(name_arg("stream name"));
+  add->add_option("name", aa->name, "Consumer (durable) name")->required()->check(name_arg("consumer name"));
   auto* pull = add->add_flag("--pull", aa->pull, "Pull consumer (the default)");
-  add->add_option("--target,--deliver-subject", aa->target, "Push consumer delivering to this subject")->excludes(pull);
-  add->add_option("--deliver-group", aa->group, "Queue group of a push consumer's subscribers");
-  add->add_option("--filter", aa->filter, "Only messages on this subject");
+  add->add_option("--target,--deliver-subject", aa->target, "Push consumer delivering to this subject")
+      ->check(subject_arg(subject_use::publish))
+      ->excludes(pull);
+  add->add_option("--deliver-group", aa->group, "Queue group of a push consumer's subscribers")
+      ->check(subject_arg(subject_use::subscribe));
+  add->add_option("--filter", aa->filter, "Only messages on this subject")->check(subject_arg(subject_use::subscribe));
   add->add_option("--description", aa->description, "Description");
   add->add_option("--ack", aa->ack, "Ack policy: explicit, all or none")
       ->check(CLI::IsMember({"explicit", "all", "none"}))
@@ -271,42 +275,49 @@ void add_consumer_commands(CLI::App& app, const connect_options& conn, command_l
                   "Start with: all, last, new, last-per-subject, a stream sequence, an RFC 3339 time, or a duration "
                   "(messages that recent)")
       ->capture_default_str();
-  add->add_option("--ack-wait", aa->ack_wait, "Redeliver when not acknowledged within this (default 30s)");
-  add->add_option("--max-deliver", aa->max_deliver, "Most deliveries of a message (default: unlimited)");
-  add->add_option("--max-ack-pending", aa->max_ack_pending, "Most unacknowledged messages (default 1000)");
+  add->add_option("--ack-wait", aa->ack_wait, "Redeliver when not acknowledged within this (default 30s)")
+      ->check(duration_arg());
+  add->add_option("--max-deliver", aa->max_deliver, "Most deliveries of a message (default: unlimited)")
+      ->check(limit_arg());
+  add->add_option("--max-ack-pending", aa->max_ack_pending, "Most unacknowledged messages (default 1000)")
+      ->check(limit_arg());
   add->add_option("--backoff", aa->backoff, "Redelivery delays, e.g. 1s,5s,30s (max-deliver must exceed their number)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(duration_arg());
   add->add_option("--dead-letter-stream", aa->dead_letter_stream,
-                  "Copy messages that reach max deliveries or are terminated into this stream (ferryd)");
+                  "Copy messages that reach max deliveries or are terminated into this stream (ferryd)")
+      ->check(name_arg("stream name"));
   add->add_flag("--json", aa->json, "Print the consumer info as JSON");
   on_run(out, add, conn, [aa](js_client& js) { return run_add(js, *aa); });
 
   auto ia = std::make_shared<name_args>();
   auto* info = g->add_subcommand("info", "Show a consumer's configuration and state");
-  info->add_option("stream", ia->stream, "Stream name")->required();
-  info->add_option("name", ia->name, "Consumer name")->required();
+  info->add_option("stream", ia->stream, "Stream name")->required()->check(name_arg("stream name"));
+  info->add_option("name", ia->name, "Consumer name")->required()->check(name_arg("consumer name"));
   info->add_flag("--json", ia->json, "Print the server's JSON");
   on_run(out, info, conn, [ia](js_client& js) { return run_info(js, *ia); });
 
   auto la = std::make_shared<name_args>();
   auto* ls = g->add_subcommand("ls", "List a stream's consumers");
   ls->alias("list");
-  ls->add_option("stream", la->stream, "Stream name")->required();
+  ls->add_option("stream", la->stream, "Stream name")->required()->check(name_arg("stream name"));
   ls->add_flag("--json", la->json, "Print the consumer infos as JSON");
   on_run(out, ls, conn, [la](js_client& js) { return run_ls(js, *la); });
 
   auto ra = std::make_shared<name_args>();
   auto* rm = g->add_subcommand("rm", "Delete a consumer");
-  rm->add_option("stream", ra->stream, "Stream name")->required();
-  rm->add_option("name", ra->name, "Consumer name")->required();
+  rm->add_option("stream", ra->stream, "Stream name")->required()->check(name_arg("stream name"));
+  rm->add_option("name", ra->name, "Consumer name")->required()->check(name_arg("consumer name"));
   on_run(out, rm, conn, [ra](js_client& js) { return run_rm(js, *ra); });
 
   auto na = std::make_shared<next_args>();
   auto* next = g->add_subcommand("next", "Pull messages from a pull consumer, print and acknowledge them");
-  next->add_option("stream", na->stream, "Stream name")->required();
-  next->add_option("name", na->name, "Consumer name")->required();
-  next->add_option("-c,--count", na->count, "Number of messages")->capture_default_str();
-  next->add_option("-t,--timeout", na->timeout, "How long to wait for them")->capture_default_str();
+  next->add_option("stream", na->stream, "Stream name")->required()->check(name_arg("stream name"));
+  next->add_option("name", na->name, "Consumer name")->required()->check(name_arg("consumer name"));
+  next->add_option("-c,--count", na->count, "Number of messages")->check(count_arg(1))->capture_default_str();
+  next->add_option("-t,--timeout", na->timeout, "How long to wait for them")
+      ->check(duration_arg())
+      ->capture_default_str();
   auto* no_ack = next->add_flag("--no-ack", na->no_ack, "Do not acknowledge (redelivered after the ack wait)");
   auto* nak = next->add_flag("--nak", na->nak, "Negatively acknowledge: redeliver at once")->excludes(no_ack);
   next->add_flag("--term", na->term, "Terminate: no redelivery (dead-lettered where configured)")

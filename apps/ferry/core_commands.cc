@@ -1,4 +1,6 @@
 // pub, sub, request and reply.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -26,13 +28,16 @@ std::string expand(const std::string& tmpl, long n) {
   return out;
 }
 
-int run_pub(const connect_options& c, const pub_args& a_in) {
+std::string payload_or_stdin(const std::string& data, bool data_given) {
+  if (data_given && data != "-") return data;
+  if (::isatty(STDIN_FILENO) != 0) std::fprintf(stderr, "Reading payload from STDIN (end with Ctrl-D)\n");
+  return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+}
+
+int run_pub(const connect_options& c, const pub_args& a_in, bool data_given) {
   pub_args a = a_in;
   if (a.count <= 0) return fail("--count must be positive");
-  if (a.data == "-") {
-    // The payload from standard input (for large or binary bodies).
-    a.data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
+  a.data = payload_or_stdin(a.data, data_given);
   auto s = session::open(c);
   if (!s.is_ok()) return fail(s.status().message());
   natsConnection* nc = (*s)->conn();
@@ -71,8 +76,9 @@ int run_sub(const connect_options& c, const sub_args& a) {
   auto s = session::open(co);
   if (!s.is_ok()) return fail(s.status().message());
   natsSubscription* sub = nullptr;
-  natsStatus st = a.queue.empty() ? natsConnection_SubscribeSync(&sub, (*s)->conn(), a.subject.c_str())
-                                  : natsConnection_QueueSubscribeSync(&sub, (*s)->conn(), a.subject.c_str(), a.queue.c_str());
+  natsStatus st = a.queue.empty()
+                      ? natsConnection_SubscribeSync(&sub, (*s)->conn(), a.subject.c_str())
+                      : natsConnection_QueueSubscribeSync(&sub, (*s)->conn(), a.subject.c_str(), a.queue.c_str());
   if (st != NATS_OK) return fail(nats_error("subscribe to " + a.subject, st).message());
   natsSubscription_SetPendingLimits(sub, -1, -1);
   st = natsConnection_Flush((*s)->conn());
@@ -99,7 +105,9 @@ int run_sub(const connect_options& c, const sub_args& a) {
   return 0;
 }
 
-int run_request(const connect_options& c, const request_args& a) {
+int run_request(const connect_options& c, const request_args& a_in, bool data_given) {
+  request_args a = a_in;
+  a.data = payload_or_stdin(a.data, data_given);
   auto timeout = parse_duration(a.timeout);
   if (!timeout.is_ok()) return fail(timeout.status().message());
   auto s = session::open(c);
@@ -131,8 +139,9 @@ int run_reply(const connect_options& c, const reply_args& a) {
   auto s = session::open(co);
   if (!s.is_ok()) return fail(s.status().message());
   natsSubscription* sub = nullptr;
-  natsStatus st = a.queue.empty() ? natsConnection_SubscribeSync(&sub, (*s)->conn(), a.subject.c_str())
-                                  : natsConnection_QueueSubscribeSync(&sub, (*s)->conn(), a.subject.c_str(), a.queue.c_str());
+  natsStatus st = a.queue.empty()
+                      ? natsConnection_SubscribeSync(&sub, (*s)->conn(), a.subject.c_str())
+                      : natsConnection_QueueSubscribeSync(&sub, (*s)->conn(), a.subject.c_str(), a.queue.c_str());
   if (st != NATS_OK) return fail(nats_error("subscribe to " + a.subject, st).message());
   st = natsConnection_Flush((*s)->conn());
   if (st != NATS_OK) return fail(nats_error("subscribe to " + a.subject, st).message());
@@ -149,7 +158,8 @@ int run_reply(const connect_options& c, const reply_args& a) {
     ++n;
     const char* reply = natsMsg_GetReply(m);
     if (reply == nullptr || *reply == '\0') {
-      if (!a.quiet) std::fprintf(stderr, "[#%ld] message on \"%s\" has no reply subject; ignored\n", n, natsMsg_GetSubject(m));
+      if (!a.quiet)
+        std::fprintf(stderr, "[#%ld] message on \"%s\" has no reply subject; ignored\n", n, natsMsg_GetSubject(m));
     } else {
       if (!a.quiet) print_message(m, n, false);
       const std::string body = expand(a.response, n);

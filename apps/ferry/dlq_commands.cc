@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "checks.h"
 #include "js_api.h"
 
 namespace ferry::cli {
@@ -45,7 +46,34 @@ status for_each_message(js_client& js, const std::string& stream, const std::fun
   }
 }
 
+// A stream that no stream's or consumer's dead_letter_stream names and whose messages carry no
+// Ferry-Dead-Letter headers is not a dead-letter stream: listing it would show a table of dashes.
+status check_is_dead_letter_stream(js_client& js, const std::string& stream) {
+  FERRY_ASSIGN_OR_RETURN(std::vector<ojson> streams, js.list("STREAM.LIST", "streams", "listing streams"));
+  bool exists = false;
+  for (const ojson& s : streams) {
+    const std::string name = s["config"].value("name", std::string());
+    exists = exists || name == stream;
+    if (s["config"].value("dead_letter_stream", std::string()) == stream) return status::ok();
+    FERRY_ASSIGN_OR_RETURN(std::vector<ojson> consumers,
+                           js.list("CONSUMER.LIST." + name, "consumers", "listing the consumers of " + name));
+    for (const ojson& c : consumers) {
+      if (c["config"].value("dead_letter_stream", std::string()) == stream) return status::ok();
+    }
+  }
+  if (!exists) return js.stream_info(stream).status();  // its "stream not found"
+  FERRY_ASSIGN_OR_RETURN(ojson info, js.stream_info(stream));
+  if (info["state"].value("messages", std::uint64_t{0}) > 0) {
+    auto first = js.get_message(stream, info["state"].value("first_seq", std::uint64_t{0}), "", ">");
+    if (first.is_ok() && first->header(std::string(dl_prefix) + "Reason") != nullptr) return status::ok();
+  }
+  return error("stream " + stream +
+               " is not a dead-letter stream: no stream or consumer names it as dead_letter_stream and its messages "
+               "have no Ferry-Dead-Letter headers");
+}
+
 status run_ls(js_client& js, const std::string& stream) {
+  FERRY_RETURN_IF_ERROR(check_is_dead_letter_stream(js, stream));
   std::vector<std::vector<std::string>> rows{
       {"SEQ", "ORIGIN", "SUBJECT", "REASON", "DELIVERIES", "CONSUMER", "DEAD SINCE"}};
   FERRY_RETURN_IF_ERROR(for_each_message(js, stream, [&](stored_message& m) {
@@ -154,21 +182,21 @@ void add_dlq_commands(CLI::App& app, const connect_options& conn, command_list& 
 
   auto ls_stream = std::make_shared<std::string>();
   auto* ls = g->add_subcommand("ls", "One line per dead letter: sequence, origin, subject, reason, deliveries, time");
-  ls->add_option("stream", *ls_stream, "Dead-letter stream")->required();
+  ls->add_option("stream", *ls_stream, "Dead-letter stream")->required()->check(name_arg("stream name"));
   on_run(out, ls, conn, [ls_stream](js_client& js) { return run_ls(js, *ls_stream); });
 
   auto sa = std::make_shared<std::pair<std::string, std::uint64_t>>();
   auto* show = g->add_subcommand("show", "Print a dead letter: where it came from, why, its headers and payload");
-  show->add_option("stream", sa->first, "Dead-letter stream")->required();
-  show->add_option("seq", sa->second, "Sequence in the dead-letter stream")->required();
+  show->add_option("stream", sa->first, "Dead-letter stream")->required()->check(name_arg("stream name"));
+  show->add_option("seq", sa->second, "Sequence in the dead-letter stream")->required()->check(count_arg(1));
   on_run(out, show, conn, [sa](js_client& js) { return run_show(js, sa->first, sa->second); });
 
   auto ra = std::make_shared<replay_args>();
   auto* replay = g->add_subcommand(
       "replay",
       "Publish dead letters again on their original subjects (with their original headers), then remove them");
-  replay->add_option("stream", ra->stream, "Dead-letter stream")->required();
-  auto* seqs = replay->add_option("seq", ra->seqs, "Sequences in the dead-letter stream");
+  replay->add_option("stream", ra->stream, "Dead-letter stream")->required()->check(name_arg("stream name"));
+  auto* seqs = replay->add_option("seq", ra->seqs, "Sequences in the dead-letter stream")->check(count_arg(1));
   replay->add_flag("--all", ra->all, "Every dead letter in the stream")->excludes(seqs);
   replay->add_flag("--keep", ra->keep, "Keep them in the dead-letter stream");
   on_run(out, replay, conn, [ra](js_client& js) { return run_replay(js, *ra); });

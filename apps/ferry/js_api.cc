@@ -407,34 +407,6 @@ std::string format_bytes(std::int64_t n) {
   return buf;
 }
 
-result<std::int64_t> parse_size(const std::string& s) {
-  auto bad = [&] { return invalid_argument("invalid size \"" + s + "\" (use e.g. 1024, 512K, 10MB, 1GiB, -1)"); };
-  if (s == "-1") return std::int64_t{-1};
-  std::size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-  if (i == 0 || i > 18) return bad();
-  const std::int64_t n = std::stoll(s.substr(0, i));
-  std::string unit = s.substr(i);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() == 3 && unit[1] == 'I' && unit[2] == 'B') unit.resize(1);
-  if (unit.size() == 2 && unit[1] == 'B') unit.resize(1);
-  std::int64_t scale;
-  if (unit.empty() || unit == "B") {
-    scale = 1;
-  } else if (unit == "K") {
-    scale = 1LL << 10;
-  } else if (unit == "M") {
-    scale = 1LL << 20;
-  } else if (unit == "G") {
-    scale = 1LL << 30;
-  } else if (unit == "T") {
-    scale = 1LL << 40;
-  } else {
-    return bad();
-  }
-  return n * scale;
-}
-
 std::string format_time_ns(std::int64_t ns) {
   std::time_t secs = static_cast<std::time_t>(ns / ns_per_s);
   std::tm tm{};

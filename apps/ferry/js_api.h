@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/number.h"
 #include "commands.h"
 #include "session.h"
 
@@ -141,8 +142,6 @@ std::string format_ns(std::int64_t ns);
 result<std::int64_t> parse_duration_ns(const std::string& s);
 // "1.5 KiB"; "unlimited" for negative values.
 std::string format_bytes(std::int64_t n);
-// "512", "1K", "1KB", "1KiB", "10M", "2G" (powers of 1024), or -1.
-result<std::int64_t> parse_size(const std::string& s);
 std::string format_time_ns(std::int64_t ns);
 // An RFC 3339 time; nullopt when malformed.
 std::optional<std::int64_t> parse_time(const std::string& s);

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <set>
 
+#include "checks.h"
 #include "js_api.h"
 
 namespace ferry::cli {
@@ -76,7 +77,7 @@ status run_add(js_client& js, const add_args& a) {
   FERRY_RETURN_IF_ERROR(check_bucket_name(a.bucket));
   if (a.history < 1 || a.history > 64) return invalid_argument("--history must be between 1 and 64");
   FERRY_ASSIGN_OR_RETURN(std::int64_t ttl, parse_duration_ns(a.ttl));
-  FERRY_ASSIGN_OR_RETURN(std::int64_t max_value, parse_size(a.max_value_size));
+  FERRY_ASSIGN_OR_RETURN(std::int64_t max_value, parse_size(a.max_value_size, true));
   constexpr std::int64_t two_minutes = 120'000'000'000;
   ojson cfg;
   cfg["name"] = stream_of(a.bucket);
@@ -274,8 +275,11 @@ void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& o
   auto* add = g->add_subcommand("add", "Create a bucket");
   add->add_option("bucket", aa->bucket, "Bucket name")->required();
   add->add_option("--history", aa->history, "Values kept per key (1 to 64)")->capture_default_str();
-  add->add_option("--ttl", aa->ttl, "How long values live, e.g. 1h (0: forever)")->capture_default_str();
+  add->add_option("--ttl", aa->ttl, "How long values live, e.g. 1h (0: forever)")
+      ->check(duration_arg())
+      ->capture_default_str();
   add->add_option("--max-value-size", aa->max_value_size, "Largest value, e.g. 1MiB (-1: the server's limit)")
+      ->transform(size_arg(true))
       ->capture_default_str();
   add->add_option("--storage", aa->storage, "file or memory")
       ->check(CLI::IsMember({"file", "memory"}))
@@ -293,7 +297,7 @@ void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& o
   auto* get = g->add_subcommand("get", "Print a key's value (or an older revision)");
   get->add_option("bucket", ga->bucket, "Bucket name")->required();
   get->add_option("key", ga->key, "Key")->required();
-  get->add_option("-r,--revision", ga->revision, "This revision instead of the latest");
+  get->add_option("-r,--revision", ga->revision, "This revision instead of the latest")->check(count_arg(1));
   get->add_flag("--raw", ga->raw, "Print only the value");
   on_run(out, get, conn, [ga](js_client& js) { return run_get(js, *ga); });
 
@@ -309,7 +313,9 @@ void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& o
   auto* watch = g->add_subcommand("watch", "Print the latest value of each key, then every change");
   watch->add_option("bucket", wa->bucket, "Bucket name")->required();
   watch->add_option("pattern", wa->pattern, "Keys to watch (wildcards * and >)")->capture_default_str();
-  watch->add_option("-c,--count", wa->count, "Exit after this many entries (0: never)")->capture_default_str();
+  watch->add_option("-c,--count", wa->count, "Exit after this many entries (0: never)")
+      ->check(count_arg())
+      ->capture_default_str();
   on_run(out, watch, conn, [wa](js_client& js) { return run_watch(js, *wa); });
 
   auto* ls = g->add_subcommand("ls", "List the buckets");

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "checks.h"
 #include "js_api.h"
 
 namespace ferry::cli {
@@ -72,10 +73,10 @@ status run_add(js_client& js, const add_args& a) {
   cfg["retention"] = a.retention;
   cfg["max_consumers"] = -1;
   cfg["max_msgs"] = a.max_msgs;
-  FERRY_ASSIGN_OR_RETURN(cfg["max_bytes"], parse_size(a.max_bytes));
+  FERRY_ASSIGN_OR_RETURN(cfg["max_bytes"], parse_size(a.max_bytes, true));
   FERRY_ASSIGN_OR_RETURN(cfg["max_age"], parse_duration_ns(a.max_age));
   cfg["max_msgs_per_subject"] = a.max_msgs_per_subject;
-  FERRY_ASSIGN_OR_RETURN(cfg["max_msg_size"], parse_size(a.max_msg_size));
+  FERRY_ASSIGN_OR_RETURN(cfg["max_msg_size"], parse_size(a.max_msg_size, true));
   cfg["discard"] = a.discard;
   cfg["storage"] = a.storage;
   cfg["num_replicas"] = 1;
@@ -157,9 +158,19 @@ status run_rm(js_client& js, const std::string& name, bool force) {
 struct purge_args {
   std::string name, subject;
   std::optional<std::uint64_t> keep, seq;
+  bool force = false;
 };
 
 status run_purge(js_client& js, const purge_args& a) {
+  if (!a.force) {
+    FERRY_ASSIGN_OR_RETURN(ojson info, js.stream_info(a.name));
+    const std::uint64_t n = info["state"].value("messages", std::uint64_t{0});
+    std::string which = a.subject.empty() ? "" : " on " + a.subject;
+    if (a.keep) which += " except the newest " + std::to_string(*a.keep);
+    if (a.seq) which += " below sequence " + std::to_string(*a.seq);
+    if (!confirm("Purge the messages" + which + " from stream " + a.name + " (" + std::to_string(n) + " stored)?"))
+      return error("not purging stream " + a.name + " without confirmation (use --force)");
+  }
   ojson req = ojson::object();
   if (!a.subject.empty()) req["filter"] = a.subject;
   if (a.keep) req["keep"] = *a.keep;
@@ -209,9 +220,10 @@ void add_stream_commands(CLI::App& app, const connect_options& conn, command_lis
 
   auto aa = std::make_shared<add_args>();
   auto* add = g->add_subcommand("add", "Create a stream (the same configuration again is a no-op)");
-  add->add_option("name", aa->name, "Stream name")->required();
+  add->add_option("name", aa->name, "Stream name")->required()->check(name_arg("stream name"));
   add->add_option("--subjects", aa->subjects,
-                  "Subject the stream stores, wildcards allowed (repeatable; default: NAME)");
+                  "Subject the stream stores, wildcards allowed (repeatable; default: NAME)")
+      ->check(subject_arg(subject_use::subscribe));
   add->add_option("--description", aa->description, "Description");
   add->add_option("--storage", aa->storage, "file or memory")
       ->check(CLI::IsMember({"file", "memory"}))
@@ -219,25 +231,35 @@ void add_stream_commands(CLI::App& app, const connect_options& conn, command_lis
   add->add_option("--retention", aa->retention, "limits, interest or workqueue")
       ->check(CLI::IsMember({"limits", "interest", "workqueue"}))
       ->capture_default_str();
-  add->add_option("--max-msgs", aa->max_msgs, "Most messages kept (-1: unlimited)")->capture_default_str();
-  add->add_option("--max-bytes", aa->max_bytes, "Most bytes kept, e.g. 1GiB (-1: unlimited)")->capture_default_str();
-  add->add_option("--max-age", aa->max_age, "Oldest message kept, e.g. 24h (0: unlimited)")->capture_default_str();
+  add->add_option("--max-msgs", aa->max_msgs, "Most messages kept (-1: unlimited)")
+      ->check(limit_arg())
+      ->capture_default_str();
+  add->add_option("--max-bytes", aa->max_bytes, "Most bytes kept, e.g. 1GiB (-1: unlimited)")
+      ->transform(size_arg(true))
+      ->capture_default_str();
+  add->add_option("--max-age", aa->max_age, "Oldest message kept, e.g. 24h (0: unlimited)")
+      ->check(duration_arg())
+      ->capture_default_str();
   add->add_option("--max-msgs-per-subject", aa->max_msgs_per_subject, "Most messages kept per subject (-1: unlimited)")
+      ->check(limit_arg())
       ->capture_default_str();
   add->add_option("--max-msg-size", aa->max_msg_size, "Largest message accepted (-1: unlimited)")
+      ->transform(size_arg(true))
       ->capture_default_str();
   add->add_option("--discard", aa->discard, "When full: old (drop the oldest) or new (refuse new messages)")
       ->check(CLI::IsMember({"old", "new"}))
       ->capture_default_str();
-  add->add_option("--dupe-window", aa->dupe_window, "Window for Nats-Msg-Id duplicate detection (default 2m)");
+  add->add_option("--dupe-window", aa->dupe_window, "Window for Nats-Msg-Id duplicate detection (default 2m)")
+      ->check(duration_arg());
   add->add_option("--dead-letter-stream", aa->dead_letter_stream,
-                  "Stream receiving messages of any consumer that reach max deliveries or are terminated (ferryd)");
+                  "Stream receiving messages of any consumer that reach max deliveries or are terminated (ferryd)")
+      ->check(name_arg("stream name"));
   add->add_flag("--json", aa->json, "Print the stream info as JSON");
   on_run(out, add, conn, [aa](js_client& js) { return run_add(js, *aa); });
 
   auto ia = std::make_shared<info_args>();
   auto* info = g->add_subcommand("info", "Show a stream's configuration and state");
-  info->add_option("name", ia->name, "Stream name")->required();
+  info->add_option("name", ia->name, "Stream name")->required()->check(name_arg("stream name"));
   info->add_flag("--json", ia->json, "Print the server's JSON");
   on_run(out, info, conn, [ia](js_client& js) { return run_info(js, *ia); });
 
@@ -249,23 +271,27 @@ void add_stream_commands(CLI::App& app, const connect_options& conn, command_lis
 
   auto ra = std::make_shared<std::pair<std::string, bool>>();
   auto* rm = g->add_subcommand("rm", "Delete a stream, its messages and its consumers");
-  rm->add_option("name", ra->first, "Stream name")->required();
+  rm->add_option("name", ra->first, "Stream name")->required()->check(name_arg("stream name"));
   rm->add_flag("-f,--force", ra->second, "Do not ask for confirmation");
   on_run(out, rm, conn, [ra](js_client& js) { return run_rm(js, ra->first, ra->second); });
 
   auto pa = std::make_shared<purge_args>();
   auto* purge = g->add_subcommand("purge", "Delete a stream's messages (all, or on a subject, or up to a sequence)");
-  purge->add_option("name", pa->name, "Stream name")->required();
-  purge->add_option("--subject", pa->subject, "Only messages on this subject (wildcards allowed)");
-  auto* keep = purge->add_option("--keep", pa->keep, "Keep this many of the newest messages");
-  purge->add_option("--seq", pa->seq, "Purge messages below this sequence")->excludes(keep);
+  purge->add_option("name", pa->name, "Stream name")->required()->check(name_arg("stream name"));
+  purge->add_option("--subject", pa->subject, "Only messages on this subject (wildcards allowed)")
+      ->check(subject_arg(subject_use::subscribe));
+  auto* keep = purge->add_option("--keep", pa->keep, "Keep this many of the newest messages")->check(count_arg());
+  purge->add_flag("-f,--force", pa->force, "Do not ask for confirmation");
+  purge->add_option("--seq", pa->seq, "Purge messages below this sequence")->check(count_arg(1))->excludes(keep);
   on_run(out, purge, conn, [pa](js_client& js) { return run_purge(js, *pa); });
 
   auto ga = std::make_shared<get_args>();
   auto* get = g->add_subcommand("get", "Print a stored message: subject, sequence, time, headers and payload");
-  get->add_option("name", ga->name, "Stream name")->required();
-  auto* seq = get->add_option("seq", ga->seq, "Sequence number");
-  get->add_option("--last-for", ga->last_for, "The last message on this subject instead of a sequence")->excludes(seq);
+  get->add_option("name", ga->name, "Stream name")->required()->check(name_arg("stream name"));
+  auto* seq = get->add_option("seq", ga->seq, "Sequence number")->check(count_arg(1));
+  get->add_option("--last-for", ga->last_for, "The last message on this subject instead of a sequence")
+      ->check(subject_arg(subject_use::publish))
+      ->excludes(seq);
   get->add_flag("--raw", ga->raw, "Print only the payload");
   on_run(out, get, conn, [ga](js_client& js) { return run_get(js, *ga); });
 }

@@ -93,11 +93,15 @@ TEST_F(FerryJs, StreamAddInfoGetPurgeRm) {
   EXPECT_TRUE(has(both.out, "excludes")) << both.out;
 
   // Purge: one subject keeping the newest, below a sequence, then everything.
-  EXPECT_EQ(ok("stream purge ORDERS --subject orders.new --keep 1"), "Purged 2 messages from stream ORDERS\n");
+  // Like rm, purge asks first; without a terminal to ask on it needs --force.
+  auto unasked = ferry("stream purge ORDERS");
+  EXPECT_EQ(unasked.code, 1);
+  EXPECT_EQ(unasked.out, "ferry: not purging stream ORDERS without confirmation (use --force)\n");
+  EXPECT_EQ(ok("stream purge ORDERS --subject orders.new --keep 1 -f"), "Purged 2 messages from stream ORDERS\n");
   EXPECT_EQ(ok("stream get ORDERS --last-for orders.new --raw"), "order 3\n");
-  EXPECT_EQ(ok("stream purge ORDERS --seq 4"), "Purged 1 message from stream ORDERS\n");
+  EXPECT_EQ(ok("stream purge ORDERS --seq 4 --force"), "Purged 1 message from stream ORDERS\n");
   EXPECT_TRUE(has(ok("stream info ORDERS"), "  Messages:            1\n"));
-  EXPECT_EQ(ok("stream purge ORDERS"), "Purged 1 message from stream ORDERS\n");
+  EXPECT_EQ(ok("stream purge ORDERS --force"), "Purged 1 message from stream ORDERS\n");
   auto keep_seq = ferry("stream purge ORDERS --keep 1 --seq 2");
   EXPECT_NE(keep_seq.code, 0);
   EXPECT_TRUE(has(keep_seq.out, "--keep excludes --seq")) << keep_seq.out;
@@ -330,9 +334,13 @@ TEST(FerryJsErrors, NoServerNoJetStreamAndBadFlags) {
   // Argument errors come before connecting, and CLI11 reports bad flags.
   auto dur = run(down + " stream add S --max-age 5q");
   EXPECT_EQ(dur.code, 1);
-  EXPECT_EQ(dur.out, "ferry: invalid duration \"5q\": unknown unit \"q\" (use e.g. 500ms, 30s, 1m30s, 2h)\n");
+  EXPECT_EQ(dur.out,
+            "ferry: --max-age: invalid duration \"5q\": unknown unit \"q\" (use e.g. 500ms, 30s, 1m30s, 2h) (see ferry "
+            "stream add --help)\n");
   auto size = run(down + " stream add S --max-bytes lots");
-  EXPECT_EQ(size.out, "ferry: invalid size \"lots\" (use e.g. 1024, 512K, 10MB, 1GiB, -1)\n");
+  EXPECT_EQ(size.out,
+            "ferry: --max-bytes: invalid size \"lots\": no number (use e.g. 1024, 512K, 10MB, 1GiB, -1 for unlimited) "
+            "(see ferry stream add --help)\n");
   auto storage = run(down + " stream add S --storage disk");
   EXPECT_NE(storage.code, 0);
   EXPECT_TRUE(has(storage.out, "--storage: disk not in {file,memory}")) << storage.out;
@@ -341,7 +349,9 @@ TEST(FerryJsErrors, NoServerNoJetStreamAndBadFlags) {
   EXPECT_TRUE(has(unknown.out, "--frobnicate")) << unknown.out;
   auto group = run(down + " kv");
   EXPECT_NE(group.code, 0);
-  EXPECT_TRUE(has(group.out, "A subcommand is required")) << group.out;
+  EXPECT_EQ(group.out,
+            "ferry: \"ferry kv\" needs a command (one of: add, put, get, del, watch, ls, keys; see ferry kv "
+            "--help)\n");
   for (const char* help : {" stream add --help", " consumer next --help", " kv watch --help", " dlq replay --help"}) {
     auto h = run(bin("ferry") + help);
     EXPECT_EQ(h.code, 0) << help;

@@ -20,10 +20,11 @@ struct run_result {
   std::string out;  // stdout and stderr together
 };
 
-// Runs `cmd` with sh, stderr into stdout.
+// Runs `cmd` with sh, stderr into stdout, standard input empty (/dev/null) unless `cmd` pipes
+// something in: ferry pub and request read their payload from it when none is given.
 inline run_result run(const std::string& cmd) {
   run_result r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  FILE* p = ::popen(("(" + cmd + ") </dev/null 2>&1").c_str(), "r");
   if (p == nullptr) return r;
   std::array<char, 4096> buf{};
   while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
