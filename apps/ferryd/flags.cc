@@ -141,6 +141,10 @@ result<arguments> parse_arguments(const std::vector<std::string>& args) {
       out.version = true;
       continue;
     }
+    if (name == "t") {
+      out.test_config = true;
+      continue;
+    }
     if (name == "c" || name == "config") {
       if (!has_value) {
         if (i + 1 >= args.size()) return invalid_argument("flag needs an argument: -" + name);
@@ -208,6 +212,7 @@ TLS Options:
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
+    -t                               Test the configuration (-c and flags) and exit
 )";
 }
 

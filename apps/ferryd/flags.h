@@ -16,6 +16,7 @@ struct arguments {
   std::string config_file;
   bool help = false;
   bool version = false;
+  bool test_config = false;  // -t: check the configuration and exit
 };
 
 // Parses argv (without argv[0]). Errors name the offending flag.

@@ -19,8 +19,9 @@ TEST(Flags, Defaults) {
 }
 
 TEST(Flags, NatsServerNamesAndForms) {
-  auto r = parse({"-a", "0.0.0.0", "--port=-1", "-n", "edge", "-m", "8222", "-js", "-sd", "/data", "--user", "u",
-                  "--pass", "p", "-DV", "-l", "/tmp/x.log", "-P", "/tmp/x.pid", "--ports_file_dir", "/tmp"});
+  auto r = parse({"-a",         "0.0.0.0",          "--port=-1", "-n",     "edge", "-m",  "8222", "-js",        "-sd",
+                  "/data",      "--user",           "u",         "--pass", "p",    "-DV", "-l",   "/tmp/x.log", "-P",
+                  "/tmp/x.pid", "--ports_file_dir", "/tmp"});
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   const auto& o = r->options;
   EXPECT_EQ(o.host, "0.0.0.0");

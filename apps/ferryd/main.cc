@@ -28,6 +28,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   ferry::broker::server_options& o = parsed->options;
+  if (parsed->test_config) {
+    // As nats-server -t: everything a start would check before binding ports, then exit.
+    for (const std::string& w : o.config_warnings) std::fprintf(stderr, "ferryd: warning: %s\n", w.c_str());
+    if (std::string err = ferry::broker::validate(o); !err.empty()) {
+      std::fprintf(stderr, "ferryd: %s\n", err.c_str());
+      return 1;
+    }
+    std::printf("ferryd: configuration %s is valid\n",
+                parsed->config_file.empty() ? "(flags only)" : ("file " + parsed->config_file).c_str());
+    return 0;
+  }
   o.log.name = "ferryd";
   if (auto s = ferry::setup_logging(o.log); !s.is_ok()) {
     std::fprintf(stderr, "ferryd: %s\n", s.message().c_str());
@@ -48,6 +59,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("Starting ferryd v{}", ferry::broker::ferryd_version);
   if (!parsed->config_file.empty()) spdlog::info("Using configuration file: {}", parsed->config_file);
+  for (const std::string& w : o.config_warnings) spdlog::warn("{}", w);
   auto srv = ferry::broker::server::start(o);
   if (!srv.is_ok()) {
     spdlog::error("{}", srv.status().message());

@@ -112,10 +112,19 @@ result<milliseconds> duration_from_string(const config_entry& e) {
 // ping_interval, write_deadline: a duration string, or (older style) whole seconds. Note that
 // an unquoted 1m is the integer 1000000 (a size suffix), hence a million seconds, as in
 // nats-server.
-result<milliseconds> get_duration(const config_entry& e) {
+// A bare number is accepted with a warning, as nats-server gives one.
+result<milliseconds> get_duration(const config_entry& e, server_options& o) {
   if (e.value.kind == config_kind::string) return duration_from_string(e);
-  if (e.value.kind == config_kind::integer) return seconds_to_ms(e, static_cast<long double>(e.value.integer));
-  return wrong_type(e, "a duration such as \"2s\" or a number of seconds");
+  if (e.value.kind != config_kind::integer) return wrong_type(e, "a duration such as \"2s\" or a number of seconds");
+  std::string warning = e.value.at.file + ":" + std::to_string(e.value.at.line) + ": " + e.key +
+                        " should be converted to a duration (\"2s\", \"1m30s\"): " + std::to_string(e.value.integer) +
+                        " is read as seconds";
+  if (e.value.text.find_first_not_of("0123456789") != std::string::npos) {
+    warning += " (an unquoted " + e.value.text + " is the size " + std::to_string(e.value.integer) +
+               "; for a duration quote it: \"" + e.value.text + "\")";
+  }
+  o.config_warnings.push_back(std::move(warning));
+  return seconds_to_ms(e, static_cast<long double>(e.value.integer));
 }
 
 // Auth and TLS timeouts: seconds, possibly fractional. nats-server 2.9 also takes a duration
@@ -390,7 +399,7 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
       if (f.value.kind == config_kind::string && lower(f.value.text) == "always") {
         o.sync_always = true;
       } else {
-        FERRY_ASSIGN_OR_RETURN(o.sync_interval, get_duration(f));
+        FERRY_ASSIGN_OR_RETURN(o.sync_interval, get_duration(f, o));
         o.sync_always = false;
       }
     } else {
@@ -433,11 +442,11 @@ status apply_top_level(const config_entry& e, server_options& o, apply_state& st
   } else if (k == "max_subscriptions" || k == "max_subs") {
     FERRY_ASSIGN_OR_RETURN(o.max_subscriptions, get_int(e));
   } else if (k == "ping_interval") {
-    FERRY_ASSIGN_OR_RETURN(o.ping_interval, get_duration(e));
+    FERRY_ASSIGN_OR_RETURN(o.ping_interval, get_duration(e, o));
   } else if (k == "ping_max") {
     FERRY_ASSIGN_OR_RETURN(o.ping_max, get_int(e));
   } else if (k == "write_deadline") {
-    FERRY_ASSIGN_OR_RETURN(o.write_deadline, get_duration(e));
+    FERRY_ASSIGN_OR_RETURN(o.write_deadline, get_duration(e, o));
   } else if (k == "authorization") {
     FERRY_RETURN_IF_ERROR(apply_authorization(e, o));
   } else if (k == "tls") {

@@ -1,6 +1,5 @@
 #include "broker/monitor.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 
 #include "broker/connection.h"
 #include "broker/core.h"
+#include "broker/http_server.h"
 #include "broker/js/config.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
@@ -36,10 +36,17 @@ std::string pretty(const ojson& j) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '<': out += "\\u003c"; break;
-      case '>': out += "\\u003e"; break;
-      case '&': out += "\\u0026"; break;
-      default: out += c;
+      case '<':
+        out += "\\u003c";
+        break;
+      case '>':
+        out += "\\u003e";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -79,6 +86,32 @@ double cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// JetStream's "config" object, as /jsz and /varz show it (nats-server's JetStreamConfig).
+ojson js_config(js::jetstream* js) {
+  ojson cfg;
+  cfg["max_memory"] = js == nullptr ? 0 : -1;
+  cfg["max_storage"] = js == nullptr ? 0 : -1;
+  if (js != nullptr) {
+    cfg["store_dir"] = js->store_dir();
+    cfg["sync_always"] = js->sync() == store::sync_policy::always;
+  }
+  return cfg;
+}
+
+// nats-server's JetStreamStats fields into `j`.
+void add_js_stats(ojson& j, const js::jetstream_stats& st, bool enabled) {
+  j["memory"] = st.memory;
+  j["storage"] = st.storage;
+  j["reserved_memory"] = 0;
+  j["reserved_storage"] = 0;
+  j["accounts"] = enabled ? 1 : 0;
+  j["ha_assets"] = 0;
+  ojson api;
+  api["total"] = st.api_total;
+  api["errors"] = st.api_errors;
+  j["api"] = std::move(api);
+}
+
 }  // namespace
 
 std::string format_uptime(std::chrono::seconds s) {
@@ -109,70 +142,51 @@ monitor::monitor(server_core& core) : core_(core) {}
 monitor::~monitor() { stop(); }
 
 status monitor::start(const std::string& host, int port) {
-  http_ = std::make_unique<httplib::Server>();
-  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+  http_ = std::make_unique<http_server>();
+  http_->on_request([this](const http_request& req) {
     std::lock_guard lock(stats_mu_);
     ++req_stats_[req.path];
-    return httplib::Server::HandlerResponse::Unhandled;
   });
-  http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.status == 404) res.set_content("404 page not found\n", "text/plain; charset=utf-8");
-  });
-  auto json_reply = [](httplib::Response& res, const std::string& body) {
-    res.set_content(body, "application/json");
-  };
-  http_->Get("/varz", [this, json_reply](const httplib::Request&, httplib::Response& res) { json_reply(res, varz()); });
-  http_->Get("/connz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
-    const bool subs = req.has_param("subs") && (req.get_param_value("subs") == "1" || req.get_param_value("subs") == "true");
+  const auto json = [](std::string body) { return http_response{200, "application/json", std::move(body)}; };
+  http_->route("/varz", [this, json](const http_request&) { return json(varz()); });
+  http_->route("/connz", [this, json](const http_request& req) {
     int offset = 0;
     int limit = 1024;
     try {
-      if (req.has_param("offset")) offset = std::stoi(req.get_param_value("offset"));
-      if (req.has_param("limit")) limit = std::stoi(req.get_param_value("limit"));
+      if (req.params.contains("offset")) offset = std::stoi(req.params.at("offset"));
+      if (req.params.contains("limit")) limit = std::stoi(req.params.at("limit"));
     } catch (const std::exception&) {
-      res.status = 400;
-      res.set_content("invalid offset or limit\n", "text/plain");
-      return;
+      return http_response{400, "text/plain; charset=utf-8", "invalid offset or limit\n"};
     }
-    json_reply(res, connz(subs, offset, limit));
+    return json(connz(req.flag("subs"), offset, limit));
   });
-  http_->Get("/subsz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
-    const bool subs = req.has_param("subs") && (req.get_param_value("subs") == "1" || req.get_param_value("subs") == "true");
-    json_reply(res, subsz(subs));
+  http_->route("/subsz", [this, json](const http_request& req) { return json(subsz(req.flag("subs"))); });
+  http_->route("/jsz", [this, json](const http_request& req) {
+    return json(jsz(req.flag("streams") || req.flag("consumers") || req.flag("config"), req.flag("consumers")));
   });
-  http_->Get("/jsz", [this, json_reply](const httplib::Request& req, httplib::Response& res) {
-    auto flag = [&](const char* k) {
-      return req.has_param(k) && (req.get_param_value(k) == "1" || req.get_param_value(k) == "true");
-    };
-    json_reply(res, jsz(flag("streams") || flag("consumers") || flag("config"), flag("consumers")));
+  // Answered on the server's own thread from a constant: slow or many other clients do not delay it.
+  http_->route("/healthz", [json](const http_request&) { return json(R"({"status":"ok"})"); });
+  http_->route("/metrics", [this](const http_request&) {
+    return http_response{200, "text/plain; version=0.0.4", metrics()};
   });
-  http_->Get("/healthz", [json_reply](const httplib::Request&, httplib::Response& res) {
-    json_reply(res, R"({"status":"ok"})");
+  http_->route("/", [](const http_request&) {
+    return http_response{200, "text/html; charset=utf-8",
+                         "<html><body><h1>ferryd</h1><a href=/varz>varz</a><br><a href=/connz>connz</a><br>"
+                         "<a href=/subsz>subsz</a><br><a href=/jsz>jsz</a><br><a href=/healthz>healthz</a><br>"
+                         "<a href=/metrics>metrics</a></body></html>\n"};
   });
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics(), "text/plain; version=0.0.4");
-  });
-  http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(
-        "<html><body><h1>ferryd</h1><a href=/varz>varz</a><br><a href=/connz>connz</a><br>"
-        "<a href=/subsz>subsz</a><br><a href=/healthz>healthz</a><br><a href=/metrics>metrics</a></body></html>\n",
-        "text/html; charset=utf-8");
-  });
-  if (port == 0) {
-    port_ = http_->bind_to_any_port(host);
-    if (port_ <= 0) return unavailable("monitoring: could not bind " + host);
-  } else {
-    if (!http_->bind_to_port(host, port)) return unavailable("monitoring: could not listen on " + host + ":" + std::to_string(port));
-    port_ = port;
+  auto bound = http_->start(host, port);
+  if (!bound.is_ok()) {
+    http_.reset();
+    return bound.status();
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  port_ = *bound;
   spdlog::info("Starting http monitor on {}:{}", host, port_);
   return status::ok();
 }
 
 void monitor::stop() {
   if (http_) http_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 std::string monitor::varz() const {
@@ -205,7 +219,14 @@ std::string monitor::varz() const {
   j["max_payload"] = o.max_payload;
   j["max_pending"] = o.max_pending;
   for (const char* k : {"cluster", "gateway", "leaf", "mqtt", "websocket"}) j[k] = ojson::object();
+  // nats-server: {} without JetStream, else its config and stats (as in /jsz).
   j["jetstream"] = ojson::object();
+  if (auto* js = const_cast<server_core&>(core_).jetstream()) {
+    ojson stats;
+    add_js_stats(stats, js->stats(), true);
+    j["jetstream"]["config"] = js_config(js);
+    j["jetstream"]["stats"] = std::move(stats);
+  }
   j["tls_timeout"] = go_number(static_cast<double>(o.tls.timeout.count()) / 1000.0);
   j["write_deadline"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_deadline).count();
   j["start"] = format_time(core_.start_time());
@@ -332,31 +353,10 @@ std::string monitor::jsz(bool streams, bool consumers) const {
   ojson j;
   j["server_id"] = core_.id();
   j["now"] = format_time(std::chrono::system_clock::now());
-  if (js == nullptr) {
-    j["disabled"] = true;
-    ojson cfg;
-    cfg["max_memory"] = 0;
-    cfg["max_storage"] = 0;
-    j["config"] = std::move(cfg);
-  } else {
-    ojson cfg;
-    cfg["max_memory"] = -1;
-    cfg["max_storage"] = -1;
-    cfg["store_dir"] = js->store_dir();
-    cfg["sync_always"] = js->sync() == store::sync_policy::always;
-    j["config"] = std::move(cfg);
-  }
+  if (js == nullptr) j["disabled"] = true;
+  j["config"] = js_config(js);
   const js::jetstream_stats st = js != nullptr ? js->stats() : js::jetstream_stats{};
-  j["memory"] = st.memory;
-  j["storage"] = st.storage;
-  j["reserved_memory"] = 0;
-  j["reserved_storage"] = 0;
-  j["accounts"] = js != nullptr ? 1 : 0;
-  j["ha_assets"] = 0;
-  ojson api;
-  api["total"] = st.api_total;
-  api["errors"] = st.api_errors;
-  j["api"] = std::move(api);
+  add_js_stats(j, st, js != nullptr);
   j["streams"] = st.streams;
   j["consumers"] = st.consumers;
   j["messages"] = st.messages;
@@ -418,10 +418,11 @@ std::string monitor::metrics() const {
   metric("ferryd_slow_consumers_total", "counter", "Clients cut off as slow consumers.",
          static_cast<double>(st.slow_consumers));
   metric("ferryd_uptime_seconds", "gauge", "Seconds since the server started.",
-         static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
-                                                                             core_.start_time())
-                                 .count()));
-  metric("ferryd_resident_memory_bytes", "gauge", "Resident memory of the process.", static_cast<double>(resident_bytes()));
+         static_cast<double>(
+             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - core_.start_time())
+                 .count()));
+  metric("ferryd_resident_memory_bytes", "gauge", "Resident memory of the process.",
+         static_cast<double>(resident_bytes()));
   metric("ferryd_cpu_seconds_total", "counter", "CPU time used by the process.", cpu_seconds());
   if (auto* js = const_cast<server_core&>(core_).jetstream()) {
     const js::jetstream_stats st = js->stats();
@@ -429,7 +430,8 @@ std::string monitor::metrics() const {
     metric("ferryd_jetstream_consumers", "gauge", "JetStream consumers.", static_cast<double>(st.consumers));
     metric("ferryd_jetstream_messages", "gauge", "Messages stored in all streams.", static_cast<double>(st.messages));
     metric("ferryd_jetstream_bytes", "gauge", "Bytes stored in all streams.", static_cast<double>(st.bytes));
-    metric("ferryd_jetstream_api_requests_total", "counter", "JetStream API requests.", static_cast<double>(st.api_total));
+    metric("ferryd_jetstream_api_requests_total", "counter", "JetStream API requests.",
+           static_cast<double>(st.api_total));
     metric("ferryd_jetstream_api_errors_total", "counter", "JetStream API requests that failed.",
            static_cast<double>(st.api_errors));
     // Per stream and per consumer, labelled.
@@ -448,13 +450,17 @@ std::string monitor::metrics() const {
     };
     out += "# HELP ferryd_stream_messages Messages in the stream.\n# TYPE ferryd_stream_messages gauge\n";
     std::string bytes_text = "# HELP ferryd_stream_bytes Bytes in the stream.\n# TYPE ferryd_stream_bytes gauge\n";
-    std::string last_text = "# HELP ferryd_stream_last_seq Last sequence of the stream.\n# TYPE ferryd_stream_last_seq gauge\n";
+    std::string last_text =
+        "# HELP ferryd_stream_last_seq Last sequence of the stream.\n# TYPE ferryd_stream_last_seq gauge\n";
     std::string pending_text =
-        "# HELP ferryd_consumer_num_pending Messages the consumer has yet to deliver.\n# TYPE ferryd_consumer_num_pending gauge\n";
+        "# HELP ferryd_consumer_num_pending Messages the consumer has yet to deliver.\n# TYPE "
+        "ferryd_consumer_num_pending gauge\n";
     std::string ack_text =
-        "# HELP ferryd_consumer_num_ack_pending Messages delivered and not yet acknowledged.\n# TYPE ferryd_consumer_num_ack_pending gauge\n";
+        "# HELP ferryd_consumer_num_ack_pending Messages delivered and not yet acknowledged.\n# TYPE "
+        "ferryd_consumer_num_ack_pending gauge\n";
     std::string redel_text =
-        "# HELP ferryd_consumer_num_redelivered Messages delivered more than once.\n# TYPE ferryd_consumer_num_redelivered gauge\n";
+        "# HELP ferryd_consumer_num_redelivered Messages delivered more than once.\n# TYPE "
+        "ferryd_consumer_num_redelivered gauge\n";
     for (auto& s : js->streams()) {
       ojson info = s->info(false, "");
       const std::string sl = "{stream=\"" + label(s->name()) + "\"} ";

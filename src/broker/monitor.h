@@ -1,6 +1,6 @@
 // monitor: the HTTP monitoring endpoint on the -m port, with nats-server's paths and field
 // names: /varz, /connz, /subsz, /healthz, plus /metrics in Prometheus text format.
-// Runs on its own thread (cpp-httplib); reads the server's state through thread-safe calls.
+// Served by http_server (Asio, its own thread); reads the server's state through thread-safe calls.
 #pragma once
 
 #include <chrono>
@@ -12,11 +12,9 @@
 
 #include "base/status.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace ferry::broker {
+
+class http_server;
 
 class server_core;
 
@@ -38,8 +36,7 @@ class monitor {
 
  private:
   server_core& core_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  std::unique_ptr<http_server> http_;
   int port_ = 0;
   mutable std::mutex stats_mu_;
   std::map<std::string, std::uint64_t> req_stats_;  // guarded by stats_mu_

@@ -5,9 +5,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "broker/server.h"
+#include "process.h"
 #include "raw_client.h"
 
 namespace ferry::broker {
@@ -15,6 +19,7 @@ namespace {
 
 struct fixture {
   std::unique_ptr<server> srv;
+  explicit fixture(std::unique_ptr<server> s) : srv(std::move(s)) {}
   fixture() {
     spdlog::set_level(spdlog::level::off);
     server_options o;
@@ -123,6 +128,126 @@ TEST(Monitor, PrometheusMetrics) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(missing->body, "404 page not found\n");
+}
+
+// nats-server refuses to start when its monitoring port is taken; so does ferryd (no SO_REUSEPORT:
+// two servers answering one port at random would be worse than either).
+TEST(Monitor, ATakenPortIsRefused) {
+  fixture f;
+  server_options o;
+  o.port = 0;
+  o.http_port = f.srv->http_port();
+  auto second = server::start(o);
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().message(), "can't listen to the monitor port: listen tcp 127.0.0.1:" +
+                                           std::to_string(f.srv->http_port()) + ": bind: address already in use");
+  EXPECT_EQ(f.get("/healthz"), nlohmann::json::parse(R"({"status":"ok"})")) << "the first one still serves";
+}
+
+TEST(Monitor, HttpDetails) {
+  fixture f;
+  test::raw_client c;
+  ASSERT_TRUE(c.connect(f.srv->http_port(), false));
+  // Two requests on one kept-alive connection, a HEAD without a body, a percent-encoded query.
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.read_until("{\"status\":\"ok\"}"));
+  EXPECT_NE(c.take().find("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"),
+            std::string::npos);
+  ASSERT_TRUE(c.send("HEAD /healthz HTTP/1.1\r\n\r\nGET /subsz?subs=%31 HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(c.wait_closed());
+  const std::string both = c.take();
+  EXPECT_EQ(both.find("HTTP/1.1 200 OK"), 0u) << both;
+  EXPECT_EQ(both.find("{\"status\""), std::string::npos) << "HEAD has no body: " << both;
+  EXPECT_NE(both.find("\"subscriptions_list\""), std::string::npos) << "subs=%31 is subs=1: " << both;
+  test::raw_client post;
+  ASSERT_TRUE(post.connect(f.srv->http_port(), false));
+  ASSERT_TRUE(post.send("POST /varz HTTP/1.1\r\nContent-Length: 2\r\n\r\nxx"));
+  ASSERT_TRUE(post.wait_closed());
+  EXPECT_EQ(post.buffer().find("HTTP/1.1 405 Method Not Allowed"), 0u) << post.buffer();
+  test::raw_client junk;
+  ASSERT_TRUE(junk.connect(f.srv->http_port(), false));
+  ASSERT_TRUE(junk.send("NONSENSE\r\n\r\n"));
+  ASSERT_TRUE(junk.wait_closed());
+  EXPECT_EQ(junk.buffer().find("HTTP/1.1 400 Bad Request"), 0u) << junk.buffer();
+  test::raw_client huge;
+  ASSERT_TRUE(huge.connect(f.srv->http_port(), false));
+  ASSERT_TRUE(huge.send("GET / HTTP/1.1\r\nX: " + std::string(20000, 'x')));
+  ASSERT_TRUE(huge.wait_closed());
+  EXPECT_EQ(huge.buffer().find("HTTP/1.1 431"), 0u) << huge.buffer().substr(0, 80);
+}
+
+// Sixteen clients that send a request one byte at a time (slowloris) neither keep /healthz from
+// answering at once nor hold their connection past the header timeout (5 s for the whole head,
+// however steadily the bytes come).
+TEST(Monitor, SlowClientsNeitherBlockHealthzNorStay) {
+  fixture f;
+  constexpr int n = 16;
+  std::vector<std::unique_ptr<test::raw_client>> slow;
+  for (int i = 0; i < n; ++i) {
+    slow.push_back(std::make_unique<test::raw_client>());
+    ASSERT_TRUE(slow.back()->connect(f.srv->http_port(), false));
+  }
+  const std::string request = "GET /varz HTTP/1.1\r\nHost: slow\r\nX-Padding: " + std::string(100, 'p') + "\r\n\r\n";
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    for (std::size_t at = 0; at < request.size() - 1 && !done; ++at) {  // never the last byte
+      for (auto& c : slow) c->send(std::string_view(request).substr(at, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    const auto asked = std::chrono::steady_clock::now();
+    EXPECT_EQ(f.get("/healthz"), nlohmann::json::parse(R"({"status":"ok"})"));
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1)) << "healthz try " << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (auto& c : slow) {
+    EXPECT_TRUE(c->wait_closed(std::chrono::seconds(8))) << "a trickling request head is cut off";
+  }
+  const auto held = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(held, std::chrono::milliseconds(4500));
+  EXPECT_LT(held, std::chrono::seconds(8));
+  done = true;
+  trickle.join();
+  EXPECT_EQ(f.get("/healthz"), nlohmann::json::parse(R"({"status":"ok"})"));
+}
+
+// /jsz, and /varz's "jetstream" object: {} without JetStream, its config and stats with it.
+TEST(Monitor, JetStreamInJszAndVarz) {
+  fixture off;
+  EXPECT_EQ(off.get("/varz")["jetstream"], nlohmann::json::object());
+  EXPECT_EQ(off.get("/jsz")["disabled"], true);
+
+  spdlog::set_level(spdlog::level::off);
+  const std::string dir = test::make_temp_dir("ferry-monitor-js-");
+  server_options o;
+  o.port = 0;
+  o.http_port = -1;
+  o.jetstream = true;
+  o.store_dir = dir;
+  auto srv = server::start(o);
+  ASSERT_TRUE(srv.is_ok()) << srv.status().to_string();
+  fixture on{std::move(*srv)};
+  test::raw_client c;
+  ASSERT_TRUE(c.connect(on.srv->port()));
+  ASSERT_TRUE(c.handshake());
+  const std::string cfg = R"({"name":"ORDERS","subjects":["orders.>"],"storage":"file"})";
+  ASSERT_TRUE(c.send("SUB r 1\r\nPUB $JS.API.STREAM.CREATE.ORDERS r " + std::to_string(cfg.size()) + "\r\n" + cfg +
+                     "\r\nPUB orders.1 r 5\r\nhello\r\nPING\r\n"));
+  ASSERT_TRUE(c.read_until("\"seq\":1"));
+  const auto jsz = on.get("/jsz");
+  EXPECT_EQ(jsz["streams"], 1);
+  EXPECT_EQ(jsz["messages"], 1);
+  EXPECT_EQ(jsz["config"]["store_dir"], dir);
+  EXPECT_GE(jsz["api"]["total"].get<int>(), 1);
+  const auto varz = on.get("/varz")["jetstream"];
+  EXPECT_EQ(varz["config"], jsz["config"]);
+  EXPECT_EQ(varz["stats"]["accounts"], 1);
+  EXPECT_EQ(varz["stats"]["api"]["total"], jsz["api"]["total"]);
+  EXPECT_GT(varz["stats"]["storage"].get<std::uint64_t>(), 0u);
+  on.srv.reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Monitor, Formatting) {

@@ -83,6 +83,10 @@ struct server_options {
   std::string pid_file;
 
   log_options log;
+
+  // What the config file said that is valid but likely not meant (a duration given as a bare
+  // number); ferryd logs these at start and prints them with -t.
+  std::vector<std::string> config_warnings;
 };
 
 // Checks cross-field rules (max_payload <= 64 MiB, TLS files present, ...).

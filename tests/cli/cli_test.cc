@@ -42,6 +42,37 @@ TEST(Ferryd, ConfigErrorsNameTheLineAndStopStartup) {
   fs::remove_all(dir);
 }
 
+// -t checks a configuration and exits, as nats-server -t does; a duration given as a bare number
+// (an unquoted 1m is the size 1000000) is valid but warned about.
+TEST(Ferryd, TestConfigurationAndWarnings) {
+  const std::string dir = make_temp_dir("ferry-cli-");
+  std::ofstream(dir + "/ok.conf") << "port: 4333\nwrite_deadline: \"5s\"\n";
+  auto ok = run(ferryd_path() + " -t -c " + dir + "/ok.conf");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(ok.out, "ferryd: configuration file " + dir + "/ok.conf is valid\n");
+  std::ofstream(dir + "/warn.conf") << "port: 4333\nping_interval: 1m\n";
+  auto warn = run(ferryd_path() + " -t -c " + dir + "/warn.conf");
+  EXPECT_EQ(warn.code, 0) << warn.out;
+  EXPECT_NE(warn.out.find("ferryd: warning: " + dir +
+                          "/warn.conf:2: ping_interval should be converted to a duration (\"2s\", \"1m30s\"): 1000000 "
+                          "is read as seconds (an unquoted 1m is the size 1000000; for a duration quote it: \"1m\")"),
+            std::string::npos)
+      << warn.out;
+  std::ofstream(dir + "/bad.conf") << "port: 4333\nmystery: 1\n";
+  auto bad = run(ferryd_path() + " -t -c " + dir + "/bad.conf");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("bad.conf:2"), std::string::npos) << bad.out;
+  std::ofstream(dir + "/big.conf") << "max_payload: 100MB\n";
+  auto big = run(ferryd_path() + " -t -c " + dir + "/big.conf");
+  EXPECT_EQ(big.code, 1);
+  EXPECT_EQ(big.out, "ferryd: max_payload can not exceed 64 MiB\n");
+  // Flags alone are checked too.
+  auto flags = run(ferryd_path() + " -t -p 4333 -m 8222");
+  EXPECT_EQ(flags.code, 0) << flags.out;
+  EXPECT_EQ(flags.out, "ferryd: configuration (flags only) is valid\n");
+  fs::remove_all(dir);
+}
+
 TEST(Ferryd, PortsFilePidFileAndGracefulSigterm) {
   const std::string dir = make_temp_dir("ferry-cli-");
   child_process d;
@@ -65,6 +96,22 @@ TEST(Ferryd, PortsFilePidFileAndGracefulSigterm) {
   const std::string log = slurp(dir + "/log");
   EXPECT_NE(log.find("Server is ready"), std::string::npos);
   EXPECT_NE(log.find("Server Exiting"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Ferryd, ATakenMonitoringPortStopsStartup) {
+  const std::string dir = make_temp_dir("ferry-cli-");
+  const int http = free_port();
+  child_process first;
+  ASSERT_TRUE(first.start({ferryd_path(), "-p", "-1", "-m", std::to_string(http)}, dir + "/first.log"));
+  ASSERT_TRUE(first.wait_for_port(http));
+  auto second = run(ferryd_path() + " -p -1 -m " + std::to_string(http));
+  EXPECT_EQ(second.code, 1);
+  EXPECT_NE(second.out.find("ferryd: can't listen to the monitor port: listen tcp 127.0.0.1:" + std::to_string(http) +
+                            ": bind: address already in use\n"),
+            std::string::npos)
+      << second.out;
+  EXPECT_EQ(first.stop(), 0);
   fs::remove_all(dir);
 }
 

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <utility>
@@ -15,6 +16,12 @@ void reply_json(httplib::Response& res, int status, const nlohmann::json& body) 
 
 http_server::http_server() : server_(std::make_unique<httplib::Server>()) {
   server_->set_tcp_nodelay(true);  // small responses on kept-alive connections: no Nagle delay
+  // httplib's default also sets SO_REUSEPORT, which lets a second service bind a port that is in
+  // use and take half of its requests; SO_REUSEADDR alone only allows a quick restart.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -49,7 +56,8 @@ ferry::result<int> http_server::start(const std::string& host, int port) {
     bound = server_->bind_to_any_port(host);
     if (bound < 0) return ferry::unavailable("http: cannot bind " + host);
   } else if (!server_->bind_to_port(host, port)) {
-    return ferry::unavailable("http: cannot bind " + host + ":" + std::to_string(port));
+    return ferry::unavailable("http: cannot listen on " + host + ":" + std::to_string(port) +
+                              " (address already in use, or not an address of this machine)");
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return bound;
