@@ -9,8 +9,8 @@ dir=${FUZZ_BUILD:-build-fuzz}
 if ! command -v clang++ >/dev/null; then echo "fuzz: clang++ not found (make deps installs it)"; exit 1; fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DFERRY_FUZZ=ON -DFERRY_UNIT_ONLY=ON >/dev/null
-cmake --build "$dir" -j "$(nproc)" --target parser_fuzz subject_fuzz
-for t in parser subject; do
+cmake --build "$dir" -j "$(nproc)" --target parser_fuzz subject_fuzz input_fuzz
+for t in parser subject input; do
   mkdir -p "$dir/corpus/$t"
   echo "fuzz: ${t}_fuzz for ${secs}s"
   "$dir/bin/${t}_fuzz" -max_total_time="$secs" -max_len=4096 -print_final_stats=0 "$dir/corpus/$t" "fuzz/corpus/$t" \
