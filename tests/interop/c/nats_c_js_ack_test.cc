@@ -433,7 +433,9 @@ TEST_F(NatsCJsAck, FlowControlAndIdleHeartbeats) {
     } else {
       EXPECT_EQ(desc, "Idle Heartbeat");
       EXPECT_EQ(natsMsg_GetDataLength(m), 0);
-      ++heartbeats;
+      // A heartbeat the server sent while still stalled, before it read our late answer, is no
+      // sign of having caught up (the loop would end with messages still on their way).
+      if (header_of(m, "Nats-Consumer-Stalled").empty()) ++heartbeats;
     }
   }
   EXPECT_EQ(data, n) << "every message delivered once flow control is answered";
