@@ -355,6 +355,11 @@ std::string monitor::jsz(bool streams, bool consumers) const {
   j["now"] = format_time(std::chrono::system_clock::now());
   if (js == nullptr) j["disabled"] = true;
   j["config"] = js_config(js);
+  // ferryd's extension: damage found in the store since start (streams set aside, consumer
+  // state lost, messages that could not be read), as logged.
+  if (js != nullptr) {
+    if (auto problems = js->problems(); !problems.empty()) j["problems"] = std::move(problems);
+  }
   const js::jetstream_stats st = js != nullptr ? js->stats() : js::jetstream_stats{};
   add_js_stats(j, st, js != nullptr);
   j["streams"] = st.streams;

@@ -1,13 +1,12 @@
 #include "store/file_store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-
-#include <spdlog/spdlog.h>
 
 #include "base/check.h"
 #include "store/record.h"
@@ -26,11 +25,12 @@ result<std::unique_ptr<message_store>> open_file_store(const std::string& dir, c
   return std::unique_ptr<message_store>(std::move(s));
 }
 
-file_store::file_store(std::string dir, const store_options& o) : indexed_store(o.lim), dir_(std::move(dir)), opts_([&] {
-  store_options c = o;
-  c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
-  return c;
-}()) {}
+file_store::file_store(std::string dir, const store_options& o)
+    : indexed_store(o.lim), dir_(std::move(dir)), opts_([&] {
+        store_options c = o;
+        c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
+        return c;
+      }()) {}
 
 file_store::~file_store() {
   if (!closed()) {
@@ -174,6 +174,15 @@ result<stored_message> file_store::get_body(std::uint64_t seq, const entry& e, c
   out.data.assign(m.data);
   out.timestamp_ns = m.ts_ns;
   return out;
+}
+
+// An erased record of the smallest size: "sequence `seq` existed", which recovery takes as the
+// last sequence when nothing higher follows (docs/store-format.md, rule 5).
+status file_store::persist_last(std::uint64_t seq) {
+  std::string rec(record::seq_record_size, '\0');
+  record::write_erased(rec.data(), rec.size(), seq);
+  wbuf_ += rec;
+  return write_buffer();
 }
 
 // ---- Removing ----

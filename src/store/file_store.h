@@ -53,11 +53,12 @@ class file_store final : public indexed_store {
   void on_remove(std::uint64_t seq, const entry& e, bool erase) override;
   status after_change(change c) override;
   [[nodiscard]] std::vector<std::uint64_t> lost() const override { return lost_; }
+  status persist_last(std::uint64_t seq) override;
 
  private:
   struct segment {
-    std::uint32_t no = 0;      // creation order, in memory only: what index payloads refer to
-    std::uint64_t base = 0;    // its file name
+    std::uint32_t no = 0;    // creation order, in memory only: what index payloads refer to
+    std::uint64_t base = 0;  // its file name
     sync_file_ptr file;
     std::uint64_t written = 0;   // bytes in the file; the active segment's buffer comes after
     std::uint64_t live = 0;      // live messages in it
@@ -101,11 +102,11 @@ class file_store final : public indexed_store {
   const store_options opts_;
   std::vector<std::unique_ptr<segment>> segments_;  // by no (and base); back() is the active one
   std::uint32_t next_no_ = 1;
-  std::string wbuf_;                 // records for the active segment not yet written
-  std::vector<removal> removed_;     // removals since the last after_change()
+  std::string wbuf_;                    // records for the active segment not yet written
+  std::vector<removal> removed_;        // removals since the last after_change()
   std::vector<std::uint32_t> emptied_;  // segments whose last live message went
-  std::uint64_t floor_written_ = 1;  // the highest purge floor on disk (nothing is below 1)
-  std::uint32_t floor_no_ = 0;       // the segment that holds it
+  std::uint64_t floor_written_ = 1;     // the highest purge floor on disk (nothing is below 1)
+  std::uint32_t floor_no_ = 0;          // the segment that holds it
   std::vector<std::uint64_t> lost_;
   bool recovering_ = false;
   sync_file_ptr dir_file_;

@@ -98,8 +98,8 @@ TEST_F(FileStore, UnflushedAppendsAreReadableAndWrittenOnClose) {
 TEST_F(FileStore, SegmentsRotateAtTheSizeLimit) {
   open(fits(4));
   for (int i = 0; i < 10; ++i) put("s", "0123456789");
-  EXPECT_EQ(s_->segment_files(),
-            (std::vector<std::string>{"00000000000000000001.seg", "00000000000000000005.seg", "00000000000000000009.seg"}));
+  EXPECT_EQ(s_->segment_files(), (std::vector<std::string>{"00000000000000000001.seg", "00000000000000000005.seg",
+                                                           "00000000000000000009.seg"}));
   flush();
   for (const auto& f : s_->segment_files()) EXPECT_LE(std::filesystem::file_size(path() + "/" + f), fits(4));
   // A message bigger than a segment gets a segment of its own.
@@ -128,6 +128,30 @@ TEST_F(FileStore, EmptiedSegmentsAreDeleted) {
   EXPECT_EQ(s_->state().num_deleted, 0u);
 }
 
+// skip_to: the last sequence raised past a lost tail survives a restart, the messages kept stay,
+// and appends continue after it (never reusing a sequence someone has seen).
+TEST_F(FileStore, SkipToRaisesTheLastSequenceDurably) {
+  open();
+  put("a", "1");
+  put("b", "2");
+  ASSERT_TRUE(s_->skip_to(stream_seq{50}).is_ok());
+  EXPECT_EQ(s_->state().last_seq, stream_seq{50});
+  ASSERT_TRUE(s_->skip_to(stream_seq{10}).is_ok()) << "lower: nothing to do";
+  EXPECT_EQ(s_->state().last_seq, stream_seq{50});
+  reopen();
+  EXPECT_EQ(s_->state().last_seq, stream_seq{50});
+  EXPECT_EQ(s_->state().msgs, 2u);
+  EXPECT_EQ(s_->load(stream_seq{2})->data, "2");
+  EXPECT_EQ(put("c"), 51u);
+  reopen();
+  EXPECT_EQ(s_->state().last_seq, stream_seq{51});
+  EXPECT_EQ(s_->state().num_deleted, 48u) << "3..50 are gaps";
+  ASSERT_TRUE(s_->purge({}).is_ok());
+  ASSERT_TRUE(s_->skip_to(stream_seq{80}).is_ok());
+  reopen();
+  EXPECT_EQ(put("d"), 81u) << "also on an empty stream";
+}
+
 TEST_F(FileStore, PurgeAllLeavesOneFreshSegmentAndKeepsTheSequence) {
   open(fits(4));
   for (int i = 0; i < 10; ++i) put("s", "0123456789");
@@ -145,10 +169,10 @@ TEST_F(FileStore, PurgeAllLeavesOneFreshSegmentAndKeepsTheSequence) {
 
 TEST_F(FileStore, TombstonesSurviveTheDeletionOfTheirSegment) {
   open(fits(4));
-  for (int i = 0; i < 4; ++i) put("s", "0123456789");  // segment 1: 1-4
-  for (int i = 0; i < 4; ++i) put("s", "0123456789");  // segment 5: 5-8
+  for (int i = 0; i < 4; ++i) put("s", "0123456789");     // segment 1: 1-4
+  for (int i = 0; i < 4; ++i) put("s", "0123456789");     // segment 5: 5-8
   ASSERT_TRUE(s_->remove(stream_seq{2}, false).is_ok());  // tombstone lands in segment 5
-  for (int i = 0; i < 4; ++i) put("s", "0123456789");  // segment 9: 9-12
+  for (int i = 0; i < 4; ++i) put("s", "0123456789");     // segment 9: 9-12
   for (std::uint64_t q = 5; q <= 8; ++q) ASSERT_TRUE(s_->remove(stream_seq{q}, false).is_ok());
   ASSERT_FALSE(std::filesystem::exists(path() + "/00000000000000000005.seg"));
   reopen();
@@ -164,7 +188,7 @@ TEST_F(FileStore, PurgeFloorSurvivesTheDeletionOfItsSegment) {
   for (int i = 0; i < 4; ++i) put("s", "0123456789");  // 5-8
   ASSERT_TRUE(s_->remove(stream_seq{1}, false).is_ok());
   ASSERT_TRUE(s_->remove(stream_seq{2}, false).is_ok());
-  flush();  // floor 4 is written into segment 5
+  flush();                                             // floor 4 is written into segment 5
   for (int i = 0; i < 4; ++i) put("s", "0123456789");  // 9-12
   for (std::uint64_t q = 5; q <= 8; ++q) ASSERT_TRUE(s_->remove(stream_seq{q}, false).is_ok());
   ASSERT_FALSE(std::filesystem::exists(path() + "/00000000000000000005.seg"));

@@ -160,6 +160,11 @@ result<stored_message> indexed_store::load_next(stream_seq from, std::string_vie
   return load_at(*s);
 }
 
+std::uint64_t indexed_store::next_seq(stream_seq from, std::string_view filter) const {
+  if (closed_) return 0;
+  return next_match(from.value, filter).value_or(0);
+}
+
 result<stored_message> indexed_store::load_last(std::string_view filter) const {
   if (closed_) return closed_status();
   const auto s = last_match(filter);
@@ -352,8 +357,8 @@ result<stream_seq> indexed_store::append(std::string_view subject, std::string_v
   const std::uint64_t size = size_of(subject, headers, data);
   if (size >= dead) return invalid_argument("message too large");
   const auto k = subject_id(subject);
-  const bool subject_full = lim_.max_msgs_per_subject > 0 && k &&
-                            subjects_[*k].live >= static_cast<std::uint64_t>(lim_.max_msgs_per_subject);
+  const bool subject_full =
+      lim_.max_msgs_per_subject > 0 && k && subjects_[*k].live >= static_cast<std::uint64_t>(lim_.max_msgs_per_subject);
   if (lim_.discard == discard_policy::new_) {
     // nats-server's checks: a full subject under discard new per subject refuses; otherwise a
     // message that will replace its subject's oldest is let through the stream limits.
@@ -491,8 +496,8 @@ status indexed_store::update_limits(const limits& l) {
 
 // ---- Recovery ----
 
-void indexed_store::restore_message(std::uint64_t seq, std::string_view subject, std::int64_t ts_ns,
-                                    std::uint32_t size, std::uint64_t payload) {
+void indexed_store::restore_message(std::uint64_t seq, std::string_view subject, std::int64_t ts_ns, std::uint32_t size,
+                                    std::uint64_t payload) {
   push_entry(seq, entry{ts_ns, 0, size, payload}, subject);
 }
 
@@ -500,6 +505,13 @@ bool indexed_store::restore_remove(std::uint64_t seq) {
   if (find(seq) == nullptr) return false;
   remove_seq(seq, false);
   return true;
+}
+
+status indexed_store::skip_to(stream_seq last) {
+  if (closed_) return closed_status();
+  if (last.value <= last_) return status::ok();
+  restore_last(last.value, std::nullopt);
+  return persist_last(last.value);
 }
 
 void indexed_store::restore_last(std::uint64_t seq, std::optional<std::int64_t> ts_ns) {

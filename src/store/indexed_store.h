@@ -31,6 +31,7 @@ class indexed_store : public message_store {
   result<stored_message> load(stream_seq seq) const final;
   result<stored_message> load_next(stream_seq from, std::string_view filter) const final;
   result<stored_message> load_last(std::string_view filter) const final;
+  [[nodiscard]] std::uint64_t next_seq(stream_seq from, std::string_view filter) const final;
   [[nodiscard]] std::uint64_t last_seq_of(std::string_view subject) const final;
   status remove(stream_seq seq, bool erase) final;
   result<std::uint64_t> purge(const purge_request& req) final;
@@ -40,6 +41,7 @@ class indexed_store : public message_store {
   [[nodiscard]] std::uint64_t num_pending(stream_seq from, std::string_view filter) const final;
   [[nodiscard]] std::vector<std::uint64_t> deleted() const final;
   status update_limits(const limits& l) final;
+  status skip_to(stream_seq last) final;
 
  protected:
   static constexpr std::uint32_t dead = 0xFFFFFFFF;
@@ -71,6 +73,11 @@ class indexed_store : public message_store {
   // purge and update_limits (append has already assigned the sequence and ignores it).
   virtual status after_change(change c) = 0;
   [[nodiscard]] virtual std::vector<std::uint64_t> lost() const { return {}; }
+  // Makes the last sequence `seq` (raised by skip_to) durable; memory has nothing to do.
+  virtual status persist_last(std::uint64_t seq) {
+    (void)seq;
+    return status::ok();
+  }
 
   // ---- For recovery (file store) and the implementations ----
   // Adds a message read back from disk. REQUIRES: seq > last_seq().

@@ -1,7 +1,7 @@
 // store: where a stream keeps its messages. One interface, two implementations: memory_store
 // (memory_store.h) and file_store (file_store.h: segment files with a checksum per record,
-// recovery after a crash, group commit). docs/store-format.md describes the files. The broker's stream layer owns a store and serializes calls to
-// it (one mutex per stream); a store is not thread-safe unless a method says so.
+// recovery after a crash, group commit). docs/store-format.md describes the files. The broker's stream layer owns a
+// store and serializes calls to it (one mutex per stream); a store is not thread-safe unless a method says so.
 //
 // Sequences start at 1 and only grow; a removed message leaves a gap (an "interior delete").
 // Limits (max_msgs, max_bytes, max_age, per-subject, message size, discard policy) are applied
@@ -112,6 +112,9 @@ class message_store {
   // The first message with sequence >= `from` whose subject matches `filter` (wildcards; empty
   // matches all); not_found if none.
   virtual result<stored_message> load_next(stream_seq from, std::string_view filter) const = 0;
+  // The sequence load_next(from, filter) would return, 0 if none (to skip past a message that
+  // cannot be read).
+  [[nodiscard]] virtual std::uint64_t next_seq(stream_seq from, std::string_view filter) const = 0;
   // The last message whose subject matches `filter` (wildcards); not_found if none.
   virtual result<stored_message> load_last(std::string_view filter) const = 0;
   // The last sequence of the exact subject `subject`, 0 if it has none (Nats-Expected-Last-
@@ -132,6 +135,12 @@ class message_store {
   [[nodiscard]] virtual std::uint64_t num_pending(stream_seq from, std::string_view filter) const = 0;
   // Interior deletes (gaps), for STREAM.INFO deleted_details.
   [[nodiscard]] virtual std::vector<std::uint64_t> deleted() const = 0;
+
+  // Raises the last sequence to `last`, durably, so the next append gets last + 1; nothing when
+  // the stream is there already. For a stream whose tail was lost (a segment cut short) while
+  // consumers had seen higher sequences: sequences never go backwards, or a consumer would skip
+  // the new messages that reused them.
+  virtual status skip_to(stream_seq last) = 0;
 
   // New limits; applied at once (may remove messages).
   virtual status update_limits(const limits& l) = 0;

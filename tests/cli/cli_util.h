@@ -38,9 +38,4 @@ inline std::string bin(const std::string& name) {
   return (std::filesystem::path(ferryd_path()).parent_path() / name).string();
 }
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 }  // namespace ferry::test

@@ -26,27 +26,6 @@ using json = nlohmann::json;
 constexpr const char* connect_json =
     R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1})";
 
-// A JetStream request over a raw connection: returns the reply payload ("" on timeout).
-std::string request(raw_client& c, const std::string& subject, const std::string& body, int id) {
-  const std::string inbox = "_INBOX.req." + std::to_string(id);
-  if (!c.send("SUB " + inbox + " 900\r\nPUB " + subject + " " + inbox + " " + std::to_string(body.size()) + "\r\n" +
-              body + "\r\nUNSUB 900 1\r\n")) {
-    return {};
-  }
-  if (!c.read_until("MSG " + inbox, 5s)) return {};
-  std::string buf = c.buffer();
-  const std::size_t at = buf.find("MSG " + inbox);
-  const std::size_t eol = buf.find("\r\n", at);
-  if (eol == std::string::npos) return {};
-  const std::string line = buf.substr(at, eol - at);
-  const std::size_t size = std::stoul(line.substr(line.rfind(' ') + 1));
-  while (c.buffer().size() < eol + 2 + size + 2 && c.read_until(std::string(), 1s)) {
-    if (c.closed()) break;
-  }
-  buf = c.take();
-  return buf.substr(eol + 2, size);
-}
-
 struct server {
   child_process proc;
   int port = free_port();
@@ -75,9 +54,9 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
     ASSERT_TRUE(admin.connect(srv.port));
     ASSERT_TRUE(admin.handshake(connect_json));
     auto r =
-        json::parse(request(admin, "$JS.API.STREAM.CREATE.CRASH", R"({"name":"CRASH","subjects":["crash.>"]})", 1));
+        json::parse(raw_request(admin, "$JS.API.STREAM.CREATE.CRASH", R"({"name":"CRASH","subjects":["crash.>"]})", 1));
     ASSERT_FALSE(r.contains("error")) << r.dump();
-    r = json::parse(request(
+    r = json::parse(raw_request(
         admin, "$JS.API.CONSUMER.DURABLE.CREATE.CRASH.C",
         R"({"stream_name":"CRASH","config":{"durable_name":"C","ack_policy":"explicit","ack_wait":60000000000}})", 2));
     ASSERT_FALSE(r.contains("error")) << r.dump();
@@ -211,7 +190,7 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
   for (const acked& a : acks) {
     EXPECT_TRUE(seqs.insert(a.seq).second) << "two acknowledged publishes share seq " << a.seq;
     const std::string reply =
-        request(admin, "$JS.API.STREAM.MSG.GET.CRASH", "{\"seq\":" + std::to_string(a.seq) + "}", ++id);
+        raw_request(admin, "$JS.API.STREAM.MSG.GET.CRASH", "{\"seq\":" + std::to_string(a.seq) + "}", ++id);
     auto j = json::parse(reply, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << reply;
     ASSERT_TRUE(j.contains("message")) << "acknowledged seq " << a.seq << " is missing: " << reply;
@@ -232,7 +211,7 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
     }
     EXPECT_EQ(dec, a.data) << "content of seq " << a.seq;
   }
-  auto info = json::parse(request(admin, "$JS.API.STREAM.INFO.CRASH", "", ++id));
+  auto info = json::parse(raw_request(admin, "$JS.API.STREAM.INFO.CRASH", "", ++id));
   EXPECT_GE(info["state"]["messages"].get<std::uint64_t>(), acks.size());
   std::printf(
       "crash: %zu acknowledged publishes and %zu confirmed consumer acks checked over %d SIGKILLs; stream holds %llu\n",
@@ -260,7 +239,7 @@ TEST(Crash, DeduplicationSurvivesSigkill) {
     raw_client c;
     ASSERT_TRUE(c.connect(srv.port));
     ASSERT_TRUE(c.handshake(connect_json));
-    auto r = json::parse(request(c, "$JS.API.STREAM.CREATE.DD", R"({"name":"DD","subjects":["dd.>"]})", 1));
+    auto r = json::parse(raw_request(c, "$JS.API.STREAM.CREATE.DD", R"({"name":"DD","subjects":["dd.>"]})", 1));
     ASSERT_FALSE(r.contains("error")) << r.dump();
     for (int i = 0; i < 50; ++i) {
       auto ack = json::parse(publish(c, "id-" + std::to_string(i), i));

@@ -5,6 +5,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -52,6 +55,12 @@ std::string program_path(const std::string& name, const char* env);
 // True if `name` is an executable on PATH.
 bool have_program(const std::string& name);
 // A fresh temporary directory (removed by the caller if wanted).
+// The whole file at `p` ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
 std::string make_temp_dir(const std::string& prefix);
 
 }  // namespace ferry::test

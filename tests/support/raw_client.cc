@@ -78,6 +78,14 @@ bool raw_client::read_until(std::string_view needle, std::chrono::milliseconds t
   return true;
 }
 
+bool raw_client::read_size(std::size_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buf_.size() < n) {
+    if (closed_ || !read_once(deadline)) return buf_.size() >= n;
+  }
+  return true;
+}
+
 std::string raw_client::read_for(std::chrono::milliseconds d) {
   auto deadline = std::chrono::steady_clock::now() + d;
   while (!closed_ && std::chrono::steady_clock::now() < deadline) read_once(deadline);
@@ -114,6 +122,29 @@ int free_port() {
   int port = ntohs(a.sin_port);
   ::close(fd);
   return port;
+}
+
+}  // namespace ferry::test
+
+namespace ferry::test {
+
+std::string raw_request(raw_client& c, const std::string& subject, const std::string& body, int id) {
+  using namespace std::chrono_literals;
+  const std::string inbox = "_INBOX.req." + std::to_string(id);
+  if (!c.send("SUB " + inbox + " 900\r\nPUB " + subject + " " + inbox + " " + std::to_string(body.size()) + "\r\n" +
+              body + "\r\nUNSUB 900 1\r\n")) {
+    return {};
+  }
+  if (!c.read_until("MSG " + inbox, 5s)) return {};
+  std::string buf = c.buffer();
+  const std::size_t at = buf.find("MSG " + inbox);
+  const std::size_t eol = buf.find("\r\n", at);
+  if (eol == std::string::npos) return {};
+  const std::string line = buf.substr(at, eol - at);
+  const std::size_t size = std::stoul(line.substr(line.rfind(' ') + 1));
+  if (!c.read_size(eol + 2 + size + 2, 5s)) return {};
+  buf = c.take();
+  return buf.substr(eol + 2, size);
 }
 
 }  // namespace ferry::test

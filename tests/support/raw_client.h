@@ -24,6 +24,8 @@ class raw_client {
   bool send(std::string_view bytes);
   // Reads until `needle` appears in what was received (kept in buffer()), or the timeout.
   bool read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  // Reads until buffer() holds at least `n` bytes, or the timeout.
+  bool read_size(std::size_t n, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
   // Reads whatever arrives within `d` (the server may send nothing).
   std::string read_for(std::chrono::milliseconds d);
   // Waits up to `timeout` for the server to close; true if it did (EOF or reset).
@@ -49,5 +51,9 @@ class raw_client {
 
 // A free TCP port on loopback (bound and released).
 int free_port();
+
+// A request over a raw connection (a JetStream API call): subscribes a private inbox numbered
+// `id`, publishes `body` to `subject` and returns the reply payload ("" on timeout).
+std::string raw_request(raw_client& c, const std::string& subject, const std::string& body, int id);
 
 }  // namespace ferry::test

@@ -58,6 +58,13 @@ consumer::consumer(stream& s, consumer_config cfg, std::int64_t created_ns, std:
   last_delivery_ns_ = created_ns;
 }
 
+void consumer::unreadable(std::uint64_t seq, const status& why) {
+  const std::string what = "stream " + stream_name_ + " consumer " + name_ + ": message " + std::to_string(seq) +
+                           " could not be read (" + why.message() + "); skipped";
+  spdlog::error("JetStream: {}", what);
+  s_.js().report_problem(what);
+}
+
 // ---- position ----
 
 void consumer::start(worker* w) {
@@ -168,6 +175,7 @@ bool consumer::peek(candidate& c, bool allow_new) {
     }
     auto m = st.load(store::stream_seq{seq});
     if (!m.is_ok()) {
+      if (m.status().code() != status_code::not_found) unreadable(seq, m.status());
       redeliver_.erase(redeliver_.begin());
       pending_.erase(p);
       deliveries_.erase(seq);
@@ -201,6 +209,16 @@ bool consumer::peek(candidate& c, bool allow_new) {
   }
   for (;;) {
     auto m = st.load_next(store::stream_seq{next_sseq_}, cfg_.filter_subject);
+    if (!m.is_ok() && m.status().code() != status_code::not_found) {
+      // The next message exists but cannot be read (damaged on disk): report it and go on with
+      // the ones after it, as nats-server does; stopping here would skip them all.
+      if (const std::uint64_t bad = st.next_seq(store::stream_seq{next_sseq_}, cfg_.filter_subject); bad != 0) {
+        unreadable(bad, m.status());
+        next_sseq_ = bad + 1;
+        pending_stale_ = true;
+        continue;
+      }
+    }
     if (!m.is_ok()) {
       // Nothing more matches: nats-server moves its position past the end of the stream (a
       // filtered consumer then reports the stream's last sequence as delivered).

@@ -68,13 +68,18 @@ class consumer {
 
   // Whether this consumer still needs `seq` (not acknowledged) for interest retention.
   [[nodiscard]] bool needs(std::uint64_t seq, std::string_view subject) const;
-  [[nodiscard]] bool matches(std::string_view subject) const { return store::subject_filter_matches(cfg_.filter_subject, subject); }
+  [[nodiscard]] bool matches(std::string_view subject) const {
+    return store::subject_filter_matches(cfg_.filter_subject, subject);
+  }
 
   // ConsumerInfo JSON.
   ojson info(std::int64_t now_ns);
   // Persistent state (delivered, ack floor, pending, redelivery counts) as JSON text, and back.
   [[nodiscard]] std::string save_state() const;
-  void load_state(const std::string& text);
+  // data_loss when `text` is not a state this build wrote (the consumer is left at its start).
+  status load_state(const std::string& text);
+  // The highest stream sequence this consumer has seen delivered or acknowledged (recovery).
+  [[nodiscard]] std::uint64_t highest_seen() const;
   // Durable consumers: writes meta.json and state.json into `dir` (and truncates the ack log),
   // at most once a second from maybe_save().
   void save(const std::string& dir);
@@ -115,6 +120,9 @@ class consumer {
     std::int64_t bytes = 0;
   };
 
+  void load_state_fields(const nlohmann::json& j);  // throws on a field of the wrong type
+  // A message that exists but could not be read: logged and reported, then skipped.
+  void unreadable(std::uint64_t seq, const status& why);
   void deliver_ready(worker* w);
   bool can_deliver_push() const;
   // The next message to send: a due redelivery first, else the next new one. false if none.
@@ -152,19 +160,19 @@ class consumer {
   std::uint64_t last_sseq_ = 0;  // stream sequence of the last delivery
   std::uint64_t ack_floor_dseq_ = 0;
   std::uint64_t ack_floor_sseq_ = 0;
-  std::map<std::uint64_t, pending> pending_;              // by stream sequence
-  std::map<std::uint64_t, std::uint64_t> deliveries_;     // delivery counts > 1, by stream seq
-  std::set<std::uint64_t> redeliver_;                     // due for redelivery, by stream seq
-  std::map<std::uint64_t, std::int64_t> delayed_;         // NAK with delay: seq -> not before
-  std::deque<std::uint64_t> initial_;                     // last_per_subject start set
+  std::map<std::uint64_t, pending> pending_;           // by stream sequence
+  std::map<std::uint64_t, std::uint64_t> deliveries_;  // delivery counts > 1, by stream seq
+  std::set<std::uint64_t> redeliver_;                  // due for redelivery, by stream seq
+  std::map<std::uint64_t, std::int64_t> delayed_;      // NAK with delay: seq -> not before
+  std::deque<std::uint64_t> initial_;                  // last_per_subject start set
   std::uint64_t num_redelivered_ = 0;
   std::deque<pull_request> waiting_;
-  std::int64_t last_activity_ns_ = 0;     // for inactive_threshold and heartbeats
-  std::int64_t last_delivery_ns_ = 0;     // push heartbeats
-  std::int64_t replay_ref_ns_ = 0;        // replay original: wall time of the first delivery
-  std::int64_t replay_first_ts_ = 0;      // ... and that message's timestamp
-  std::string fc_pending_;                // outstanding flow-control subject, empty if none
-  std::uint64_t fc_bytes_ = 0;            // bytes delivered since the last flow-control request
+  std::int64_t last_activity_ns_ = 0;  // for inactive_threshold and heartbeats
+  std::int64_t last_delivery_ns_ = 0;  // push heartbeats
+  std::int64_t replay_ref_ns_ = 0;     // replay original: wall time of the first delivery
+  std::int64_t replay_first_ts_ = 0;   // ... and that message's timestamp
+  std::string fc_pending_;             // outstanding flow-control subject, empty if none
+  std::uint64_t fc_bytes_ = 0;         // bytes delivered since the last flow-control request
   bool had_interest_ = false;
   bool dirty_ = false;
   std::set<std::uint64_t> acked_beyond_;  // acked (per the log) but after next_sseq_: skip them

@@ -8,8 +8,8 @@
 #include <charconv>
 #include <filesystem>
 
-#include "broker/js/consumer.h"
 #include "broker/core.h"
+#include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
 
@@ -62,9 +62,32 @@ std::string consumer::save_state() const {
   return j.dump();
 }
 
-void consumer::load_state(const std::string& text) {
+std::uint64_t consumer::highest_seen() const {
+  std::uint64_t seen = std::max({next_sseq_ > 0 ? next_sseq_ - 1 : 0, last_sseq_, ack_floor_sseq_});
+  if (!pending_.empty()) seen = std::max(seen, pending_.rbegin()->first);
+  if (!acked_beyond_.empty()) seen = std::max(seen, *acked_beyond_.rbegin());
+  return seen;
+}
+
+status consumer::load_state(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return;
+  if (j.is_discarded() || !j.is_object()) return data_loss("state.json is not a JSON object");
+  try {
+    load_state_fields(j);
+    return status::ok();
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong type: start over rather than keep half a state.
+    next_sseq_ = 1;
+    dseq_ = last_sseq_ = ack_floor_dseq_ = ack_floor_sseq_ = 0;
+    pending_.clear();
+    deliveries_.clear();
+    initial_.clear();
+    acked_beyond_.clear();
+    return data_loss(std::string("state.json is damaged: ") + e.what());
+  }
+}
+
+void consumer::load_state_fields(const nlohmann::json& j) {
   next_sseq_ = j.value("next_sseq", std::uint64_t{1});
   dseq_ = j.value("dseq", std::uint64_t{0});
   last_sseq_ = j.value("last_sseq", std::uint64_t{0});

@@ -77,7 +77,8 @@ std::int64_t jetstream::now_ns() {
       .count();
 }
 
-subscription_ptr jetstream::subscribe(const std::string& subject, std::function<bool(const protocol::pub_frame&, worker*)> fn) {
+subscription_ptr jetstream::subscribe(const std::string& subject,
+                                      std::function<bool(const protocol::pub_frame&, worker*)> fn) {
   auto s = std::make_shared<subscription>(std::make_shared<internal_target>(std::move(fn)), subject, "", "js");
   (void)core_.subjects().insert(s);
   return s;
@@ -94,8 +95,10 @@ status jetstream::start() {
   if (ec) return io_error("creating the JetStream store directory " + dir_ + ": " + ec.message());
   FERRY_RETURN_IF_ERROR(recover());
   // Like nats-server without a JetStream domain, $JS.<domain>.API is not served.
-  api_subs_.push_back(subscribe("$JS.API.>", [this](const protocol::pub_frame& f, worker* w) { return handle_api(f, w); }));
-  api_subs_.push_back(subscribe("$JS.ACK.>", [this](const protocol::pub_frame& f, worker* w) { return handle_ack(f, w); }));
+  api_subs_.push_back(
+      subscribe("$JS.API.>", [this](const protocol::pub_frame& f, worker* w) { return handle_api(f, w); }));
+  api_subs_.push_back(
+      subscribe("$JS.ACK.>", [this](const protocol::pub_frame& f, worker* w) { return handle_ack(f, w); }));
   api_subs_.push_back(
       subscribe("$JS.FC.>", [this](const protocol::pub_frame& f, worker* w) { return handle_flow_control(f, w); }));
   arm_timer();
@@ -155,13 +158,37 @@ void jetstream::tick() {
   for (auto& s : streams()) s->tick(now);
 }
 
+void jetstream::report_problem(std::string what) {
+  std::lock_guard lock(problems_mu_);
+  if (problems_.size() < 1000) problems_.push_back(std::move(what));
+}
+
+std::vector<std::string> jetstream::problems() {
+  std::lock_guard lock(problems_mu_);
+  return problems_;
+}
+
 status jetstream::recover() {
   const std::filesystem::path root = std::filesystem::path(dir_) / "streams";
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    if (!entry.is_directory()) continue;
-    status s = recover_stream(entry.path().string());
-    if (!s.is_ok()) return s;
+    if (!entry.is_directory() || entry.path().extension() == ".damaged") continue;
+    status s;
+    try {
+      s = recover_stream(entry.path().string());
+    } catch (const std::exception& e) {  // a field of an unexpected type in damaged metadata
+      s = data_loss(std::string("damaged metadata: ") + e.what());
+    }
+    if (s.is_ok()) continue;
+    // One damaged stream must not keep the others (and core NATS) from serving: set it aside,
+    // untouched, for the operator, and say so.
+    const std::string aside = entry.path().string() + ".damaged";
+    std::error_code rec;
+    std::filesystem::rename(entry.path(), aside, rec);
+    const std::string what = "stream in " + entry.path().string() + " not recovered (" + s.message() + "); " +
+                             (rec ? "could not be moved aside: " + rec.message() : "moved aside to " + aside);
+    spdlog::error("JetStream: {}", what);
+    report_problem(what);
   }
   if (ec) return io_error("reading " + root.string() + ": " + ec.message());
   return status::ok();
@@ -185,15 +212,36 @@ status jetstream::recover_stream(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(consumers, ec)) {
     if (!entry.is_directory()) continue;
+    const auto damaged = [&](const std::string& why) {
+      const std::string what =
+          "stream " + cfg.value().name + ": consumer in " + entry.path().string() + " not recovered: " + why;
+      spdlog::error("JetStream: {}", what);
+      report_problem(what);
+    };
     auto cmeta_text = store::read_file(entry.path().string() + "/meta.json");
-    if (!cmeta_text.is_ok()) continue;
+    if (!cmeta_text.is_ok()) {
+      damaged("no meta.json");
+      continue;
+    }
     auto cmeta = nlohmann::json::parse(*cmeta_text, nullptr, false);
-    if (cmeta.is_discarded() || !cmeta.contains("config")) continue;
+    if (cmeta.is_discarded() || !cmeta.is_object() || !cmeta.contains("config")) {
+      damaged("meta.json is damaged");
+      continue;
+    }
     auto ccfg = parse_consumer_config(cmeta["config"]);
-    if (!ccfg.ok()) continue;
+    if (!ccfg.ok()) {
+      damaged("meta.json: " + ccfg.error().description);
+      continue;
+    }
+    const auto created_v = cmeta.find("created");
+    const std::int64_t consumer_created =
+        created_v != cmeta.end() && created_v->is_number_integer() ? created_v->get<std::int64_t>() : now_ns();
     auto state = store::read_file(entry.path().string() + "/state.json");
-    s->recover_consumer(ccfg.value(), cmeta.value("created", now_ns()), state.is_ok() ? *state : std::string());
+    s->recover_consumer(ccfg.value(), consumer_created,
+                        state.is_ok() ? std::optional<std::string>(*state) : std::nullopt);
   }
+  // A segment cut short may have taken sequences that consumers had seen: continue after them.
+  s->keep_sequences_seen();
   s->rebuild_dedup(now_ns());
   auto state = s->info(false, "");
   if (state["state"].contains("lost")) {
@@ -248,7 +296,8 @@ api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) 
   streams_[cfg.name] = s;
   lock.unlock();
   s->attach();
-  spdlog::info("JetStream: created stream {} ({} storage)", cfg.name, cfg.storage == storage_type::file ? "file" : "memory");
+  spdlog::info("JetStream: created stream {} ({} storage)", cfg.name,
+               cfg.storage == storage_type::file ? "file" : "memory");
   return s;
 }
 

@@ -84,6 +84,12 @@ class jetstream {
     if (error) api_errors_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // Damage found in the store (a stream set aside, a consumer's lost state, a message that could
+  // not be read): logged as an error by the caller and listed here for /jsz ("problems").
+  // Thread-safe.
+  void report_problem(std::string what);
+  [[nodiscard]] std::vector<std::string> problems();
+
   // API plumbing shared by the handlers in api.cc.
   void reply(worker* w, std::string_view to, const ojson& body);
   api_result<std::shared_ptr<stream>> create_stream(stream_config cfg);
@@ -108,6 +114,8 @@ class jetstream {
   std::thread timer_thread_;
   std::atomic<std::uint64_t> api_total_{0}, api_errors_{0};
   std::atomic<bool> stopped_{false};
+  std::mutex problems_mu_;
+  std::vector<std::string> problems_;  // guarded by problems_mu_; the first 1000
 };
 
 }  // namespace ferry::broker::js

@@ -34,15 +34,19 @@ std::string pub_ack(const std::string& stream, std::uint64_t seq, bool duplicate
 
 std::string pub_error(const std::string& stream, const api_error& e) {
   return "{\"error\":{\"code\":" + std::to_string(e.code) + ",\"err_code\":" + std::to_string(e.err_code) +
-         ",\"description\":" + go_json_string(e.description) + "},\"stream\":" + go_json_string(stream) +
-         ",\"seq\":0}";
+         ",\"description\":" + go_json_string(e.description) + "},\"stream\":" + go_json_string(stream) + ",\"seq\":0}";
 }
 
 }  // namespace
 
 stream::stream(jetstream& js, stream_config cfg, std::unique_ptr<store::message_store> st, std::int64_t created_ns,
                std::string dir)
-    : js_(js), name_(cfg.name), dir_(std::move(dir)), created_ns_(created_ns), cfg_(std::move(cfg)), store_(std::move(st)) {}
+    : js_(js),
+      name_(cfg.name),
+      dir_(std::move(dir)),
+      created_ns_(created_ns),
+      cfg_(std::move(cfg)),
+      store_(std::move(st)) {}
 
 stream::~stream() = default;
 
@@ -256,7 +260,8 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
     hb.add("Nats-Stream", name_).add("Nats-Subject", f.subject).add("Nats-Sequence", std::to_string(n));
     hb.add("Nats-Time-Stamp", format_rfc3339(now));
     if (cfg_.republish->headers_only) hb.add("Nats-Msg-Size", std::to_string(data.size()));
-    deferred_.push_back({cfg_.republish->dest, {}, hb.finish(), cfg_.republish->headers_only ? std::string() : std::string(data), {}});
+    deferred_.push_back(
+        {cfg_.republish->dest, {}, hb.finish(), cfg_.republish->headers_only ? std::string() : std::string(data), {}});
   }
   if (cfg_.retention == retention_policy::interest && !interest_in_locked(f.subject)) {
     // Interest retention keeps a message only for the consumers that want it: none does.
@@ -519,13 +524,41 @@ api_result<std::shared_ptr<consumer>> stream::add_consumer(consumer_config cfg) 
   return c;
 }
 
-void stream::recover_consumer(consumer_config cfg, std::int64_t created_ns, const std::string& state) {
+void stream::recover_consumer(consumer_config cfg, std::int64_t created_ns, const std::optional<std::string>& state) {
   std::lock_guard lock(mu_);
   const std::string name = cfg.durable_name.empty() ? cfg.name : cfg.durable_name;
   auto c = std::make_shared<consumer>(*this, std::move(cfg), created_ns, name);
-  c->load_state(state);
+  const status loaded = state ? c->load_state(*state) : not_found("state.json is missing");
+  if (!loaded.is_ok()) {
+    const std::string what = "stream " + cfg_.name + " consumer " + name + ": saved state lost (" + loaded.message() +
+                             "); delivery starts again from the first message";
+    spdlog::error("JetStream: {}", what);
+    js_.report_problem(what);
+  }
   if (!dir_.empty()) c->open_log(dir_ + "/consumers/" + name);
   consumers_[name] = c;
+}
+
+void stream::keep_sequences_seen() {
+  std::lock_guard lock(mu_);
+  std::uint64_t seen = 0;
+  std::string by;
+  for (const auto& [name, c] : consumers_) {
+    if (c->highest_seen() > seen) {
+      seen = c->highest_seen();
+      by = name;
+    }
+  }
+  const std::uint64_t last = store_->state().last_seq.value;
+  if (seen <= last) return;
+  const status s = store_->skip_to(store::stream_seq{seen});
+  const std::string what = "stream " + cfg_.name + ": recovered up to sequence " + std::to_string(last) +
+                           " but consumer " + by + " had seen " + std::to_string(seen) + "; messages " +
+                           std::to_string(last + 1) + ".." + std::to_string(seen) + " are lost" +
+                           (s.is_ok() ? ", new ones continue from " + std::to_string(seen + 1)
+                                      : "; raising the last sequence failed: " + s.message());
+  spdlog::error("JetStream: {}", what);
+  js_.report_problem(what);
 }
 
 std::shared_ptr<consumer> stream::find_consumer(const std::string& name) {

@@ -36,7 +36,7 @@ class jetstream;
 // A message the stream sends later, outside its lock.
 struct deferred_publish {
   std::string subject, reply, headers, data;
-  std::string to_stream;  // non-empty: store into this stream (a dead letter) instead of routing
+  std::string to_stream;           // non-empty: store into this stream (a dead letter) instead of routing
   bool empty_reply_field = false;  // advisories: "MSG <subject> <sid>  <size>" as nats-server
 };
 
@@ -92,8 +92,14 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
     for (auto& [n, c] : consumers_) out.push_back(c);
     return out;
   }
-  // Recovers a durable consumer's configuration and state from disk (at start-up).
-  void recover_consumer(consumer_config cfg, std::int64_t created_ns, const std::string& state);
+  // Recovers a durable consumer's configuration and state from disk (at start-up). A missing
+  // (nullopt) or damaged state is logged and reported (/jsz "problems"); the consumer then
+  // starts from the beginning of the stream, redelivering rather than skipping.
+  void recover_consumer(consumer_config cfg, std::int64_t created_ns, const std::optional<std::string>& state);
+  // After recovery: if the store lost its tail (a segment cut short) below what a consumer had
+  // already seen, raises the stream's last sequence past it, so that new messages get new
+  // sequences and consumers carry on with them.
+  void keep_sequences_seen();
 
   // Periodic work on the JetStream timer thread: expiry, redeliveries, heartbeats, pull
   // request timeouts, inactive ephemerals, state saves.
@@ -140,15 +146,15 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
   const std::string dir_;  // empty for memory streams
   const std::int64_t created_ns_;
   mutable std::mutex mu_;
-  stream_config cfg_;                                // guarded by mu_
-  std::unique_ptr<store::message_store> store_;      // guarded by mu_
+  stream_config cfg_;                                           // guarded by mu_
+  std::unique_ptr<store::message_store> store_;                 // guarded by mu_
   std::map<std::string, std::shared_ptr<consumer>> consumers_;  // guarded by mu_
   // Deduplication: Nats-Msg-Id -> (sequence, time), oldest first in dedup_order_.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::int64_t>> dedup_;  // guarded by mu_
   std::deque<std::pair<std::int64_t, std::string>> dedup_order_;                   // guarded by mu_
-  std::string last_msg_id_;                                                         // guarded by mu_
-  std::vector<pending_ack> pending_acks_;  // guarded by mu_: waiting for the round's write
-  bool round_scheduled_ = false;           // guarded by mu_
+  std::string last_msg_id_;                                                        // guarded by mu_
+  std::vector<pending_ack> pending_acks_;   // guarded by mu_: waiting for the round's write
+  bool round_scheduled_ = false;            // guarded by mu_
   std::vector<deferred_publish> deferred_;  // guarded by mu_
   std::vector<subscription_ptr> subs_;
   bool closed_ = false;  // guarded by mu_

@@ -1,0 +1,224 @@
+// Damage that must not stop service: ferryd (a real process, file store) after an operator's bad
+// day. A record damaged while it runs is skipped by consumers, not everything after it; a
+// segment cut short never makes sequences go backwards; a damaged stream is set aside while the
+// rest starts; lost or damaged consumer state is reported. Each is logged and listed in /jsz
+// ("problems").
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "process.h"
+#include "raw_client.h"
+
+namespace ferry::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* connect_json =
+    R"({"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1})";
+
+class Damage : public ::testing::Test {
+ protected:
+  void SetUp() override { start(); }
+  void TearDown() override {
+    if (HasFailure()) ADD_FAILURE() << "ferryd log:\n" << slurp(dir_ + "/ferryd.log");
+    stop();
+    fs::remove_all(dir_);
+  }
+  void start() {
+    ASSERT_TRUE(
+        d_.start({ferryd_path(), "-p", std::to_string(port_), "-m", std::to_string(http_), "-js", "-sd", dir_ + "/js"},
+                 dir_ + "/ferryd.log"));
+    ASSERT_TRUE(d_.wait_for_port(port_, 20s)) << slurp(dir_ + "/ferryd.log");
+    c_ = std::make_unique<raw_client>();
+    ASSERT_TRUE(c_->connect(port_));
+    ASSERT_TRUE(c_->handshake(connect_json));
+  }
+  void stop() {
+    c_.reset();
+    EXPECT_EQ(d_.stop(), 0) << "a clean shutdown";
+  }
+  json api(const std::string& subject, const std::string& body = "") {
+    const std::string reply = raw_request(*c_, subject, body, ++id_);
+    EXPECT_FALSE(reply.empty()) << subject;
+    return reply.empty() ? json::object() : json::parse(reply);
+  }
+  void add_stream(const std::string& name) {
+    auto r = api("$JS.API.STREAM.CREATE." + name,
+                 json{{"name", name}, {"subjects", {name + ".>"}}, {"storage", "file"}}.dump());
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+  }
+  // Publishes "<name>-NN" for n = 1..count and checks each PubAck.
+  void publish(const std::string& stream, int from, int to) {
+    for (int i = from; i <= to; ++i) {
+      char payload[32];
+      std::snprintf(payload, sizeof payload, "%s-%02d", stream.c_str(), i);
+      auto ack = api(stream + ".m", payload);
+      ASSERT_EQ(ack.value("seq", 0), i) << ack.dump();
+    }
+  }
+  void add_consumer(const std::string& stream, const std::string& name) {
+    auto r = api("$JS.API.CONSUMER.DURABLE.CREATE." + stream + "." + name,
+                 json{{"stream_name", stream}, {"config", {{"durable_name", name}, {"ack_policy", "none"}}}}.dump());
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+  }
+  // Payloads of what one no-wait pull of up to 50 returns.
+  std::vector<std::string> pull(const std::string& stream, const std::string& consumer) {
+    const std::string inbox = "_INBOX.pull." + std::to_string(++id_);
+    const std::string body = R"({"batch":50,"no_wait":true})";
+    EXPECT_TRUE(c_->send("SUB " + inbox + " 77\r\nPUB $JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer + " " +
+                         inbox + " " + std::to_string(body.size()) + "\r\n" + body + "\r\n"));
+    // The pull ends with a status (404 No Messages, or 408) once nothing more is there.
+    EXPECT_TRUE(c_->read_until("NATS/1.0 40", 5s)) << c_->buffer();
+    std::vector<std::string> out;
+    const std::string buf = c_->read_for(100ms);  // all of it, and whatever follows in the same write
+    EXPECT_TRUE(c_->send("UNSUB 77\r\n"));
+    // "MSG <subject> 77 <reply> <size>": messages (on their own subjects); "HMSG ...": statuses.
+    for (std::size_t at = 0; at < buf.size();) {
+      const std::size_t eol = buf.find("\r\n", at);
+      if (eol == std::string::npos) break;
+      const std::string line = buf.substr(at, eol - at);
+      std::size_t next = eol + 2;
+      if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
+        const std::size_t total = std::stoul(line.substr(line.rfind(' ') + 1));
+        if (line.starts_with("MSG ") && line.find(" 77 ") != std::string::npos)
+          out.push_back(buf.substr(eol + 2, total));
+        next = eol + 2 + total + 2;
+      }
+      at = next;
+    }
+    return out;
+  }
+  json jsz() {
+    httplib::Client h("127.0.0.1", http_);
+    auto r = h.Get("/jsz");
+    EXPECT_TRUE(r);
+    return r ? json::parse(r->body) : json::object();
+  }
+  // True when some entry of /jsz "problems" contains `what`.
+  bool reported(const std::string& what) {
+    for (const auto& p : jsz().value("problems", json::array())) {
+      if (p.get<std::string>().find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string stream_dir(const std::string& name) const { return dir_ + "/js/streams/" + name; }
+  // The one segment file of a stream.
+  std::string segment(const std::string& name) const {
+    for (const auto& e : fs::directory_iterator(stream_dir(name) + "/msgs")) {
+      if (e.path().extension() == ".seg") return e.path().string();
+    }
+    return {};
+  }
+  // Offset of `needle` in the file at `path`.
+  static std::size_t offset_of(const std::string& path, const std::string& needle) {
+    const std::string text = slurp(path);
+    const std::size_t at = text.find(needle);
+    EXPECT_NE(at, std::string::npos) << needle << " in " << path;
+    return at;
+  }
+
+  child_process d_;
+  int port_ = free_port();
+  int http_ = free_port();
+  std::string dir_ = make_temp_dir("ferry-damage-");
+  std::unique_ptr<raw_client> c_;
+  int id_ = 0;
+};
+
+// (c) nats-server skips only the damaged message; a consumer here used to take the read error
+// for "nothing more" and jump to the end of the stream, skipping every intact message after it.
+TEST_F(Damage, AMessageDamagedWhileRunningIsSkippedAloneAndReported) {
+  add_stream("D");
+  publish("D", 1, 10);
+  add_consumer("D", "C");
+  {
+    const std::string seg = segment("D");
+    const std::size_t at = offset_of(seg, "D-05");
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put('X');  // the record's checksum no longer matches
+  }
+  EXPECT_EQ(pull("D", "C"),
+            (std::vector<std::string>{"D-01", "D-02", "D-03", "D-04", "D-06", "D-07", "D-08", "D-09", "D-10"}));
+  EXPECT_TRUE(reported("stream D consumer C: message 5 could not be read")) << jsz().dump(2);
+  publish("D", 11, 11);
+  EXPECT_EQ(pull("D", "C"), (std::vector<std::string>{"D-11"})) << "and new messages still flow";
+}
+
+// (a), (b): a segment cut short far before its end (after a clean shutdown) must not hand out
+// sequences again that a consumer has already seen; the consumer carries on with new messages.
+TEST_F(Damage, ACutSegmentNeverMakesSequencesGoBackwards) {
+  add_stream("E");
+  publish("E", 1, 20);
+  add_consumer("E", "C");
+  EXPECT_EQ(pull("E", "C").size(), 20u);
+  stop();
+  const std::string seg = segment("E");
+  const std::size_t cut = offset_of(seg, "E-11") - 30;  // inside record 11, before its payload
+  fs::resize_file(seg, cut);
+  start();
+  auto info = api("$JS.API.STREAM.INFO.E");
+  EXPECT_EQ(info["state"]["last_seq"], 20) << info.dump();
+  EXPECT_EQ(info["state"]["messages"], 10) << info.dump();
+  auto ack = api("E.m", "E-21");
+  EXPECT_EQ(ack.value("seq", 0), 21) << "never a reused sequence: " << ack.dump();
+  EXPECT_EQ(pull("E", "C"), (std::vector<std::string>{"E-21"}));
+  EXPECT_TRUE(reported("stream E: recovered up to sequence 10 but consumer C had seen 20; messages 11..20 are lost"))
+      << jsz().dump(2);
+  // And it holds across another restart.
+  stop();
+  start();
+  EXPECT_EQ(api("E.m", "E-22").value("seq", 0), 22);
+}
+
+// (e): one stream whose metadata is damaged no longer keeps the server from starting.
+TEST_F(Damage, ADamagedStreamIsSetAsideAndTheRestStarts) {
+  add_stream("A");
+  add_stream("B");
+  publish("A", 1, 3);
+  publish("B", 1, 3);
+  stop();
+  std::ofstream(stream_dir("A") + "/meta.json") << "{\"config\": {\"name\": 42";
+  start();
+  EXPECT_EQ(api("$JS.API.STREAM.INFO.B")["state"]["messages"], 3);
+  EXPECT_EQ(api("$JS.API.STREAM.INFO.A")["error"]["err_code"], 10059) << "stream not found";
+  EXPECT_TRUE(fs::exists(stream_dir("A") + ".damaged/msgs")) << "kept for the operator";
+  EXPECT_TRUE(reported("streams/A not recovered")) << jsz().dump(2);
+  EXPECT_NE(slurp(dir_ + "/ferryd.log").find("moved aside to"), std::string::npos);
+  add_stream("A");  // the name is free again
+  publish("A", 1, 1);
+}
+
+// (d) and state of the wrong type: reported, never a silent reset or a crash at start.
+TEST_F(Damage, LostOrDamagedConsumerStateIsReported) {
+  add_stream("S");
+  publish("S", 1, 5);
+  add_consumer("S", "GONE");
+  add_consumer("S", "BAD");
+  EXPECT_EQ(pull("S", "GONE").size(), 5u);
+  EXPECT_EQ(pull("S", "BAD").size(), 5u);
+  stop();
+  fs::remove(stream_dir("S") + "/consumers/GONE/state.json");
+  std::ofstream(stream_dir("S") + "/consumers/BAD/state.json") << R"({"next_sseq":"six","dseq":5})";
+  start();
+  EXPECT_TRUE(reported("stream S consumer GONE: saved state lost (state.json is missing)")) << jsz().dump(2);
+  EXPECT_TRUE(reported("stream S consumer BAD: saved state lost (state.json is damaged")) << jsz().dump(2);
+  EXPECT_NE(slurp(dir_ + "/ferryd.log").find("consumer GONE: saved state lost"), std::string::npos);
+  // Both start over (redelivering, never skipping) and the stream serves on.
+  EXPECT_EQ(pull("S", "GONE").size(), 5u);
+  EXPECT_EQ(pull("S", "BAD").size(), 5u);
+  publish("S", 6, 6);
+}
+
+}  // namespace
+}  // namespace ferry::test
