@@ -66,9 +66,9 @@ class Damage : public ::testing::Test {
       ASSERT_EQ(ack.value("seq", 0), i) << ack.dump();
     }
   }
-  void add_consumer(const std::string& stream, const std::string& name) {
+  void add_consumer(const std::string& stream, const std::string& name, const std::string& ack = "none") {
     auto r = api("$JS.API.CONSUMER.DURABLE.CREATE." + stream + "." + name,
-                 json{{"stream_name", stream}, {"config", {{"durable_name", name}, {"ack_policy", "none"}}}}.dump());
+                 json{{"stream_name", stream}, {"config", {{"durable_name", name}, {"ack_policy", ack}}}}.dump());
     ASSERT_FALSE(r.contains("error")) << r.dump();
   }
   // Payloads of what one no-wait pull of up to 50 returns.
@@ -90,8 +90,11 @@ class Damage : public ::testing::Test {
       std::size_t next = eol + 2;
       if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
         const std::size_t total = std::stoul(line.substr(line.rfind(' ') + 1));
-        if (line.starts_with("MSG ") && line.find(" 77 ") != std::string::npos)
+        if (line.starts_with("MSG ") && line.find(" 77 ") != std::string::npos) {
           out.push_back(buf.substr(eol + 2, total));
+          const std::string head = line.substr(0, line.rfind(' '));
+          replies_.push_back(head.substr(head.rfind(' ') + 1));
+        }
         next = eol + 2 + total + 2;
       }
       at = next;
@@ -133,6 +136,7 @@ class Damage : public ::testing::Test {
   std::string dir_ = make_temp_dir("ferry-damage-");
   std::unique_ptr<raw_client> c_;
   int id_ = 0;
+  std::vector<std::string> replies_;  // the ack subjects of every message pull() returned
 };
 
 // (c) nats-server skips only the damaged message; a consumer here used to take the read error
@@ -218,6 +222,37 @@ TEST_F(Damage, LostOrDamagedConsumerStateIsReported) {
   EXPECT_EQ(pull("S", "GONE").size(), 5u);
   EXPECT_EQ(pull("S", "BAD").size(), 5u);
   publish("S", 6, 6);
+}
+
+// After a SIGKILL, CONSUMER.INFO used to report delivered and the ack floor from the last state
+// snapshot (0 right after the consumer was made), although delivery resumed at the right message:
+// the ack log now carries each acknowledgement's consumer sequence.
+TEST_F(Damage, ConsumerInfoAfterSigkillShowsEveryConfirmedAck) {
+  add_stream("K");
+  publish("K", 1, 30);
+  add_consumer("K", "C", "explicit");
+  ASSERT_EQ(pull("K", "C").size(), 30u);
+  ASSERT_EQ(replies_.size(), 30u);
+  // +ACK with a reply subject: the server confirms each once it is in the ack log.
+  std::string acks = "SUB _INBOX.acks 88\r\n";
+  for (const std::string& reply : replies_) acks += "PUB " + reply + " _INBOX.acks 4\r\n+ACK\r\n";
+  ASSERT_TRUE(c_->send(acks));
+  for (int confirmed = 0; confirmed < 30;) {
+    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
+    std::string got = c_->take();
+    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
+  }
+  d_.kill();  // well within the one second between state snapshots
+  c_.reset();
+  start();
+  auto info = api("$JS.API.CONSUMER.INFO.K.C");
+  EXPECT_EQ(info["ack_floor"]["stream_seq"], 30) << info.dump();
+  EXPECT_EQ(info["ack_floor"]["consumer_seq"], 30) << info.dump();
+  EXPECT_EQ(info["delivered"]["stream_seq"], 30) << info.dump();
+  EXPECT_EQ(info["num_ack_pending"], 0) << info.dump();
+  EXPECT_TRUE(pull("K", "C").empty()) << "no confirmed ack is delivered again";
+  publish("K", 31, 31);
+  EXPECT_EQ(pull("K", "C"), (std::vector<std::string>{"K-31"}));
 }
 
 }  // namespace

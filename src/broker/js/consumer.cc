@@ -557,14 +557,19 @@ void consumer::ack_one(std::uint64_t sseq) {
   if (cfg_.ack == ack_policy::none) return;
   auto p = pending_.find(sseq);
   if (p == pending_.end()) return;
+  const std::uint64_t dseq = p->second.dseq;
   pending_.erase(p);
   deliveries_.erase(sseq);
   redeliver_.erase(sseq);
   delayed_.erase(sseq);
-  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  log_ack(sseq, dseq);
   update_ack_floor();
   dirty_ = true;
   s_.apply_retention_locked(sseq);
+}
+
+void consumer::log_ack(std::uint64_t sseq, std::uint64_t dseq) {
+  log_buf_ += "A " + std::to_string(sseq) + " " + std::to_string(dseq) + "\n";
 }
 
 void consumer::acked_through(std::uint64_t sseq) {
@@ -594,7 +599,7 @@ void consumer::terminate(std::uint64_t sseq, const std::string& reason, worker*)
   pending_.erase(p);
   deliveries_.erase(sseq);
   redeliver_.erase(sseq);
-  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  log_ack(sseq, dseq);
   update_ack_floor();
   dirty_ = true;
   ojson adv;
@@ -624,7 +629,7 @@ void consumer::max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveri
   adv["deliveries"] = deliveries;
   s_.defer_locked(
       {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_name_ + "." + name_, {}, {}, adv.dump(), {}, true});
-  log_buf_ += "A " + std::to_string(sseq) + "\n";
+  log_ack(sseq, 0);
   dirty_ = true;
   dead_letter(sseq, "max_deliver", deliveries);
   s_.apply_retention_locked(sseq);

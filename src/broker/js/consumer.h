@@ -131,6 +131,8 @@ class consumer {
   void take(const candidate& c);
   void send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w);
   void ack_one(std::uint64_t sseq);
+  // Appends "A <stream seq> <consumer seq>" to the ack log (consumer seq 0 when unknown).
+  void log_ack(std::uint64_t sseq, std::uint64_t dseq);
   void acked_through(std::uint64_t sseq);
   void terminate(std::uint64_t sseq, const std::string& reason, worker* w);
   void max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveries);

@@ -157,6 +157,13 @@ void consumer::open_log(const std::string& dir) {
       std::uint64_t seq = 0;
       auto r = std::from_chars(line.data() + 2, line.data() + line.size(), seq);
       if (r.ec != std::errc()) continue;
+      // "A <sseq> <dseq>" (older logs: "A <sseq>"): what was delivered is at least what was
+      // acknowledged, so CONSUMER.INFO does not fall back to the last snapshot after a crash.
+      std::uint64_t dseq = 0;
+      if (r.ptr != line.data() + line.size() && *r.ptr == ' ')
+        std::from_chars(r.ptr + 1, line.data() + line.size(), dseq);
+      last_sseq_ = std::max(last_sseq_, seq);
+      dseq_ = std::max(dseq_, dseq);
       if (pending_.erase(seq) > 0) {
         deliveries_.erase(seq);
       } else if (seq >= next_sseq_) {
