@@ -8,7 +8,7 @@ secs=${1:-30}
 dir=${FUZZ_BUILD:-build-fuzz}
 if ! command -v clang++ >/dev/null; then echo "fuzz: clang++ not found (make deps installs it)"; exit 1; fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DFERRY_FUZZ=ON -DFERRY_UNIT_ONLY=ON >/dev/null
+  -DFERRY_FUZZ=ON -DFERRY_UNIT_ONLY=ON -DFERRY_WERROR="${FERRY_WERROR:-OFF}" >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target parser_fuzz subject_fuzz input_fuzz
 for t in parser subject input; do
   mkdir -p "$dir/corpus/$t"

@@ -15,7 +15,8 @@ step "tests in the optimised build ($build)"
 if ! ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 300; then failed+=("ctest ($build)"); fi
 
 step "unit and conformance tests under AddressSanitizer + UndefinedBehaviorSanitizer ($asan)"
-cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DFERRY_SANITIZE=ON -DFERRY_UNIT_ONLY=ON >/dev/null &&
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DFERRY_SANITIZE=ON -DFERRY_UNIT_ONLY=ON \
+  -DFERRY_WERROR="${FERRY_WERROR:-OFF}" >/dev/null &&
   cmake --build "$asan" -j "$jobs" || failed+=("asan build")
 if [ -d "$asan" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -23,7 +23,7 @@ std::string format_rfc3339(system_clock::time_point t) {
                         static_cast<int>(h.count()), static_cast<int>(m.count()), static_cast<long long>(s.count()));
   std::string out(buf, static_cast<std::size_t>(n));
   if (long long frac = rest.count(); frac > 0) {
-    char digits[16];
+    char digits[24];  // frac < 1e9: 9 digits; room for any long long keeps -Wformat-truncation quiet
     std::snprintf(digits, sizeof digits, "%09lld", frac);
     std::string_view d(digits, 9);
     while (d.back() == '0') d.remove_suffix(1);
