@@ -17,6 +17,8 @@ packages=(
   rabbitmq-server python3-pika
   # test tools
   openssl curl procps psmisc python3
+  # promtool (Prometheus's own exposition parser and linter) for the metrics tests
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "base/base64.h"
 #include "base/duration.h"
 #include "protocol/headers.h"
 
@@ -140,8 +141,11 @@ result<stored_message> js_client::get_message(const std::string& stream, std::ui
   out.subject = m.value("subject", std::string());
   out.seq = m.value("seq", std::uint64_t{0});
   out.time = m.value("time", std::string());
-  out.headers = parse_header_block(base64_decode(m.value("hdrs", std::string())));
-  out.data = base64_decode(m.value("data", std::string()));
+  auto hdrs = ferry::base64_decode(m.value("hdrs", std::string()));
+  auto data = ferry::base64_decode(m.value("data", std::string()));
+  if (!hdrs || !data) return internal_error("the server's message has malformed base64 in hdrs or data");
+  out.headers = parse_header_block(*hdrs);
+  out.data = std::move(*data);
   return out;
 }
 
@@ -328,32 +332,6 @@ header_list parse_header_block(std::string_view block) {
   header_list out;
   if (block.empty()) return out;
   for (const auto& [k, v] : protocol::parse_headers(block)) out.emplace_back(std::string(k), std::string(v));
-  return out;
-}
-
-std::string base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) continue;  // padding, line breaks
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
   return out;
 }
 

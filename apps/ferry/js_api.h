@@ -135,7 +135,6 @@ int status_code_of(natsMsg* m, std::string* description = nullptr);
 header_list headers_of(natsMsg* m);
 // Parses a raw "NATS/1.0\r\n..." header block.
 header_list parse_header_block(std::string_view block);
-std::string base64_decode(std::string_view in);
 
 // Durations: "30s", "1m30s", "500ms", "unlimited" for 0 and less.
 std::string format_ns(std::int64_t ns);

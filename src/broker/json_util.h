@@ -13,7 +13,5 @@ std::string go_json(const nlohmann::json& j);
 std::string go_json(const nlohmann::ordered_json& j);
 // A JSON string literal for `s`, with quotes, escaped as Go does.
 std::string go_json_string(std::string_view s);
-// Standard base64 with padding, as Go's encoding/json writes []byte.
-std::string base64_encode(std::string_view bytes);
 
 }  // namespace ferry::broker

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/prometheus.h"
 #include "broker/connection.h"
 #include "broker/core.h"
 #include "broker/http_server.h"
@@ -394,23 +395,10 @@ std::string monitor::jsz(bool streams, bool consumers) const {
 
 std::string monitor::metrics() const {
   const server_stats st = core_.stats();
-  std::string out;
-  auto metric = [&out](const char* name, const char* type, const char* help, double value) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
-    out += name;
-    out += ' ';
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
-    out += buf;
-    out += '\n';
+  prometheus_writer w;
+  auto metric = [&w](const char* name, const char* type, const char* help, double value) {
+    w.family(name, type, help);
+    w.sample(name, {}, value);
   };
   metric("ferryd_connections", "gauge", "Client connections open now.", static_cast<double>(st.connections));
   metric("ferryd_connections_total", "counter", "Client connections accepted since start.",
@@ -429,61 +417,58 @@ std::string monitor::metrics() const {
   metric("ferryd_resident_memory_bytes", "gauge", "Resident memory of the process.",
          static_cast<double>(resident_bytes()));
   metric("ferryd_cpu_seconds_total", "counter", "CPU time used by the process.", cpu_seconds());
-  if (auto* js = const_cast<server_core&>(core_).jetstream()) {
-    const js::jetstream_stats st = js->stats();
-    metric("ferryd_jetstream_streams", "gauge", "JetStream streams.", static_cast<double>(st.streams));
-    metric("ferryd_jetstream_consumers", "gauge", "JetStream consumers.", static_cast<double>(st.consumers));
-    metric("ferryd_jetstream_messages", "gauge", "Messages stored in all streams.", static_cast<double>(st.messages));
-    metric("ferryd_jetstream_bytes", "gauge", "Bytes stored in all streams.", static_cast<double>(st.bytes));
-    metric("ferryd_jetstream_api_requests_total", "counter", "JetStream API requests.",
-           static_cast<double>(st.api_total));
-    metric("ferryd_jetstream_api_errors_total", "counter", "JetStream API requests that failed.",
-           static_cast<double>(st.api_errors));
-    // Per stream and per consumer, labelled.
-    auto label = [](const std::string& v) {
-      std::string o;
-      for (char c : v) {
-        if (c == '\\' || c == '"') o += '\\';
-        o += c;
-      }
-      return o;
-    };
-    auto num = [](double v) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", v);
-      return std::string(buf);
-    };
-    out += "# HELP ferryd_stream_messages Messages in the stream.\n# TYPE ferryd_stream_messages gauge\n";
-    std::string bytes_text = "# HELP ferryd_stream_bytes Bytes in the stream.\n# TYPE ferryd_stream_bytes gauge\n";
-    std::string last_text =
-        "# HELP ferryd_stream_last_seq Last sequence of the stream.\n# TYPE ferryd_stream_last_seq gauge\n";
-    std::string pending_text =
-        "# HELP ferryd_consumer_num_pending Messages the consumer has yet to deliver.\n# TYPE "
-        "ferryd_consumer_num_pending gauge\n";
-    std::string ack_text =
-        "# HELP ferryd_consumer_num_ack_pending Messages delivered and not yet acknowledged.\n# TYPE "
-        "ferryd_consumer_num_ack_pending gauge\n";
-    std::string redel_text =
-        "# HELP ferryd_consumer_num_redelivered Messages delivered more than once.\n# TYPE "
-        "ferryd_consumer_num_redelivered gauge\n";
-    for (auto& s : js->streams()) {
-      ojson info = s->info(false, "");
-      const std::string sl = "{stream=\"" + label(s->name()) + "\"} ";
-      out += "ferryd_stream_messages" + sl + num(info["state"]["messages"].get<double>()) + "\n";
-      bytes_text += "ferryd_stream_bytes" + sl + num(info["state"]["bytes"].get<double>()) + "\n";
-      last_text += "ferryd_stream_last_seq" + sl + num(info["state"]["last_seq"].get<double>()) + "\n";
-      std::lock_guard lock(s->mutex());
-      for (auto& c : s->consumers_locked()) {
-        ojson ci = c->info(js::jetstream::now_ns());
-        const std::string cl = "{stream=\"" + label(s->name()) + "\",consumer=\"" + label(c->name()) + "\"} ";
-        pending_text += "ferryd_consumer_num_pending" + cl + num(ci["num_pending"].get<double>()) + "\n";
-        ack_text += "ferryd_consumer_num_ack_pending" + cl + num(ci["num_ack_pending"].get<double>()) + "\n";
-        redel_text += "ferryd_consumer_num_redelivered" + cl + num(ci["num_redelivered"].get<double>()) + "\n";
-      }
+  auto* js = const_cast<server_core&>(core_).jetstream();
+  if (js == nullptr) return w.take();
+  const js::jetstream_stats jst = js->stats();
+  metric("ferryd_jetstream_streams", "gauge", "JetStream streams.", static_cast<double>(jst.streams));
+  metric("ferryd_jetstream_consumers", "gauge", "JetStream consumers.", static_cast<double>(jst.consumers));
+  metric("ferryd_jetstream_messages", "gauge", "Messages stored in all streams.", static_cast<double>(jst.messages));
+  metric("ferryd_jetstream_bytes", "gauge", "Bytes stored in all streams.", static_cast<double>(jst.bytes));
+  metric("ferryd_jetstream_api_requests_total", "counter", "JetStream API requests.",
+         static_cast<double>(jst.api_total));
+  metric("ferryd_jetstream_api_errors_total", "counter", "JetStream API requests that failed.",
+         static_cast<double>(jst.api_errors));
+  metric("ferryd_jetstream_problems", "gauge", "Damage found in the store since start (listed in /jsz).",
+         static_cast<double>(js->problems().size()));
+
+  // Per stream and per consumer, labelled: read once, then written family by family.
+  struct stream_row {
+    std::string name;
+    double messages, bytes, last_seq;
+  };
+  struct consumer_row {
+    std::string stream, name;
+    double pending, ack_pending, redelivered;
+  };
+  std::vector<stream_row> streams;
+  std::vector<consumer_row> consumers;
+  for (auto& s : js->streams()) {
+    const ojson info = s->info(false, "");
+    streams.push_back({s->name(), info["state"]["messages"].get<double>(), info["state"]["bytes"].get<double>(),
+                       info["state"]["last_seq"].get<double>()});
+    std::lock_guard lock(s->mutex());
+    for (auto& c : s->consumers_locked()) {
+      const ojson ci = c->info(js::jetstream::now_ns());
+      consumers.push_back({s->name(), c->name(), ci["num_pending"].get<double>(), ci["num_ack_pending"].get<double>(),
+                           ci["num_redelivered"].get<double>()});
     }
-    out += bytes_text + last_text + pending_text + ack_text + redel_text;
   }
-  return out;
+  const auto per_stream = [&](const char* name, const char* help, double stream_row::*field) {
+    w.family(name, "gauge", help);
+    for (const stream_row& r : streams) w.sample(name, {{"stream", r.name}}, r.*field);
+  };
+  per_stream("ferryd_stream_messages", "Messages in the stream.", &stream_row::messages);
+  per_stream("ferryd_stream_bytes", "Bytes in the stream.", &stream_row::bytes);
+  per_stream("ferryd_stream_last_seq", "Last sequence of the stream.", &stream_row::last_seq);
+  const auto per_consumer = [&](const char* name, const char* help, double consumer_row::*field) {
+    w.family(name, "gauge", help);
+    for (const consumer_row& r : consumers) w.sample(name, {{"stream", r.stream}, {"consumer", r.name}}, r.*field);
+  };
+  per_consumer("ferryd_consumer_num_pending", "Messages the consumer has yet to deliver.", &consumer_row::pending);
+  per_consumer("ferryd_consumer_num_ack_pending", "Messages delivered and not yet acknowledged.",
+               &consumer_row::ack_pending);
+  per_consumer("ferryd_consumer_num_redelivered", "Messages delivered more than once.", &consumer_row::redelivered);
+  return w.take();
 }
 
 }  // namespace ferry::broker

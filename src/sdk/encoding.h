@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"
+
 namespace ferry::detail {
 
 // Percent-encodes space, '"', '%' and every byte outside printable ASCII (0x21-0x7E), as %XX.
@@ -14,10 +16,9 @@ std::string percent_encode(std::string_view s);
 // valid UTF-8.
 std::optional<std::string> percent_decode(std::string_view s);
 
-// Standard base64 with padding.
-std::string base64_encode(std::string_view bytes);
-// nullopt when `s` is not base64 (padding required; whitespace not allowed).
-std::optional<std::string> base64_decode(std::string_view s);
+// Standard base64 with padding (base/base64.h).
+using ferry::base64_decode;
+using ferry::base64_encode;
 
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool valid_utf8(std::string_view s);

@@ -28,22 +28,6 @@ TEST(PercentEncodingTest, RoundTripsEveryByteOfValidUtf8) {
   EXPECT_EQ(percent_decode(percent_encode(s)), s);
 }
 
-TEST(Base64Test, RoundTripsAndMatchesKnownValues) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  std::string all;
-  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
-  EXPECT_EQ(base64_decode(base64_encode(all)), all);
-  EXPECT_EQ(base64_decode("Zm8="), "fo");
-}
-
-TEST(Base64Test, RejectsMalformed) {
-  for (const char* bad : {"Zm8", "Zm=8", "Z===", "Zm9v!A==", "Zg==Zg=="}) EXPECT_FALSE(base64_decode(bad)) << bad;
-}
-
 TEST(Utf8Test, AcceptsValidAndRejectsInvalid) {
   EXPECT_TRUE(valid_utf8("ascii"));
   EXPECT_TRUE(valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));

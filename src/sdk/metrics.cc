@@ -1,40 +1,12 @@
 #include "ferry/metrics.h"
 
 #include <algorithm>
-#include <charconv>
 
+#include "base/prometheus.h"
 #include "ferry/handler.h"
 #include "ferry/middleware.h"
 
 namespace ferry {
-
-namespace {
-
-std::string number(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
-}
-
-// A label value with \, " and newline escaped as the exposition format asks.
-std::string label(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 metrics_registry::handler_metrics::handler_metrics(const std::vector<double>* bounds)
     : buckets(std::make_unique<std::atomic<std::uint64_t>[]>(bounds->size())), bounds_(bounds) {
@@ -73,22 +45,11 @@ metrics_registry::handler_metrics& metrics_registry::handler(std::string_view na
 
 std::string metrics_registry::prometheus_text() const {
   std::lock_guard lock(mu_);
-  std::string out;
+  prometheus_writer w;
   auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto value_of) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
+    w.family(name, type, help);
     for (const auto& [handler_name, m] : handlers_) {
-      out += name;
-      out += "{handler=\"" + label(handler_name) + "\"} ";
-      out += std::to_string(value_of(*m));
-      out += '\n';
+      w.sample(name, {{"handler", handler_name}}, static_cast<double>(value_of(*m)));
     }
   };
   auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
@@ -100,23 +61,22 @@ std::string metrics_registry::prometheus_text() const {
          [&](auto& m) { return load(m.dropped); });
   family("ferry_handler_in_flight", "gauge", "Handler calls running now.", [&](auto& m) { return load(m.in_flight); });
 
-  out += "# HELP ferry_handler_duration_seconds Handler call duration.\n";
-  out += "# TYPE ferry_handler_duration_seconds histogram\n";
+  w.family("ferry_handler_duration_seconds", "histogram", "Handler call duration.");
   for (const auto& [handler_name, m] : handlers_) {
-    const std::string l = "handler=\"" + label(handler_name) + "\"";
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < bounds_.size(); ++i) {
       cumulative += load(m->buckets[i]);
-      out += "ferry_handler_duration_seconds_bucket{" + l + ",le=\"" + number(bounds_[i]) + "\"} " +
-             std::to_string(cumulative) + "\n";
+      const std::string le = prometheus_number(bounds_[i]);
+      w.sample("ferry_handler_duration_seconds_bucket", {{"handler", handler_name}, {"le", le}},
+               static_cast<double>(cumulative));
     }
-    const std::uint64_t count = load(m->duration_count);
-    out += "ferry_handler_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " + std::to_string(count) + "\n";
-    out += "ferry_handler_duration_seconds_sum{" + l + "} " +
-           number(static_cast<double>(load(m->duration_sum_ns)) / 1e9) + "\n";
-    out += "ferry_handler_duration_seconds_count{" + l + "} " + std::to_string(count) + "\n";
+    const auto count = static_cast<double>(load(m->duration_count));
+    w.sample("ferry_handler_duration_seconds_bucket", {{"handler", handler_name}, {"le", "+Inf"}}, count);
+    w.sample("ferry_handler_duration_seconds_sum", {{"handler", handler_name}},
+             static_cast<double>(load(m->duration_sum_ns)) / 1e9);
+    w.sample("ferry_handler_duration_seconds_count", {{"handler", handler_name}}, count);
   }
-  return out;
+  return w.take();
 }
 
 namespace middleware {

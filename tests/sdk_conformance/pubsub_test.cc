@@ -91,7 +91,9 @@ TEST_P(Conformance, InvalidSubjectsAreRefused) {
                                std::string("a\0b", 3), std::string("foo.>.bar")}) {
     auto sub = t().subscribe(s, {}, [](message m) { m.ack(); });
     EXPECT_FALSE(sub.is_ok()) << "subscribe to \"" << s << "\"";
-    if (!sub.is_ok()) EXPECT_EQ(sub.status().code(), status_code::invalid_argument) << sub.status().to_string();
+    if (!sub.is_ok()) {
+      EXPECT_EQ(sub.status().code(), status_code::invalid_argument) << sub.status().to_string();
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
+#include "base/base64.h"
 #include "broker/json_util.h"
 #include "protocol/headers.h"
 #include "protocol/subject.h"
