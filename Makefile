@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 CMAKE_FLAGS ?=
 SHARED ?= ../shared
 
-.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke demo bench microbench clean format tidy
+.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke demo bench microbench soak clean format tidy
 
 all: build
 
@@ -27,6 +27,11 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh
+
+# The crash test at length: 100 SIGKILL rounds of ferryd under load (make test runs 5).
+SOAK_ROUNDS ?= 100
+soak: build
+	FERRY_CRASH_ROUNDS=$(SOAK_ROUNDS) $(BUILD)/bin/crash_test --gtest_filter=Crash.AcknowledgedDataSurvivesSigkill
 
 # Side by side with Debian's nats-server (the common yardstick), then our micro benchmarks.
 bench: build

@@ -2,9 +2,8 @@
 
 namespace ferry::broker {
 
-namespace {
 // <, > and & can only occur inside strings in JSON text, so escaping them afterwards is safe.
-std::string go_escape(std::string s) {
+std::string go_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -24,7 +23,6 @@ std::string go_escape(std::string s) {
   }
   return out;
 }
-}  // namespace
 
 std::string go_json(const nlohmann::json& j) {
   return go_escape(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -11,6 +11,8 @@ namespace ferry::broker {
 
 std::string go_json(const nlohmann::json& j);
 std::string go_json(const nlohmann::ordered_json& j);
+// JSON text `s` with <, > and & escaped as \u003c, \u003e and \u0026 (Go's HTML-safe output).
+std::string go_escape(std::string_view s);
 // A JSON string literal for `s`, with quotes, escaped as Go does.
 std::string go_json_string(std::string_view s);
 

@@ -31,27 +31,7 @@ ojson go_number(double v) {
 }
 
 // nats-server's monitoring JSON is indented by two spaces (json.MarshalIndent).
-std::string pretty(const ojson& j) {
-  std::string s = j.dump(2, ' ', false, ojson::error_handler_t::replace);
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "\\u003c";
-        break;
-      case '>':
-        out += "\\u003e";
-        break;
-      case '&':
-        out += "\\u0026";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string pretty(const ojson& j) { return go_escape(j.dump(2, ' ', false, ojson::error_handler_t::replace)); }
 
 namespace {
 
