@@ -185,6 +185,23 @@ TEST_F(Damage, ACutSegmentNeverMakesSequencesGoBackwards) {
   EXPECT_EQ(api("E.m", "E-22").value("seq", 0), 22);
 }
 
+// A consumer told to start at a sequence the stream has not reached has seen nothing: a restart
+// must not move the stream's sequences to it.
+TEST_F(Damage, AConsumerStartingInTheFutureDoesNotMoveSequences) {
+  add_stream("F");
+  publish("F", 1, 5);
+  auto r = api(
+      "$JS.API.CONSUMER.DURABLE.CREATE.F.LATER",
+      json{{"stream_name", "F"},
+           {"config", {{"durable_name", "LATER"}, {"deliver_policy", "by_start_sequence"}, {"opt_start_seq", 1000}}}}
+          .dump());
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  stop();
+  start();
+  EXPECT_EQ(api("F.m", "F-06").value("seq", 0), 6);
+  EXPECT_FALSE(reported("stream F")) << jsz().dump(2);
+}
+
 // (e): one stream whose metadata is damaged no longer keeps the server from starting.
 TEST_F(Damage, ADamagedStreamIsSetAsideAndTheRestStarts) {
   add_stream("A");

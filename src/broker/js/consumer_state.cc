@@ -63,7 +63,10 @@ std::string consumer::save_state() const {
 }
 
 std::uint64_t consumer::highest_seen() const {
-  std::uint64_t seen = std::max({next_sseq_ > 0 ? next_sseq_ - 1 : 0, last_sseq_, ack_floor_sseq_});
+  // Only what was delivered counts: a consumer made to start at a sequence the stream has not
+  // reached yet (by_start_sequence) shows that start - 1 as delivered without having seen it.
+  if (dseq_ == 0) return 0;
+  std::uint64_t seen = std::max(last_sseq_, ack_floor_sseq_);
   if (!pending_.empty()) seen = std::max(seen, pending_.rbegin()->first);
   if (!acked_beyond_.empty()) seen = std::max(seen, *acked_beyond_.rbegin());
   return seen;
