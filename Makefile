@@ -33,11 +33,12 @@ SOAK_ROUNDS ?= 100
 soak: build
 	FERRY_CRASH_ROUNDS=$(SOAK_ROUNDS) $(BUILD)/bin/crash_test --gtest_filter=Crash.AcknowledgedDataSurvivesSigkill
 
-# Side by side with Debian's nats-server (the common yardstick), then our micro benchmarks.
+# Side by side with Debian's nats-server (or, with AGAINST=path/to/ferryd, another build of
+# ferryd: a commit against HEAD), then our micro benchmarks. BENCH_ARGS: e.g. --quick, --only js.
+AGAINST ?= nats-server
+BENCH_ARGS ?=
 bench: build
-	@if [ -x $(SHARED)/bench/compare.sh ] || [ -f $(SHARED)/bench/compare.sh ]; then \
-	  bash $(SHARED)/bench/compare.sh $(BUILD)/bin/ferryd; \
-	else echo "bench: $(SHARED)/bench/compare.sh not found (set SHARED=path/to/shared)"; exit 1; fi
+	@bash bench/compare.sh --build $(BUILD) --against $(AGAINST) $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory microbench
 
 microbench: build
