@@ -63,26 +63,27 @@ status check_name(std::string_view name, std::string_view what) {
   return bad("whitespace is not allowed in a name");
 }
 
+// On every publish of every transport: no allocation unless the subject is bad.
 status check_subject(std::string_view subject, subject_use use) {
+  std::size_t index = 1;
   const auto bad = [&](const std::string& why) {
     return invalid_argument("invalid subject \"" + printable(subject) + "\": " + why);
   };
+  const auto where = [&] { return "token " + std::to_string(index); };
   if (subject.empty()) return bad("empty");
   std::size_t start = 0;
-  std::size_t index = 1;
   for (;; ++index) {
     const std::size_t dot = subject.find('.', start);
     const bool last = dot == std::string_view::npos;
     const std::string_view token = subject.substr(start, last ? std::string_view::npos : dot - start);
-    const std::string where = "token " + std::to_string(index);
-    if (token.empty()) return bad("empty " + where + " (two dots, or a dot at an end)");
+    if (token.empty()) return bad("empty " + where() + " (two dots, or a dot at an end)");
     for (unsigned char c : token) {
-      if (c == ' ' || c == '\t' || c == '\f' || c == '\v') return bad("whitespace in " + where);
-      if (c < 0x20 || c == 0x7f) return bad("control character in " + where);
+      if (c == ' ' || c == '\t' || c == '\f' || c == '\v') return bad("whitespace in " + where());
+      if (c < 0x20 || c == 0x7f) return bad("control character in " + where());
     }
     if (use == subject_use::publish) {
       if (token.find_first_of("*>") != std::string_view::npos) {
-        return bad("wildcard character in " + where + " of a published subject (wildcards are for subscriptions)");
+        return bad("wildcard character in " + where() + " of a published subject (wildcards are for subscriptions)");
       }
     } else if (token == ">" && !last) {
       return bad("'>' must be the last token");
