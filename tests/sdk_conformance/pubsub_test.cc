@@ -332,8 +332,14 @@ TEST_P(Conformance, GroupKeepsKeyOrder) {
     ASSERT_TRUE(t().publish(m).is_ok());
   }
   ASSERT_TRUE(got.wait_unique(300));
+  // A rebalance among the members may deliver again what was not committed yet (at least once:
+  // a commit made while the group's generation changes is refused by the broker); the first
+  // delivery of each message must follow the key's order.
   std::map<std::string, std::vector<std::string>> seen;
-  for (const auto& m : got.messages()) seen[m.key].push_back(m.id);
+  std::set<std::string> ids;
+  for (const auto& m : got.messages()) {
+    if (ids.insert(m.id).second) seen[m.key].push_back(m.id);
+  }
   EXPECT_EQ(seen, sent);
 }
 
