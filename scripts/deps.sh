@@ -10,11 +10,13 @@ packages=(
   # libraries
   libasio-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libnats-dev libprotobuf-c-dev libsqlite3-dev
-  librdkafka-dev libhiredis-dev librabbitmq-dev
+  librdkafka-dev libhiredis-dev librabbitmq-dev libpq-dev
   libprotobuf-dev protobuf-compiler libcpp-httplib-dev libjemalloc-dev
   # reference server and clients we did not write, for interop, differential tests and benchmarks
   nats-server golang-go golang-github-nats-io-go-nats-dev redis-server redis-tools
   rabbitmq-server python3-pika
+  # PostgreSQL for the outbox, inbox and saga tests (a server per test run, on loopback)
+  postgresql-15
   # test tools
   openssl curl procps psmisc python3
   # promtool (Prometheus's own exposition parser and linter) for the metrics tests

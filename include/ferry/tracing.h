@@ -74,6 +74,7 @@ struct span {
   std::string consumer_group;  // messaging.consumer.group.name
   std::string handler;         // ferry.handler
   std::uint64_t attempt = 1;   // ferry.attempt: delivery count plus in-process retries
+  std::string saga_id;         // ferry.saga.id: the Ferry-Saga-Id header, when the message has one
 
   [[nodiscard]] bool is_root() const { return !parent_span_id.valid(); }
 };

@@ -150,6 +150,7 @@ struct traced_handler {
     s.system = m.delivery.transport;
     s.destination = m.subject;
     s.message_id = m.id;
+    s.saga_id = m.headers.value_or("Ferry-Saga-Id", "");
     s.consumer_group = info->group;
     s.handler = info->name;
     s.attempt = m.attempt();

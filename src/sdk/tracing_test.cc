@@ -60,6 +60,7 @@ TEST_F(TracingTest, RootSpanWhenNoTraceCameIn) {
   EXPECT_EQ(s[0].destination, "orders.created");
   EXPECT_EQ(s[0].system, "test");
   EXPECT_EQ(s[0].handler, "h");
+  EXPECT_EQ(s[0].saga_id, "");
   EXPECT_LE(s[0].start, s[0].end);
   auto out = c.out.published();
   ASSERT_EQ(out.size(), 1u);
@@ -76,9 +77,11 @@ TEST_F(TracingTest, IncomingTraceIsContinued) {
   message m("in", "");
   m.headers.set(std::string(header::traceparent), std::string(kParent));
   m.headers.set(std::string(header::tracestate), "vendor=1");
+  m.headers.set("Ferry-Saga-Id", "order-42");  // a saga command or reply
   c.run(m);
   auto s = spans_->spans();
   ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].saga_id, "order-42");
   auto parent = *parse_traceparent(kParent);
   EXPECT_EQ(s[0].trace_id, parent.trace_id);
   EXPECT_EQ(s[0].parent_span_id, parent.span_id);

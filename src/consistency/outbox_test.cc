@@ -1,0 +1,308 @@
+// Outbox, relay and inbox on both databases, relaying through the in-process transport.
+#include "ferry/outbox.h"
+
+#include <set>
+#include <thread>
+
+#include "db_fixture.h"
+#include "ferry/inproc.h"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using testing_db::db_test;
+using testing_db::received;
+
+class Outbox : public db_test {
+ protected:
+  void SetUp() override {
+    db_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    bus_ = inproc::make_transport();
+    auto b = outbox::open(db());
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    box_.emplace(std::move(b).value());
+    auto sub = bus_->subscribe("orders.>", {}, got_.callback());
+    ASSERT_TRUE(sub.is_ok());
+    sub_ = std::move(sub).value();
+  }
+  void TearDown() override {
+    sub_.reset();
+    bus_.reset();
+    db_test::TearDown();
+  }
+  // Adds `m` in a transaction of its own that also writes a business row, or rolls back.
+  status write(sql::database& d, message m, bool commit = true) {
+    auto tx = d.begin();
+    if (!tx.is_ok()) return tx.status();
+    FERRY_RETURN_IF_ERROR(box_->add(*tx.value(), std::move(m)));
+    if (!commit) {
+      tx.value()->rollback();
+      return status::ok();
+    }
+    return tx.value()->commit();
+  }
+  std::int64_t count(const std::string& where) {
+    auto tx = db().begin();
+    return tx.value()->query("SELECT count(*) FROM ferry_outbox WHERE " + where).value()[0].integer(0);
+  }
+  // Relays until nothing is left.
+  void drain(outbox_relay& relay) {
+    for (int i = 0; i < 100; ++i) {
+      auto r = relay.relay_once();
+      ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+      if (r.value() == 0) return;
+    }
+  }
+
+  std::unique_ptr<transport> bus_;
+  std::optional<outbox> box_;
+  received got_;
+  std::unique_ptr<subscription> sub_;
+};
+
+TEST_P(Outbox, CommittedMessagesAreRelayedRolledBackOnesNever) {
+  std::vector<message> sent;
+  for (int i = 0; i < 10; ++i) {
+    message m("orders.created", std::string("order\0", 6) + std::to_string(i));
+    m.key = "customer-" + std::to_string(i % 3);
+    m.headers.set("Content-Type", "application/json").add("X-Multi", "a").add("X-Multi", "b");
+    ASSERT_TRUE(write(db(), m).is_ok());
+    ASSERT_TRUE(write(db(), message("orders.created", "rolled back " + std::to_string(i)), false).is_ok());
+    sent.push_back(std::move(m));
+  }
+  EXPECT_EQ(box_->pending(db()).value().rows, 10);
+  outbox_relay relay(db(), *bus_, {.batch = 4});
+  drain(relay);
+  ASSERT_TRUE(got_.wait_for(10));
+  std::this_thread::sleep_for(100ms);
+  const auto all = got_.all();
+  ASSERT_EQ(all.size(), 10u);
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const message& m = all[i];
+    ids.insert(m.id);
+    EXPECT_EQ(m.payload.find("rolled back"), std::string::npos);
+    auto it = std::find_if(sent.begin(), sent.end(), [&](const message& s) { return s.payload == m.payload; });
+    ASSERT_NE(it, sent.end()) << m.payload;
+    EXPECT_FALSE(m.id.empty());
+    EXPECT_EQ(m.key, it->key);
+    EXPECT_EQ(m.headers.all("X-Multi"), (std::vector<std::string_view>{"a", "b"}));
+    EXPECT_EQ(m.headers.value_or("Content-Type", ""), "application/json");
+  }
+  EXPECT_EQ(ids.size(), 10u);
+  EXPECT_EQ(count("1 = 1"), 0) << "retention 0: rows are deleted once acknowledged";
+  EXPECT_EQ(relay.stats().published, 10u);
+  EXPECT_EQ(relay.stats().pending.rows, 0);
+}
+
+TEST_P(Outbox, OneKeyKeepsItsOrderAcrossBatches) {
+  for (int i = 0; i < 60; ++i) {
+    message m("orders.updated", std::to_string(i));
+    m.key = "k" + std::to_string(i % 3);
+    ASSERT_TRUE(write(db(), m).is_ok());
+  }
+  outbox_relay relay(db(), *bus_, {.batch = 7, .poll_interval = 50ms});
+  ASSERT_TRUE(relay.start().is_ok());
+  ASSERT_TRUE(got_.wait_for(60));
+  relay.stop();
+  std::map<std::string, std::vector<int>> per_key;
+  for (const auto& m : got_.all()) per_key[m.key].push_back(std::stoi(m.payload));
+  ASSERT_EQ(per_key.size(), 3u);
+  for (auto& [k, v] : per_key) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << k;
+    EXPECT_EQ(v.size(), 20u) << k;
+  }
+}
+
+TEST_P(Outbox, AFailedPublishKeepsTheRowsAndTriesAgain) {
+  testing_db::switchable_publisher pub(*bus_);
+  for (int i = 0; i < 5; ++i) {
+    message m("orders.created", std::to_string(i));
+    m.key = "same";
+    ASSERT_TRUE(write(db(), m).is_ok());
+  }
+  pub.down = true;
+  outbox_relay relay(db(), pub);
+  auto r = relay.relay_once();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r.value(), 0u);
+  EXPECT_EQ(relay.stats().failures, 1u) << "one key: the rows behind the failed one are not sent";
+  EXPECT_EQ(count("sent_ms IS NULL"), 5);
+  EXPECT_EQ(count("attempts = 1 AND last_error LIKE '%broker down%'"), 1);
+  EXPECT_NE(relay.prometheus_text().find("ferry_outbox_publish_failures_total{table=\"ferry_outbox\"} 1"),
+            std::string::npos)
+      << relay.prometheus_text();
+  pub.down = false;
+  drain(relay);
+  ASSERT_TRUE(got_.wait_for(5));
+  std::vector<std::string> order;
+  for (const auto& m : got_.all()) order.push_back(m.payload);
+  EXPECT_EQ(order, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  EXPECT_EQ(pub.published, 5);
+}
+
+TEST_P(Outbox, TheRelayWakesOnCommit) {
+  auto writer = open_again();  // another pool; on PostgreSQL the wake-up is NOTIFY
+  ASSERT_NE(writer, nullptr);
+  outbox_relay relay(db(), *bus_, {.poll_interval = std::chrono::hours(1)});
+  ASSERT_TRUE(relay.start().is_ok());
+  std::this_thread::sleep_for(500ms);  // the relay has passed once and waits
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(write(*writer, message("orders.created", "wake")).is_ok());
+  ASSERT_TRUE(got_.wait_for(1, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST_P(Outbox, RetentionKeepsSentRowsMarked) {
+  ASSERT_TRUE(write(db(), message("orders.created", "kept")).is_ok());
+  outbox_relay relay(db(), *bus_, {.retention = std::chrono::hours(1)});
+  drain(relay);
+  ASSERT_TRUE(got_.wait_for(1));
+  EXPECT_EQ(count("sent_ms IS NOT NULL"), 1);
+  EXPECT_EQ(box_->pending(db()).value().rows, 0);
+}
+
+TEST_P(Outbox, TwoRelaysAtOnceLoseNothingAndKeepKeyOrder) {
+  auto second_db = open_again();
+  ASSERT_NE(second_db, nullptr);
+  outbox_relay a(db(), *bus_, {.batch = 16, .poll_interval = 20ms, .name = "a"});
+  outbox_relay b(*second_db, *bus_, {.batch = 16, .poll_interval = 20ms, .name = "b"});
+  ASSERT_TRUE(a.start().is_ok());
+  ASSERT_TRUE(b.start().is_ok());
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      auto d = open_again();
+      for (int i = 0; i < 100; ++i) {
+        message m("orders.updated", std::to_string(i));
+        m.key = "w" + std::to_string(w) + "-k" + std::to_string(i % 2);
+        ASSERT_TRUE(write(*d, m).is_ok());
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_TRUE(got_.wait_for(400, 30s)) << got_.all().size();
+  std::this_thread::sleep_for(200ms);
+  a.stop();
+  b.stop();
+  std::map<std::string, std::vector<int>> per_key;
+  std::set<std::string> ids;
+  for (const auto& m : got_.all()) {
+    EXPECT_TRUE(ids.insert(m.id).second) << "sent twice: " << m.id;
+    per_key[m.key].push_back(std::stoi(m.payload));
+  }
+  ASSERT_EQ(per_key.size(), 8u);
+  for (auto& [k, v] : per_key) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << k;
+    EXPECT_EQ(v.size(), 50u) << k;
+  }
+  if (postgres()) {
+    EXPECT_GT(a.stats().published, 0u) << "both relays work on PostgreSQL";
+    EXPECT_GT(b.stats().published, 0u);
+  } else {
+    EXPECT_TRUE(a.stats().active != b.stats().active) << "one SQLite relay holds the lease, the other stands by";
+  }
+}
+
+TEST_P(Outbox, RefusesBadInput) {
+  auto tx = db().begin();
+  EXPECT_EQ(box_->add(*tx.value(), message("orders.*", "x")).code(), status_code::invalid_argument);
+  EXPECT_EQ(box_->add(*tx.value(), message("", "x")).code(), status_code::invalid_argument);
+  tx.value()->rollback();
+  EXPECT_EQ(outbox::open(db(), {.table = "drop table;"}).status().code(), status_code::invalid_argument);
+}
+
+// --- inbox
+
+class Inbox : public db_test {
+ protected:
+  void SetUp() override {
+    db_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) {
+                      return tx.exec("CREATE TABLE stock (sku TEXT, qty INTEGER)").status();
+                    })
+                    .is_ok());
+  }
+  std::int64_t rows() {
+    auto tx = db().begin();
+    return tx.value()->query("SELECT count(*) FROM stock").value()[0].integer(0);
+  }
+};
+
+TEST_P(Inbox, ARedeliveredMessageChangesNothingTwice) {
+  auto in = inbox::open(db(), {.consumer = "inventory"});
+  ASSERT_TRUE(in.is_ok()) << in.status().to_string();
+  int calls = 0;
+  handler h = in.value().wrap([&](sql::transaction& tx, message& m) -> outcome {
+    ++calls;
+    return tx.exec("INSERT INTO stock VALUES ($1, 1)", {m.payload}).status();
+  });
+  message m("order.created", "book");
+  m.id = "order-1";
+  EXPECT_TRUE(h(m).is_ack());
+  // The process died after the commit and before the ack: the broker delivers it again.
+  message again = m;
+  EXPECT_TRUE(h(again).is_ack());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(rows(), 1);
+  // Another consumer keeps its own record.
+  auto other = inbox::open(db(), {.consumer = "billing"});
+  handler h2 = other.value().wrap([&](sql::transaction&, message&) -> outcome {
+    ++calls;
+    return status::ok();
+  });
+  EXPECT_TRUE(h2(m).is_ack());
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_P(Inbox, AFailedHandlerLeavesNoTrace) {
+  auto in = inbox::open(db(), {.consumer = "inventory"});
+  int calls = 0;
+  handler h = in.value().wrap([&](sql::transaction& tx, message& m) -> outcome {
+    ++calls;
+    EXPECT_TRUE(tx.exec("INSERT INTO stock VALUES ($1, 1)", {m.payload}).is_ok());
+    if (calls == 1) return outcome::retry(unavailable("payment service down"));
+    return status::ok();
+  });
+  message m("order.created", "book");
+  m.id = "order-2";
+  EXPECT_TRUE(h(m).is_retry());
+  EXPECT_EQ(rows(), 0) << "the handler's write rolled back with the inbox record";
+  EXPECT_TRUE(h(m).is_ack());
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(rows(), 1);
+  message no_id("order.created", "x");
+  EXPECT_TRUE(h(no_id).is_drop());
+  EXPECT_EQ(inbox::open(db(), {}).status().code(), status_code::invalid_argument);
+}
+
+TEST_P(Inbox, ConcurrentCopiesAreHandledOnce) {
+  auto in = inbox::open(db(), {.consumer = "inventory"});
+  std::atomic<int> calls{0};
+  handler h = in.value().wrap([&](sql::transaction& tx, message& m) -> outcome {
+    ++calls;
+    return tx.exec("INSERT INTO stock VALUES ($1, 1)", {m.payload}).status();
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> acks{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      message m("order.created", "book");
+      m.id = "order-3";
+      if (h(m).is_ack()) ++acks;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(acks, 6);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(rows(), 1);
+}
+
+FERRY_BOTH_DATABASES(Outbox);
+FERRY_BOTH_DATABASES(Inbox);
+
+}  // namespace
+}  // namespace ferry
