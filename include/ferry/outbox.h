@@ -118,7 +118,8 @@ class outbox_relay {
   // Creates the table when missing and starts the relay's thread: a pass whenever a transaction
   // with outbox messages commits (in this process; on PostgreSQL in any), and every poll_interval.
   status start();
-  // Finishes the pass under way and stops. Idempotent; the destructor calls it.
+  // Finishes the pass under way and stops; on SQLite gives up the lease, so another relay takes
+  // over at once. Idempotent; the destructor calls it.
   void stop();
   // One pass, on the caller's thread: publishes what is pending (up to `batch` rows) and marks
   // it. Returns how many rows were published and marked. For tests and for callers without a thread.

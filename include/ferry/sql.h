@@ -94,6 +94,11 @@ struct options {
   std::chrono::milliseconds busy_timeout{10'000};
   // The channel of signal()/wait_for_commit() (PostgreSQL LISTEN/NOTIFY).
   std::string channel = "ferry_outbox";
+  // PostgreSQL: signal() also NOTIFYs the channel, so waiters in other processes wake. NOTIFY takes
+  // a lock at commit that serialises committing transactions (about a quarter of the outbox's
+  // commit rate with 4 writers, docs/benchmarks.md); set false when the relay runs in the
+  // writers' process (it is woken in-process) or polling is enough.
+  bool notify_other_processes = true;
 };
 
 class database {

@@ -477,6 +477,15 @@ void outbox_relay::stop() {
   impl_->stop_cv.notify_all();
   impl_->db.wake();
   impl_->thread.join();
+  if (impl_->db.kind() == dialect::sqlite) {
+    // Hands the lease over at once: a standby (or the next relay) need not wait for it to expire.
+    const std::string& t = impl_->t;
+    status s = impl_->db.in_transaction([&](sql::transaction& tx) {
+      return tx.exec("DELETE FROM " + t + "_lease WHERE owner = $1", {impl_->options.name}).status();
+    });
+    if (!s.is_ok()) spdlog::warn("outbox relay {}: giving up the lease: {}", impl_->options.name, s.to_string());
+  }
+  spdlog::info("outbox relay {}: stopped", impl_->options.name);
 }
 
 result<std::size_t> outbox_relay::relay_once() {

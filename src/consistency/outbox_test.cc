@@ -206,6 +206,22 @@ TEST_P(Outbox, TwoRelaysAtOnceLoseNothingAndKeepKeyOrder) {
   }
 }
 
+TEST_P(Outbox, AStoppedRelayHandsOverAtOnce) {
+  {
+    outbox_relay first(db(), *bus_, {.lease = std::chrono::hours(1), .name = "first"});
+    ASSERT_TRUE(first.start().is_ok());
+    ASSERT_TRUE(write(db(), message("orders.created", "1")).is_ok());
+    ASSERT_TRUE(got_.wait_for(1));
+  }  // stopped: on SQLite its lease row is gone, though it had an hour left
+  outbox_relay next(db(), *bus_, {.lease = std::chrono::hours(1), .name = "next"});
+  ASSERT_TRUE(write(db(), message("orders.created", "2")).is_ok());
+  auto r = next.relay_once();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r.value(), 1u);
+  EXPECT_TRUE(next.stats().active);
+  ASSERT_TRUE(got_.wait_for(2));
+}
+
 TEST_P(Outbox, RefusesBadInput) {
   auto tx = db().begin();
   EXPECT_EQ(box_->add(*tx.value(), message("orders.*", "x")).code(), status_code::invalid_argument);

@@ -227,6 +227,7 @@ class pg_database final : public database {
   }
   detail::commit_signal& commit_signal() { return signal_; }
   [[nodiscard]] const std::string& channel() const { return options_.channel; }
+  [[nodiscard]] bool notifies() const { return options_.notify_other_processes; }
   status prime() {
     FERRY_ASSIGN_OR_RETURN(auto c, connect());
     {
@@ -304,6 +305,7 @@ void pg_transaction::rollback() {
 status pg_transaction::signal() {
   if (signalled_) return status::ok();  // one NOTIFY per transaction is enough
   signalled_ = true;
+  if (!owner_->notifies()) return status::ok();
   return exec("SELECT pg_notify($1, '')", {owner_->channel()}).status();
 }
 
