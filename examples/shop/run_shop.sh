@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole shop once: a broker on free ports (ferryd with JetStream, or ferry-kafka-mock
-# with --transport kafka), the four services, and shop-load posting orders; kills
-# inventory-service with SIGKILL when half the orders are posted and restarts it; prints
+# with --transport kafka), the four services, and shop-load posting orders; kills order-service
+# with SIGKILL right after it accepted 30% of the orders (its outbox still holding events) and
+# inventory-service when 60% are posted (sagas in flight), restarting each a second later; prints
 # shop-load's progress and summary; stops everything it started. Exits with shop-load's status
 # (0: every check passed). Used by `make demo` and by the shop_e2e tests.
 #
@@ -152,8 +153,12 @@ else
   echo "== ferry-kafka-mock: 3 Kafka brokers at ${url%%\?*} (in memory; see docs/kafka-mock.md)"
 fi
 echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port), payment, notification (:$notif_port)"
+# The saga's payment timeout: a Kafka consumer group that lost a member waits for the session
+# timeout (6 s here) before the restarted inventory-service gets its replies again.
+payment_timeout=5000
+[ "$transport" = kafka ] && payment_timeout=20000
 start order --http "$order_port"
-start inventory --http "$inv_port"
+start inventory --http "$inv_port" --payment-timeout "$payment_timeout"
 start payment
 start notification --http "$notif_port"
 for p in "$order_port" "$inv_port" "$notif_port"; do wait_port "$p" || exit 2; done
@@ -166,25 +171,32 @@ load=$!
 tail -n +1 -s 0.1 -f --pid="$load" "$work/load.out" &
 tailer=$!
 
+# crash NAME PERCENT PORT WHAT ARGS...: once shop-load has posted PERCENT of the orders, SIGKILL
+# to shop-NAME, and a restart (with ARGS) a second later.
 killed=0
+crash() {
+  local name=$1 pct=$2 what=$3; shift 3
+  while kill -0 "$load" 2>/dev/null && ! grep -q "^\[ *$pct%\]" "$work/load.out"; do sleep 0.02; done
+  kill -0 "$load" 2>/dev/null || return 0
+  kill -KILL "${pid[$name]}"
+  wait "${pid[$name]}" 2>/dev/null
+  killed=$((killed + 1))
+  echo "== SIGKILL to $name-service (pid ${pid[$name]}) at $pct% of the orders: $what; restarting it in 1 s"
+  sleep 1
+  echo "---- restarted after SIGKILL ----" >>"$work/$name.log"
+  start "$name" "$@"
+  echo "== $name-service restarted (pid ${pid[$name]})"
+}
 if [ "$kill" = 1 ]; then
-  while kill -0 "$load" 2>/dev/null && ! grep -q '^\[ *50%\]' "$work/load.out"; do sleep 0.05; done
-  if kill -0 "$load" 2>/dev/null; then
-    kill -KILL "${pid[inventory]}"
-    wait "${pid[inventory]}" 2>/dev/null
-    killed=1
-    echo "== SIGKILL to inventory-service (pid ${pid[inventory]}) halfway; orders keep coming, restarting it in 1 s"
-    sleep 1
-    echo "---- restarted after SIGKILL ----" >>"$work/inventory.log"
-    start inventory --http "$inv_port"
-    echo "== inventory-service restarted (pid ${pid[inventory]}): its durable consumer resumes where it stopped"
-  fi
+  crash order 30 "orders it accepted may still be in its outbox; clients retry their POSTs" --http "$order_port"
+  crash inventory 60 "sagas in flight; each resumes from its row, its timer still set" --http "$inv_port" \
+    --payment-timeout "$payment_timeout"
 fi
 wait "$load"
 status=$?
 wait "$tailer" 2>/dev/null
-if [ "$kill" = 1 ] && [ "$killed" = 0 ] && [ "$status" = 0 ]; then
-  echo "run_shop.sh: shop-load ended before inventory-service could be killed halfway" >&2
+if [ "$kill" = 1 ] && [ "$killed" != 2 ] && [ "$status" = 0 ]; then
+  echo "run_shop.sh: shop-load ended before order- and inventory-service could both be killed" >&2
   status=1
 fi
 

@@ -60,8 +60,8 @@ struct outbox_options {
 
 // What a relay or an inspection finds in the outbox table.
 struct outbox_pending {
-  std::int64_t rows = 0;                         // committed, not yet acknowledged by the broker
-  std::chrono::milliseconds oldest_age{0};       // how long the oldest of them has waited
+  std::int64_t rows = 0;                    // committed, not yet acknowledged by the broker
+  std::chrono::milliseconds oldest_age{0};  // how long the oldest of them has waited
 };
 
 class outbox {
@@ -86,25 +86,30 @@ class outbox {
 
 struct outbox_relay_options {
   outbox_options outbox;
-  std::size_t batch = 256;                              // rows taken per pass
-  std::chrono::milliseconds poll_interval{1'000};       // a pass at least this often (no wake-up needed)
-  std::chrono::milliseconds publish_timeout{30'000};    // a pass gives up on acknowledgements after this
+  std::size_t batch = 256;                            // rows taken per pass
+  std::chrono::milliseconds poll_interval{1'000};     // a pass at least this often (no wake-up needed)
+  std::chrono::milliseconds publish_timeout{30'000};  // a pass gives up on acknowledgements after this
   // Sent rows are kept this long, then deleted (0: deleted as soon as they are acknowledged).
   std::chrono::milliseconds retention{0};
   // After a failed publish, a key waits this long before its next try (doubling up to 30 s).
   std::chrono::milliseconds retry_backoff{200};
-  // SQLite: how long the relay's lease lasts without renewal before a standby takes over.
-  std::chrono::milliseconds lease{30'000};
-  std::string name;  // this relay in logs and the lease ("relay-<pid>-<random>" when empty)
+  // SQLite: how long the relay's lease lasts without renewal (each pass renews it) before a
+  // standby takes over: after a crash, the outbox waits this long unless the relay comes back
+  // under the same name.
+  std::chrono::milliseconds lease{10'000};
+  // This relay in logs and the lease ("relay-<pid>-<random>" when empty). Give a service's relay
+  // a stable name (the service instance's): restarted after a crash, it takes its lease back at
+  // once instead of waiting for it to expire. Two relays running under one name both publish.
+  std::string name;
 };
 
 struct outbox_relay_stats {
-  std::uint64_t published = 0;       // rows acknowledged by the broker and marked sent
-  std::uint64_t failures = 0;        // publishes that failed (the rows stay and are tried again)
-  std::uint64_t passes = 0;          // passes over the table
-  std::uint64_t pass_errors = 0;     // passes that failed at the database
-  outbox_pending pending;            // as of the last pass
-  bool active = false;               // SQLite: holds the lease (PostgreSQL: always true)
+  std::uint64_t published = 0;    // rows acknowledged by the broker and marked sent
+  std::uint64_t failures = 0;     // publishes that failed (the rows stay and are tried again)
+  std::uint64_t passes = 0;       // passes over the table
+  std::uint64_t pass_errors = 0;  // passes that failed at the database
+  outbox_pending pending;         // as of the last pass
+  bool active = false;            // SQLite: holds the lease (PostgreSQL: always true)
 };
 
 class outbox_relay {
@@ -136,8 +141,8 @@ class outbox_relay {
 };
 
 struct inbox_options {
-  std::string consumer;                        // who handled it: each consumer has its own record
-  std::string table = "ferry_inbox";           // created when missing
+  std::string consumer;                                         // who handled it: each consumer has its own record
+  std::string table = "ferry_inbox";                            // created when missing
   std::chrono::milliseconds retention{7LL * 24 * 3600 * 1000};  // records older than this are deleted
 };
 

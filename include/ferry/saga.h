@@ -5,11 +5,12 @@
 //
 //   ferry::saga_definition order{.type = "order", .reply_subject = "saga.order.reply"};
 //   order.steps.push_back({.name = "reserve",
-//                          .command = [](const ferry::saga_instance& s) { return ferry::message("stock.reserve", s.data.dump()); },
-//                          .compensate_command = [](const ferry::saga_instance& s) { return ferry::message("stock.release", s.data.dump()); },
-//                          .timeout = 10s});
+//                          .command = [](const ferry::saga_instance& s) { return ferry::message("stock.reserve",
+//                          s.data.dump()); }, .compensate_command = [](const ferry::saga_instance& s) { return
+//                          ferry::message("stock.release", s.data.dump()); }, .timeout = 10s});
 //   order.steps.push_back({.name = "charge", .command = ..., .timeout = 5s});  // the last step needs no compensation
-//   order.steps.push_back({.name = "confirm", .local = [](ferry::sql::transaction& tx, ferry::saga_instance& s) { ... }});
+//   order.steps.push_back({.name = "confirm", .local = [](ferry::sql::transaction& tx, ferry::saga_instance& s) { ...
+//   }});
 //
 //   ferry::saga_orchestrator sagas(*db, outbox);
 //   sagas.define(order);
@@ -42,6 +43,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -80,11 +82,11 @@ struct saga_instance {
   saga_status status = saga_status::running;
   // running: the step being done; compensating: the step being undone.
   std::size_t step = 0;
-  bool awaiting = false;        // a command was sent for `step` and its reply is awaited
-  std::uint32_t attempts = 0;   // compensating: tries of the current compensation so far
-  nlohmann::json data;          // the saga's own data; steps may change it
-  std::int64_t version = 0;     // bumped by every change
-  std::string error;            // why it is compensating (the failed step's error)
+  bool awaiting = false;       // a command was sent for `step` and its reply is awaited
+  std::uint32_t attempts = 0;  // compensating: tries of the current compensation so far
+  nlohmann::json data;         // the saga's own data; steps may change it
+  std::int64_t version = 0;    // bumped by every change
+  std::string error;           // why it is compensating (the failed step's error)
   [[nodiscard]] bool ended() const {
     return status == saga_status::completed || status == saga_status::compensated || status == saga_status::stuck;
   }
@@ -113,6 +115,9 @@ struct saga_definition {
   std::string type;
   std::string reply_subject;  // where participants send replies (reply_handler() is bound to it)
   std::vector<saga_step> steps;
+  // Runs in the transaction that ends an instance (completed, compensated or stuck), e.g. to add
+  // the outcome event to the outbox. An error fails that transaction (it is tried again).
+  saga_local on_end;
 };
 
 enum class missing_saga_policy : std::uint8_t {
@@ -161,6 +166,8 @@ class saga_orchestrator {
   result<std::size_t> fire_due_timeouts();
 
   result<saga_instance> load(std::string_view id);
+  // Instances per status ("running", "completed"...), from the table (so they survive restarts).
+  result<std::map<std::string, std::int64_t>> count_by_status();
   [[nodiscard]] saga_stats stats() const;
   // ferry_saga_started_total, ..._completed_total, ..._compensated_total, ..._stuck_total,
   // ferry_saga_steps_total, ferry_saga_timeouts_total, ferry_saga_ignored_replies_total.

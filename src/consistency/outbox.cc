@@ -17,8 +17,8 @@ namespace ferry {
 
 namespace {
 
-using std::chrono::milliseconds;
 using sql::dialect;
+using std::chrono::milliseconds;
 
 std::string schema(dialect d, const std::string& t) {
   if (d == dialect::postgres) {
@@ -131,17 +131,18 @@ status outbox::add(sql::transaction& tx, message m) const {
   FERRY_RETURN_IF_ERROR(check_subject(m.subject, subject_use::publish));
   if (m.id.empty()) m.id = new_id();
   const std::string headers = encode_headers(m.headers);
-  FERRY_RETURN_IF_ERROR(tx.exec("INSERT INTO " + options_.table +
-                                    " (id, subject, msg_key, headers, payload, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                                {m.id, m.subject, m.key, headers, sql::blob{m.payload}, detail::wall_ms()})
-                            .status());
+  FERRY_RETURN_IF_ERROR(
+      tx.exec("INSERT INTO " + options_.table +
+                  " (id, subject, msg_key, headers, payload, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+              {m.id, m.subject, m.key, headers, sql::blob{m.payload}, detail::wall_ms()})
+          .status());
   return tx.signal();
 }
 
 result<outbox_pending> outbox::pending(sql::database& db) const {
   FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
-  FERRY_ASSIGN_OR_RETURN(sql::rows r,
-                         tx->query("SELECT count(*), min(created_ms) FROM " + options_.table + " WHERE sent_ms IS NULL"));
+  FERRY_ASSIGN_OR_RETURN(
+      sql::rows r, tx->query("SELECT count(*), min(created_ms) FROM " + options_.table + " WHERE sent_ms IS NULL"));
   tx->rollback();
   outbox_pending p;
   if (!r.empty()) {
@@ -173,7 +174,8 @@ std::vector<status> publish_rows(publisher& pub, std::vector<pending_row>& rows,
     std::vector<std::pair<std::size_t, status>> done;  // row index, outcome
   };
   auto st = std::make_shared<shared_state>();
-  std::vector<status> out(rows.size(), status(status_code::cancelled, "not sent: an earlier message of its key failed"));
+  std::vector<status> out(rows.size(),
+                          status(status_code::cancelled, "not sent: an earlier message of its key failed"));
 
   // Groups: the row indexes of one key, in order (a keyless row is a group of its own).
   std::vector<std::vector<std::size_t>> groups;
@@ -188,7 +190,7 @@ std::vector<status> publish_rows(publisher& pub, std::vector<pending_row>& rows,
     if (fresh) groups.emplace_back();
     groups[it->second].push_back(i);
   }
-  std::vector<std::size_t> next(groups.size(), 0);      // per group: the position to send next
+  std::vector<std::size_t> next(groups.size(), 0);  // per group: the position to send next
   std::vector<std::size_t> group_of(rows.size(), 0);
   for (std::size_t g = 0; g < groups.size(); ++g) {
     for (std::size_t i : groups[g]) group_of[i] = g;
@@ -242,11 +244,12 @@ struct outbox_relay::impl {
   // SQLite: takes or renews the lease; true while this relay holds it.
   result<bool> hold_lease(sql::transaction& tx) {
     const std::int64_t now = detail::wall_ms();
-    FERRY_ASSIGN_OR_RETURN(std::int64_t n,
-                           tx.exec("INSERT INTO " + t + "_lease (name, owner, until_ms) VALUES ('relay', $1, $2) " +
-                                       "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms " +
-                                       "WHERE " + t + "_lease.owner = excluded.owner OR " + t + "_lease.until_ms < $3",
-                                   {options.name, now + options.lease.count(), now}));
+    FERRY_ASSIGN_OR_RETURN(
+        std::int64_t n,
+        tx.exec("INSERT INTO " + t + "_lease (name, owner, until_ms) VALUES ('relay', $1, $2) " +
+                    "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms " + "WHERE " +
+                    t + "_lease.owner = excluded.owner OR " + t + "_lease.until_ms < $3",
+                {options.name, now + options.lease.count(), now}));
     return n == 1;
   }
 
@@ -330,14 +333,15 @@ struct outbox_relay::impl {
       for (const auto& r : locked) keys.push_back(r.text(0));
       if (!keys.empty()) {
         // A fresh snapshot (READ COMMITTED): rows another relay marked before we locked are gone.
-        FERRY_ASSIGN_OR_RETURN(sql::rows r, tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ANY($1::text[])" +
-                                                          visible + " ORDER BY seq LIMIT $2",
-                                                      {text_array(keys), limit}));
+        FERRY_ASSIGN_OR_RETURN(sql::rows r,
+                               tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ANY($1::text[])" + visible +
+                                             " ORDER BY seq LIMIT $2",
+                                         {text_array(keys), limit}));
         for (const auto& x : r) rows.push_back(to_row(x));
       }
     }
-    FERRY_ASSIGN_OR_RETURN(sql::rows keyless, tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ''" + visible +
-                                                            " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+    FERRY_ASSIGN_OR_RETURN(sql::rows keyless, tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ''" +
+                                                            visible + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
                                                         {limit}));
     for (const auto& x : keyless) rows.push_back(to_row(x));
     if (rows.empty()) return std::size_t{0};
@@ -356,8 +360,9 @@ struct outbox_relay::impl {
       } else if (results[i].code() != status_code::cancelled) {
         ++failed;
         if (failed == 1) {
-          spdlog::warn("outbox relay {}: publishing {} (subject {}, attempt {}) failed: {}; it stays in {} and is tried again",
-                       options.name, rows[i].m.id, rows[i].m.subject, rows[i].attempts + 1, results[i].to_string(), t);
+          spdlog::warn(
+              "outbox relay {}: publishing {} (subject {}, attempt {}) failed: {}; it stays in {} and is tried again",
+              options.name, rows[i].m.id, rows[i].m.subject, rows[i].attempts + 1, results[i].to_string(), t);
         }
       }
     }
@@ -375,9 +380,9 @@ struct outbox_relay::impl {
     const bool refresh = now - last_pending >= std::chrono::seconds(1) || (r.is_ok() && r.value() > 0);
     std::lock_guard lock(mu);
     ++stats.passes;
-    if (active != stats.active) {
-      spdlog::info("outbox relay {}: {} on {}", options.name, active ? "active (holds the lease)" : "standby (another relay holds the lease)",
-                   t);
+    if (active != stats.active || stats.passes == 1) {
+      spdlog::info("outbox relay {}: {} on {}", options.name,
+                   active ? "active (holds the lease)" : "standby (another relay holds the lease)", t);
     }
     stats.active = active;
     if (!r.is_ok()) {
@@ -436,7 +441,8 @@ struct outbox_relay::impl {
                 {detail::wall_ms() - options.retention.count()})
           .status();
     });
-    if (!s.is_ok()) spdlog::warn("outbox relay {}: deleting sent rows of {} failed: {}", options.name, t, s.to_string());
+    if (!s.is_ok())
+      spdlog::warn("outbox relay {}: deleting sent rows of {} failed: {}", options.name, t, s.to_string());
   }
 
   sql::database& db;
@@ -505,7 +511,8 @@ std::string outbox_relay::prometheus_text() const {
   const std::string_view table = impl_->t;
   w.family("ferry_outbox_published_total", "counter", "Outbox rows acknowledged by the broker and marked sent.");
   w.sample("ferry_outbox_published_total", {{"table", table}}, static_cast<double>(s.published));
-  w.family("ferry_outbox_publish_failures_total", "counter", "Outbox publishes that failed (the rows are tried again).");
+  w.family("ferry_outbox_publish_failures_total", "counter",
+           "Outbox publishes that failed (the rows are tried again).");
   w.sample("ferry_outbox_publish_failures_total", {{"table", table}}, static_cast<double>(s.failures));
   w.family("ferry_outbox_pending", "gauge", "Committed outbox rows not yet acknowledged by the broker.");
   w.sample("ferry_outbox_pending", {{"table", table}}, static_cast<double>(s.pending.rows));

@@ -96,9 +96,10 @@ struct saga_orchestrator::impl {
   [[nodiscard]] std::string lock_suffix() const { return db.kind() == sql::dialect::postgres ? " FOR UPDATE" : ""; }
 
   result<std::optional<saga_instance>> load(sql::transaction& tx, std::string_view id, bool for_update) {
-    FERRY_ASSIGN_OR_RETURN(sql::rows r, tx.query("SELECT id, type, status, step, awaiting, attempts, data, version, error FROM " +
-                                                     t + " WHERE id = $1" + (for_update ? lock_suffix() : ""),
-                                                 {id}));
+    FERRY_ASSIGN_OR_RETURN(
+        sql::rows r, tx.query("SELECT id, type, status, step, awaiting, attempts, data, version, error FROM " + t +
+                                  " WHERE id = $1" + (for_update ? lock_suffix() : ""),
+                              {id}));
     if (r.empty()) return std::optional<saga_instance>();
     const sql::row& x = r[0];
     saga_instance s;
@@ -122,21 +123,22 @@ struct saga_orchestrator::impl {
     const std::string data = s.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     const std::int64_t now = detail::wall_ms();
     if (old_version == 0) {
-      FERRY_RETURN_IF_ERROR(tx.exec("INSERT INTO " + t +
-                                        " (id, type, status, step, awaiting, attempts, data, version, error, created_ms, updated_ms)"
-                                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-                                    {s.id, s.type, to_string(s.status), static_cast<std::int64_t>(s.step),
-                                     std::int64_t{s.awaiting ? 1 : 0}, static_cast<std::int64_t>(s.attempts), data,
-                                     s.version, s.error, now})
-                                .status());
+      FERRY_RETURN_IF_ERROR(
+          tx.exec(
+                "INSERT INTO " + t +
+                    " (id, type, status, step, awaiting, attempts, data, version, error, created_ms, updated_ms)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                {s.id, s.type, to_string(s.status), static_cast<std::int64_t>(s.step), std::int64_t{s.awaiting ? 1 : 0},
+                 static_cast<std::int64_t>(s.attempts), data, s.version, s.error, now})
+              .status());
     } else {
-      FERRY_ASSIGN_OR_RETURN(std::int64_t n,
-                             tx.exec("UPDATE " + t +
-                                         " SET status = $1, step = $2, awaiting = $3, attempts = $4, data = $5, version = $6,"
-                                         " error = $7, updated_ms = $8 WHERE id = $9 AND version = $10",
-                                     {to_string(s.status), static_cast<std::int64_t>(s.step),
-                                      std::int64_t{s.awaiting ? 1 : 0}, static_cast<std::int64_t>(s.attempts), data,
-                                      s.version, s.error, now, s.id, old_version}));
+      FERRY_ASSIGN_OR_RETURN(
+          std::int64_t n,
+          tx.exec("UPDATE " + t +
+                      " SET status = $1, step = $2, awaiting = $3, attempts = $4, data = $5, version = $6,"
+                      " error = $7, updated_ms = $8 WHERE id = $9 AND version = $10",
+                  {to_string(s.status), static_cast<std::int64_t>(s.step), std::int64_t{s.awaiting ? 1 : 0},
+                   static_cast<std::int64_t>(s.attempts), data, s.version, s.error, now, s.id, old_version}));
       if (n != 1) {
         return unavailable("saga " + s.id + ": changed by another worker (version " + std::to_string(old_version) +
                            " is gone); try again");
@@ -144,8 +146,9 @@ struct saga_orchestrator::impl {
     }
     if (tr.due_ms) {
       return tx
-          .exec("INSERT INTO " + t + "_deadline (saga_id, version, due_ms) VALUES ($1, $2, $3) ON CONFLICT (saga_id) "
-                                     "DO UPDATE SET version = excluded.version, due_ms = excluded.due_ms",
+          .exec("INSERT INTO " + t +
+                    "_deadline (saga_id, version, due_ms) VALUES ($1, $2, $3) ON CONFLICT (saga_id) "
+                    "DO UPDATE SET version = excluded.version, due_ms = excluded.due_ms",
                 {s.id, s.version, *tr.due_ms})
           .status();
     }
@@ -310,8 +313,10 @@ struct saga_orchestrator::impl {
     }
     saga_instance s = std::move(*loaded.value());
     const saga_definition* d = definition(s.type);
-    if (d == nullptr) return outcome::retry(failed_precondition("saga " + s.id + ": type " + s.type + " is not defined here"));
-    const std::string expected = std::string(s.status == saga_status::compensating ? "undo:" : "do:") + std::to_string(s.step);
+    if (d == nullptr)
+      return outcome::retry(failed_precondition("saga " + s.id + ": type " + s.type + " is not defined here"));
+    const std::string expected =
+        std::string(s.status == saga_status::compensating ? "undo:" : "do:") + std::to_string(s.step);
     if (s.ended() || !s.awaiting || *step != expected) {
       spdlog::info("saga {} ({}): reply {} for step {} ignored: the saga is {}{}", s.id, s.type, m.id, *step,
                    to_string(s.status), s.ended() ? " (ended)" : ", waiting on " + (s.awaiting ? expected : "a timer"));
@@ -335,8 +340,10 @@ struct saga_orchestrator::impl {
         }
         ++s.step;
       } else {
-        begin_compensation(s, "step " + d->steps[s.step].name + " failed: " + m.headers.value_or(header::saga_error, "(no reason given)"),
-                           false);
+        begin_compensation(
+            s,
+            "step " + d->steps[s.step].name + " failed: " + m.headers.value_or(header::saga_error, "(no reason given)"),
+            false);
       }
       if (status r = advance(*tx.value(), *d, s, tr); !r.is_ok()) return outcome::retry(r);
     } else if (success) {
@@ -347,11 +354,18 @@ struct saga_orchestrator::impl {
     } else {
       compensation_failed(s, tr, m.headers.value_or(header::saga_error, "(no reason given)"));
     }
+    if (status r = end_hook(*tx.value(), *d, s); !r.is_ok()) return outcome::retry(r);
     if (status r = save(*tx.value(), s, old_version, tr); !r.is_ok()) return outcome::retry(r);
     count_on_commit(*tx.value(), tr);
     if (status r = tx.value()->commit(); !r.is_ok()) return outcome::retry(r);
     log_end(s);
     return outcome::ack();
+  }
+
+  // Runs the type's on_end hook when this transition ended the instance.
+  static status end_hook(sql::transaction& tx, const saga_definition& d, saga_instance& s) {
+    if (!s.ended() || !d.on_end) return status::ok();
+    return guarded("saga on_end", [&] { return d.on_end(tx, s); });
   }
 
   static void log_end(const saga_instance& s) {
@@ -363,8 +377,9 @@ struct saga_orchestrator::impl {
   result<bool> fire(const std::string& id) {
     FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
     FERRY_ASSIGN_OR_RETURN(auto loaded, load(*tx, id, true));  // the instance first: the same lock order as replies
-    FERRY_ASSIGN_OR_RETURN(sql::rows due, tx->query("SELECT version FROM " + t + "_deadline WHERE saga_id = $1 AND due_ms <= $2",
-                                                    {id, detail::wall_ms()}));
+    FERRY_ASSIGN_OR_RETURN(sql::rows due,
+                           tx->query("SELECT version FROM " + t + "_deadline WHERE saga_id = $1 AND due_ms <= $2",
+                                     {id, detail::wall_ms()}));
     if (due.empty()) return false;  // handled by another worker, or moved
     FERRY_RETURN_IF_ERROR(tx->exec("DELETE FROM " + t + "_deadline WHERE saga_id = $1", {id}).status());
     if (!loaded || loaded->ended() || loaded->version != due[0].integer(0)) {
@@ -389,6 +404,7 @@ struct saga_orchestrator::impl {
     } else {
       FERRY_RETURN_IF_ERROR(advance(*tx, *d, s, tr));  // a back-off ended: try the compensation again
     }
+    FERRY_RETURN_IF_ERROR(end_hook(*tx, *d, s));
     FERRY_RETURN_IF_ERROR(save(*tx, s, old_version, tr));
     count_on_commit(*tx, tr);
     FERRY_RETURN_IF_ERROR(tx->commit());
@@ -400,8 +416,9 @@ struct saga_orchestrator::impl {
     std::vector<std::string> ids;
     {
       FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
-      FERRY_ASSIGN_OR_RETURN(sql::rows r, tx->query("SELECT saga_id FROM " + t + "_deadline WHERE due_ms <= $1 ORDER BY due_ms LIMIT 100",
-                                                    {detail::wall_ms()}));
+      FERRY_ASSIGN_OR_RETURN(
+          sql::rows r, tx->query("SELECT saga_id FROM " + t + "_deadline WHERE due_ms <= $1 ORDER BY due_ms LIMIT 100",
+                                 {detail::wall_ms()}));
       tx->rollback();
       for (const auto& x : r) ids.push_back(x.text(0));
     }
@@ -439,9 +456,11 @@ status saga_orchestrator::define(saga_definition d) {
   if (d.type.empty()) return invalid_argument("saga: a type name is needed");
   if (d.steps.empty()) return invalid_argument("saga " + d.type + ": no steps");
   for (const auto& s : d.steps) {
-    if (!s.command == !s.local) return invalid_argument("saga " + d.type + ", step " + s.name + ": give exactly one of command and local");
+    if (!s.command == !s.local)
+      return invalid_argument("saga " + d.type + ", step " + s.name + ": give exactly one of command and local");
     if (s.compensate_command && s.compensate_local) {
-      return invalid_argument("saga " + d.type + ", step " + s.name + ": give at most one of compensate_command and compensate_local");
+      return invalid_argument("saga " + d.type + ", step " + s.name +
+                              ": give at most one of compensate_command and compensate_local");
     }
     if ((s.command || s.compensate_command) && d.reply_subject.empty()) {
       return invalid_argument("saga " + d.type + ": command steps need a reply_subject");
@@ -475,6 +494,7 @@ status saga_orchestrator::start(sql::transaction& tx, std::string_view type, std
   transition tr;
   tr.counted.started = 1;
   FERRY_RETURN_IF_ERROR(impl_->advance(tx, *d, s, tr));
+  FERRY_RETURN_IF_ERROR(impl_->end_hook(tx, *d, s));
   FERRY_RETURN_IF_ERROR(impl_->save(tx, s, 0, tr));
   impl_->count_on_commit(tx, tr);
   return status::ok();
@@ -521,6 +541,14 @@ result<saga_instance> saga_orchestrator::load(std::string_view id) {
   tx->rollback();
   if (!s) return not_found("no saga instance " + std::string(id));
   return std::move(*s);
+}
+
+result<std::map<std::string, std::int64_t>> saga_orchestrator::count_by_status() {
+  FERRY_ASSIGN_OR_RETURN(auto tx, impl_->db.begin());
+  FERRY_ASSIGN_OR_RETURN(sql::rows r, tx->query("SELECT status, count(*) FROM " + impl_->t + " GROUP BY status"));
+  std::map<std::string, std::int64_t> out;
+  for (const auto& x : r) out[x.text(0)] = x.integer(1);
+  return out;
 }
 
 saga_stats saga_orchestrator::stats() const {

@@ -26,8 +26,9 @@ class Saga : public db_test {
     auto sub = bus_->subscribe("cmd.>", {}, commands_.callback());
     ASSERT_TRUE(sub.is_ok());
     sub_ = std::move(sub).value();
-    ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) {
-                      return tx.exec("CREATE TABLE confirmed (order_id TEXT PRIMARY KEY)").status();
+    ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) -> status {
+                      FERRY_RETURN_IF_ERROR(tx.exec("CREATE TABLE confirmed (order_id TEXT PRIMARY KEY)").status());
+                      return tx.exec("CREATE TABLE ended (id TEXT PRIMARY KEY, status TEXT NOT NULL)").status();
                     })
                     .is_ok());
     orchestrator_ = make_orchestrator(db());
@@ -59,6 +60,9 @@ class Saga : public db_test {
     d.steps.push_back({.name = "confirm", .local = [](sql::transaction& tx, saga_instance& s) {
                          return tx.exec("INSERT INTO confirmed VALUES ($1)", {s.id}).status();
                        }});
+    d.on_end = [](sql::transaction& tx, saga_instance& s) {
+      return tx.exec("INSERT INTO ended VALUES ($1, $2)", {s.id, to_string(s.status)}).status();
+    };
     return d;
   }
   std::unique_ptr<saga_orchestrator> make_orchestrator(sql::database& d, saga_options o = {},
@@ -68,8 +72,9 @@ class Saga : public db_test {
     return orch;
   }
   status start(const std::string& id) {
-    return db().in_transaction(
-        [&](sql::transaction& tx) { return orchestrator_->start(tx, "order", id, {{"order", id}, {"amount", 25}}); });
+    return db().in_transaction([&](sql::transaction& tx) {
+      return orchestrator_->start(tx, "order", id, {{"order", id}, {"amount", 25}});
+    });
   }
   // Relays the outbox and returns the next command the participants receive.
   message next_command() {
@@ -104,6 +109,12 @@ class Saga : public db_test {
     auto tx = db().begin();
     return tx.value()->query("SELECT count(*) FROM confirmed WHERE order_id = $1", {id}).value()[0].integer(0) == 1;
   }
+  // What on_end recorded for `id` ("" when it did not run).
+  std::string ended(const std::string& id) {
+    auto tx = db().begin();
+    auto r = tx.value()->query("SELECT status FROM ended WHERE id = $1", {id});
+    return r.is_ok() && !r.value().empty() ? r.value()[0].text(0) : "";
+  }
 
   std::unique_ptr<transport> bus_;
   std::optional<outbox> box_;
@@ -133,6 +144,7 @@ TEST_P(Saga, EveryStepSucceedsAndTheSagaCompletes) {
   EXPECT_EQ(s.status, saga_status::completed);
   EXPECT_EQ(s.data["payment"], "paid-77") << "on_reply copied the reply into the saga's data";
   EXPECT_TRUE(confirmed("o1")) << "the local step ran in the saga's transaction";
+  EXPECT_EQ(ended("o1"), "completed") << "on_end ran once the saga ended";
   EXPECT_EQ(orchestrator_->stats().completed, 1u);
   EXPECT_EQ(start("o1").code(), status_code::already_exists);
 }
@@ -163,17 +175,19 @@ TEST_P(Saga, EachFailingStepCompensatesTheCompletedOnesInReverse) {
     EXPECT_EQ(got, expected[failing]) << "failing step " << failing;
     const saga_instance s = load(id);
     EXPECT_EQ(s.status, saga_status::compensated) << failing;
+    EXPECT_EQ(ended(id), "compensated");
     EXPECT_NE(s.error.find("declined"), std::string::npos) << s.error;
     EXPECT_FALSE(confirmed(id));
   }
   EXPECT_EQ(orchestrator_->stats().compensated, 3u);
+  EXPECT_EQ(orchestrator_->count_by_status().value(), (std::map<std::string, std::int64_t>{{"compensated", 3}}));
 }
 
 TEST_P(Saga, ATimeoutFiresOnceAfterARestartAndUndoesTheTimedOutStep) {
   orchestrator_ = make_orchestrator(db(), {}, 300ms);
   ASSERT_TRUE(start("t1").is_ok());
   EXPECT_TRUE(reply(next_command(), true).is_ack());  // reserve done
-  message charge = next_command();                     // never answered
+  message charge = next_command();                    // never answered
   EXPECT_EQ(charge.subject, "cmd.charge");
   orchestrator_.reset();  // the orchestrator's process stops before the deadline
   std::this_thread::sleep_for(400ms);
@@ -192,6 +206,7 @@ TEST_P(Saga, ATimeoutFiresOnceAfterARestartAndUndoesTheTimedOutStep) {
   // The late reply of the timed-out charge changes nothing.
   EXPECT_TRUE(reply(charge, true).is_ack());
   EXPECT_EQ(load("t1").status, saga_status::compensating);
+  EXPECT_EQ(ended("t1"), "") << "on_end waits for the end";
   EXPECT_TRUE(reply(release, true).is_ack());
   EXPECT_EQ(load("t1").status, saga_status::compensated);
   EXPECT_NE(load("t1").error.find("timed out"), std::string::npos);
@@ -242,6 +257,7 @@ TEST_P(Saga, ALateReplyAfterTheEndIsIgnoredAndAFailingCompensationEndsStuck) {
   }
   const saga_instance s = load("s1");
   EXPECT_EQ(s.status, saga_status::stuck);
+  EXPECT_EQ(ended("s1"), "stuck");
   EXPECT_NE(s.error.find("3 times"), std::string::npos) << s.error;
   EXPECT_EQ(orchestrator_->stats().stuck, 1u);
   EXPECT_NE(orchestrator_->prometheus_text().find("ferry_saga_stuck_total{table=\"ferry_saga\"} 1"), std::string::npos);

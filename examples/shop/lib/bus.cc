@@ -46,11 +46,18 @@ ferry::result<bus> connect_bus(const bus_options& o) {
     FERRY_ASSIGN_OR_RETURN(b.core, retry_connect([&] { return ferry::connect(url); }, o.connect_wait));
     if (rabbitmq) {
       // RabbitMQ keeps a message only for the queues that exist when it is published: the dead
-      // letters' queue is declared before any service can publish one.
-      auto dlq = b.streams->subscribe(std::string(subject::dlq_prefix) + ">",
-                                      {.group = std::string(rabbitmq_dlq_group)}, [](ferry::message m) { m.nack(); });
-      if (!dlq.is_ok()) return dlq.status();
-      (*dlq)->stop();
+      // letters' queue and the saga's queues are declared before any service can publish to them.
+      const std::pair<std::string, std::string_view> queues[] = {
+          {std::string(subject::dlq_prefix) + ">", rabbitmq_dlq_group},
+          {std::string(subject::payment_charge), group::charges},
+          {std::string(subject::payment_refund), group::refunds},
+          {std::string(subject::saga_reply), group::saga_replies},
+      };
+      for (const auto& [subject, g] : queues) {
+        auto q = b.streams->subscribe(subject, {.group = std::string(g)}, [](ferry::message m) { m.nack(); });
+        if (!q.is_ok()) return q.status();
+        (*q)->stop();
+      }
     }
     return b;
   }
@@ -61,6 +68,8 @@ ferry::result<bus> connect_bus(const bus_options& o) {
   js.streams = {
       {.name = std::string(stream::orders), .subjects = {"order.>"}},
       {.name = std::string(stream::dlq), .subjects = {std::string(subject::dlq_prefix) + ">"}},
+      {.name = std::string(stream::payments), .subjects = {"payment.>"}},
+      {.name = std::string(stream::sagas), .subjects = {"saga.>"}},
   };
   bus b{.kind = bus_kind::nats, .url = o.url};
   FERRY_ASSIGN_OR_RETURN(b.streams,

@@ -1,11 +1,13 @@
 // events: what the shop's services tell each other, as plain structs with their JSON form
 // (nlohmann to_json/from_json), and where each travels.
 //
-//   order.created    order-service -> inventory-service           (stream ORDERS)
-//   payment.charge   inventory-service -> payment-service          (request/reply, core NATS)
-//   order.confirmed  inventory-service -> order-, notification-service (stream ORDERS)
-//   order.cancelled  inventory-service -> order-, notification-service (stream ORDERS)
-//   dlq.<service>    poison messages, with their reason            (stream DLQ)
+//   order.created     order-service -> inventory-service, through order-service's outbox (stream ORDERS)
+//   payment.charge    inventory-service's order saga -> payment-service, a saga command (stream PAYMENTS)
+//   payment.refund    the compensation of a charge that timed out (stream PAYMENTS)
+//   saga.order.reply  payment-service -> the order saga (stream SAGAS)
+//   order.confirmed   inventory-service -> order-, notification-service (stream ORDERS)
+//   order.cancelled   inventory-service -> order-, notification-service (stream ORDERS)
+//   dlq.<service>     poison messages, with their reason            (stream DLQ)
 //
 // Each event travels as a CloudEvent (event.h) whose `type` is the constant beside the struct and
 // whose `id` identifies the business fact: the order id for order.created (so a re-published copy
@@ -26,17 +28,22 @@ inline constexpr std::string_view order_created = "order.created";
 inline constexpr std::string_view order_confirmed = "order.confirmed";
 inline constexpr std::string_view order_cancelled = "order.cancelled";
 inline constexpr std::string_view payment_charge = "payment.charge";
+inline constexpr std::string_view payment_refund = "payment.refund";
+inline constexpr std::string_view saga_reply = "saga.order.reply";
 inline constexpr std::string_view dlq_prefix = "dlq.";  // + the service's name
 }  // namespace subject
 namespace stream {
-inline constexpr std::string_view orders = "ORDERS";  // order.>
-inline constexpr std::string_view dlq = "DLQ";        // dlq.>
+inline constexpr std::string_view orders = "ORDERS";      // order.>
+inline constexpr std::string_view dlq = "DLQ";            // dlq.>
+inline constexpr std::string_view payments = "PAYMENTS";  // payment.>
+inline constexpr std::string_view sagas = "SAGAS";        // saga.>
 }  // namespace stream
 
 // Cancellation reasons (what GET /orders/{id} shows).
 namespace reason {
 inline constexpr std::string_view out_of_stock = "out of stock";
 inline constexpr std::string_view payment_declined = "payment declined";
+inline constexpr std::string_view payment_timeout = "payment timeout";
 }  // namespace reason
 
 struct line_item {
@@ -64,10 +71,10 @@ struct order_confirmed {
 struct order_cancelled {
   static constexpr std::string_view type = "shop.order.cancelled.v1";
   std::string order_id;
-  std::string reason;  // reason::out_of_stock, reason::payment_declined
+  std::string reason;  // reason::out_of_stock, reason::payment_declined, reason::payment_timeout
 };
 
-// payment.charge request and its reply.
+// payment.charge (and payment.refund) command and the charge's reply (the payload of the saga reply).
 struct charge_request {
   static constexpr std::string_view type = "shop.payment.charge.v1";
   std::string order_id;

@@ -38,13 +38,15 @@ http_server::http_server() : server_(std::make_unique<httplib::Server>()) {
 
 http_server::~http_server() { stop(); }
 
-void http_server::serve_observability(const ferry::metrics_registry& registry, std::function<nlohmann::json()> stats) {
+void http_server::serve_observability(const ferry::metrics_registry& registry, std::function<nlohmann::json()> stats,
+                                      std::function<std::string()> more_metrics) {
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, {{"status", "ok"}});
   });
-  server_->Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry.prometheus_text(), "text/plain; version=0.0.4");
-  });
+  server_->Get(
+      "/metrics", [&registry, more = std::move(more_metrics)](const httplib::Request&, httplib::Response& res) {
+        res.set_content(registry.prometheus_text() + (more ? more() : std::string()), "text/plain; version=0.0.4");
+      });
   server_->Get("/stats", [stats = std::move(stats)](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, stats());
   });

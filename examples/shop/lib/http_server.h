@@ -40,7 +40,9 @@ class http_server {
   httplib::Server& routes() { return *server_; }
   // Adds GET /healthz, GET /metrics (from `registry`, which must outlive the server) and
   // GET /stats (the JSON `stats` returns; a thrown exception becomes a 500).
-  void serve_observability(const ferry::metrics_registry& registry, std::function<nlohmann::json()> stats);
+  // `more_metrics`: more families in the Prometheus text format (the outbox's, the sagas').
+  void serve_observability(const ferry::metrics_registry& registry, std::function<nlohmann::json()> stats,
+                           std::function<std::string()> more_metrics = nullptr);
   // Binds host:port (0: any free port) and serves on a thread. Returns the bound port;
   // unavailable when the port cannot be bound.
   ferry::result<int> start(const std::string& host, int port);

@@ -1,4 +1,7 @@
-// inventory_store: inventory-service's stock and reservations, in SQLite (<data>/inventory.db).
+// inventory_store: inventory-service's stock and reservations, in SQLite (<data>/inventory.db)
+// through ferry::sql: every change runs in the caller's transaction, the one the order's saga
+// step runs in (ferry/saga.h), so the stock, the saga's state and the messages it sends commit
+// together.
 //
 // One reservation row per order id (its primary key) records where the order's saga stands:
 //
@@ -6,14 +9,14 @@
 //      |                    `------release--> released   (payment declined: stock given back)
 //      `--reserve (short)--> rejected                     (out of stock: nothing taken)
 //
-// reserve() takes the stock and writes the row in one transaction, so a redelivered or
-// duplicated order.created finds its row and never takes stock twice; confirm() and release()
-// move only a `reserved` row, so they are idempotent too.
+// reserve() takes the stock and writes the row together, so a step run again finds its row and
+// never takes stock twice; confirm() and release() move only a `reserved` row, so they are
+// idempotent too.
 //
 // Invariant (checked by stats()): for each sku, initial - available == the quantity held by
 // `reserved` rows + the quantity of `confirmed` rows.
 //
-// Thread safety: every method is thread-safe (one connection behind a mutex).
+// Thread safety: every method is thread-safe (the database is a pool of connections).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +28,8 @@
 
 #include "events.h"
 #include "ferry/result.h"
+#include "ferry/sql.h"
 #include "ferry/status.h"
-#include "sqlite_db.h"
 
 namespace shop {
 
@@ -61,30 +64,31 @@ void to_json(nlohmann::json& j, const inventory_stats& s);
 
 class inventory_store {
  public:
-  // Opens the database; skus not in it yet get their `initial_stock` (a restarted service keeps
-  // the stock it had).
-  static ferry::result<std::unique_ptr<inventory_store>> open(const std::string& path,
+  // Creates the tables in `db` when missing; skus not in it yet get their `initial_stock` (a
+  // restarted service keeps the stock it had). `db` must outlive the store.
+  static ferry::result<std::unique_ptr<inventory_store>> open(ferry::sql::database& db,
                                                               const std::map<std::string, std::int64_t>& initial_stock);
 
   // The order's reservation: the existing row (existed = true), else a new one: `reserved` with
   // the stock taken when every item is available (unknown skus have none), `rejected` otherwise.
-  ferry::result<reservation> reserve(const std::string& order_id, const std::vector<line_item>& items);
+  ferry::result<reservation> reserve(ferry::sql::transaction& tx, const std::string& order_id,
+                                     const std::vector<line_item>& items);
   // reserved -> confirmed. Returns the row's state afterwards (confirmed, or what it already was).
-  ferry::result<std::string> confirm(const std::string& order_id, const std::string& payment_id);
+  ferry::result<std::string> confirm(ferry::sql::transaction& tx, const std::string& order_id,
+                                     const std::string& payment_id);
   // reserved -> released, giving the stock back. Returns the row's state afterwards.
-  ferry::result<std::string> release(const std::string& order_id);
+  ferry::result<std::string> release(ferry::sql::transaction& tx, const std::string& order_id);
 
-  // Adds `delta` to the persistent counter `name` (e.g. "duplicates_suppressed"), so that counts
-  // survive a crash of the service.
-  ferry::status count(std::string_view name, std::int64_t delta = 1);
+  // Adds `delta` to the persistent counter `name` (e.g. "duplicates_suppressed") in `tx`, so that
+  // counts survive a crash of the service and agree with what was committed.
+  static ferry::status count(ferry::sql::transaction& tx, std::string_view name, std::int64_t delta = 1);
   ferry::result<inventory_stats> stats();
 
  private:
-  explicit inventory_store(std::unique_ptr<sqlite_db> db) : db_(std::move(db)) {}
-  ferry::result<std::string> move_reserved(const std::string& order_id, std::string_view to,
-                                           const std::string& payment_id);
-  std::mutex mu_;  // guards db_
-  std::unique_ptr<sqlite_db> db_;
+  explicit inventory_store(ferry::sql::database& db) : db_(db) {}
+  static ferry::result<std::string> move_reserved(ferry::sql::transaction& tx, const std::string& order_id,
+                                                  std::string_view to, const std::string& payment_id);
+  ferry::sql::database& db_;
 };
 
 }  // namespace shop

@@ -1,9 +1,10 @@
-// order_store: order-service's orders, in SQLite (<data>/orders.db).
+// order_store: order-service's orders, in SQLite (<data>/orders.db) through ferry::sql, so that
+// an order and its order.created (the outbox) are written in one transaction.
 //
 // An order is created `pending` and moves once to `confirmed` or `cancelled` (with a reason);
 // later outcome events for it change nothing, so handling an outcome twice is harmless.
 //
-// Thread safety: every method is thread-safe (one connection behind a mutex).
+// Thread safety: every method is thread-safe (the database is a pool of connections).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,8 @@
 
 #include "events.h"
 #include "ferry/result.h"
+#include "ferry/sql.h"
 #include "ferry/status.h"
-#include "sqlite_db.h"
 
 namespace shop {
 
@@ -42,24 +43,24 @@ void to_json(nlohmann::json& j, const order_record& o);
 
 class order_store {
  public:
-  static ferry::result<std::unique_ptr<order_store>> open(const std::string& path);
+  // Creates the table in `db` when missing. `db` must outlive the store.
+  static ferry::result<std::unique_ptr<order_store>> open(ferry::sql::database& db);
 
-  // Stores a new order. already_exists when its id is taken.
-  ferry::status insert(const order_record& o);
-  // Forgets an order (its order.created could not be published). No error when absent.
-  ferry::status remove(const std::string& id);
+  // Stores a new order in `tx`. already_exists when its id is taken.
+  ferry::status insert(ferry::sql::transaction& tx, const order_record& o);
   // The order, or nullopt.
   ferry::result<std::optional<order_record>> find(const std::string& id);
-  // Moves a pending order to `status` (confirmed or cancelled, with `reason`). Returns true if
-  // it moved, false if the order is unknown or already final (the first outcome wins).
-  ferry::result<bool> finish(const std::string& id, std::string_view status, const std::string& reason);
+  ferry::result<std::optional<order_record>> find(ferry::sql::transaction& tx, const std::string& id);
+  // Moves a pending order to `status` (confirmed or cancelled, with `reason`) in `tx`. Returns
+  // true if it moved, false if the order is unknown or already final (the first outcome wins).
+  ferry::result<bool> finish(ferry::sql::transaction& tx, const std::string& id, std::string_view status,
+                             const std::string& reason);
   // Orders per status.
   ferry::result<std::map<std::string, std::int64_t>> count_by_status();
 
  private:
-  explicit order_store(std::unique_ptr<sqlite_db> db) : db_(std::move(db)) {}
-  std::mutex mu_;  // guards db_
-  std::unique_ptr<sqlite_db> db_;
+  explicit order_store(ferry::sql::database& db) : db_(db) {}
+  ferry::sql::database& db_;
 };
 
 }  // namespace shop

@@ -12,6 +12,9 @@ namespace shop {
 inline constexpr double max_charge = 1000.0;
 // This customer's card is always declined.
 inline constexpr std::string_view blocked_customer = "mallory";
+// This customer's payment provider never answers: payment-service leaves its charges unanswered,
+// and the order saga's payment timeout cancels the order (refund, then release of the stock).
+inline constexpr std::string_view stalled_customer = "sloth";
 
 // Declined when amount > max_charge ("amount over limit") or the customer is blocked ("card
 // declined"); approved otherwise, with payment id "pay-<order id>" (the same for a repeated

@@ -104,7 +104,7 @@ int service::run(ferry::router& r, std::function<nlohmann::json()> stats) {
     return 1;
   }
   if (options_.http_port != 0) {
-    http_.serve_observability(metrics_, std::move(stats));
+    http_.serve_observability(metrics_, std::move(stats), more_metrics_);
     auto port = http_.start(options_.http_host, options_.http_port);
     if (!port.is_ok()) {
       spdlog::error("{}", port.status().to_string());
@@ -120,6 +120,7 @@ int service::run(ferry::router& r, std::function<nlohmann::json()> stats) {
   spdlog::info("{}: stopping (finishing the messages in flight)", sig == SIGINT ? "SIGINT" : "SIGTERM");
   http_.stop();
   r.stop(std::chrono::seconds(10));
+  for (auto& f : at_stop_) f();  // e.g. an outbox relay, while the bus still serves it
   bus_.streams->close();
   bus_.core->close();
   spdlog::info("stopped");

@@ -72,6 +72,11 @@ class service {
   [[nodiscard]] std::vector<ferry::handler_middleware> handler_middleware(
       std::vector<ferry::handler_middleware> before = {}) const;
 
+  // More families for GET /metrics (an outbox relay's, an orchestrator's). Before run().
+  void add_metrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
+  // Runs `f` when the service stops, after the router and before the bus closes.
+  void at_stop(std::function<void()> f) { at_stop_.push_back(std::move(f)); }
+
   // Starts the router and the HTTP server (when --http was given: /healthz, /metrics and /stats
   // from `stats`), waits for SIGINT or SIGTERM, then stops both gracefully. Returns main's exit
   // code.
@@ -84,6 +89,8 @@ class service {
   ferry::tracer tracer_;
   ferry::metrics_registry metrics_;
   http_server http_;
+  std::function<std::string()> more_metrics_;
+  std::vector<std::function<void()>> at_stop_;
 };
 
 // The trace id of the handler span running on this thread ("-" outside one), for log lines.

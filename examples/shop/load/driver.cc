@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "ferry/message.h"
+
 namespace shop::load {
 
 namespace {
@@ -18,6 +20,7 @@ struct shared_state {
   std::mutex mu;  // guards everything below
   std::vector<tracked_order> orders;
   std::size_t poison_sent = 0, duplicates_sent = 0;
+  std::size_t post_retries = 0;  // POSTs sent again after no answer or a 5xx
   bool posting_done = false;
 };
 
@@ -60,6 +63,7 @@ void post_orders(const driver_options& o, broker_probe& bus, shared_state& s) {
   const auto interval = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / o.rate));
   auto next = clock::now();
   std::size_t next_poison = 0, last_decile = 0;
+  const std::string run = ferry::new_id().substr(0, 10);  // the orders' Idempotency-Keys: <run>-<index>
   for (std::size_t i = 0; i < o.orders; ++i) {
     std::this_thread::sleep_until(next);
     next += interval;
@@ -75,10 +79,22 @@ void post_orders(const driver_options& o, broker_probe& bus, shared_state& s) {
     tracked_order t;
     t.plan = plan_order(i, o.duplicate_every);
     t.posted = clock::now();
-    auto res = http->Post("/orders", order_body(t.plan.request), "application/json");
+    // A client that gets no answer (order-service killed, restarting) posts again with the same
+    // Idempotency-Key, for up to 20 s: the order is stored once whatever happened to the first try.
+    const httplib::Headers headers = {{"Idempotency-Key", run + "-" + std::to_string(i)}};
+    const auto give_up = clock::now() + std::chrono::seconds(20);
+    auto res = http->Post("/orders", headers, order_body(t.plan.request), "application/json");
+    while ((!res || res->status >= 500) && clock::now() < give_up) {
+      {
+        std::lock_guard lock(s.mu);
+        ++s.post_retries;
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+      res = http->Post("/orders", headers, order_body(t.plan.request), "application/json");
+    }
     if (!res) {
       t.post_error = httplib::to_string(res.error());
-    } else if (res->status != 201) {
+    } else if (res->status != 201 && res->status != 200) {
       t.post_error = "HTTP " + std::to_string(res->status) + " " + res->body;
     } else {
       auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -192,6 +208,7 @@ ferry::result<run_report> run_load(const driver_options& o, broker_probe& bus) {
     r.orders = s.orders;
     r.poison_sent = s.poison_sent;
     r.duplicates_sent = s.duplicates_sent;
+    r.post_retries = s.post_retries;
   }
   r.poison_planned = o.poison;
   for (const tracked_order& t : r.orders) r.duplicates_planned += !t.id.empty() && t.plan.duplicate ? 1 : 0;
@@ -208,7 +225,19 @@ ferry::result<run_report> run_load(const driver_options& o, broker_probe& bus) {
         r.inventory = *j;
         return r.inventory["counters"].value("duplicates_suppressed", std::int64_t{0}) >=
                    static_cast<std::int64_t>(r.duplicates_sent) &&
-               r.inventory["reservations"].value("reserved", std::int64_t{0}) == 0;
+               r.inventory["reservations"].value("reserved", std::int64_t{0}) == 0 &&
+               r.inventory["sagas"].value("running", std::int64_t{0}) == 0 &&
+               r.inventory["sagas"].value("compensating", std::int64_t{0}) == 0 &&
+               r.inventory["outbox"].value("pending", std::int64_t{0}) == 0;
+      },
+      std::chrono::seconds(15));
+  auto order_service = http_client(o.order_url);
+  eventually(
+      [&] {
+        auto j = get_json(*order_service, "/stats");
+        if (!j.is_ok()) return false;
+        r.order = *j;
+        return r.order["outbox"].value("pending", std::int64_t{0}) == 0;
       },
       std::chrono::seconds(15));
   eventually(

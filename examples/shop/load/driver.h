@@ -66,7 +66,8 @@ struct run_report {
   std::size_t poison_planned = 0, poison_sent = 0;
   std::size_t duplicates_planned = 0, duplicates_sent = 0;  // planned: of the orders posted
   std::vector<broker_probe::dead_letter> dead_letters;
-  nlohmann::json inventory, notification;  // their GET /stats
+  nlohmann::json order, inventory, notification;  // their GET /stats
+  std::size_t post_retries = 0;                   // POSTs sent again (same Idempotency-Key) after no answer or a 5xx
   std::chrono::milliseconds elapsed{0};
 };
 

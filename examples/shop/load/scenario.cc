@@ -31,6 +31,10 @@ planned_order plan_order(std::size_t i, std::size_t duplicate_every) {
     r.customer = std::string(blocked_customer);
     p.expected_status = "cancelled";
     p.expected_reason = reason::payment_declined;
+  } else if (i % 40 == 21) {
+    r.customer = std::string(stalled_customer);
+    p.expected_status = "cancelled";
+    p.expected_reason = reason::payment_timeout;
   } else if (i % 20 == 9) {
     r.amount = max_charge + 500;
     p.expected_status = "cancelled";

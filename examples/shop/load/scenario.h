@@ -5,6 +5,8 @@
 //   - every 10th order (i % 10 == 3) asks for more of `scarce_sku` than exists: out of stock;
 //   - i % 10 == 7 comes from the blocked customer, and i % 20 == 9 is over the charge limit:
 //     payment declined (the stock taken for them is given back);
+//   - i % 40 == 21 comes from the customer whose payment never answers: payment timeout (the
+//     saga refunds the charge that may have happened and gives the stock back);
 //   - the rest are normal orders of 1 to 3 plentiful skus: confirmed.
 #pragma once
 

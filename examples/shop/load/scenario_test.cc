@@ -1,5 +1,5 @@
 // The load mix agrees with the rules it relies on: every order expected confirmed passes the
-// payment rules and asks only for plentiful skus, and the mix holds all three outcomes.
+// payment rules and asks only for plentiful skus, and the mix holds all four outcomes.
 #include "scenario.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +25,8 @@ TEST(ScenarioTest, ExpectationsFollowTheRules) {
     duplicates += p.duplicate ? 1 : 0;
     if (scarce) {
       EXPECT_EQ(p.expected_reason, reason::out_of_stock) << i;
+    } else if (r.customer == stalled_customer) {
+      EXPECT_EQ(p.expected_reason, reason::payment_timeout) << i;
     } else if (!approved) {
       EXPECT_EQ(p.expected_reason, reason::payment_declined) << i;
     } else {
@@ -33,7 +35,8 @@ TEST(ScenarioTest, ExpectationsFollowTheRules) {
     order_request parsed;
     EXPECT_EQ(parse_order_request(order_body(r), parsed), "") << i;
   }
-  EXPECT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes["cancelled/" + std::string(reason::payment_timeout)], 25);
   EXPECT_EQ(duplicates, 50u);
 }
 
