@@ -115,9 +115,8 @@ double sagas(const config& c, ferry::sql::database& db) {
   ferry::saga_definition d{.type = "order", .reply_subject = "saga.reply"};
   auto noop = [](ferry::sql::transaction&, ferry::saga_instance&) { return ferry::status::ok(); };
   d.steps.push_back({.name = "reserve", .local = noop, .compensate_local = noop});
-  d.steps.push_back({.name = "charge", .command = [](const ferry::saga_instance& s) {
-                       return ferry::message("cmd.charge", s.id);
-                     }});
+  d.steps.push_back(
+      {.name = "charge", .command = [](const ferry::saga_instance& s) { return ferry::message("cmd.charge", s.id); }});
   d.steps.push_back({.name = "confirm", .local = noop});
   if (!orch.define(d).is_ok()) return 0;
   ferry::handler replies = orch.reply_handler();
@@ -156,9 +155,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "outbox_throughput: %s needs a positive number\n", a.c_str());
       return 2;
     }
-    if (a == "--messages") c.messages = v;
-    else if (a == "--writers") c.writers = v;
-    else if (a == "--runs") c.runs = v;
+    if (a == "--messages")
+      c.messages = v;
+    else if (a == "--writers")
+      c.writers = v;
+    else if (a == "--runs")
+      c.runs = v;
     else {
       std::fprintf(stderr, "usage: outbox_throughput [--messages N] [--writers W] [--runs R]\n");
       return 2;
@@ -168,8 +170,9 @@ int main(int argc, char** argv) {
   const std::string dir = ferry::test::make_temp_dir("ferry-outbox-bench");
   const int port = ferry::test::free_port();
   ferry::test::child_process ferryd;
-  if (!ferryd.start({ferry::test::ferryd_path(), "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", dir + "/js"},
-                    dir + "/ferryd.log") ||
+  if (!ferryd.start(
+          {ferry::test::ferryd_path(), "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", dir + "/js"},
+          dir + "/ferryd.log") ||
       !ferryd.wait_for_port(port)) {
     std::fprintf(stderr, "outbox_throughput: ferryd did not start\n");
     return 1;
@@ -197,10 +200,11 @@ int main(int argc, char** argv) {
   }
   std::printf("outbox_throughput: %d messages, %d writer threads, median of %d runs; ferryd JetStream on loopback\n",
               c.messages, c.writers, c.runs);
-  std::printf("%-11s %14s %14s %16s %8s %14s\n", "database", "direct msg/s", "outbox msg/s", "outbox commit/s",
-              "ratio", "saga steps/s");
+  std::printf("%-11s %14s %14s %16s %8s %14s\n", "database", "direct msg/s", "outbox msg/s", "outbox commit/s", "ratio",
+              "saga steps/s");
   for (const auto& [name, url, notify] : databases) {
-    auto db = ferry::sql::open(url, {.pool_size = static_cast<std::size_t>(c.writers) + 2, .notify_other_processes = notify});
+    auto db =
+        ferry::sql::open(url, {.pool_size = static_cast<std::size_t>(c.writers) + 2, .notify_other_processes = notify});
     if (!db.is_ok()) {
       std::fprintf(stderr, "%s: %s\n", name.c_str(), db.status().to_string().c_str());
       continue;

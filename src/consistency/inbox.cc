@@ -38,7 +38,8 @@ result<bool> inbox::record(sql::transaction& tx, const message& m) const {
 
 handler inbox::wrap(transactional_handler f) const {
   return [self = *this, f = std::move(f)](message& m) -> outcome {
-    if (m.id.empty()) return outcome::drop(invalid_argument("inbox " + self.options_.consumer + ": message without an id"));
+    if (m.id.empty())
+      return outcome::drop(invalid_argument("inbox " + self.options_.consumer + ": message without an id"));
     auto tx = self.db_->begin();
     if (!tx.is_ok()) return outcome::retry(tx.status());
     auto fresh = self.record(*tx.value(), m);
@@ -59,8 +60,9 @@ handler inbox::wrap(transactional_handler f) const {
 
 result<std::int64_t> inbox::purge() const {
   FERRY_ASSIGN_OR_RETURN(auto tx, db_->begin());
-  FERRY_ASSIGN_OR_RETURN(std::int64_t n, tx->exec("DELETE FROM " + options_.table + " WHERE consumer = $1 AND handled_ms < $2",
-                                                  {options_.consumer, detail::wall_ms() - options_.retention.count()}));
+  FERRY_ASSIGN_OR_RETURN(std::int64_t n,
+                         tx->exec("DELETE FROM " + options_.table + " WHERE consumer = $1 AND handled_ms < $2",
+                                  {options_.consumer, detail::wall_ms() - options_.retention.count()}));
   FERRY_RETURN_IF_ERROR(tx->commit());
   return n;
 }

@@ -17,8 +17,9 @@ TEST_P(Sql, ParametersAndResultsRoundTrip) {
                     FERRY_RETURN_IF_ERROR(tx.exec(std::string("CREATE TABLE t (n BIGINT, s TEXT, b ") +
                                                   (postgres() ? "BYTEA" : "BLOB") + ", z TEXT)")
                                               .status());
-                    return tx.exec("INSERT INTO t VALUES ($1, $2, $3, $4)",
-                                   {std::int64_t{-42}, "it's \"quoted\" $1", sql::blob{bytes}, nullptr})
+                    return tx
+                        .exec("INSERT INTO t VALUES ($1, $2, $3, $4)",
+                              {std::int64_t{-42}, "it's \"quoted\" $1", sql::blob{bytes}, nullptr})
                         .status();
                   })
                   .is_ok());
@@ -36,8 +37,8 @@ TEST_P(Sql, ParametersAndResultsRoundTrip) {
 }
 
 TEST_P(Sql, RollbackAndDestructionDiscardWrites) {
-  ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) { return tx.exec("CREATE TABLE t (n INTEGER)").status(); })
-                  .is_ok());
+  ASSERT_TRUE(
+      db().in_transaction([](sql::transaction& tx) { return tx.exec("CREATE TABLE t (n INTEGER)").status(); }).is_ok());
   {
     auto tx = db().begin();
     ASSERT_TRUE(tx.is_ok());
@@ -64,8 +65,8 @@ TEST_P(Sql, ErrorsSayWhatKind) {
   ASSERT_TRUE(
       db().in_transaction([](sql::transaction& tx) { return tx.exec("CREATE TABLE t (k TEXT PRIMARY KEY)").status(); })
           .is_ok());
-  ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) { return tx.exec("INSERT INTO t VALUES ('a')").status(); })
-                  .is_ok());
+  ASSERT_TRUE(
+      db().in_transaction([](sql::transaction& tx) { return tx.exec("INSERT INTO t VALUES ('a')").status(); }).is_ok());
   status dup = db().in_transaction([](sql::transaction& tx) { return tx.exec("INSERT INTO t VALUES ('a')").status(); });
   EXPECT_EQ(dup.code(), status_code::already_exists) << dup.to_string();
   status bad = db().in_transaction([](sql::transaction& tx) { return tx.exec("SELEKT 1").status(); });

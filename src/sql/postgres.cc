@@ -84,9 +84,8 @@ class pg_transaction final : public transaction {
         if (PQgetisnull(r.get(), i, k) != 0) continue;
         const char* v = PQgetvalue(r.get(), i, k);
         const int len = PQgetlength(r.get(), i, k);
-        vals[static_cast<std::size_t>(k)].emplace(PQftype(r.get(), k) == kByteaOid
-                                                      ? decode_bytea(v, len)
-                                                      : std::string(v, static_cast<std::size_t>(len)));
+        vals[static_cast<std::size_t>(k)].emplace(
+            PQftype(r.get(), k) == kByteaOid ? decode_bytea(v, len) : std::string(v, static_cast<std::size_t>(len)));
       }
       out.emplace_back(std::move(vals));
     }
@@ -159,7 +158,8 @@ class pg_database final : public database {
       return unavailable("postgres: connect to " + describe() + ": " + (c->c ? PQerrorMessage(c->c) : "out of memory"));
     }
     // Notices ("relation ... already exists, skipping") are not errors: not printed on stderr.
-    PQsetNoticeProcessor(c->c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c->c, [](void*, const char*) {}, nullptr);
     return c;
   }
 

@@ -47,8 +47,8 @@ struct connection {
     if (it != statements.end()) return it->second;
     const std::string text = sqlite_placeholders(sql);
     sqlite3_stmt* s = nullptr;
-    const int rc = sqlite3_prepare_v3(db, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT, &s,
-                                      nullptr);
+    const int rc =
+        sqlite3_prepare_v3(db, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr);
     if (rc != SQLITE_OK) return sqlite_error(db, rc, "prepare \"" + std::string(sql) + "\"");
     statements.emplace(std::string(sql), s);
     return s;
@@ -166,8 +166,8 @@ class sqlite_database final : public database {
 
   result<std::unique_ptr<connection>> connect() {
     auto c = std::make_unique<connection>();
-    const int rc = sqlite3_open_v2(path_.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc = sqlite3_open_v2(path_.c_str(), &c->db,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return sqlite_error(c->db, rc, "open " + path_);
     sqlite3_busy_timeout(c->db, static_cast<int>(options_.busy_timeout.count()));
     FERRY_RETURN_IF_ERROR(c->exec_plain("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));

@@ -19,15 +19,18 @@ using testing_db::db_test;
 
 class OutboxCrash : public db_test {};
 
-bool log_says(const std::string& file, const std::string& what) { return test::slurp(file).find(what) != std::string::npos; }
+bool log_says(const std::string& file, const std::string& what) {
+  return test::slurp(file).find(what) != std::string::npos;
+}
 
 TEST_P(OutboxCrash, RelaysKilledAtAnyPointLoseNothingAndKeepKeyOrder) {
   const int rounds = std::getenv("FERRY_OUTBOX_ROUNDS") ? std::atoi(std::getenv("FERRY_OUTBOX_ROUNDS")) : 12;
   const std::string dir = test::make_temp_dir("ferry-outbox-crash");
   const int port = test::free_port();
   test::child_process ferryd;
-  ASSERT_TRUE(ferryd.start({test::ferryd_path(), "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", dir + "/js"},
-                           dir + "/ferryd.log"));
+  ASSERT_TRUE(
+      ferryd.start({test::ferryd_path(), "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", dir + "/js"},
+                   dir + "/ferryd.log"));
   ASSERT_TRUE(ferryd.wait_for_port(port));
   const std::string nats = "nats://127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(outbox::open(db()).is_ok());  // the tables exist before the processes race to make them
@@ -88,7 +91,8 @@ TEST_P(OutboxCrash, RelaysKilledAtAnyPointLoseNothingAndKeepKeyOrder) {
   std::size_t duplicates = 0;
   std::size_t out_of_order = 0;
   for (const auto& m : got.all()) {
-    EXPECT_EQ(m.payload.find("rolled-back"), std::string::npos) << "a message of a rolled-back transaction: " << m.payload;
+    EXPECT_EQ(m.payload.find("rolled-back"), std::string::npos)
+        << "a message of a rolled-back transaction: " << m.payload;
     if (!seen.insert(m.payload).second) {
       ++duplicates;
       continue;

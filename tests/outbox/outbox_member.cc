@@ -74,8 +74,9 @@ int relay(const std::string& url, const std::string& nats, const std::string& na
     std::fprintf(stderr, "connect: %s\n", t.status().to_string().c_str());
     return 1;
   }
-  ferry::outbox_relay r(*db.value(), *t.value(),
-                        {.batch = 32, .poll_interval = std::chrono::milliseconds(50), .lease = std::chrono::seconds(1), .name = name});
+  ferry::outbox_relay r(
+      *db.value(), *t.value(),
+      {.batch = 32, .poll_interval = std::chrono::milliseconds(50), .lease = std::chrono::seconds(1), .name = name});
   if (auto s = r.start(); !s.is_ok()) {
     std::fprintf(stderr, "start: %s\n", s.to_string().c_str());
     return 1;

@@ -57,9 +57,9 @@ bool postgres_server::start(const std::string& dir, std::string* why, bool durab
   std::vector<std::string> argv = as_user;
   for (const std::string& a :
        {bin + "/postgres", std::string("-D"), data, std::string("-p"), std::to_string(port_), std::string("-k"), dir,
-        std::string("-c"), std::string("listen_addresses=127.0.0.1"), std::string("-c"), std::string("max_connections=200"),
-        std::string("-c"), std::string(durable ? "fsync=on" : "fsync=off"), std::string("-c"),
-        std::string(durable ? "synchronous_commit=on" : "synchronous_commit=off"), std::string("-c"),
+        std::string("-c"), std::string("listen_addresses=127.0.0.1"), std::string("-c"),
+        std::string("max_connections=200"), std::string("-c"), std::string(durable ? "fsync=on" : "fsync=off"),
+        std::string("-c"), std::string(durable ? "synchronous_commit=on" : "synchronous_commit=off"), std::string("-c"),
         std::string("full_page_writes=off")}) {
     argv.push_back(a);
   }
