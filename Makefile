@@ -34,11 +34,13 @@ soak: build
 	FERRY_CRASH_ROUNDS=$(SOAK_ROUNDS) $(BUILD)/bin/crash_test --gtest_filter=Crash.AcknowledgedDataSurvivesSigkill
 
 # Side by side with Debian's nats-server (or, with AGAINST=path/to/ferryd, another build of
-# ferryd: a commit against HEAD), then our micro benchmarks. BENCH_ARGS: e.g. --quick, --only js.
+# ferryd: a commit against HEAD), then the outbox against a direct publish (SQLite, PostgreSQL), then
+# our micro benchmarks. BENCH_ARGS: e.g. --quick, --only js.
 AGAINST ?= nats-server
 BENCH_ARGS ?=
 bench: build
 	@bash bench/compare.sh --build $(BUILD) --against $(AGAINST) $(BENCH_ARGS)
+	@echo "== $(BUILD)/bin/outbox_throughput" && $(BUILD)/bin/outbox_throughput
 	@$(MAKE) --no-print-directory microbench
 
 microbench: build
