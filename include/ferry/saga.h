@@ -61,7 +61,9 @@ namespace ferry {
 namespace header {
 inline constexpr std::string_view saga_id = "Ferry-Saga-Id";
 inline constexpr std::string_view saga_type = "Ferry-Saga-Type";
-inline constexpr std::string_view saga_step = "Ferry-Saga-Step";  // "do:<index>" or "undo:<index>"
+// "do:<index>:<version>" or "undo:<index>:<version>": the step, the phase and the instance's version
+// when the command was sent, so a reply matches only the try it answers.
+inline constexpr std::string_view saga_step = "Ferry-Saga-Step";
 inline constexpr std::string_view saga_reply_to = "Ferry-Saga-Reply-To";
 inline constexpr std::string_view saga_result = "Ferry-Saga-Result";  // "success" or "failure"
 inline constexpr std::string_view saga_error = "Ferry-Saga-Error";
@@ -152,7 +154,8 @@ class saga_orchestrator {
   saga_orchestrator(const saga_orchestrator&) = delete;
   saga_orchestrator& operator=(const saga_orchestrator&) = delete;
 
-  // Creates the tables when missing (the first call) and registers a saga type.
+  // Creates the tables when missing (the first call) and registers a saga type (once per type:
+  // already_exists for a second definition of a type).
   status define(saga_definition d);
   // Starts instance `id` of `type` in `tx` (with the caller's own writes): runs its local steps
   // and sends its first command. already_exists if an instance `id` exists (a duplicate start).

@@ -305,22 +305,31 @@ struct outbox_relay::impl {
     if (rows.empty()) return std::size_t{0};
     const std::vector<status> results = publish_rows(pub, rows, options.publish_timeout);
     FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
+    // A pass that took longer than the lease may have let a standby take over and publish these
+    // rows too (the copies carry the same ids: the broker's dedup drops them). What this relay had
+    // acknowledged is marked either way; the lease is renewed if it still holds it.
+    FERRY_ASSIGN_OR_RETURN(*active, hold_lease(*tx));
     FERRY_RETURN_IF_ERROR(mark(*tx, rows, results));
     FERRY_RETURN_IF_ERROR(tx->commit());
     return account(rows, results);
   }
 
-  // One pass on PostgreSQL, in one transaction held while publishing: the keys this relay can
-  // lock, their oldest pending rows (only rows of transactions older than the oldest running
-  // one), keyless rows locked with SKIP LOCKED; then publish, mark, commit (which frees the keys).
+  // One pass on PostgreSQL, in one transaction held while publishing (it holds no transaction id
+  // until it marks, so it never holds back the horizon of other relays): the keys this relay can
+  // lock, their oldest pending rows, and keyless rows it can lock; then publish, mark, commit
+  // (which frees the locks). Rows are taken only from transactions older than the horizon (the
+  // oldest transaction still running), and a key is held back while it has a committed row at or
+  // above the horizon with a lower sequence: a transaction that got its id early and committed
+  // late cannot get its row of a key published before an earlier row of that key.
   result<std::size_t> pass_postgres() {
     FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
-    const std::string visible = " AND xid < pg_snapshot_xmin(pg_current_snapshot())";
+    FERRY_ASSIGN_OR_RETURN(sql::rows h, tx->query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
+    const std::string horizon = h.at(0).text(0);
     const auto limit = static_cast<std::int64_t>(options.batch);
-    FERRY_ASSIGN_OR_RETURN(sql::rows cand,
-                           tx->query("SELECT msg_key FROM " + t + " WHERE sent_ms IS NULL AND msg_key <> ''" + visible +
-                                         " GROUP BY msg_key ORDER BY min(seq) LIMIT $1",
-                                     {limit}));
+    FERRY_ASSIGN_OR_RETURN(sql::rows cand, tx->query("SELECT msg_key FROM " + t +
+                                                         " WHERE sent_ms IS NULL AND msg_key <> '' AND xid < $2::xid8"
+                                                         " GROUP BY msg_key ORDER BY min(seq) LIMIT $1",
+                                                     {limit, horizon}));
     std::vector<pending_row> rows;
     if (!cand.empty()) {
       std::vector<std::string> keys;
@@ -334,16 +343,38 @@ struct outbox_relay::impl {
       if (!keys.empty()) {
         // A fresh snapshot (READ COMMITTED): rows another relay marked before we locked are gone.
         FERRY_ASSIGN_OR_RETURN(sql::rows r,
-                               tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ANY($1::text[])" + visible +
+                               tx->query(columns() +
+                                             " r WHERE sent_ms IS NULL AND msg_key = ANY($1::text[]) AND xid < $3::xid8"
+                                             " AND NOT EXISTS (SELECT 1 FROM " +
+                                             t +
+                                             " o WHERE o.msg_key = r.msg_key"
+                                             " AND o.sent_ms IS NULL AND o.seq < r.seq AND o.xid >= $3::xid8)"
                                              " ORDER BY seq LIMIT $2",
-                                         {text_array(keys), limit}));
+                                         {text_array(keys), limit, horizon}));
         for (const auto& x : r) rows.push_back(to_row(x));
       }
     }
-    FERRY_ASSIGN_OR_RETURN(sql::rows keyless, tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key = ''" +
-                                                            visible + " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
-                                                        {limit}));
-    for (const auto& x : keyless) rows.push_back(to_row(x));
+    FERRY_ASSIGN_OR_RETURN(
+        sql::rows keyless,
+        tx->query(
+            "SELECT seq FROM " + t + " WHERE sent_ms IS NULL AND msg_key = '' AND xid < $2::xid8 ORDER BY seq LIMIT $1",
+            {limit, horizon}));
+    if (!keyless.empty()) {
+      std::vector<std::int64_t> seqs;
+      for (const auto& r : keyless) seqs.push_back(r.integer(0));
+      FERRY_ASSIGN_OR_RETURN(sql::rows locked,
+                             tx->query("SELECT s FROM unnest($1::bigint[]) AS s "
+                                       "WHERE pg_try_advisory_xact_lock(hashtextextended($2 || s::text, 0))",
+                                       {int_list(seqs, dialect::postgres), t + ":#"}));
+      seqs.clear();
+      for (const auto& r : locked) seqs.push_back(r.integer(0));
+      if (!seqs.empty()) {
+        FERRY_ASSIGN_OR_RETURN(sql::rows r,
+                               tx->query(columns() + " WHERE seq = ANY($1::bigint[]) AND sent_ms IS NULL ORDER BY seq",
+                                         {int_list(seqs, dialect::postgres)}));
+        for (const auto& x : r) rows.push_back(to_row(x));
+      }
+    }
     if (rows.empty()) return std::size_t{0};
     const std::vector<status> results = publish_rows(pub, rows, options.publish_timeout);
     FERRY_RETURN_IF_ERROR(mark(*tx, rows, results));
@@ -374,6 +405,10 @@ struct outbox_relay::impl {
   }
 
   result<std::size_t> pass() {
+    {
+      std::lock_guard lock(mu);
+      last_failed = false;  // this pass decides whether the relay backs off
+    }
     bool active = true;
     result<std::size_t> r = db.kind() == dialect::postgres ? pass_postgres() : pass_sqlite(&active);
     const auto now = std::chrono::steady_clock::now();

@@ -222,6 +222,38 @@ TEST_P(Outbox, AStoppedRelayHandsOverAtOnce) {
   ASSERT_TRUE(got_.wait_for(2));
 }
 
+// PostgreSQL: a transaction that got its id early and commits its row of a key late must not get
+// that row published before the key's earlier row, which a transaction with a later id committed
+// first while a third transaction in between still runs.
+TEST_P(Outbox, AKeyWaitsForItsEarlierRowHiddenBehindTheHorizon) {
+  if (!postgres()) GTEST_SKIP() << "transaction ids and the snapshot horizon are PostgreSQL's";
+  ASSERT_TRUE(
+      db().in_transaction([](sql::transaction& tx) { return tx.exec("CREATE TABLE scratch (n INTEGER)").status(); })
+          .is_ok());
+  auto early = db().begin();  // gets its transaction id first
+  ASSERT_TRUE(early.value()->exec("INSERT INTO scratch VALUES (1)").is_ok());
+  auto blocker = db().begin();  // a transaction still running in between: the horizon stays below the next
+  ASSERT_TRUE(blocker.value()->exec("INSERT INTO scratch VALUES (2)").is_ok());
+  message first("orders.updated", "first");
+  first.key = "k";
+  ASSERT_TRUE(write(db(), first).is_ok());  // a later transaction id, committed first
+  message second("orders.updated", "second");
+  second.key = "k";
+  ASSERT_TRUE(box_->add(*early.value(), second).is_ok());
+  ASSERT_TRUE(early.value()->commit().is_ok());  // the earlier transaction id, committed second
+
+  outbox_relay relay(db(), *bus_);
+  auto r = relay.relay_once();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r.value(), 0u) << "\"second\" must wait: \"first\" is still behind the horizon";
+  blocker.value()->rollback();
+  drain(relay);
+  ASSERT_TRUE(got_.wait_for(2));
+  std::vector<std::string> order;
+  for (const auto& m : got_.all()) order.push_back(m.payload);
+  EXPECT_EQ(order, (std::vector<std::string>{"first", "second"}));
+}
+
 TEST_P(Outbox, RefusesBadInput) {
   auto tx = db().begin();
   EXPECT_EQ(box_->add(*tx.value(), message("orders.*", "x")).code(), status_code::invalid_argument);

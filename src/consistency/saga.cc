@@ -155,6 +155,21 @@ struct saga_orchestrator::impl {
     return tx.exec("DELETE FROM " + t + "_deadline WHERE saga_id = $1", {s.id}).status();
   }
 
+  // Runs a local step or compensation inside a savepoint: when it fails, what it wrote is undone
+  // (and on PostgreSQL the transaction stays usable), so the saga's own update still commits.
+  static status local_call(sql::transaction& tx, const char* what, const saga_local& f, saga_instance& s) {
+    FERRY_RETURN_IF_ERROR(tx.exec("SAVEPOINT ferry_saga_step").status());
+    status r = guarded(what, [&] { return f(tx, s); });
+    if (r.is_ok()) {
+      FERRY_RETURN_IF_ERROR(tx.exec("RELEASE SAVEPOINT ferry_saga_step").status());
+      return status::ok();
+    }
+    FERRY_RETURN_IF_ERROR(tx.exec("ROLLBACK TO SAVEPOINT ferry_saga_step").status());
+    FERRY_RETURN_IF_ERROR(tx.exec("RELEASE SAVEPOINT ferry_saga_step").status());
+    // What the step put in the saga's data stays (e.g. the reason it failed); its writes do not.
+    return r;
+  }
+
   status send(sql::transaction& tx, const saga_definition& d, const saga_instance& s, std::string_view phase,
               const saga_command& build) {
     message m;
@@ -162,9 +177,10 @@ struct saga_orchestrator::impl {
       m = build(s);
       return status::ok();
     }));
-    const std::string step = std::string(phase) + ":" + std::to_string(s.step);
+    // The step, its phase and the instance's version: a reply matches only the try it answers.
+    const std::string step = std::string(phase) + ":" + std::to_string(s.step) + ":" + std::to_string(s.version);
     // One id per try: a relay that sends this row again reuses it (dedup), a new try gets a new one.
-    m.id = s.id + ":" + step + ":" + std::to_string(s.version);
+    m.id = s.id + ":" + step;
     if (m.key.empty()) m.key = s.id;
     m.headers.set(std::string(header::saga_id), s.id);
     m.headers.set(std::string(header::saga_type), s.type);
@@ -226,7 +242,8 @@ struct saga_orchestrator::impl {
         }
         const saga_step& st = d.steps[s.step];
         if (st.local) {
-          status r = guarded("saga step", [&] { return st.local(tx, s); });
+          status r = local_call(tx, "saga step", st.local, s);
+          if (r.code() == status_code::unavailable) return r;  // the database is busy: retry the transition
           ++tr.counted.steps;
           if (r.is_ok()) {
             ++s.step;
@@ -243,7 +260,8 @@ struct saga_orchestrator::impl {
       // compensating
       const saga_step& st = d.steps[s.step];
       if (st.compensate_local) {
-        status r = guarded("saga compensation", [&] { return st.compensate_local(tx, s); });
+        status r = local_call(tx, "saga compensation", st.compensate_local, s);
+        if (r.code() == status_code::unavailable) return r;
         ++tr.counted.steps;
         if (!r.is_ok()) {
           compensation_failed(s, tr, r.to_string());
@@ -315,8 +333,8 @@ struct saga_orchestrator::impl {
     const saga_definition* d = definition(s.type);
     if (d == nullptr)
       return outcome::retry(failed_precondition("saga " + s.id + ": type " + s.type + " is not defined here"));
-    const std::string expected =
-        std::string(s.status == saga_status::compensating ? "undo:" : "do:") + std::to_string(s.step);
+    const std::string expected = std::string(s.status == saga_status::compensating ? "undo:" : "do:") +
+                                 std::to_string(s.step) + ":" + std::to_string(s.version);
     if (s.ended() || !s.awaiting || *step != expected) {
       spdlog::info("saga {} ({}): reply {} for step {} ignored: the saga is {}{}", s.id, s.type, m.id, *step,
                    to_string(s.status), s.ended() ? " (ended)" : ", waiting on " + (s.awaiting ? expected : "a timer"));
@@ -476,7 +494,9 @@ status saga_orchestrator::define(saga_definition d) {
   }
   std::lock_guard lock(impl_->mu);
   impl_->tables_made = true;
-  impl_->defs[d.type] = std::move(d);
+  // Handlers may be using a definition: one type is defined once per orchestrator.
+  if (impl_->defs.contains(d.type)) return already_exists("saga type " + d.type + " is already defined");
+  impl_->defs.emplace(d.type, std::move(d));
   return status::ok();
 }
 

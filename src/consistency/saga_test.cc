@@ -130,7 +130,7 @@ TEST_P(Saga, EveryStepSucceedsAndTheSagaCompletes) {
   message reserve = next_command();
   EXPECT_EQ(reserve.subject, "cmd.reserve");
   EXPECT_EQ(reserve.headers.value_or(header::saga_id, ""), "o1");
-  EXPECT_EQ(reserve.headers.value_or(header::saga_step, ""), "do:0");
+  EXPECT_EQ(reserve.headers.value_or(header::saga_step, ""), "do:0:1") << "step, phase, version";
   EXPECT_EQ(reserve.key, "o1");
   EXPECT_TRUE(reply(reserve, true).is_ack());
   message charge = next_command();
@@ -263,6 +263,46 @@ TEST_P(Saga, ALateReplyAfterTheEndIsIgnoredAndAFailingCompensationEndsStuck) {
   EXPECT_NE(orchestrator_->prometheus_text().find("ferry_saga_stuck_total{table=\"ferry_saga\"} 1"), std::string::npos);
   EXPECT_TRUE(reply(reserve, true).is_ack());  // a late duplicate
   EXPECT_EQ(load("s1").version, s.version);
+}
+
+TEST_P(Saga, AReplyToAnEarlierTryOfACompensationIsIgnored) {
+  orchestrator_ = make_orchestrator(db(), {.compensation_backoff = 1ms}, 200ms);
+  ASSERT_TRUE(start("e1").is_ok());
+  EXPECT_TRUE(reply(next_command(), true).is_ack());   // reserved
+  EXPECT_TRUE(reply(next_command(), false).is_ack());  // charge declined: release the reservation
+  message first_try = next_command();
+  EXPECT_EQ(first_try.subject, "cmd.release");
+  std::this_thread::sleep_for(300ms);  // no answer within its timeout: a second try goes out
+  EXPECT_EQ(orchestrator_->fire_due_timeouts().value(), 1u);
+  message second_try = next_command();
+  EXPECT_EQ(second_try.subject, "cmd.release");
+  EXPECT_NE(second_try.id, first_try.id);
+  EXPECT_TRUE(reply(first_try, false).is_ack());  // the first try's late failure changes nothing
+  EXPECT_EQ(load("e1").status, saga_status::compensating);
+  EXPECT_EQ(load("e1").attempts, 1u);
+  EXPECT_TRUE(reply(second_try, true).is_ack());
+  EXPECT_EQ(load("e1").status, saga_status::compensated);
+}
+
+TEST_P(Saga, AFailedLocalStepLeavesNoWritesAndTheSagaStillMovesOn) {
+  saga_definition d{.type = "local"};
+  d.steps.push_back({.name = "write-twice", .local = [](sql::transaction& tx, saga_instance& s) -> status {
+                       FERRY_RETURN_IF_ERROR(tx.exec("INSERT INTO confirmed VALUES ($1)", {s.id}).status());
+                       s.data["tried"] = true;
+                       // A failing statement: on PostgreSQL it would abort the whole transaction.
+                       return tx.exec("INSERT INTO confirmed VALUES ($1)", {s.id}).status();
+                     }});
+  d.on_end = [](sql::transaction& tx, saga_instance& s) {
+    return tx.exec("INSERT INTO ended VALUES ($1, $2)", {s.id, to_string(s.status)}).status();
+  };
+  ASSERT_TRUE(orchestrator_->define(d).is_ok());
+  EXPECT_EQ(orchestrator_->define(d).code(), status_code::already_exists) << "a type is defined once";
+  ASSERT_TRUE(
+      db().in_transaction([&](sql::transaction& tx) { return orchestrator_->start(tx, "local", "l1", {}); }).is_ok());
+  EXPECT_FALSE(confirmed("l1")) << "the failed step's first write was rolled back with it";
+  EXPECT_EQ(load("l1").status, saga_status::compensated);
+  EXPECT_EQ(load("l1").data.value("tried", false), true) << "what the step put in the data stays";
+  EXPECT_EQ(ended("l1"), "compensated");
 }
 
 TEST_P(Saga, RepliesForUnknownInstancesFollowThePolicy) {

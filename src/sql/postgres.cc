@@ -286,9 +286,20 @@ class pg_database final : public database {
 
 status pg_transaction::commit() {
   if (!c_) return failed_precondition("postgres: the transaction has ended");
-  if (status s = run_plain("COMMIT"); !s.is_ok()) {
+  // A statement failed earlier: COMMIT would answer "ROLLBACK" and look like a success.
+  if (PQtransactionStatus(c_->c) == PQTRANS_INERROR) {
     rollback();
-    return s;
+    return failed_precondition("postgres: not committed: a statement of the transaction failed, so it was rolled back");
+  }
+  auto r = run("COMMIT", {});
+  if (!r.is_ok()) {
+    rollback();
+    return r.status();
+  }
+  if (std::string_view(PQcmdStatus(r.value().get())) != "COMMIT") {
+    rollback();
+    return failed_precondition(std::string("postgres: not committed: the server answered ") +
+                               PQcmdStatus(r.value().get()));
   }
   owner_->give_back(std::move(c_));
   if (signalled_) owner_->commit_signal().notify();

@@ -18,12 +18,13 @@ namespace {
 
 status sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string m = "sqlite: " + std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) return already_exists(std::move(m));
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return unavailable(std::move(m));
-    case SQLITE_CONSTRAINT:
-      return already_exists(std::move(m));
+    case SQLITE_CONSTRAINT:  // CHECK, NOT NULL, FOREIGN KEY: the data breaks a rule, no duplicate
+      return failed_precondition(std::move(m));
     case SQLITE_FULL:
       return resource_exhausted(std::move(m));
     case SQLITE_CORRUPT:
@@ -111,6 +112,14 @@ class sqlite_transaction final : public transaction {
  private:
   status run(std::string_view sql, std::initializer_list<param> params, rows* out) {
     if (!c_) return failed_precondition("sqlite: the transaction has ended");
+    if (broken_) return failed_precondition("sqlite: the transaction was rolled back by SQLite after an error");
+    status s = step(sql, params, out);
+    // After some errors (disk full, I/O error, out of memory) SQLite rolls the whole transaction
+    // back by itself: later statements would run in autocommit, each committed on its own.
+    if (!s.is_ok() && sqlite3_get_autocommit(c_->db) != 0) broken_ = true;
+    return s;
+  }
+  status step(std::string_view sql, std::initializer_list<param> params, rows* out) {
     FERRY_ASSIGN_OR_RETURN(sqlite3_stmt * s, c_->prepare(sql));
     struct reset {
       sqlite3_stmt* s;
@@ -154,6 +163,7 @@ class sqlite_transaction final : public transaction {
   sqlite_database* owner_;
   std::unique_ptr<connection> c_;
   bool signalled_ = false;
+  bool broken_ = false;  // SQLite rolled the transaction back after an error
 };
 
 class sqlite_database final : public database {
@@ -170,6 +180,7 @@ class sqlite_database final : public database {
                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return sqlite_error(c->db, rc, "open " + path_);
     sqlite3_busy_timeout(c->db, static_cast<int>(options_.busy_timeout.count()));
+    sqlite3_extended_result_codes(c->db, 1);  // a unique violation tells itself apart from a CHECK
     FERRY_RETURN_IF_ERROR(c->exec_plain("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
     return c;
   }
@@ -245,6 +256,10 @@ class sqlite_database final : public database {
 
 status sqlite_transaction::commit() {
   if (!c_) return failed_precondition("sqlite: the transaction has ended");
+  if (broken_) {
+    rollback();
+    return failed_precondition("sqlite: not committed: SQLite rolled the transaction back after an error");
+  }
   if (status s = c_->exec_plain("COMMIT"); !s.is_ok()) {
     rollback();
     return s;
