@@ -74,7 +74,7 @@ stop() {
 }
 cleanup() {
   stop order inventory payment notification  # the services first, while the broker still serves them
-  stop broker epmd
+  stop broker epmd prometheus
   if [ "$status" != 0 ]; then
     for log in "$work"/*.log; do echo "---- tail of $log"; tail -n 15 "$log"; done
   fi
@@ -94,7 +94,7 @@ wait_port() {  # waits up to 10 s for something to listen on 127.0.0.1:$1
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
   echo "run_shop.sh: nothing listens on port $1" >&2; return 1
 }
-read -r nats_port mon_port order_port inv_port notif_port <<<"$(free_ports 5)"
+read -r nats_port mon_port order_port inv_port notif_port prom_port <<<"$(free_ports 6)"
 
 # start NAME ARGS...: starts build/bin/shop-NAME (or the broker) in the background, logging to
 # $work/NAME.log (appended, so a restart keeps the first run's lines).
@@ -110,6 +110,8 @@ start() {
     group[$name]=1
   elif [ "$name" = broker ]; then
     "$bin/$broker" "$@" >>"$work/$broker.log" 2>&1 &
+  elif [ "$name" = prometheus ]; then
+    prometheus "$@" >>"$work/prometheus.log" 2>&1 &
   else
     "$bin/shop-$name" --server "$url" --data "$work/$name" "$@" >>"$work/$name.log" 2>&1 &
   fi
@@ -163,6 +165,28 @@ start payment
 start notification --http "$notif_port"
 for p in "$order_port" "$inv_port" "$notif_port"; do wait_port "$p" || exit 2; done
 
+# Debian's Prometheus beside the demo, when installed (make deps installs it): it scrapes ferryd
+# and the services every second with the project's alert rules loaded; after the run,
+# prometheus_check.py checks every target was up, every rule evaluated and every query of the
+# Grafana dashboard valid (deploy/).
+prom_targets=0
+if command -v prometheus >/dev/null; then
+  services="\"127.0.0.1:$order_port\", \"127.0.0.1:$inv_port\", \"127.0.0.1:$notif_port\""
+  prom_targets=3
+  {
+    printf 'global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
+    printf 'rule_files:\n  - %s\n' "$here/../../deploy/prometheus/ferry-rules.yml"
+    printf 'scrape_configs:\n  - job_name: ferry-services\n    static_configs:\n      - targets: [%s]\n' "$services"
+    if [ "$transport" = nats ]; then
+      printf '  - job_name: ferryd\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n' "$mon_port"
+    fi
+  } >"$work/prometheus.yml"
+  [ "$transport" = nats ] && prom_targets=4
+  echo "== prometheus on http://127.0.0.1:$prom_port scraping $prom_targets targets every second"
+  start prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
+    --web.listen-address="127.0.0.1:$prom_port" --log.level=warn
+fi
+
 : >"$work/load.out"  # before the tail opens it
 "$bin/shop-load" --server "$url" --orders "$orders" --rate "$rate" --order-url "http://127.0.0.1:$order_port" \
   --inventory-url "http://127.0.0.1:$inv_port" --notification-url "http://127.0.0.1:$notif_port" \
@@ -198,6 +222,12 @@ wait "$tailer" 2>/dev/null
 if [ "$kill" = 1 ] && [ "$killed" != 2 ] && [ "$status" = 0 ]; then
   echo "run_shop.sh: shop-load ended before order- and inventory-service could both be killed" >&2
   status=1
+fi
+if [ "$prom_targets" != 0 ]; then
+  required=(--require 'sum(ferry_handler_acked_total)' --require 'sum(ferry_outbox_published_total)')
+  [ "$transport" = nats ] && required+=(--require 'sum(ferryd_in_msgs_total)' --require 'sum(ferryd_stream_messages)')
+  python3 "$here/prometheus_check.py" --url "http://127.0.0.1:$prom_port" --targets "$prom_targets" \
+    --dashboard "$here/../../deploy/grafana/ferry-dashboard.json" "${required[@]}" || status=1
 fi
 
 if [ "$show" = 1 ]; then

@@ -7,7 +7,9 @@
 //
 //   (none) --reserve--> reserved --confirm--> confirmed
 //      |                    `------release--> released   (payment declined: stock given back)
-//      `--reserve (short)--> rejected                     (out of stock: nothing taken)
+//      `--reserve (short)--> rejected                     (out of stock: nothing taken; in the
+//                                                          saga this fails the step, whose writes
+//                                                          are rolled back, so no row stays)
 //
 // reserve() takes the stock and writes the row together, so a step run again finds its row and
 // never takes stock twice; confirm() and release() move only a `reserved` row, so they are
