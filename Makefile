@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 CMAKE_FLAGS ?=
 SHARED ?= ../shared
 
-.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke demo bench microbench soak clean format tidy
+.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke demo bench microbench soak package clean format tidy
 
 all: build
 
@@ -42,6 +42,11 @@ bench: build
 	@bash bench/compare.sh --build $(BUILD) --against $(AGAINST) $(BENCH_ARGS)
 	@echo "== $(BUILD)/bin/outbox_throughput" && $(BUILD)/bin/outbox_throughput
 	@$(MAKE) --no-print-directory microbench
+
+# Debian packages (ferryd with its systemd unit, ferry, libferry-dev) in $(BUILD)/packages.
+package: build
+	@cd $(BUILD) && cpack -G DEB --config CPackConfig.cmake
+	@ls -l $(BUILD)/packages/*.deb
 
 microbench: build
 	@for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done

@@ -23,17 +23,25 @@ if(FERRY_JEMALLOC AND NOT FERRY_SANITIZE)
 endif()
 
 # ferry_module(NAME SOURCES... DEPS...): a static library for one folder under src/.
+# Installed as ferry::NAME (the CMake package) and libferry_NAME.a; only include/ferry/ is
+# installed as headers, so src/ is an include directory of the build tree alone.
 function(ferry_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(ferry_${name} STATIC ${M_SOURCES})
-  target_include_directories(ferry_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_include_directories(ferry_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                             $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
   target_compile_options(ferry_${name} PRIVATE ${FERRY_WARNINGS})
   target_link_libraries(ferry_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  set_target_properties(ferry_${name} PROPERTIES EXPORT_NAME ${name})
   add_library(ferry::${name} ALIAS ferry_${name})
+  set_property(GLOBAL APPEND PROPERTY FERRY_MODULES ferry_${name})
 endfunction()
 
 # ferry_test(NAME SOURCES... DEPS... [LABELS ...]): a GoogleTest binary whose tests ctest finds.
 function(ferry_test name)
+  if(NOT FERRY_BUILD_TESTS)
+    return()
+  endif()
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_compile_options(${name} PRIVATE ${FERRY_WARNINGS})

@@ -73,6 +73,7 @@ struct sqlite_dedup_options {
 // In an SQLite file (WAL mode), shared by every process that opens the same path: a key
 // processed by one is a duplicate for all. Times are wall-clock milliseconds (processes on one
 // host share the clock). One connection per store, guarded by a mutex.
+// Link ferry::sqlite_dedup_store (CMake) for it: only its users link SQLite.
 class sqlite_dedup_store : public dedup_store {
  public:
   // Opens (creating if needed) the database at `path`.
