@@ -261,7 +261,7 @@ TEST_P(Conformance, ConcurrentClose) {
       auto conn = fresh();
       auto sub = conn->subscribe(subject("cc"), {.group = caps().consumer_groups ? group("cc") : ""},
                                  [](message m) { m.ack(); });
-      EXPECT_TRUE(sub.is_ok());
+      EXPECT_TRUE(sub.is_ok()) << sub.status().to_string();
       if (sub.is_ok()) (*sub)->stop();
       conn->close();
     });

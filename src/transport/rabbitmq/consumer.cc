@@ -72,7 +72,23 @@ consumer::~consumer() { stop(); }
 result<std::shared_ptr<consumer>> consumer::start(const std::string& address, const options& o, config c) {
   std::shared_ptr<consumer> self(new consumer(address, o, std::move(c)));
   if (self->s_->wake_fd < 0) return errno_status("rabbitmq: eventfd", errno);
-  FERRY_RETURN_IF_ERROR(self->setup());
+  // Several members declaring one quorum queue at the same moment can see the broker refuse one
+  // of the declares while the queue's Raft group forms (seen with ten at once under load): a
+  // setup that fails for another reason than the request itself is tried again, on a fresh
+  // connection, a few times.
+  status set_up;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    set_up = self->setup();
+    const status_code c = set_up.code();
+    if (set_up.is_ok() || c == status_code::invalid_argument || c == status_code::failed_precondition ||
+        c == status_code::permission_denied || c == status_code::unauthenticated || attempt == 4) {
+      break;
+    }
+    spdlog::info("rabbitmq: subscribing to {} (queue {}) failed: {}; trying again", self->config_.subject,
+                 self->config_.queue, set_up.to_string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+  }
+  FERRY_RETURN_IF_ERROR(set_up);
   std::lock_guard lock(self->thread_mu_);
   self->thread_ = std::thread([keep = self] { keep->run(); });
   return self;
