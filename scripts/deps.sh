@@ -38,7 +38,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "deps: installing nodejs and npm"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-if [ -f "$here/tests/interop/js/package-lock.json" ] && [ ! -d "$here/tests/interop/js/node_modules/nats" ]; then
-  echo "deps: npm ci (nats.js, pinned in tests/interop/js/package-lock.json)"
+if [ -f "$here/tests/interop/js/package-lock.json" ] && { [ ! -d "$here/tests/interop/js/node_modules/nats" ] ||
+  [ ! -d "$here/tests/interop/js/node_modules/@opentelemetry/otlp-transformer" ]; }; then
+  echo "deps: npm ci (nats.js and the OpenTelemetry OTLP types, pinned in tests/interop/js/package-lock.json)"
   (cd "$here/tests/interop/js" && npm ci --no-audit --no-fund --loglevel=error)
 fi

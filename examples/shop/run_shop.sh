@@ -74,7 +74,7 @@ stop() {
 }
 cleanup() {
   stop order inventory payment notification  # the services first, while the broker still serves them
-  stop broker epmd prometheus
+  stop broker epmd prometheus collector
   if [ "$status" != 0 ]; then
     for log in "$work"/*.log; do echo "---- tail of $log"; tail -n 15 "$log"; done
   fi
@@ -94,7 +94,7 @@ wait_port() {  # waits up to 10 s for something to listen on 127.0.0.1:$1
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
   echo "run_shop.sh: nothing listens on port $1" >&2; return 1
 }
-read -r nats_port mon_port order_port inv_port notif_port prom_port <<<"$(free_ports 6)"
+read -r nats_port mon_port order_port inv_port notif_port prom_port otlp_port <<<"$(free_ports 7)"
 
 # start NAME ARGS...: starts build/bin/shop-NAME (or the broker) in the background, logging to
 # $work/NAME.log (appended, so a restart keeps the first run's lines).
@@ -112,8 +112,10 @@ start() {
     "$bin/$broker" "$@" >>"$work/$broker.log" 2>&1 &
   elif [ "$name" = prometheus ]; then
     prometheus "$@" >>"$work/prometheus.log" 2>&1 &
+  elif [ "$name" = collector ]; then
+    python3 "$here/otlp_collector.py" serve "$@" >>"$work/collector.log" 2>&1 &
   else
-    "$bin/shop-$name" --server "$url" --data "$work/$name" "$@" >>"$work/$name.log" 2>&1 &
+    "$bin/shop-$name" --server "$url" --data "$work/$name" "${otlp_args[@]}" "$@" >>"$work/$name.log" 2>&1 &
   fi
   pid[$name]=$!
 }
@@ -154,10 +156,22 @@ else
   url="kafka://$(cat "$work/bootstrap")?session_timeout=6s&heartbeat_interval=500ms&commit_interval=200ms&fetch.wait.max.ms=10"
   echo "== ferry-kafka-mock: 3 Kafka brokers at ${url%%\?*} (in memory; see docs/kafka-mock.md)"
 fi
+# A stand-in OpenTelemetry collector (otlp_collector.py) when the OpenTelemetry JS types that check
+# its bodies are installed (make deps): every service sends its spans there with --otlp.
+otlp_args=()
+js_dir=$here/../../tests/interop/js
+if command -v node >/dev/null && [ -d "$js_dir/node_modules/@opentelemetry/otlp-transformer" ]; then
+  start collector "$otlp_port" "$work/otlp"
+  wait_port "$otlp_port" || exit 2
+  otlp_args=(--otlp "http://127.0.0.1:$otlp_port/v1/traces")
+  echo "== OpenTelemetry collector (a stand-in) on http://127.0.0.1:$otlp_port/v1/traces"
+fi
 echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port), payment, notification (:$notif_port)"
-# The saga's payment timeout: a Kafka consumer group that lost a member waits for the session
-# timeout (6 s here) before the restarted inventory-service gets its replies again.
-payment_timeout=5000
+# The saga's payment timeout must outlast what a crash of inventory-service delays a reply by: a
+# reply delivered to the killed process comes back after the ack wait (5 s) on JetStream, and a
+# Kafka group that lost a member waits for the session timeout (6 s here) before the restarted
+# service gets its partitions again.
+payment_timeout=12000
 [ "$transport" = kafka ] && payment_timeout=20000
 start order --http "$order_port"
 start inventory --http "$inv_port" --payment-timeout "$payment_timeout"
@@ -228,6 +242,10 @@ if [ "$prom_targets" != 0 ]; then
   [ "$transport" = nats ] && required+=(--require 'sum(ferryd_in_msgs_total)' --require 'sum(ferryd_stream_messages)')
   python3 "$here/prometheus_check.py" --url "http://127.0.0.1:$prom_port" --targets "$prom_targets" \
     --dashboard "$here/../../deploy/grafana/ferry-dashboard.json" "${required[@]}" || status=1
+fi
+if [ ${#otlp_args[@]} != 0 ]; then
+  stop order inventory payment notification  # each sends what it still holds as it stops
+  python3 "$here/otlp_collector.py" check "$work/otlp" "$js_dir" || status=1
 fi
 
 if [ "$show" = 1 ]; then

@@ -27,6 +27,19 @@ class log_exporter : public ferry::span_exporter {
   }
 };
 
+// Hands each span to several exporters (the log, and a collector when --otlp is given).
+class tee_exporter : public ferry::span_exporter {
+ public:
+  explicit tee_exporter(std::vector<std::shared_ptr<ferry::span_exporter>> to) : to_(std::move(to)) {}
+  void export_span(ferry::span s) override {
+    for (std::size_t i = 0; i + 1 < to_.size(); ++i) to_[i]->export_span(s);
+    to_.back()->export_span(std::move(s));
+  }
+
+ private:
+  std::vector<std::shared_ptr<ferry::span_exporter>> to_;
+};
+
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -46,6 +59,9 @@ void add_common_flags(CLI::App& app, service_options& o) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--otlp", o.otlp,
+                 "Also send the handlers' spans to this OpenTelemetry collector (OTLP/HTTP), e.g. "
+                 "http://127.0.0.1:4318/v1/traces");
 }
 
 ferry::result<std::unique_ptr<service>> service::create(const service_options& o) {
@@ -58,7 +74,15 @@ ferry::result<std::unique_ptr<service>> service::create(const service_options& o
   spdlog::set_default_logger(logger);
 
   std::unique_ptr<service> s(new service(o));
-  s->tracer_ = ferry::tracer(std::make_shared<log_exporter>());
+  std::vector<std::shared_ptr<ferry::span_exporter>> exporters{std::make_shared<log_exporter>()};
+  if (!o.otlp.empty()) {
+    FERRY_ASSIGN_OR_RETURN(s->otlp_,
+                           ferry::otlp_exporter::create({.endpoint = o.otlp, .service_name = "shop-" + o.name}));
+    exporters.push_back(s->otlp_);
+    s->add_metrics([otlp = s->otlp_] { return otlp->prometheus_text(); });
+    spdlog::info("spans also go to the OpenTelemetry collector at {}", o.otlp);
+  }
+  s->tracer_ = ferry::tracer(std::make_shared<tee_exporter>(std::move(exporters)));
   std::error_code ec;
   std::filesystem::create_directories(o.data, ec);
   if (ec) return ferry::io_error("creating data directory " + o.data + ": " + ec.message());
@@ -104,7 +128,11 @@ int service::run(ferry::router& r, std::function<nlohmann::json()> stats) {
     return 1;
   }
   if (options_.http_port != 0) {
-    http_.serve_observability(metrics_, std::move(stats), more_metrics_);
+    http_.serve_observability(metrics_, std::move(stats), [this] {
+      std::string out;
+      for (const auto& f : more_metrics_) out += f();
+      return out;
+    });
     auto port = http_.start(options_.http_host, options_.http_port);
     if (!port.is_ok()) {
       spdlog::error("{}", port.status().to_string());
@@ -121,6 +149,9 @@ int service::run(ferry::router& r, std::function<nlohmann::json()> stats) {
   http_.stop();
   r.stop(std::chrono::seconds(10));
   for (auto& f : at_stop_) f();  // e.g. an outbox relay, while the bus still serves it
+  if (otlp_) {
+    if (ferry::status st = otlp_->shutdown(std::chrono::seconds(5)); !st.is_ok()) spdlog::warn("{}", st.to_string());
+  }
   bus_.streams->close();
   bus_.core->close();
   spdlog::info("stopped");

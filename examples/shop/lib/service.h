@@ -28,6 +28,7 @@
 #include "bus.h"
 #include "ferry/handler.h"
 #include "ferry/metrics.h"
+#include "ferry/otlp.h"
 #include "ferry/result.h"
 #include "ferry/router.h"
 #include "ferry/tracing.h"
@@ -42,10 +43,13 @@ struct service_options {
   std::string http_host = "127.0.0.1";
   int http_port = 0;  // 0: no HTTP server (order-service requires one)
   std::string log_level = "info";
+  // OTLP/HTTP traces endpoint of an OpenTelemetry collector (http://host:4318/v1/traces): the
+  // handlers' spans are sent there too (ferry/otlp.h). Empty: spans are only logged at debug.
+  std::string otlp;
 };
 
 // Adds --server (default $FERRY_SERVER, else nats://127.0.0.1:4222), --data, --http,
-// --http-host and --log-level.
+// --http-host, --log-level and --otlp.
 void add_common_flags(CLI::App& app, service_options& o);
 
 class service {
@@ -73,7 +77,7 @@ class service {
       std::vector<ferry::handler_middleware> before = {}) const;
 
   // More families for GET /metrics (an outbox relay's, an orchestrator's). Before run().
-  void add_metrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
+  void add_metrics(std::function<std::string()> more) { more_metrics_.push_back(std::move(more)); }
   // Runs `f` when the service stops, after the router and before the bus closes.
   void at_stop(std::function<void()> f) { at_stop_.push_back(std::move(f)); }
 
@@ -89,8 +93,9 @@ class service {
   ferry::tracer tracer_;
   ferry::metrics_registry metrics_;
   http_server http_;
-  std::function<std::string()> more_metrics_;
+  std::vector<std::function<std::string()>> more_metrics_;
   std::vector<std::function<void()>> at_stop_;
+  std::shared_ptr<ferry::otlp_exporter> otlp_;
 };
 
 // The trace id of the handler span running on this thread ("-" outside one), for log lines.
