@@ -10,6 +10,7 @@ each body; then checks them with the OpenTelemetry JS project's protobuf types (
 """
 import glob
 import http.server
+import itertools
 import json
 import os
 import subprocess
@@ -20,15 +21,14 @@ from collections import defaultdict
 def serve(port, out):
     os.makedirs(out, exist_ok=True)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        count = 0
+    numbers = itertools.count(1)  # next() is atomic under the GIL: one number per request
 
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             ok = self.path == "/v1/traces" and self.headers.get("Content-Type") == "application/x-protobuf"
             if ok:
-                Handler.count += 1
-                with open(os.path.join(out, "%06d.bin" % Handler.count), "wb") as f:
+                with open(os.path.join(out, "%06d.bin" % next(numbers)), "wb") as f:
                     f.write(body)
             self.send_response(200 if ok else 400)
             self.send_header("Content-Type", "application/x-protobuf")

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -35,9 +36,17 @@ def main():
     a = ap.parse_args()
     failed = []
     deadline = time.time() + a.wait
+    targets, rules = [], []
     while True:
-        targets = get(a.url, "/api/v1/targets")["data"]["activeTargets"]
-        rules = [r for g in get(a.url, "/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+        try:
+            targets = get(a.url, "/api/v1/targets")["data"]["activeTargets"]
+            rules = [r for g in get(a.url, "/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+        except (urllib.error.URLError, OSError) as e:  # Prometheus still starting
+            if time.time() > deadline:
+                print("   FAILED: Prometheus at %s does not answer: %s" % (a.url, e))
+                return 1
+            time.sleep(0.5)
+            continue
         up = [t for t in targets if t["health"] == "up" and not t.get("lastError")]
         evaluated = [r for r in rules if r.get("health") == "ok" and not r.get("lastError")]
         if (len(up) >= a.targets and len(evaluated) == len(rules) and rules) or time.time() > deadline:

@@ -165,6 +165,8 @@ if command -v node >/dev/null && [ -d "$js_dir/node_modules/@opentelemetry/otlp-
   wait_port "$otlp_port" || exit 2
   otlp_args=(--otlp "http://127.0.0.1:$otlp_port/v1/traces")
   echo "== OpenTelemetry collector (a stand-in) on http://127.0.0.1:$otlp_port/v1/traces"
+else
+  echo "== node or npm @opentelemetry/otlp-transformer is missing (make deps): the trace checks are SKIPPED"
 fi
 echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port), payment, notification (:$notif_port)"
 # The saga's payment timeout must outlast what a crash of inventory-service delays a reply by: a
@@ -199,6 +201,9 @@ if command -v prometheus >/dev/null; then
   echo "== prometheus on http://127.0.0.1:$prom_port scraping $prom_targets targets every second"
   start prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
     --web.listen-address="127.0.0.1:$prom_port" --log.level=warn
+  wait_port "$prom_port" || exit 2
+else
+  echo "== prometheus is not installed (make deps installs it): the Prometheus checks are SKIPPED"
 fi
 
 : >"$work/load.out"  # before the tail opens it

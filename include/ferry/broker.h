@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ferry/result.h"
@@ -22,12 +23,14 @@ namespace ferry {
 
 struct embedded_broker_options {
   // A ferryd configuration file (nats-server's syntax, docs/configuration.md), read first; the
-  // fields below that differ from their defaults override it. Empty: none.
+  // fields below that are set override it. Empty: none.
   std::string config_file;
-  std::string host = "127.0.0.1";
-  int port = 0;       // 0: a free port (see port())
-  int http_port = 0;  // monitoring (/varz, /jsz, /metrics...): 0 off, -1 a free port
-  int workers = 0;    // I/O threads; 0: one per core
+  // Unset: the configuration file's value, else 127.0.0.1, a free port (0; see port()), no
+  // monitoring, one I/O thread per core.
+  std::optional<std::string> host;
+  std::optional<int> port;       // 0: a free port
+  std::optional<int> http_port;  // monitoring (/varz, /jsz, /metrics...): 0 off, -1 a free port
+  std::optional<int> workers;    // I/O threads; 0: one per core
   bool jetstream = false;
   std::string store_dir;     // JetStream's files; default <tmp>/ferryd/jetstream
   bool sync_always = false;  // fsync before every publish acknowledgement (group commit)

@@ -15,11 +15,14 @@ embedded_broker::~embedded_broker() { shutdown(); }
 result<std::unique_ptr<embedded_broker>> embedded_broker::start(embedded_broker_options options) {
   broker::server_options o;
   if (!options.config_file.empty()) FERRY_RETURN_IF_ERROR(broker::load_config_file(options.config_file, o));
-  const embedded_broker_options defaults;
-  if (options.host != defaults.host || options.config_file.empty()) o.host = options.host;
-  if (options.port != defaults.port || options.config_file.empty()) o.port = options.port;
-  if (options.http_port != defaults.http_port) o.http_port = options.http_port;
-  if (options.workers != defaults.workers) o.workers = options.workers;
+  if (options.config_file.empty()) {
+    o.host = "127.0.0.1";
+    o.port = 0;  // a free port, not ferryd's 4222: an embedded broker must not collide with a daemon
+  }
+  if (options.host) o.host = *options.host;
+  if (options.port) o.port = *options.port;
+  if (options.http_port) o.http_port = *options.http_port;
+  if (options.workers) o.workers = *options.workers;
   if (options.jetstream) o.jetstream = true;
   if (!options.store_dir.empty()) o.store_dir = options.store_dir;
   if (options.sync_always) o.sync_always = true;

@@ -38,9 +38,10 @@ TEST(EmbeddedBroker, ServesClientsWithJetStreamAndMonitoring) {
 
 TEST(EmbeddedBroker, ReadsAConfigurationFileAndRefusesABadOne) {
   const std::string dir = test::make_temp_dir("ferry-embedded-conf");
-  std::ofstream(dir + "/ok.conf") << "max_payload: 2048\n";
-  auto b = embedded_broker::start({.config_file = dir + "/ok.conf"});
+  std::ofstream(dir + "/ok.conf") << "max_payload: 2048\nport: 4999\n";
+  auto b = embedded_broker::start({.config_file = dir + "/ok.conf", .port = 0});  // the option overrides the file
   ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_NE((*b)->port(), 4999) << "port = 0 given: a free port, not the file's";
   test::raw_client c;
   ASSERT_TRUE(c.connect((*b)->port()));
   EXPECT_NE(c.info().find("\"max_payload\":2048"), std::string::npos) << "the file's setting is in INFO: " << c.info();

@@ -1,6 +1,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -9,16 +10,16 @@
 
 #include "base/prometheus.h"
 #include "ferry/otlp.h"
-#include "trace_service.pb.h"
+#include "ferry_otlp_trace_service.pb.h"
 
 namespace ferry {
 
 namespace {
 
 using std::chrono::milliseconds;
-namespace pb_common = opentelemetry::proto::common::v1;
-namespace pb_trace = opentelemetry::proto::trace::v1;
-namespace pb_collector = opentelemetry::proto::collector::trace::v1;
+namespace pb_common = ferry::otlp::v1;
+namespace pb_trace = ferry::otlp::v1;
+namespace pb_collector = ferry::otlp::v1;
 
 constexpr const char* kVersion = "0.1.0";
 
@@ -129,9 +130,15 @@ struct otlp_exporter::impl {
   bool send(const std::vector<queued_span>& batch, std::chrono::steady_clock::time_point give_up) {
     const std::string body = encode(batch, options);
     httplib::Client http(base_url);
-    http.set_connection_timeout(options.timeout);
-    http.set_read_timeout(options.timeout);
-    http.set_write_timeout(options.timeout);
+    // A request never runs past the shutdown deadline (when there is one).
+    milliseconds limit = options.timeout;
+    if (give_up != std::chrono::steady_clock::time_point::max()) {
+      limit = std::clamp(std::chrono::duration_cast<milliseconds>(give_up - std::chrono::steady_clock::now()),
+                         milliseconds(1), options.timeout);
+    }
+    http.set_connection_timeout(limit);
+    http.set_read_timeout(limit);
+    http.set_write_timeout(limit);
     httplib::Headers headers;
     for (const auto& [k, v] : options.headers) headers.emplace(k, v);
     milliseconds backoff = options.initial_backoff;
@@ -141,15 +148,18 @@ struct otlp_exporter::impl {
       auto r = http.Post(path, headers, body, "application/x-protobuf");
       if (r && r->status >= 200 && r->status < 300) {
         pb_collector::ExportTraceServiceResponse resp;
+        std::uint64_t rejected = 0;
         if (!r->body.empty() && resp.ParseFromString(r->body) && resp.has_partial_success()) {
-          const auto rejected = static_cast<std::uint64_t>(resp.partial_success().rejected_spans());
-          count(&otlp_stats::rejected, rejected);
+          const std::int64_t n = resp.partial_success().rejected_spans();
+          rejected =
+              static_cast<std::uint64_t>(std::clamp<std::int64_t>(n, 0, static_cast<std::int64_t>(batch.size())));
           if (rejected > 0) {
             spdlog::warn("otlp: {} rejected {} of {} spans: {}", base_url + path, rejected, batch.size(),
                          resp.partial_success().error_message());
           }
         }
-        count(&otlp_stats::exported, batch.size());
+        count(&otlp_stats::rejected, rejected);
+        count(&otlp_stats::exported, batch.size() - rejected);
         return true;
       }
       const bool retryable = !r || r->status == 429 || r->status == 502 || r->status == 503 || r->status == 504;
@@ -195,7 +205,12 @@ struct otlp_exporter::impl {
       in_flight = true;
       const auto give_up = stopping ? flush_deadline : std::chrono::steady_clock::time_point::max();
       lock.unlock();
-      send(batch, give_up);
+      try {
+        send(batch, give_up);
+      } catch (const std::exception& e) {  // an exception must not end the process from this thread
+        spdlog::error("otlp: sending {} spans failed: {}; dropped", batch.size(), e.what());
+        count(&otlp_stats::failed, batch.size());
+      }
       lock.lock();
       in_flight = false;
       idle_cv.notify_all();
@@ -209,6 +224,7 @@ struct otlp_exporter::impl {
   std::deque<queued_span> queue;
   otlp_stats stats;
   bool stopping = false, abandon = false, in_flight = false;
+  bool shutting_down = false, shut_down = false;  // shutdown() began / ended
   std::chrono::steady_clock::time_point flush_deadline = std::chrono::steady_clock::time_point::max();
   std::thread thread;
 };
@@ -218,17 +234,20 @@ otlp_exporter::otlp_exporter(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 otlp_exporter::~otlp_exporter() { (void)shutdown(milliseconds(0)); }
 
 result<std::shared_ptr<otlp_exporter>> otlp_exporter::create(otlp_options options) {
-  static const std::regex url(R"(^(https?://[A-Za-z0-9._\-\[\]:]+)(/[^\s]*)$)");
+  // Hosts as cpp-httplib reads them: a name or IPv4 address, or an IPv6 address in brackets.
+  static const std::regex url(R"(^(https?://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?)(/[^\s]*)$)");
   std::smatch m;
-  if (!std::regex_match(options.endpoint, m, url)) {
+  const auto bad = [&] {
     return invalid_argument("otlp: endpoint \"" + options.endpoint +
                             "\": expected http(s)://host[:port]/path, e.g. http://127.0.0.1:4318/v1/traces");
-  }
+  };
+  if (!std::regex_match(options.endpoint, m, url)) return bad();
+  if (m[2].matched && (std::stoi(m[2].str()) < 1 || std::stoi(m[2].str()) > 65535)) return bad();
   if (options.max_queue == 0 || options.max_batch == 0 || options.max_attempts < 1) {
     return invalid_argument("otlp: max_queue, max_batch and max_attempts must be at least 1");
   }
   if (options.service_name.empty()) return invalid_argument("otlp: service_name is empty");
-  auto i = std::make_unique<impl>(options, m[1].str(), m[2].str());
+  auto i = std::make_unique<impl>(options, m[1].str(), m[3].str());
   impl* raw = i.get();
   std::shared_ptr<otlp_exporter> e(new otlp_exporter(std::move(i)));
   raw->thread = std::thread([raw] { raw->run(); });
@@ -247,7 +266,12 @@ void otlp_exporter::export_span(span s) {
 
 status otlp_exporter::shutdown(milliseconds timeout) {
   std::unique_lock lock(impl_->mu);
-  if (!impl_->thread.joinable()) return status::ok();
+  if (impl_->shutting_down) {
+    // Another caller is shutting down (or did): wait for it, then report nothing more.
+    impl_->idle_cv.wait(lock, [&] { return impl_->shut_down; });
+    return status::ok();
+  }
+  impl_->shutting_down = true;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::uint64_t failed_before = impl_->stats.failed;
   impl_->stopping = true;
@@ -267,7 +291,9 @@ status otlp_exporter::shutdown(milliseconds timeout) {
   {
     std::lock_guard relock(impl_->mu);
     lost = impl_->stats.failed - failed_before;
+    impl_->shut_down = true;
   }
+  impl_->idle_cv.notify_all();
   if (!flushed || left > 0) {
     return deadline_exceeded("otlp: " + std::to_string(lost) + " spans not sent within " +
                              std::to_string(timeout.count()) + " ms of shutdown");

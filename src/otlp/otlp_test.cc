@@ -234,7 +234,17 @@ TEST(Otlp, APartialSuccessIsCounted) {
   (*e)->export_span(make_span(2, false));
   ASSERT_TRUE((*e)->shutdown(10s).is_ok());
   EXPECT_EQ((*e)->stats().rejected, 1u);
-  EXPECT_EQ((*e)->stats().exported, 2u);
+  EXPECT_EQ((*e)->stats().exported, 1u) << "the rejected span was not accepted";
+}
+
+TEST(Otlp, ConcurrentShutdownsEndTogether) {
+  receiver rx;
+  auto e = otlp_exporter::create(fast(rx.endpoint()));
+  (*e)->export_span(make_span(1, false));
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i) callers.emplace_back([&] { EXPECT_TRUE((*e)->shutdown(10s).is_ok()); });
+  for (auto& c : callers) c.join();
+  EXPECT_EQ((*e)->stats().exported, 1u);
 }
 
 TEST(Otlp, BadOptionsAreRefused) {
@@ -242,6 +252,11 @@ TEST(Otlp, BadOptionsAreRefused) {
             status_code::invalid_argument);
   EXPECT_EQ(otlp_exporter::create({.endpoint = "http://collector:4318"}).status().code(), status_code::invalid_argument)
       << "the path (/v1/traces) is needed";
+  EXPECT_EQ(otlp_exporter::create({.endpoint = "http://collector:99999999999/v1/traces"}).status().code(),
+            status_code::invalid_argument);
+  EXPECT_EQ(otlp_exporter::create({.endpoint = "http://:4318/v1/traces"}).status().code(),
+            status_code::invalid_argument);
+  EXPECT_TRUE(otlp_exporter::create({.endpoint = "http://[::1]:4318/v1/traces"}).is_ok());
   EXPECT_EQ(otlp_exporter::create({.service_name = ""}).status().code(), status_code::invalid_argument);
   EXPECT_EQ(otlp_exporter::create({.max_queue = 0}).status().code(), status_code::invalid_argument);
 }

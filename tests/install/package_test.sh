@@ -38,6 +38,8 @@ dpkg-deb -e "$server" "$out/control"
 grep -qx '/etc/ferry/ferryd.conf' "$out/control/conffiles" || fail "/etc/ferry/ferryd.conf is not a conffile"
 grep -q 'adduser --system' "$out/control/postinst" || fail "postinst creates no user"
 [ -x "$out/control/postinst" ] || fail "postinst is not executable"
+grep -q "stop ferryd" "$out/control/prerm" || fail "prerm does not stop the service"
+[ -x "$out/control/postrm" ] || fail "no postrm"
 
 mkdir -p "$out/root"
 for d in "$server" "$cli" "$dev"; do dpkg-deb -x "$d" "$out/root"; done

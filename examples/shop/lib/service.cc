@@ -150,7 +150,7 @@ int service::run(ferry::router& r, std::function<nlohmann::json()> stats) {
   r.stop(std::chrono::seconds(10));
   for (auto& f : at_stop_) f();  // e.g. an outbox relay, while the bus still serves it
   if (otlp_) {
-    if (ferry::status st = otlp_->shutdown(std::chrono::seconds(5)); !st.is_ok()) spdlog::warn("{}", st.to_string());
+    if (ferry::status st = otlp_->shutdown(std::chrono::seconds(3)); !st.is_ok()) spdlog::warn("{}", st.to_string());
   }
   bus_.streams->close();
   bus_.core->close();
