@@ -12,6 +12,7 @@
 
 #include "commit_signal.h"
 #include "ferry/sql.h"
+#include "pool.h"
 
 namespace ferry::sql {
 
@@ -145,7 +146,10 @@ class pg_transaction final : public transaction {
 
 class pg_database final : public database {
  public:
-  pg_database(std::string conninfo, options o) : conninfo_(std::move(conninfo)), options_(std::move(o)) {}
+  pg_database(std::string conninfo, options o)
+      : conninfo_(std::move(conninfo)),
+        options_(std::move(o)),
+        pool_(options_.pool_size, options_.busy_timeout, "postgres", [this] { return connect(); }) {}
   ~pg_database() override {
     stop_ = true;
     if (listener_.joinable()) listener_.join();
@@ -164,29 +168,11 @@ class pg_database final : public database {
   }
 
   result<std::unique_ptr<transaction>> begin() override {
-    std::unique_ptr<connection> c;
-    {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, options_.busy_timeout, [&] { return !idle_.empty() || open_ < options_.pool_size; })) {
-        return unavailable("postgres: no free connection after " + std::to_string(options_.busy_timeout.count()) +
-                           " ms");
-      }
-      if (!idle_.empty()) {
-        c = std::move(idle_.back());
-        idle_.pop_back();
-      } else {
-        ++open_;
-      }
-    }
-    if (c && PQstatus(c->c) != CONNECTION_OK) PQreset(c->c);  // the server restarted since
-    if (!c || PQstatus(c->c) != CONNECTION_OK) {
-      auto made = connect();
-      if (!made.is_ok()) {
-        give_back(nullptr);
-        return made.status();
-      }
-      c = std::move(made).value();
-    }
+    // An idle connection to a server that restarted meanwhile is reset, or replaced.
+    FERRY_ASSIGN_OR_RETURN(auto c, pool_.take([](connection& idle) {
+      if (PQstatus(idle.c) != CONNECTION_OK) PQreset(idle.c);
+      return PQstatus(idle.c) == CONNECTION_OK;
+    }));
     auto tx = std::make_unique<pg_transaction>(this, std::move(c));
     FERRY_RETURN_IF_ERROR(tx->run_plain("BEGIN"));
     return std::unique_ptr<transaction>(std::move(tx));
@@ -214,29 +200,11 @@ class pg_database final : public database {
   }
   void wake() override { signal_.notify(); }
 
-  void give_back(std::unique_ptr<connection> c) {
-    {
-      std::lock_guard lock(mu_);
-      if (c) {
-        idle_.push_back(std::move(c));
-      } else {
-        --open_;
-      }
-    }
-    cv_.notify_one();
-  }
+  void give_back(std::unique_ptr<connection> c) { pool_.give_back(std::move(c)); }
   detail::commit_signal& commit_signal() { return signal_; }
   [[nodiscard]] const std::string& channel() const { return options_.channel; }
   [[nodiscard]] bool notifies() const { return options_.notify_other_processes; }
-  status prime() {
-    FERRY_ASSIGN_OR_RETURN(auto c, connect());
-    {
-      std::lock_guard lock(mu_);
-      ++open_;
-    }
-    give_back(std::move(c));
-    return status::ok();
-  }
+  status prime() { return pool_.prime(); }
 
  private:
   // LISTENs on the channel and wakes waiters on each NOTIFY; reconnects (and wakes them, since
@@ -273,10 +241,7 @@ class pg_database final : public database {
 
   std::string conninfo_;
   options options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<connection>> idle_;
-  std::size_t open_ = 0;
+  detail::connection_pool<connection> pool_;
   detail::commit_signal signal_;
   std::uint64_t seen_ = 0;
   std::once_flag listener_once_;

@@ -11,6 +11,7 @@
 
 #include "commit_signal.h"
 #include "ferry/sql.h"
+#include "pool.h"
 
 namespace ferry::sql {
 
@@ -169,9 +170,12 @@ class sqlite_transaction final : public transaction {
 class sqlite_database final : public database {
  public:
   sqlite_database(std::string path, options o)
-      : path_(std::move(path)), options_(std::move(o)), signal_(signal_for(path_)) {
-    if (path_ == ":memory:") options_.pool_size = 1;  // every connection would be a new database
-  }
+      : path_(std::move(path)),
+        options_(std::move(o)),
+        signal_(signal_for(path_)),
+        // With ":memory:" every connection would be a new database: one connection.
+        pool_(path_ == ":memory:" ? 1 : options_.pool_size, options_.busy_timeout, "sqlite " + path_,
+              [this] { return connect(); }) {}
   ~sqlite_database() override = default;
 
   result<std::unique_ptr<connection>> connect() {
@@ -186,30 +190,9 @@ class sqlite_database final : public database {
   }
 
   result<std::unique_ptr<transaction>> begin() override {
-    std::unique_ptr<connection> c;
-    {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, options_.busy_timeout, [&] { return !idle_.empty() || open_ < options_.pool_size; })) {
-        return unavailable("sqlite: no free connection to " + path_ + " after " +
-                           std::to_string(options_.busy_timeout.count()) + " ms");
-      }
-      if (!idle_.empty()) {
-        c = std::move(idle_.back());
-        idle_.pop_back();
-      } else {
-        ++open_;
-      }
-    }
-    if (!c) {
-      auto made = connect();
-      if (!made.is_ok()) {
-        give_back(nullptr);
-        return made.status();
-      }
-      c = std::move(made).value();
-    }
+    FERRY_ASSIGN_OR_RETURN(auto c, pool_.take());
     if (status s = c->exec_plain("BEGIN IMMEDIATE"); !s.is_ok()) {
-      give_back(std::move(c));
+      pool_.give_back(std::move(c));
       return s;
     }
     return std::unique_ptr<transaction>(new sqlite_transaction(this, std::move(c)));
@@ -219,38 +202,15 @@ class sqlite_database final : public database {
   bool wait_for_commit(std::chrono::milliseconds timeout) override { return signal_->wait(seen_, timeout); }
   void wake() override { signal_->notify(); }
 
-  // Returns a connection to the pool (nullptr: one that could not be opened).
-  void give_back(std::unique_ptr<connection> c) {
-    {
-      std::lock_guard lock(mu_);
-      if (c) {
-        idle_.push_back(std::move(c));
-      } else {
-        --open_;
-      }
-    }
-    cv_.notify_one();
-  }
+  void give_back(std::unique_ptr<connection> c) { pool_.give_back(std::move(c)); }
   detail::commit_signal& commit_signal() { return *signal_; }
-  // Opens the first connection, so a bad path fails at open and not at the first transaction.
-  status prime() {
-    FERRY_ASSIGN_OR_RETURN(auto c, connect());
-    {
-      std::lock_guard lock(mu_);
-      ++open_;
-    }
-    give_back(std::move(c));
-    return status::ok();
-  }
+  status prime() { return pool_.prime(); }
 
  private:
   std::string path_;
   options options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<connection>> idle_;
-  std::size_t open_ = 0;
   std::shared_ptr<detail::commit_signal> signal_;
+  detail::connection_pool<connection> pool_;
   std::uint64_t seen_ = 0;  // signals this object's waiter has seen (guarded by the signal's lock)
 };
 
