@@ -4,7 +4,7 @@
 #include <set>
 #include <thread>
 
-#include "db_fixture.h"
+#include "sql/db_fixture.h"
 #include "ferry/inproc.h"
 
 namespace ferry {

@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "db_fixture.h"
+#include "sql/db_fixture.h"
 #include "ferry/inproc.h"
 
 namespace ferry {

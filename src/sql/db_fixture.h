@@ -1,6 +1,6 @@
-// The consistency tests run every case on both databases: SQLite in a temporary directory and a
-// real PostgreSQL (tests/support/postgres_server.h, started once per test binary, one fresh
-// database per test).
+// The tests of ferry::sql and of the consistency library run every case on both databases:
+// SQLite in a temporary directory and a real PostgreSQL (tests/support/postgres_server.h, started
+// once per test binary, one fresh database per test).
 #pragma once
 
 #include <gtest/gtest.h>

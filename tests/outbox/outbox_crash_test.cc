@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "consistency/db_fixture.h"
+#include "sql/db_fixture.h"
 #include "ferry/jetstream.h"
 #include "ferry/outbox.h"
 #include "raw_client.h"
