@@ -55,3 +55,16 @@ function(ferry_test name)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
 endfunction()
+
+# ferry_grpc_generate(TARGET): protoc's messages and gRPC's services for the .proto sources of
+# TARGET, in its binary directory (which it includes); generated code is not ours, so no -Werror.
+function(ferry_grpc_generate target)
+  get_target_property(dir ${target} SOURCE_DIR)
+  get_target_property(bin ${target} BINARY_DIR)
+  protobuf_generate(TARGET ${target} LANGUAGE cpp IMPORT_DIRS ${dir} PROTOC_OUT_DIR ${bin})
+  protobuf_generate(TARGET ${target} LANGUAGE grpc IMPORT_DIRS ${dir} PROTOC_OUT_DIR ${bin}
+    GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
+    PLUGIN "protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>")
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${bin}>)
+  set_target_properties(${target} PROPERTIES COMPILE_OPTIONS "")
+endfunction()

@@ -39,5 +39,5 @@ set(CPACK_DEBIAN_CLI_PACKAGE_DEPENDS "libc6, libstdc++6, libnats3.4, libssl3, li
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libferry-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_COMPONENT_DEV_DESCRIPTION "ferry SDK for C++20 microservices messaging (development files)\n Transports (in-process, NATS, JetStream, Kafka, Redis Streams, RabbitMQ), a\n router with middleware, outbox, inbox and sagas, and ferryd embedded; static\n libraries, headers, a CMake package (find_package(ferry)) and pkg-config files.")
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libspdlog-dev, libfmt-dev, nlohmann-json3-dev, libsqlite3-dev, libpq-dev, libssl-dev, libnats-dev, librdkafka-dev, libhiredis-dev, librabbitmq-dev, libasio-dev, libcpp-httplib-dev, libprotobuf-dev (>= 3.21), libprotobuf-dev (<< 3.22), pkg-config")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libspdlog-dev, libfmt-dev, nlohmann-json3-dev, libsqlite3-dev, libpq-dev, libssl-dev, libnats-dev, librdkafka-dev, libhiredis-dev, librabbitmq-dev, libasio-dev, libcpp-httplib-dev, libgrpc++-dev, libprotobuf-dev (>= 3.21), libprotobuf-dev (<< 3.22), pkg-config")
 include(CPack)

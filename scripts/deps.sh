@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libnats-dev libprotobuf-c-dev libsqlite3-dev
   librdkafka-dev libhiredis-dev librabbitmq-dev libpq-dev
   libprotobuf-dev protobuf-compiler libcpp-httplib-dev libjemalloc-dev
+  # gRPC beside the bus (ferry::grpc and the shop's payment service)
+  libgrpc++-dev protobuf-compiler-grpc
   # reference server and clients we did not write, for interop, differential tests and benchmarks
   nats-server golang-go golang-github-nats-io-go-nats-dev redis-server redis-tools
   rabbitmq-server python3-pika

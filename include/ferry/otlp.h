@@ -18,7 +18,10 @@
 // "ferry", kind CONSUMER, and the OpenTelemetry messaging attributes: messaging.system,
 // messaging.operation.type ("process"), messaging.destination.name, messaging.message.id,
 // messaging.consumer.group.name, plus ferry.handler, ferry.attempt, ferry.outcome and
-// ferry.saga.id. Status: unset on ack, error (with the reason) otherwise.
+// ferry.saga.id. Status: unset on ack, error (with the reason) otherwise. The spans of gRPC calls
+// (ferry::grpc's interceptors) are kind CLIENT or SERVER with OpenTelemetry's RPC attributes:
+// rpc.system ("grpc"), rpc.service, rpc.method, rpc.grpc.status_code, and ferry.correlation_id;
+// status error when the call's status is not OK.
 //
 // Link ferry::otlp.
 #pragma once

@@ -58,7 +58,14 @@ std::optional<span_context> parse_traceparent(std::string_view value);
 // "00-<trace id>-<span id>-<flags>".
 std::string format_traceparent(const span_context& c);
 
-// One handler call.
+// What a span stands for (OpenTelemetry's SpanKind).
+enum class span_kind : std::uint8_t {
+  consumer,  // a handler processing a message (the tracing middleware)
+  client,    // an outgoing RPC (ferry::grpc's client interceptor)
+  server,    // an incoming RPC (ferry::grpc's server interceptor)
+};
+
+// One handler call, or one side of an RPC.
 struct span {
   ferry::trace_id trace_id;
   ferry::span_id span_id;
@@ -75,6 +82,12 @@ struct span {
   std::string handler;         // ferry.handler
   std::uint64_t attempt = 1;   // ferry.attempt: delivery count plus in-process retries
   std::string saga_id;         // ferry.saga.id: the Ferry-Saga-Id header, when the message has one
+  span_kind kind = span_kind::consumer;
+  // RPC spans (client and server; system is "grpc", outcome "ok" or "error"): rpc.service
+  // ("shop.payment.v1.Payment"), rpc.method ("Charge"), rpc.grpc.status_code (0 is OK).
+  std::string rpc_service, rpc_method;
+  int rpc_status_code = 0;
+  std::string correlation_id;  // ferry.correlation_id, when the call carried one
 
   [[nodiscard]] bool is_root() const { return !parent_span_id.valid(); }
 };
@@ -113,7 +126,29 @@ class tracer {
   std::shared_ptr<span_exporter> exporter_;
 };
 
-// The traceparent of the span the tracing middleware runs on this thread; empty outside one.
+// The traceparent of the span the tracing middleware (or an RPC interceptor) runs on this
+// thread; empty outside one.
 std::string current_traceparent();
+// That span's context; null outside one.
+const span_context* current_span_context();
+
+// Makes `c` the current span of this thread and returns the one it replaces: for code whose span
+// does not follow a scope (an RPC interceptor sets it on one hook and restores it on a later one).
+// Prefer current_span_scope.
+const span_context* exchange_current_span(const span_context* c);
+
+// Makes `c` the current span of this thread (what current_traceparent() returns) until the scope
+// ends; scopes nest. For code that runs work outside a router handler, such as an RPC server
+// interceptor. `c` must outlive the scope.
+class current_span_scope {
+ public:
+  explicit current_span_scope(const span_context* c);
+  ~current_span_scope();
+  current_span_scope(const current_span_scope&) = delete;
+  current_span_scope& operator=(const current_span_scope&) = delete;
+
+ private:
+  const span_context* outer_;
+};
 
 }  // namespace ferry

@@ -56,10 +56,24 @@ void encode_span(const span& s, std::string_view outcome, std::string_view syste
   out->set_span_id(id_bytes(s.span_id.value, 8));
   if (s.parent_span_id.valid()) out->set_parent_span_id(id_bytes(s.parent_span_id.value, 8));
   out->set_name(s.name);
-  out->set_kind(pb_trace::Span::SPAN_KIND_CONSUMER);
   out->set_start_time_unix_nano(unix_nanos(s.start));
   out->set_end_time_unix_nano(unix_nanos(s.end));
   auto* a = out->mutable_attributes();
+  if (s.kind != span_kind::consumer) {
+    // An RPC: OpenTelemetry's RPC conventions; an error is any status but OK.
+    out->set_kind(s.kind == span_kind::client ? pb_trace::Span::SPAN_KIND_CLIENT : pb_trace::Span::SPAN_KIND_SERVER);
+    add(a, "rpc.system", std::string(system.empty() ? "grpc" : system));
+    if (!s.rpc_service.empty()) add(a, "rpc.service", s.rpc_service);
+    if (!s.rpc_method.empty()) add(a, "rpc.method", s.rpc_method);
+    add(a, "rpc.grpc.status_code", static_cast<std::int64_t>(s.rpc_status_code));
+    if (!s.correlation_id.empty()) add(a, "ferry.correlation_id", s.correlation_id);
+    if (s.rpc_status_code != 0) {
+      out->mutable_status()->set_code(pb_trace::Status::STATUS_CODE_ERROR);
+      out->mutable_status()->set_message(s.error.is_ok() ? std::string(outcome) : s.error.to_string());
+    }
+    return;
+  }
+  out->set_kind(pb_trace::Span::SPAN_KIND_CONSUMER);
   if (!system.empty()) add(a, "messaging.system", std::string(system));
   add(a, "messaging.operation.type", "process");
   if (!s.destination.empty()) add(a, "messaging.destination.name", s.destination);
@@ -69,6 +83,7 @@ void encode_span(const span& s, std::string_view outcome, std::string_view syste
   add(a, "ferry.attempt", static_cast<std::int64_t>(s.attempt));
   if (!outcome.empty()) add(a, "ferry.outcome", std::string(outcome));
   if (!s.saga_id.empty()) add(a, "ferry.saga.id", s.saga_id);
+  if (!s.correlation_id.empty()) add(a, "ferry.correlation_id", s.correlation_id);
   if (outcome != "ack" && !outcome.empty()) {
     out->mutable_status()->set_code(pb_trace::Status::STATUS_CODE_ERROR);
     out->mutable_status()->set_message(s.error.is_ok() ? std::string(outcome) : s.error.to_string());

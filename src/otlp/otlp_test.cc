@@ -174,6 +174,50 @@ TEST(Otlp, AForeignDecoderReadsEveryField) {
   }
 }
 
+TEST(Otlp, RpcSpansCarryTheirKindAndTheRpcAttributes) {
+  receiver rx;
+  auto e = otlp_exporter::create(fast(rx.endpoint()));
+  ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+  for (int i = 0; i < 2; ++i) {
+    span s = make_span(static_cast<std::uint64_t>(i + 1), true);
+    s.kind = i == 0 ? span_kind::client : span_kind::server;
+    s.name = "shop.payment.v1.Payment/Charge";
+    s.system = "grpc";
+    s.outcome = i == 0 ? "ok" : "error";
+    s.error = i == 0 ? status::ok() : deadline_exceeded("Deadline Exceeded");
+    s.rpc_service = "shop.payment.v1.Payment";
+    s.rpc_method = "Charge";
+    s.rpc_status_code = i == 0 ? 0 : 4;
+    s.correlation_id = "order-7";
+    (*e)->export_span(std::move(s));
+  }
+  ASSERT_TRUE((*e)->shutdown(10s).is_ok());
+  auto reqs = rx.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  nlohmann::json j = foreign_decode(reqs[0].body);
+  if (j.is_null()) GTEST_SKIP() << "npm @opentelemetry/otlp-transformer is not installed (make deps: npm ci)";
+  const auto& spans = j["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& s = spans[i];
+    EXPECT_EQ(s["kind"], i == 0 ? "SPAN_KIND_CLIENT" : "SPAN_KIND_SERVER");
+    EXPECT_EQ(s["name"], "shop.payment.v1.Payment/Charge");
+    const auto a = attrs(s["attributes"]);
+    EXPECT_EQ(a.at("rpc.system"), "grpc");
+    EXPECT_EQ(a.at("rpc.service"), "shop.payment.v1.Payment");
+    EXPECT_EQ(a.at("rpc.method"), "Charge");
+    EXPECT_EQ(a.at("rpc.grpc.status_code"), i == 0 ? "0" : "4");
+    EXPECT_EQ(a.at("ferry.correlation_id"), "order-7");
+    EXPECT_EQ(a.count("messaging.system"), 0u) << "not a messaging span";
+    if (i == 0) {
+      EXPECT_FALSE(s.contains("status")) << "unset on OK";
+    } else {
+      EXPECT_EQ(s["status"]["code"], "STATUS_CODE_ERROR");
+      EXPECT_EQ(s["status"]["message"], "deadline_exceeded: Deadline Exceeded");
+    }
+  }
+}
+
 TEST(Otlp, A503IsTriedAgainAfterItsRetryAfter) {
   receiver rx({503});
   auto e = otlp_exporter::create(fast(rx.endpoint()));

@@ -126,21 +126,16 @@ void tracer::finish(span s) const {
 
 std::string current_traceparent() { return current_span ? format_traceparent(*current_span) : std::string(); }
 
+const span_context* current_span_context() { return current_span; }
+
+const span_context* exchange_current_span(const span_context* c) { return std::exchange(current_span, c); }
+
+current_span_scope::current_span_scope(const span_context* c) : outer_(current_span) { current_span = c; }
+current_span_scope::~current_span_scope() { current_span = outer_; }
+
 namespace middleware {
 
 namespace {
-
-// Makes `c` the current span of this thread until the scope ends.
-class current_span_scope {
- public:
-  explicit current_span_scope(const span_context* c) : outer_(current_span) { current_span = c; }
-  ~current_span_scope() { current_span = outer_; }
-  current_span_scope(const current_span_scope&) = delete;
-  current_span_scope& operator=(const current_span_scope&) = delete;
-
- private:
-  const span_context* outer_;
-};
 
 struct traced_handler {
   outcome handle(message& m) const {
@@ -151,6 +146,7 @@ struct traced_handler {
     s.destination = m.subject;
     s.message_id = m.id;
     s.saga_id = m.headers.value_or("Ferry-Saga-Id", "");
+    s.correlation_id = m.headers.value_or(header::correlation_id, "");
     s.consumer_group = info->group;
     s.handler = info->name;
     s.attempt = m.attempt();
