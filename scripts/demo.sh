@@ -10,7 +10,9 @@
 #   make demo TRANSPORT=kafka      # the same shop on Kafka (a 3-broker ferry-kafka-mock)
 #   make demo TRANSPORT=redis      # the same shop on Redis Streams (redis-server of its own)
 #   make demo TRANSPORT=rabbitmq   # the same shop on RabbitMQ (a rabbitmq-server node of its own)
+#   make demo PAYMENT=grpc         # inventory charges through payment-service's gRPC API: one
+#                                  # trace across the events and the call
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec bash examples/shop/run_shop.sh --bin "${BUILD:-build}/bin" --transport "${TRANSPORT:-nats}" \
-  --orders "${ORDERS:-300}" --rate "${RATE:-30}" --show
+  --payment "${PAYMENT:-bus}" --orders "${ORDERS:-300}" --rate "${RATE:-30}" --show

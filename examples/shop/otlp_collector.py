@@ -4,9 +4,12 @@ each body; then checks them with the OpenTelemetry JS project's protobuf types (
 @opentelemetry/otlp-transformer, via tests/interop/js/otlp_decode.js).
 
   otlp_collector.py serve PORT DIR         store each POST /v1/traces body as DIR/<n>.bin (answer 200)
-  otlp_collector.py check DIR JS_DIR       decode them all; every span well formed, the four services
+  otlp_collector.py check DIR JS_DIR [--grpc]
+                                           decode them all; every span well formed, the four services
                                            present, and one order's trace crossing them (each span's
-                                           parent found in another service's span)
+                                           parent found in another service's span); with --grpc also
+                                           a Charge call: shop-inventory's CLIENT span, child of its
+                                           handler's span, parent of shop-payment's SERVER span
 """
 import glob
 import http.server
@@ -41,7 +44,26 @@ def serve(port, out):
     http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
-def check(out, js_dir):
+def check_grpc(spans):
+    """The Charge calls' spans chain: inventory handler -> CLIENT (inventory) -> SERVER (payment)."""
+    by_id = {s["spanId"]: (svc, s) for svc, s in spans}
+    chained = 0
+    for svc, s in spans:
+        if svc != "shop-payment" or s.get("kind") != "SPAN_KIND_SERVER" or s.get("name") != "shop.payment.v1.Payment/Charge":
+            continue
+        client_svc, client = by_id.get(s.get("parentSpanId"), (None, None))
+        if client_svc != "shop-inventory" or client.get("kind") != "SPAN_KIND_CLIENT" or client["traceId"] != s["traceId"]:
+            continue
+        handler_svc, handler = by_id.get(client.get("parentSpanId"), (None, None))
+        if handler_svc == "shop-inventory" and handler.get("kind") == "SPAN_KIND_CONSUMER":
+            chained += 1
+    servers = sum(1 for svc, s in spans if s.get("kind") == "SPAN_KIND_SERVER")
+    print("== otlp: %d gRPC SERVER spans; %d Charge calls chain handler -> CLIENT -> SERVER across the services"
+          % (servers, chained))
+    return [] if chained > 0 else ["no Charge call whose spans chain from inventory's handler into payment-service"]
+
+
+def check(out, js_dir, grpc=False):
     spans = []  # (service, span)
     for path in sorted(glob.glob(os.path.join(out, "*.bin"))):
         decoded = subprocess.run(["node", "otlp_decode.js", path], cwd=js_dir, capture_output=True, text=True)
@@ -76,6 +98,8 @@ def check(out, js_dir):
     print("== otlp: %d bodies, %d spans from %s; trace %s crosses %d services with %d parent links between them"
           % (len(glob.glob(os.path.join(out, "*.bin"))), len(spans), ", ".join(services), best,
              len(traces[best]) if best else 0, cross[best] if best else 0))
+    if grpc:
+        failed += check_grpc(spans)
     for f in failed:
         print("   FAILED: " + f)
     return 1 if failed else 0
@@ -84,8 +108,8 @@ def check(out, js_dir):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "serve":
         serve(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 4 and sys.argv[1] == "check":
-        sys.exit(check(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) in (4, 5) and sys.argv[1] == "check" and sys.argv[4:] in ([], ["--grpc"]):
+        sys.exit(check(sys.argv[2], sys.argv[3], grpc=len(sys.argv) == 5))
     else:
         print(__doc__)
         sys.exit(2)

@@ -6,24 +6,28 @@
 # shop-load's progress and summary; stops everything it started. Exits with shop-load's status
 # (0: every check passed). Used by `make demo` and by the shop_e2e tests.
 #
-#   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka|redis|rabbitmq] [--orders N] [--rate R] [--no-kill]
-#                             [--keep] [--show]
+#   examples/shop/run_shop.sh [--bin DIR] [--transport nats|kafka|redis|rabbitmq] [--payment bus|grpc]
+#                             [--orders N] [--rate R] [--no-kill] [--keep] [--show]
 #     --transport  nats (default): ferryd, JetStream streams and NATS request/reply;
 #                  kafka: a 3-broker ferry-kafka-mock and the Kafka transport for everything;
 #                  redis: Debian's redis-server (append-only file, fsync always) and the Redis
 #                  Streams transport for everything
 #                  rabbitmq: Debian's rabbitmq-server (a node of its own, quorum queues) and the
 #                  RabbitMQ transport for everything
+#     --payment    bus (default): the saga's charge is a command to payment-service on the bus;
+#                  grpc: payment-service also serves Charge over gRPC and inventory-service calls it
+#                  (the trace check then also requires the call's CLIENT and SERVER spans to chain)
 #     --show   after the summary, also show the dead letters (ferry dlq ls) and one order's trace
 #     --keep   keep the work directory (logs, databases, stream files) and print where it is
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/../../build/bin
-orders=300 rate=30 kill=1 keep=0 show=0 transport=nats
+orders=300 rate=30 kill=1 keep=0 show=0 transport=nats payment=bus
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift ;;
     --transport) transport=$2; shift ;;
+    --payment) payment=$2; shift ;;
     --orders) orders=$2; shift ;;
     --rate) rate=$2; shift ;;
     --no-kill) kill=0 ;;
@@ -39,6 +43,10 @@ case $transport in
   redis) broker=redis-server ;;
   rabbitmq) broker=rabbitmq-server ;;
   *) echo "run_shop.sh: --transport must be nats, kafka, redis or rabbitmq, not $transport" >&2; exit 2 ;;
+esac
+case $payment in
+  bus | grpc) ;;
+  *) echo "run_shop.sh: --payment must be bus or grpc, not $payment" >&2; exit 2 ;;
 esac
 if [ "$broker" = redis-server ]; then
   command -v redis-server >/dev/null || { echo "run_shop.sh: redis-server is missing (make deps)" >&2; exit 2; }
@@ -94,7 +102,7 @@ wait_port() {  # waits up to 10 s for something to listen on 127.0.0.1:$1
   for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
   echo "run_shop.sh: nothing listens on port $1" >&2; return 1
 }
-read -r nats_port mon_port order_port inv_port notif_port prom_port otlp_port <<<"$(free_ports 7)"
+read -r nats_port mon_port order_port inv_port notif_port prom_port otlp_port grpc_port <<<"$(free_ports 8)"
 
 # start NAME ARGS...: starts build/bin/shop-NAME (or the broker) in the background, logging to
 # $work/NAME.log (appended, so a restart keeps the first run's lines).
@@ -175,11 +183,19 @@ echo "== services: order (http://127.0.0.1:$order_port), inventory (:$inv_port),
 # service gets its partitions again.
 payment_timeout=12000
 [ "$transport" = kafka ] && payment_timeout=20000
+inventory_args=(--payment-timeout "$payment_timeout") payment_args=() grpc_checks=()
+if [ "$payment" = grpc ]; then
+  echo "== payment-service serves Charge over gRPC on 127.0.0.1:$grpc_port; inventory-service calls it"
+  payment_args=(--grpc-listen "127.0.0.1:$grpc_port")
+  inventory_args+=(--payment-grpc "127.0.0.1:$grpc_port")
+  grpc_checks=(--grpc)
+fi
 start order --http "$order_port"
-start inventory --http "$inv_port" --payment-timeout "$payment_timeout"
-start payment
+start inventory --http "$inv_port" "${inventory_args[@]}"
+start payment "${payment_args[@]}"
 start notification --http "$notif_port"
 for p in "$order_port" "$inv_port" "$notif_port"; do wait_port "$p" || exit 2; done
+[ "$payment" = bus ] || wait_port "$grpc_port" || exit 2
 
 # Debian's Prometheus beside the demo, when installed (make deps installs it): it scrapes ferryd
 # and the services every second with the project's alert rules loaded; after the run,
@@ -233,7 +249,7 @@ crash() {
 if [ "$kill" = 1 ]; then
   crash order 30 "orders it accepted may still be in its outbox; clients retry their POSTs" --http "$order_port"
   crash inventory 60 "sagas in flight; each resumes from its row, its timer still set" --http "$inv_port" \
-    --payment-timeout "$payment_timeout"
+    "${inventory_args[@]}"
 fi
 wait "$load"
 status=$?
@@ -250,7 +266,7 @@ if [ "$prom_targets" != 0 ]; then
 fi
 if [ ${#otlp_args[@]} != 0 ]; then
   stop order inventory payment notification  # each sends what it still holds as it stops
-  python3 "$here/otlp_collector.py" check "$work/otlp" "$js_dir" || status=1
+  python3 "$here/otlp_collector.py" check "$work/otlp" "$js_dir" "${grpc_checks[@]}" || status=1
 fi
 
 if [ "$show" = 1 ]; then

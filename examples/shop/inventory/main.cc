@@ -12,6 +12,14 @@
 // together (SQLite, <data>/inventory.db); order.created is consumed through an inbox, and a
 // duplicate order (a saga for it exists) is counted and acked. Kill the service at any point:
 // each saga resumes where it stood, its deadline still set.
+//
+// With --payment-grpc TARGET the charge is a gRPC call instead: the saga's command goes to
+// payment.charge.grpc (still through the outbox, so a crash loses nothing), and a handler of this
+// service takes it, calls payment-service's Charge (proto/payment.proto) and publishes the saga
+// reply itself. The call carries the command's trace and correlation id (ferry::grpc): one trace
+// runs from order.created through the call into payment-service. A call past its deadline sends
+// no reply (the saga's timeout decides, as for a command nobody answers); payment-service
+// unreachable retries the command. Refunds stay commands on the bus.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -19,10 +27,12 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "ferry/grpc.h"
 #include "ferry/outbox.h"
 #include "ferry/saga.h"
 #include "inventory_store.h"
 #include "payment_rules.h"
+#include "proto/payment.grpc.pb.h"
 #include "service.h"
 
 namespace {
@@ -69,8 +79,10 @@ std::string cancel_reason(const ferry::saga_instance& s) {
   return std::string(shop::reason::payment_declined);
 }
 
+// The charge step's command goes to `charge_subject`: payment.charge (payment-service takes it), or
+// payment.charge.grpc (this service's gRPC bridge takes it).
 ferry::saga_definition order_saga(shop::inventory_store& store, const ferry::outbox& box,
-                                  std::chrono::milliseconds payment_timeout) {
+                                  std::chrono::milliseconds payment_timeout, std::string_view charge_subject) {
   ferry::saga_definition d{.type = "order", .reply_subject = std::string(shop::subject::saga_reply)};
   d.steps.push_back({
       .name = "reserve",
@@ -92,7 +104,7 @@ ferry::saga_definition order_saga(shop::inventory_store& store, const ferry::out
   });
   d.steps.push_back({
       .name = "charge",
-      .command = [](const ferry::saga_instance& s) { return payment_command(shop::subject::payment_charge, s); },
+      .command = [charge_subject](const ferry::saga_instance& s) { return payment_command(charge_subject, s); },
       .compensate_command =
           [](const ferry::saga_instance& s) { return payment_command(shop::subject::payment_refund, s); },
       .on_reply =
@@ -135,6 +147,43 @@ ferry::saga_definition order_saga(shop::inventory_store& store, const ferry::out
   return d;
 }
 
+// The gRPC bridge: takes a charge command, calls Charge, answers the saga as payment-service would.
+ferry::handler grpc_charge_handler(shop::payment::v1::Payment::Stub& payment, std::chrono::milliseconds call_timeout) {
+  return [&payment, call_timeout](ferry::message& m) -> ferry::outcome {
+    if (!m.headers.contains(ferry::header::saga_reply_to))
+      return ferry::outcome::drop(ferry::invalid_argument("payment.charge.grpc without a saga reply subject"));
+    auto req = shop::read_event<shop::charge_request>(m);
+    if (!req.is_ok()) return ferry::outcome::drop(req.status());
+    shop::payment::v1::ChargeRequest call;
+    call.set_order_id(req->order_id);
+    call.set_customer(req->customer);
+    call.set_amount(req->amount);
+    shop::payment::v1::ChargeReply answer;
+    auto ctx = ferry::grpc::call_context(m, call_timeout);
+    const ::grpc::Status s = payment.Charge(ctx.get(), call, &answer);
+    if (s.error_code() == ::grpc::StatusCode::DEADLINE_EXCEEDED) {
+      spdlog::info(
+          "order {}: Charge over gRPC got no answer within its deadline; no reply, the saga's timeout decides "
+          "[trace {}]",
+          req->order_id, shop::current_trace_id());
+      return ferry::status::ok();
+    }
+    if (!s.ok()) {
+      ferry::status why = ferry::grpc::to_status(s).with_context("Charge over gRPC");
+      if (ferry::grpc::outcome_of(s.error_code()) == "retry") return ferry::outcome::retry(std::move(why));
+      return ferry::outcome::drop(std::move(why));
+    }
+    const shop::charge_reply reply{.order_id = req->order_id,
+                                   .approved = answer.approved(),
+                                   .payment_id = answer.payment_id(),
+                                   .reason = answer.reason()};
+    ferry::message event = shop::make_event("-", reply, source);
+    ferry::message out = ferry::saga_reply(m, reply.approved, std::move(event.payload), reply.reason);
+    for (const auto& [name, value] : event.headers) out.headers.set(name, value);
+    return std::vector{std::move(out)};
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +191,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> stock_items{"sku-book=100000", "sku-pen=100000", "sku-mug=100000", "sku-gold=5"};
   std::size_t concurrency = 4;
   int payment_timeout_ms = 5'000;
+  std::string payment_grpc;
+  int payment_call_timeout_ms = 2'000;
   CLI::App app(
       "shop-inventory: runs the order saga for each order.created: reserves the stock, has payment-service\n"
       "charge it (a saga command and its reply), confirms, or compensates (refund, release) and emits\n"
@@ -155,6 +206,14 @@ int main(int argc, char** argv) {
   app.add_option("--payment-timeout", payment_timeout_ms,
                  "Milliseconds the saga waits for payment-service's answer before it cancels the order")
       ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  app.add_option("--payment-grpc", payment_grpc,
+                 "Charge through payment-service's gRPC API at this target (host:port) instead of its "
+                 "payment.charge command");
+  app.add_option("--payment-call-timeout", payment_call_timeout_ms,
+                 "Milliseconds one Charge call over gRPC may take (with --payment-grpc); below the command's "
+                 "ack wait (5 s)")
+      ->check(CLI::Range(10, 4'000))
       ->capture_default_str();
   std::map<std::string, std::int64_t> stock;
   try {
@@ -181,7 +240,10 @@ int main(int argc, char** argv) {
   }
   shop::inventory_store& st = **store;
   ferry::saga_orchestrator sagas(*db.value(), box.value());
-  if (ferry::status d = sagas.define(order_saga(st, box.value(), std::chrono::milliseconds(payment_timeout_ms)));
+  const std::string_view charge_subject =
+      payment_grpc.empty() ? shop::subject::payment_charge : shop::subject::payment_charge_grpc;
+  if (ferry::status d =
+          sagas.define(order_saga(st, box.value(), std::chrono::milliseconds(payment_timeout_ms), charge_subject));
       !d.is_ok()) {
     spdlog::error("defining the order saga: {}", d.to_string());
     return 1;
@@ -202,6 +264,12 @@ int main(int argc, char** argv) {
   });
   s.add_metrics([&] { return relay.prometheus_text() + sagas.prometheus_text(); });
 
+  // With --payment-grpc: payment-service's gRPC API (the channel connects on the first call).
+  std::unique_ptr<shop::payment::v1::Payment::Stub> payment;
+  if (!payment_grpc.empty()) {
+    payment = shop::payment::v1::Payment::NewStub(
+        ferry::grpc::make_channel(payment_grpc, {.tracer = &s.tracer(), .metrics = &s.metrics()}));
+  }
   ferry::router r(*s.bus().streams);
   s.use_standard_middleware(r);
   ferry::handler_options orders{
@@ -241,6 +309,19 @@ int main(int argc, char** argv) {
       .subscription = {.ack_wait = std::chrono::seconds(5)},
   };
   if (added.is_ok()) added = r.add_handler(std::move(replies), sagas.reply_handler());
+  if (added.is_ok() && payment) {
+    spdlog::info("charging through payment-service's gRPC API at {}", payment_grpc);
+    added = r.add_handler(
+        {
+            .name = "charge-over-grpc",
+            .subject = std::string(shop::subject::payment_charge_grpc),
+            .group = std::string(shop::group::grpc_charges),
+            .concurrency = concurrency,
+            .middleware = s.handler_middleware(),
+            .subscription = {.ack_wait = std::chrono::seconds(5)},
+        },
+        grpc_charge_handler(*payment, std::chrono::milliseconds(payment_call_timeout_ms)));
+  }
   if (!added.is_ok()) {
     spdlog::error("adding the handlers: {}", added.to_string());
     return 1;

@@ -51,6 +51,7 @@ ferry::result<bus> connect_bus(const bus_options& o) {
           {std::string(subject::dlq_prefix) + ">", rabbitmq_dlq_group},
           {std::string(subject::payment_charge), group::charges},
           {std::string(subject::payment_refund), group::refunds},
+          {std::string(subject::payment_charge_grpc), group::grpc_charges},
           {std::string(subject::saga_reply), group::saga_replies},
       };
       for (const auto& [subject, g] : queues) {

@@ -46,9 +46,10 @@ inline constexpr std::string_view rabbitmq_dlq_group = "shop-dlq";
 // The consumer groups of the saga's commands and replies (on RabbitMQ their queues are declared
 // by connect_bus(), so that nothing published before the consumer starts is lost).
 namespace group {
-inline constexpr std::string_view charges = "payment";              // payment.charge
-inline constexpr std::string_view refunds = "payment-refund";       // payment.refund
-inline constexpr std::string_view saga_replies = "inventory-saga";  // saga.order.reply
+inline constexpr std::string_view charges = "payment";                     // payment.charge
+inline constexpr std::string_view refunds = "payment-refund";              // payment.refund
+inline constexpr std::string_view saga_replies = "inventory-saga";         // saga.order.reply
+inline constexpr std::string_view grpc_charges = "inventory-grpc-charge";  // payment.charge.grpc
 }  // namespace group
 
 struct bus {

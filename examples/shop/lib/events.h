@@ -4,6 +4,8 @@
 //   order.created     order-service -> inventory-service, through order-service's outbox (stream ORDERS)
 //   payment.charge    inventory-service's order saga -> payment-service, a saga command (stream PAYMENTS)
 //   payment.refund    the compensation of a charge that timed out (stream PAYMENTS)
+//   payment.charge.grpc  instead of payment.charge with inventory-service --payment-grpc: taken by
+//                     inventory-service itself, which calls payment-service's Charge over gRPC
 //   saga.order.reply  payment-service -> the order saga (stream SAGAS)
 //   order.confirmed   inventory-service -> order-, notification-service (stream ORDERS)
 //   order.cancelled   inventory-service -> order-, notification-service (stream ORDERS)
@@ -29,6 +31,9 @@ inline constexpr std::string_view order_confirmed = "order.confirmed";
 inline constexpr std::string_view order_cancelled = "order.cancelled";
 inline constexpr std::string_view payment_charge = "payment.charge";
 inline constexpr std::string_view payment_refund = "payment.refund";
+// The charge command when inventory-service charges over gRPC (--payment-grpc): inventory's own
+// handler takes it and calls payment-service's Charge (stream PAYMENTS).
+inline constexpr std::string_view payment_charge_grpc = "payment.charge.grpc";
 inline constexpr std::string_view saga_reply = "saga.order.reply";
 inline constexpr std::string_view dlq_prefix = "dlq.";  // + the service's name
 }  // namespace subject
