@@ -31,7 +31,7 @@ demo: build
 # The crash test at length: 100 SIGKILL rounds of ferryd under load (make test runs 5).
 SOAK_ROUNDS ?= 100
 soak: build
-	FERRY_CRASH_ROUNDS=$(SOAK_ROUNDS) $(BUILD)/bin/crash_test --gtest_filter=Crash.AcknowledgedDataSurvivesSigkill
+	FERRY_CRASH_ROUNDS=$(SOAK_ROUNDS) $(BUILD)/tests/crash_test --gtest_filter=Crash.AcknowledgedDataSurvivesSigkill
 
 # Side by side with Debian's nats-server (or, with AGAINST=path/to/ferryd, another build of
 # ferryd: a commit against HEAD), then the outbox against a direct publish (SQLite, PostgreSQL), then
@@ -40,7 +40,7 @@ AGAINST ?= nats-server
 BENCH_ARGS ?=
 bench: build
 	@bash bench/compare.sh --build $(BUILD) --against $(AGAINST) $(BENCH_ARGS)
-	@echo "== $(BUILD)/bin/outbox_throughput" && $(BUILD)/bin/outbox_throughput
+	@echo "== $(BUILD)/bench/outbox_throughput" && $(BUILD)/bench/outbox_throughput
 	@$(MAKE) --no-print-directory microbench
 
 # Debian packages (ferryd with its systemd unit, ferry, libferry-dev) in $(BUILD)/packages.
@@ -49,7 +49,7 @@ package: build
 	@ls -l $(BUILD)/packages/*.deb
 
 microbench: build
-	@for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
+	@for b in $(BUILD)/bench/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
 
 fuzz: deps
 	@bash scripts/fuzz.sh 300

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-b_bin=$build/bin/ferryd; load=$build/bin/nats_load
+b_bin=$build/bin/ferryd; load=$build/bench/nats_load
 for f in "$b_bin" "$load"; do [ -x "$f" ] || { echo "compare.sh: $f not found (make build)" >&2; exit 1; }; done
 if [ "$against" = nats-server ]; then
   command -v nats-server >/dev/null || { echo "compare.sh: nats-server not installed (make deps)" >&2; exit 1; }

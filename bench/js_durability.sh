@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# JetStream durability figures for docs/benchmarks.md (needs build/bin/ferryd and build/bin/js_bench):
+# JetStream durability figures for docs/benchmarks.md (needs build/bin/ferryd and build/bench/js_bench):
 #   1. publish throughput with acknowledgements waited for, `sync always` vs the default interval,
 #      with 1, 8 and 64 concurrent publishers (group commit shows as the rate growing with them);
 #   2. the time ferryd takes to answer again after a SIGKILL with a 1 GiB file stream.
 # Usage: bench/js_durability.sh [BUILD_DIR] [GiB]   (RUNS=N rounds per row, median printed; default 3)
 set -euo pipefail
 build=${1:-build}; gib=${2:-1}; runs=${RUNS:-3}
-ferryd=$build/bin/ferryd; bench=$build/bin/js_bench
+ferryd=$build/bin/ferryd; bench=$build/bench/js_bench
 work=$(mktemp -d); trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -4,7 +4,7 @@
 // then the same through router dispatch (delivery callback, queue, worker thread) from a
 // transport that delivers on the caller's thread.
 //
-//   build/bin/router_bench --benchmark_min_time=1
+//   build/bench/router_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
 #include <atomic>

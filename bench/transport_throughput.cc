@@ -1,6 +1,6 @@
 // transport_throughput: messages per second through the SDK transports, printed as a table.
 //
-//   build/bin/transport_throughput [--quick] [--runs N] [--only
+//   build/bench/transport_throughput [--quick] [--runs N] [--only
 //   inproc|inproc-1|inproc-batch|inproc-router|nats|nats-raw|nats-raw-pub|nats-raw-hpub|nats-raw-read|nats-ferry|
 //   kafka|kafka-pub|kafka-consume|redis|redis-pub|redis-batch|redis-consume|rabbitmq|rabbitmq-pub|rabbitmq-batch|
 //   rabbitmq-consume]

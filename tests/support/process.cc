@@ -114,13 +114,15 @@ std::string ferryd_path() { return program_path("ferryd", "FERRYD"); }
 
 std::string program_path(const std::string& name, const char* env) {
   if (const char* v = std::getenv(env)) return v;
+  // A helper of the tests lies beside the test binary (build/tests); a program in build/bin.
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) {
     self[n] = '\0';
-    return (std::filesystem::path(self).parent_path() / name).string();
+    const auto beside = std::filesystem::path(self).parent_path() / name;
+    if (std::filesystem::exists(beside)) return beside.string();
   }
-  return name;
+  return (std::filesystem::path(FERRY_PROGRAM_DIR) / name).string();
 }
 
 bool have_program(const std::string& name) {

@@ -48,9 +48,10 @@ class child_process {
   bool own_group_ = false;
 };
 
-// The ferryd binary under test: $FERRYD, else the one next to this test binary.
+// The ferryd binary under test: $FERRYD, else this build's (build/bin/ferryd).
 std::string ferryd_path();
-// A program of this build: $<env>, else `name` next to this test binary.
+// A program of this build: $<env>, else `name` next to this test binary (a test's helper, in
+// build/tests), else in build/bin (ferryd, ferry, ferry-kafka-mock).
 std::string program_path(const std::string& name, const char* env);
 // True if `name` is an executable on PATH.
 bool have_program(const std::string& name);
