@@ -71,7 +71,8 @@ inline status internal_error(std::string m) { return {status_code::internal, std
 inline status deadline_exceeded(std::string m) { return {status_code::deadline_exceeded, std::move(m)}; }
 inline status permission_denied(std::string m) { return {status_code::permission_denied, std::move(m)}; }
 
-// An io_error status for the current errno, e.g. "open /x: No such file or directory".
+// A status for errno `err`, e.g. "open /x: No such file or directory": resource_exhausted for a
+// full disk or quota (ENOSPC, EDQUOT), io_error for the rest.
 status errno_status(std::string_view what, int err);
 
 }  // namespace ferry

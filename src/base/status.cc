@@ -1,5 +1,6 @@
 #include "base/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace ferry {
@@ -47,7 +48,8 @@ status errno_status(std::string_view what, int err) {
   std::string m(what);
   m += ": ";
   m += std::strerror(err);
-  return {status_code::io_error, std::move(m)};
+  const bool full = err == ENOSPC || err == EDQUOT;
+  return {full ? status_code::resource_exhausted : status_code::io_error, std::move(m)};
 }
 
 }  // namespace ferry

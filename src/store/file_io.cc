@@ -135,6 +135,11 @@ status remove_file(const std::string& path) {
   return status::ok();
 }
 
+file_system& posix_fs() {
+  static file_system fs;
+  return fs;
+}
+
 std::string parent_dir(const std::string& path) {
   const std::size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";

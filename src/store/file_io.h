@@ -60,4 +60,24 @@ status remove_file(const std::string& path);
 // The directory part of `path` ("." when there is none).
 std::string parent_dir(const std::string& path);
 
+// The operations by which a file store changes its files once they are open: writes, syncs,
+// truncations, removals. posix_fs() is the real one; tests replace it (store_options::fs) to
+// fail a write or an fsync, tear a write, fill the disk or lose what was not synced, as
+// LevelDB's Env does for its fault-injection tests. Implementations must be thread-safe: the
+// store's syncer syncs on its own thread.
+class file_system {
+ public:
+  virtual ~file_system() = default;
+  virtual status write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) {
+    return store::write_at(fd, data, offset, name);
+  }
+  // fdatasync(2), or fsync(2) for a directory (`dir` true).
+  virtual status sync(int fd, bool dir, const std::string& name) { return sync_fd(fd, dir, name); }
+  virtual status truncate(int fd, std::uint64_t size, const std::string& name) {
+    return truncate_file(fd, size, name);
+  }
+  virtual status remove(const std::string& path) { return remove_file(path); }
+};
+file_system& posix_fs();
+
 }  // namespace ferry::store

@@ -162,7 +162,7 @@ status file_store::scan_segment(std::size_t index, std::uint64_t next_base, std:
       if (next == std::string_view::npos && last_segment) {
         spdlog::warn("file store {}: torn tail of {} at offset {} ({} bytes) truncated", dir_, seg.file->name, pos,
                      data.size() - pos);
-        FERRY_RETURN_IF_ERROR(truncate_file(seg.file->fd.get(), pos, seg.file->name));
+        FERRY_RETURN_IF_ERROR(fs_.truncate(seg.file->fd.get(), pos, seg.file->name));
         seg.written = pos;
         break;
       }

@@ -30,7 +30,8 @@ file_store::file_store(std::string dir, const store_options& o)
         store_options c = o;
         c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
         return c;
-      }()) {}
+      }()),
+      fs_(o.fs ? *o.fs : posix_fs()) {}
 
 file_store::~file_store() {
   if (!closed()) {
@@ -44,7 +45,7 @@ result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, con
   std::unique_ptr<file_store> s(new file_store(dir, o));
   FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
   s->dir_file_ = std::make_shared<sync_file>(sync_file{std::move(dfd), dir, true});
-  s->syncer_ = std::make_unique<syncer>(s->opts_.sync, s->opts_.sync_interval_ns);
+  s->syncer_ = std::make_unique<syncer>(s->opts_.sync, s->opts_.sync_interval_ns, s->fs_);
   status st = s->recover();
   if (!st.is_ok()) {
     (void)s->syncer_->stop();
@@ -112,14 +113,15 @@ status file_store::write_buffer() {
   const std::uint64_t floor = floor_seq();
   if (floor > floor_written_) record::append_purge_floor(wbuf_, floor);
   if (wbuf_.empty()) return status::ok();
-  const status s = write_at(a.file->fd.get(), wbuf_, a.written, a.file->name);
+  const status s = fs_.write_at(a.file->fd.get(), wbuf_, a.written, a.file->name);
   if (!s.is_ok()) {
     // A partial write would read as a torn record with valid ones after it: cut it off and keep
-    // the buffer for the next try.
-    (void)truncate_file(a.file->fd.get(), a.written, a.file->name);
+    // the buffer for the next try (write() discards its messages).
+    (void)fs_.truncate(a.file->fd.get(), a.written, a.file->name);
     wbuf_.resize(before);
     return s;
   }
+  unwritten_from_ = 0;
   if (floor > floor_written_) {
     floor_written_ = floor;
     floor_no_ = a.no;
@@ -145,6 +147,10 @@ result<std::uint64_t> file_store::put_body(std::uint64_t seq, std::string_view s
   }
   segment& a = active();
   const std::uint64_t offset = a.written + wbuf_.size();
+  if (unwritten_from_ == 0) {
+    unwritten_from_ = seq;
+    unwritten_prev_ts_ = last_ts();
+  }
   record::append_message(wbuf_, seq, ts_ns, subject, headers, data);
   ++a.messages;
   ++a.live;
@@ -209,7 +215,7 @@ status file_store::erase_written(const removal& r) {
   if (seg == nullptr) return status::ok();
   std::string rec(loc.length, '\0');
   record::write_erased(rec.data(), rec.size(), r.seq);
-  FERRY_RETURN_IF_ERROR(write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
+  FERRY_RETURN_IF_ERROR(fs_.write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
   syncer_->dirty(seg->file);
   return status::ok();
 }
@@ -249,7 +255,10 @@ status file_store::after_change(change c) {
     }
   }
   removed_.clear();
-  if (c == change::purge && active().messages > 0 && active().live == 0) {
+  const bool empty = floor_seq() == last_seq() + 1;
+  if (c == change::purge && empty && (segments_.size() > 1 || active().messages > 0)) {
+    keep_first(restart_empty());
+  } else if (c == change::purge && active().messages > 0 && active().live == 0) {
     // Start a fresh active segment so the emptied one can go.
     status s = write_buffer();
     if (s.is_ok()) s = create_segment(last_seq() + 1);
@@ -299,7 +308,66 @@ status file_store::delete_segment(std::uint32_t no) {
   const std::string path = seg->file->name;
   segments_.erase(std::find_if(segments_.begin(), segments_.end(),
                                [no](const std::unique_ptr<segment>& s) { return s->no == no; }));
-  return remove_file(path);
+  return fs_.remove(path);
+}
+
+status file_store::restart_empty() {
+  // Nothing in the buffer matters any more: every message is gone, and the new segment's name
+  // records the last sequence.
+  wbuf_.clear();
+  unwritten_from_ = 0;
+  FERRY_RETURN_IF_ERROR(create_segment(last_seq() + 1));
+  // The new name must be durable before the files that record the last sequence go, whatever
+  // the sync policy: purges are rare.
+  FERRY_RETURN_IF_ERROR(syncer_->sync_one(*dir_file_));
+  // Oldest first: at every step, what is left is a consistent store (tombstones and floors only
+  // refer to older segments).
+  while (segments_.size() > 1) {
+    FERRY_RETURN_IF_ERROR(fs_.remove(segments_.front()->file->name));
+    segments_.erase(segments_.begin());
+  }
+  emptied_.clear();
+  floor_written_ = 0;
+  floor_no_ = active().no;
+  return write_buffer();
+}
+
+status file_store::write() {
+  if (closed()) return failed_precondition("store is closed");
+  status s = write_buffer();
+  if (!s.is_ok()) discard_unwritten();
+  return s;
+}
+
+void file_store::discard_unwritten() {
+  if (unwritten_from_ == 0) return;
+  const std::uint64_t from = unwritten_from_;
+  unwritten_from_ = 0;
+  segment& a = active();  // unwritten messages are all in it: a rotation writes the buffer first
+  std::string kept;
+  std::size_t pos = 0;
+  while (pos < wbuf_.size()) {
+    record::frame f;
+    FERRY_CHECK(record::parse(std::string_view(wbuf_).substr(pos), f) == record::parse_status::ok);
+    std::uint64_t seq = 0;
+    record::message_view m;
+    if (f.kind == record::type::message && record::decode_message(f.body, m)) {
+      seq = m.seq;
+    } else if (f.kind == record::type::erased || f.kind == record::type::tombstone) {
+      (void)record::decode_seq(f.body, seq);
+    }
+    if (seq >= from) {
+      if (f.kind != record::type::tombstone) --a.messages;
+    } else {
+      kept.append(wbuf_, pos, f.size);
+    }
+    pos += f.size;
+  }
+  wbuf_ = std::move(kept);
+  for (std::uint64_t s = from; s <= last_seq(); ++s) {
+    if (live_entry(s) != nullptr) --a.live;
+  }
+  discard_after(from - 1, unwritten_prev_ts_);
 }
 
 // ---- Flushing and closing ----
@@ -309,7 +377,7 @@ void file_store::flush_then(std::function<void(status)> done) {
     done(failed_precondition("store is closed"));
     return;
   }
-  status s = write_buffer();
+  status s = write();
   if (!s.is_ok() || opts_.sync != sync_policy::always) {
     done(std::move(s));
     return;
@@ -335,7 +403,7 @@ status file_store::destroy() {
   if (!names.is_ok()) return names.status();
   for (const std::string& n : *names) {
     if (n.ends_with(".seg") || n.ends_with(".bad")) {
-      status r = remove_file(dir_ + "/" + n);
+      status r = fs_.remove(dir_ + "/" + n);
       if (s.is_ok()) s = std::move(r);
     }
   }

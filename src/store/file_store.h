@@ -36,6 +36,7 @@ class file_store final : public indexed_store {
   file_store& operator=(const file_store&) = delete;
   ~file_store() override;  // close() if not closed
 
+  status write() override;
   void flush_then(std::function<void(status)> done) override;
   status close() override;
   status destroy() override;
@@ -92,6 +93,12 @@ class file_store final : public indexed_store {
   [[nodiscard]] std::string segment_path(std::uint64_t base) const;
   status create_segment(std::uint64_t base);
   status write_buffer();
+  // After a failed write: drops the buffered records of the messages appended since the last
+  // successful one and forgets those messages (message_store::write()).
+  void discard_unwritten();
+  // A purge emptied the store: a fresh active segment named after the next sequence, then every
+  // other segment deleted (oldest first), then the write, so a full disk gets its room back.
+  status restart_empty();
   // remove(erase): overwrites the message's record with an erased record of the same length.
   bool erase_buffered(const removal& r);  // false if the record was written already
   status erase_written(const removal& r);
@@ -100,9 +107,12 @@ class file_store final : public indexed_store {
 
   const std::string dir_;
   const store_options opts_;
+  file_system& fs_;
   std::vector<std::unique_ptr<segment>> segments_;  // by no (and base); back() is the active one
   std::uint32_t next_no_ = 1;
   std::string wbuf_;                    // records for the active segment not yet written
+  std::uint64_t unwritten_from_ = 0;    // the first message in wbuf_ (0: none)
+  std::int64_t unwritten_prev_ts_ = 0;  // the last timestamp before it
   std::vector<removal> removed_;        // removals since the last after_change()
   std::vector<std::uint32_t> emptied_;  // segments whose last live message went
   std::uint64_t floor_written_ = 1;     // the highest purge floor on disk (nothing is below 1)

@@ -525,6 +525,31 @@ void indexed_store::restore_last(std::uint64_t seq, std::optional<std::int64_t> 
   if (ts_ns) last_ts_ = *ts_ns;
 }
 
+void indexed_store::discard_after(std::uint64_t seq, std::int64_t ts_ns) {
+  FERRY_CHECK(seq <= last_);
+  for (std::uint64_t s = last_; s > seq && s >= base_ && !entries_.empty(); --s) {
+    entry& e = entries_[s - base_];
+    if (e.subject == dead) continue;
+    const std::uint32_t k = e.subject;
+    e.subject = dead;
+    --msgs_;
+    bytes_ -= e.size;
+    subject_removed(k, s);
+  }
+  if (seq >= base_ && !entries_.empty()) {
+    entries_.resize(std::min<std::uint64_t>(entries_.size(), seq - base_ + 1));
+  } else {
+    entries_.clear();
+  }
+  while (!entries_.empty() && entries_.front().subject == dead) {
+    entries_.pop_front();
+    ++base_;
+  }
+  if (entries_.empty()) base_ = seq + 1;
+  last_ = seq;
+  last_ts_ = ts_ns;
+}
+
 void indexed_store::clear_index() {
   entries_.clear();
   subjects_.clear();

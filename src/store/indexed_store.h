@@ -96,10 +96,15 @@ class indexed_store : public message_store {
   // The first live sequence, or last + 1 when empty: every sequence below it is gone.
   [[nodiscard]] std::uint64_t floor_seq() const { return msgs_ > 0 ? base_ : last_ + 1; }
   [[nodiscard]] std::uint64_t last_seq() const { return last_; }
+  [[nodiscard]] std::int64_t last_ts() const { return last_ts_; }
   [[nodiscard]] bool closed() const { return closed_; }
   void mark_closed() { closed_ = true; }
   // Drops every message without calling hooks (destroy).
   void clear_index();
+  // Forgets every sequence after `seq`, as if they had never been appended (no hooks are
+  // called), and makes `seq`, stamped `ts_ns`, the last one again: for appends whose write
+  // failed. REQUIRES: seq <= last_seq().
+  void discard_after(std::uint64_t seq, std::int64_t ts_ns);
 
  private:
   struct subject_state {

@@ -51,6 +51,8 @@ void memory_store::on_remove(std::uint64_t, const entry& e, bool erase) {
   free_slots_.push_back(slot);
 }
 
+status memory_store::write() { return closed() ? failed_precondition("store is closed") : status::ok(); }
+
 void memory_store::flush_then(std::function<void(status)> done) {
   done(closed() ? failed_precondition("store is closed") : status::ok());
 }

@@ -18,6 +18,7 @@ class memory_store final : public indexed_store {
  public:
   explicit memory_store(const store_options& o) : indexed_store(o.lim) {}
 
+  status write() override;
   void flush_then(std::function<void(status)> done) override;
   status close() override;
   status destroy() override;

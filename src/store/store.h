@@ -83,11 +83,14 @@ enum class sync_policy : std::uint8_t {
   always,    // fsync'd before the acknowledgement; concurrent appends share each fsync
 };
 
+class file_system;  // file_io.h
+
 struct store_options {
   limits lim;
   sync_policy sync = sync_policy::interval;
   std::int64_t sync_interval_ns = 120'000'000'000;  // nats-server's default: 2 minutes
   std::uint64_t segment_bytes = 64ull << 20;        // file store: rotate segments at this size
+  std::shared_ptr<file_system> fs;                  // file store: null is posix_fs() (tests inject faults)
 };
 
 class message_store {
@@ -101,8 +104,16 @@ class message_store {
   virtual result<stream_seq> append(std::string_view subject, std::string_view headers, std::string_view data,
                                     std::int64_t ts_ns) = 0;
 
-  // Makes everything appended so far durable as the sync policy says (write to the kernel;
-  // with sync always also fsync, shared with concurrent callers), then calls `done` with the
+  // Hands every message appended so far to the operating system (the file store writes its
+  // buffer with one write(); memory has nothing to do), so that it survives the process being
+  // killed. If that fails, the messages appended since the last successful write are discarded:
+  // no longer readable nor counted, and their sequences go to the next appends (they must not
+  // have been shown to anyone: the stream layer delivers only written messages). Removals stay
+  // done. A full disk (ENOSPC, EDQUOT) is resource_exhausted, other failures io_error.
+  virtual status write() = 0;
+
+  // Makes everything appended so far durable as the sync policy says (write() first; with sync
+  // always also fsync, shared with concurrent callers), then calls `done` with the
   // outcome. `done` may run on another thread (the store's sync thread) or before this returns.
   // Thread-safe with respect to other calls only as the stream layer serializes them.
   virtual void flush_then(std::function<void(status)> done) = 0;

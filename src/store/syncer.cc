@@ -7,11 +7,11 @@
 namespace ferry::store {
 
 struct syncer::state {
-  state(sync_policy p, std::int64_t interval) : policy(p), interval_ns(interval) {}
+  state(sync_policy p, std::int64_t interval, file_system& f) : policy(p), interval_ns(interval), fs(f) {}
 
   status sync_one(const sync_file& f) {
     syncs.fetch_add(1, std::memory_order_relaxed);
-    return sync_fd(f.fd.get(), f.is_dir, f.name);
+    return fs.sync(f.fd.get(), f.is_dir, f.name);
   }
   status sync_all(std::vector<sync_file_ptr>& files) {
     status first;
@@ -25,6 +25,7 @@ struct syncer::state {
 
   const sync_policy policy;
   const std::int64_t interval_ns;
+  file_system& fs;
   std::atomic<std::uint64_t> syncs{0};
 
   std::mutex mu;
@@ -35,8 +36,8 @@ struct syncer::state {
   status final_status;                             // guarded by mu; set as the thread exits
 };
 
-syncer::syncer(sync_policy policy, std::int64_t interval_ns)
-    : st_(std::make_shared<state>(policy, std::max<std::int64_t>(interval_ns, 1'000'000))) {
+syncer::syncer(sync_policy policy, std::int64_t interval_ns, file_system& fs)
+    : st_(std::make_shared<state>(policy, std::max<std::int64_t>(interval_ns, 1'000'000), fs)) {
   thread_ = std::thread([st = st_] { run(st); });
 }
 

@@ -38,7 +38,7 @@ using sync_file_ptr = std::shared_ptr<const sync_file>;
 
 class syncer {
  public:
-  syncer(sync_policy policy, std::int64_t interval_ns);
+  syncer(sync_policy policy, std::int64_t interval_ns, file_system& fs);
   syncer(const syncer&) = delete;
   syncer& operator=(const syncer&) = delete;
   ~syncer();  // stop()

@@ -1,0 +1,143 @@
+#include "store/fault_fs.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ferry::store::testing {
+
+fault_fs::file& fault_fs::track(int fd, const std::string& name) {
+  auto [it, added] = files_.try_emplace(name);
+  if (added) {
+    // Whatever the file held before this fs saw it counts as durable.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) it->second.size = it->second.synced = static_cast<std::uint64_t>(st.st_size);
+  }
+  return it->second;
+}
+
+std::uint64_t fault_fs::used_locked() const {
+  std::uint64_t n = 0;
+  for (const auto& [name, f] : files_) n += f.size;
+  return n;
+}
+
+status fault_fs::write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) {
+  std::lock_guard lk(mu_);
+  if (dead_) return errno_status("write " + name, EIO);
+  ++writes_;
+  file& f = track(fd, name);
+  std::string_view part = data;
+  int err = 0;
+  if (write_err_ != 0) {
+    part = data.substr(0, keep_);
+    keep_ = 0;  // only the first failing write is torn
+    err = write_err_;
+    if (die_after_write_) dead_ = true;
+  } else if (capacity_ > 0) {
+    const std::uint64_t end = offset + data.size();
+    const std::uint64_t grow = end > f.size ? end - f.size : 0;
+    const std::uint64_t room = capacity_ - std::min(capacity_, used_locked());
+    if (grow > room) {
+      part = data.substr(0, static_cast<std::size_t>(data.size() - (grow - room)));
+      err = ENOSPC;
+    }
+  }
+  if (!part.empty()) {
+    const status s = store::write_at(fd, part, offset, name);
+    if (!s.is_ok()) return s;
+    f.size = std::max(f.size, offset + part.size());
+  }
+  if (err != 0) return errno_status("write " + name, err);
+  return status::ok();
+}
+
+status fault_fs::sync(int fd, bool dir, const std::string& name) {
+  std::uint64_t size = 0;
+  {
+    std::lock_guard lk(mu_);
+    if (dead_) return errno_status("sync " + name, EIO);
+    if (sync_err_ != 0) return errno_status("sync " + name, sync_err_);
+    ++syncs_;
+    if (!dir) size = track(fd, name).size;
+  }
+  FERRY_RETURN_IF_ERROR(sync_fd(fd, dir, name));
+  std::lock_guard lk(mu_);
+  // The power went while the sync ran: it did not finish.
+  if (dead_) return errno_status("sync " + name, EIO);
+  if (!dir) {
+    auto it = files_.find(name);
+    if (it != files_.end()) it->second.synced = std::max(it->second.synced, std::min(size, it->second.size));
+  }
+  return status::ok();
+}
+
+status fault_fs::truncate(int fd, std::uint64_t size, const std::string& name) {
+  std::lock_guard lk(mu_);
+  if (dead_) return errno_status("truncate " + name, EIO);
+  file& f = track(fd, name);
+  FERRY_RETURN_IF_ERROR(truncate_file(fd, size, name));
+  f.size = size;
+  f.synced = std::min(f.synced, size);
+  return status::ok();
+}
+
+status fault_fs::remove(const std::string& path) {
+  std::lock_guard lk(mu_);
+  if (dead_) return errno_status("unlink " + path, EIO);
+  FERRY_RETURN_IF_ERROR(remove_file(path));
+  files_.erase(path);
+  return status::ok();
+}
+
+void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {
+  std::lock_guard lk(mu_);
+  write_err_ = err;
+  keep_ = keep;
+  die_after_write_ = then_die;
+}
+
+void fault_fs::fail_syncs(int err) {
+  std::lock_guard lk(mu_);
+  sync_err_ = err;
+}
+
+void fault_fs::set_capacity(std::uint64_t bytes) {
+  std::lock_guard lk(mu_);
+  capacity_ = bytes;
+}
+
+void fault_fs::heal() {
+  std::lock_guard lk(mu_);
+  write_err_ = 0;
+  keep_ = 0;
+  die_after_write_ = false;
+  sync_err_ = 0;
+}
+
+void fault_fs::power_loss() {
+  std::lock_guard lk(mu_);
+  dead_ = true;
+  for (auto& [name, f] : files_) {
+    if (::truncate(name.c_str(), static_cast<off_t>(f.synced)) == 0) f.size = f.synced;
+  }
+}
+
+std::uint64_t fault_fs::used() const {
+  std::lock_guard lk(mu_);
+  return used_locked();
+}
+
+std::uint64_t fault_fs::writes() const {
+  std::lock_guard lk(mu_);
+  return writes_;
+}
+
+std::uint64_t fault_fs::syncs() const {
+  std::lock_guard lk(mu_);
+  return syncs_;
+}
+
+}  // namespace ferry::store::testing

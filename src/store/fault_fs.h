@@ -1,0 +1,67 @@
+// fault_fs: a file_system for tests that makes the disk misbehave on demand (LevelDB's
+// FaultInjectionTestEnv, for the file store): failing writes and syncs, writes torn at a chosen
+// byte, a disk that fills up, a process that dies mid-write and a power loss that drops whatever
+// was written since each file's last sync. Pass it in store_options::fs.
+//
+// It tracks the files written through it: their size and how much of it the last successful
+// sync made durable (the size when that sync began). What it cannot model: an overwrite in place
+// below the synced size (erase) survives a power loss here; file creations and renames are
+// durable at once (the store syncs its directory before relying on them).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "store/file_io.h"
+
+namespace ferry::store::testing {
+
+class fault_fs final : public file_system {
+ public:
+  status write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) override;
+  status sync(int fd, bool dir, const std::string& name) override;
+  status truncate(int fd, std::uint64_t size, const std::string& name) override;
+  status remove(const std::string& path) override;
+
+  // From now on writes fail with errno `err`. The first failing one writes its first `keep`
+  // bytes (a torn write); with `then_die`, every operation after that one fails with EIO, as if
+  // the process had been killed right after the torn write.
+  void fail_writes(int err, std::size_t keep = 0, bool then_die = false);
+  // From now on syncs fail with errno `err` (and make nothing durable).
+  void fail_syncs(int err);
+  // A disk of `bytes` for the files written through this fs: a write that does not fit writes
+  // what fits and fails with ENOSPC, as a real file system does.
+  void set_capacity(std::uint64_t bytes);
+  // Ends fail_writes / fail_syncs (not a death or a power loss).
+  void heal();
+  // The power goes: every file is cut back to what its last sync made durable, and every
+  // operation from now on fails with EIO.
+  void power_loss();
+
+  [[nodiscard]] std::uint64_t used() const;  // bytes in the files written through this fs
+  [[nodiscard]] std::uint64_t writes() const;
+  [[nodiscard]] std::uint64_t syncs() const;
+
+ private:
+  struct file {
+    std::uint64_t size = 0;
+    std::uint64_t synced = 0;  // durable prefix
+  };
+  file& track(int fd, const std::string& name);  // REQUIRES: mu_ held
+  [[nodiscard]] std::uint64_t used_locked() const;
+
+  mutable std::mutex mu_;
+  std::map<std::string, file> files_;
+  int write_err_ = 0;
+  std::size_t keep_ = 0;
+  bool die_after_write_ = false;
+  int sync_err_ = 0;
+  std::uint64_t capacity_ = 0;  // 0: unlimited
+  bool dead_ = false;
+  std::uint64_t writes_ = 0;
+  std::uint64_t syncs_ = 0;
+};
+
+}  // namespace ferry::store::testing
