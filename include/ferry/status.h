@@ -74,6 +74,9 @@ inline status permission_denied(std::string m) { return {status_code::permission
 // A status for errno `err`, e.g. "open /x: No such file or directory": resource_exhausted for a
 // full disk or quota (ENOSPC, EDQUOT), io_error for the rest.
 status errno_status(std::string_view what, int err);
+// True for a status errno_status() made from ENOSPC or EDQUOT (also after with_context()):
+// a full disk, as opposed to a limit of ours (also resource_exhausted).
+bool is_disk_full(const status& s);
 
 }  // namespace ferry
 

@@ -52,4 +52,10 @@ status errno_status(std::string_view what, int err) {
   return {full ? status_code::resource_exhausted : status_code::io_error, std::move(m)};
 }
 
+bool is_disk_full(const status& s) {
+  if (s.code() != status_code::resource_exhausted) return false;
+  const std::string_view m = s.message();
+  return m.ends_with(std::strerror(ENOSPC)) || m.ends_with(std::strerror(EDQUOT));
+}
+
 }  // namespace ferry

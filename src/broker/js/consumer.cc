@@ -207,8 +207,13 @@ bool consumer::peek(candidate& c, bool allow_new) {
     }
     initial_.pop_front();
   }
+  const std::uint64_t unwritten = s_.unwritten_from_locked();
   for (;;) {
     auto m = st.load_next(store::stream_seq{next_sseq_}, cfg_.filter_subject);
+    if (m.is_ok() && unwritten != 0 && m->seq.value >= unwritten) {
+      held_ = true;  // not written yet: on_written() comes back for it
+      return false;
+    }
     if (!m.is_ok() && m.status().code() != status_code::not_found) {
       // The next message exists but cannot be read (damaged on disk): report it and go on with
       // the ones after it, as nats-server does; stopping here would skip them all.
@@ -222,7 +227,9 @@ bool consumer::peek(candidate& c, bool allow_new) {
     if (!m.is_ok()) {
       // Nothing more matches: nats-server moves its position past the end of the stream (a
       // filtered consumer then reports the stream's last sequence as delivered).
-      const std::uint64_t end = st.state().last_seq.value + 1;
+      // Never past what is not written yet: if its write fails, those sequences are given again.
+      std::uint64_t end = st.state().last_seq.value + 1;
+      if (unwritten != 0) end = std::min(end, unwritten);
       if (next_sseq_ < end) {
         next_sseq_ = end;
         last_sseq_ = std::max(last_sseq_, end - 1);
@@ -360,6 +367,12 @@ void consumer::deliver_ready(worker* w) {
 
 void consumer::on_message(std::uint64_t seq, std::string_view, worker* w) {
   if (!pending_stale_ && seq >= next_sseq_) ++pending_count_;
+  deliver_ready(w);
+}
+
+void consumer::on_written(worker* w) {
+  if (!held_) return;
+  held_ = false;
   deliver_ready(w);
 }
 

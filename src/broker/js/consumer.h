@@ -56,6 +56,8 @@ class consumer {
   void on_message(std::uint64_t seq, std::string_view subject, worker* w);
   // The stream lost messages (purge, delete, expiry): recompute the position.
   void on_removed();
+  // The stream wrote its appends to the store: deliver what was held back until then.
+  void on_written(worker* w);
   // An acknowledgement on $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>.
   void on_ack(std::uint64_t sseq, std::uint64_t dseq, std::string_view body, std::string_view reply, worker* w);
   // A pull request (CONSUMER.MSG.NEXT) with the requester's inbox as `reply`.
@@ -158,6 +160,7 @@ class consumer {
   // recounted from the store only after removals (counting is linear in the store).
   mutable std::uint64_t pending_count_ = 0;
   mutable bool pending_stale_ = true;
+  bool held_ = false;  // a message was not delivered because it was not written yet
   std::uint64_t dseq_ = 0;       // last consumer sequence used
   std::uint64_t last_sseq_ = 0;  // stream sequence of the last delivery
   std::uint64_t ack_floor_dseq_ = 0;

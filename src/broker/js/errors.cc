@@ -28,6 +28,7 @@ api_error stream_not_match() { return e(400, 10060, "expected stream does not ma
 api_error message_too_large() { return e(400, 10054, "message size exceeds maximum allowed"); }
 api_error header_too_large() { return e(400, 10097, "header size exceeds maximum allowed of 64k"); }
 api_error stream_store_failed(const std::string& d) { return e(503, 10077, d); }
+api_error insufficient_resources() { return e(503, 10023, "insufficient resources"); }
 api_error stream_rollup_failed(const std::string& d) { return e(500, 10111, d); }
 api_error stream_sealed() { return e(400, 10109, "invalid operation on sealed stream"); }
 api_error sequence_not_found(std::uint64_t seq) { return e(400, 10043, "sequence " + std::to_string(seq) + " not found"); }
@@ -86,5 +87,36 @@ api_error consumer_durable_name_not_set() {
 api_error maximum_consumers_limit() { return e(400, 10026, "maximum consumers limit reached"); }
 api_error replicas_not_supported() { return e(500, 10074, "replicas > 1 not supported in non-clustered mode"); }
 api_error not_supported(const std::string& what) { return e(400, 10999, what + " is not supported by ferryd"); }
+
+std::string without_paths(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const bool word_start = i == 0 || text[i - 1] == ' ';
+    if (word_start && text[i] == '/') {
+      std::size_t end = text.find(' ', i);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view word = text.substr(i, end - i);
+      // Keep a trailing ':' or ',' that ends the path in a message.
+      std::string_view tail;
+      while (!word.empty() && (word.back() == ':' || word.back() == ',')) {
+        tail = text.substr(i + word.size() - 1, tail.size() + 1);
+        word.remove_suffix(1);
+      }
+      out += word.substr(word.rfind('/') + 1);
+      out += tail;
+      i = end;
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+api_error store_failure(const status& s) {
+  if (is_disk_full(s)) return insufficient_resources();
+  return stream_store_failed(without_paths(s.message()));
+}
 
 }  // namespace ferry::broker::js::errors

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "base/status.h"
 
 namespace ferry::broker::js {
 
@@ -53,6 +56,7 @@ api_error stream_not_match();                                   // 400 10060
 api_error message_too_large();                                  // 400 10054
 api_error header_too_large();                                   // 400 10097
 api_error stream_store_failed(const std::string& detail);       // 503 10077
+api_error insufficient_resources();                             // 503 10023
 api_error stream_rollup_failed(const std::string& detail);      // 500 10111
 api_error stream_sealed();                                      // 400 10109
 api_error sequence_not_found(std::uint64_t seq);                // 400 10043
@@ -89,6 +93,14 @@ api_error consumer_durable_name_not_set();                      // 400 10018
 api_error maximum_consumers_limit();                            // 400 10026
 api_error replicas_not_supported();                             // 500 10074
 api_error not_supported(const std::string& what);               // 400 10999 (ferryd: feature absent)
+
+// What a client is told when the store failed: a full disk (ENOSPC, EDQUOT) is "insufficient
+// resources" (10023) as nats-server answers it; anything else "stream store failed" (10077) with
+// the store's text, whose file paths are cut to their last component (clients learn which file,
+// not where the server keeps its data).
+api_error store_failure(const status& s);
+// `text` with every word that starts with '/' cut to what follows its last '/'.
+std::string without_paths(std::string_view text);
 }  // namespace errors
 
 }  // namespace ferry::broker::js

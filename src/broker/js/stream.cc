@@ -111,28 +111,14 @@ void stream::on_publish(const protocol::pub_frame& f, worker* from) {
   run_deferred(from);
 }
 
-void stream::reply_locked(worker* from, std::string_view reply, std::string body) {
-  if (reply.empty()) return;
-  pending_acks_.push_back({std::string(reply), std::move(body)});
-  if (from != nullptr) {
-    request_round_locked(from);
-    return;
-  }
-  // Off the workers (internal publishes): write and acknowledge now.
-  std::vector<pending_ack> acks;
-  acks.swap(pending_acks_);
-  auto self = shared_from_this();
-  store_->flush_then([self, acks = std::move(acks)](status st) mutable {
-    if (!st.is_ok()) {
-      for (auto& a : acks) a.body = pub_error(self->name_, errors::stream_store_failed(st.message()));
-    }
-    self->send_pending_acks(nullptr, acks);
-  });
+void stream::reply_locked(worker* from, std::string_view reply, std::string body, std::uint64_t seq) {
+  if (!reply.empty()) pending_acks_.push_back({std::string(reply), std::move(body), seq});
+  request_round_locked(from);
 }
 
 void stream::request_round_locked(worker* w) {
   if (w == nullptr) {
-    for (auto& [name, c] : consumers_) c->flush_log();
+    finish_round_locked(nullptr);  // off the workers (internal publishes, timers): now
     return;
   }
   if (round_scheduled_) return;
@@ -143,21 +129,54 @@ void stream::request_round_locked(worker* w) {
 void stream::run(worker& w) {
   std::lock_guard lock(mu_);
   round_scheduled_ = false;
+  finish_round_locked(&w);
+}
+
+void stream::finish_round_locked(worker* w) {
   // Acknowledgement logs first: an ack confirmed this round must survive kill -9.
   for (auto& [name, c] : consumers_) c->flush_log();
+  (void)write_appends_locked(w);  // a failure turned the refused acknowledgements into errors
   if (pending_acks_.empty()) return;
   std::vector<pending_ack> acks;
   acks.swap(pending_acks_);
   auto self = shared_from_this();
-  worker* wp = &w;
-  store_->flush_then([self, wp, acks = std::move(acks)](status st) mutable {
+  store_->flush_then([self, w, acks = std::move(acks)](status st) mutable {
     if (!st.is_ok()) {
       spdlog::error("stream {}: storing failed: {}", self->name_, st.message());
-      for (auto& a : acks) a.body = pub_error(self->name_, errors::stream_store_failed(st.message()));
+      for (auto& a : acks) a.body = pub_error(self->name_, errors::store_failure(st));
     }
-    // With sync always this runs on the store's sync thread, where `wp` is not current.
-    self->send_pending_acks(worker::current() == wp ? wp : nullptr, acks);
+    // With sync always this runs on the store's sync thread, where `w` is not current.
+    self->send_pending_acks(w != nullptr && worker::current() == w ? w : nullptr, acks);
   });
+}
+
+status stream::write_appends_locked(worker* w) {
+  if (unwritten_from_ == 0) return status::ok();
+  unwritten_from_ = 0;
+  status s = store_->write();
+  // The store discarded what it could not write: everything after its last sequence now.
+  if (!s.is_ok()) refused_locked(store_->state().last_seq.value + 1, s);
+  // What was held back is readable now (or gone, which the consumers find out for themselves).
+  for (auto& [name, c] : consumers_) c->on_written(w);
+  return s;
+}
+
+void stream::refused_locked(std::uint64_t from, const status& why) {
+  spdlog::error("stream {}: writing to the store failed, messages from sequence {} on refused: {}", name_, from,
+                why.message());
+  const std::string error = pub_error(name_, errors::store_failure(why));
+  for (pending_ack& a : pending_acks_) {
+    if (a.seq >= from) a.body = error;
+  }
+  for (auto it = dedup_.begin(); it != dedup_.end();) {
+    if (it->second.first >= from) {
+      if (it->first == last_msg_id_) last_msg_id_.clear();
+      it = dedup_.erase(it);  // its dedup_order_ entry no longer matches and is skipped
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [name, c] : consumers_) c->on_removed();
 }
 
 void stream::send_pending_acks(worker* w, std::vector<pending_ack>& acks) {
@@ -205,7 +224,7 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
       prune_dedup_locked(now);
       auto it = dedup_.find(std::string(*msg_id));
       if (it != dedup_.end()) {
-        reply_locked(from, reply, pub_ack(name_, it->second.first, true));
+        reply_locked(from, reply, pub_ack(name_, it->second.first, true), it->second.first);
         return;
       }
     }
@@ -235,9 +254,10 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
   result<store::stream_seq> seq = store_->append(f.subject, hdr, data, now);
   if (!seq.is_ok()) {
     if (seq.status().code() == status_code::invalid_argument) return fail(errors::message_too_large());
-    return fail(errors::stream_store_failed(seq.status().message()));
+    return fail(errors::store_failure(seq.status()));
   }
   const std::uint64_t n = seq->value;
+  if (unwritten_from_ == 0) unwritten_from_ = n;
   // Nats-Expected-Last-Msg-Id compares with the id of the last stored message (none: "").
   last_msg_id_.clear();
   if (msg_id) {
@@ -253,7 +273,7 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
     (void)store_->purge(req);
     for (auto& [name, c] : consumers_) c->on_removed();
   }
-  reply_locked(from, reply, pub_ack(name_, n, false));
+  reply_locked(from, reply, pub_ack(name_, n, false), n);
   if (cfg_.republish && protocol::subject_matches(cfg_.republish->src.empty() ? ">" : cfg_.republish->src, f.subject)) {
     protocol::header_builder hb;
     if (!hdr.empty()) hb.add_block(hdr);
@@ -282,9 +302,14 @@ api_result<std::uint64_t> stream::store_message(std::string_view subject, std::s
   std::lock_guard lock(mu_);
   if (closed_) return errors::stream_not_found();
   result<store::stream_seq> seq = store_->append(subject, headers, data, jetstream::now_ns());
-  if (!seq.is_ok()) return errors::stream_store_failed(seq.status().message());
-  store_->flush_then([](status) {});
+  if (!seq.is_ok()) return errors::store_failure(seq.status());
+  if (unwritten_from_ == 0) unwritten_from_ = seq->value;
   notify_consumers_locked(seq->value, subject, worker::current());
+  // Written now, so the caller learns whether it was kept.
+  if (status s = write_appends_locked(worker::current()); !s.is_ok() && store_->state().last_seq < *seq) {
+    return errors::store_failure(s);
+  }
+  store_->flush_then([](status) {});
   return seq->value;
 }
 
@@ -411,7 +436,7 @@ api_result<std::uint64_t> stream::purge(const store::purge_request& req) {
   if (cfg_.sealed) return errors::stream_sealed();
   if (cfg_.deny_purge) return errors::stream_purge_failed("stream purge not permitted");
   auto r = store_->purge(req);
-  if (!r.is_ok()) return errors::stream_purge_failed(r.status().message());
+  if (!r.is_ok()) return errors::stream_purge_failed(errors::without_paths(r.status().message()));
   for (auto& [name, c] : consumers_) c->on_removed();
   return *r;
 }
@@ -423,7 +448,8 @@ api_error stream::delete_message(std::uint64_t seq, bool erase) {
   if (seq > store_->state().last_seq.value) return errors::stream_msg_delete_failed("stream store EOF");
   status s = store_->remove(store::stream_seq{seq}, erase);
   if (!s.is_ok()) {
-    return errors::stream_msg_delete_failed(s.code() == status_code::not_found ? "no message found" : s.message());
+    return errors::stream_msg_delete_failed(s.code() == status_code::not_found ? "no message found"
+                                                                               : errors::without_paths(s.message()));
   }
   for (auto& [name, c] : consumers_) c->on_removed();
   return {};
@@ -432,6 +458,7 @@ api_error stream::delete_message(std::uint64_t seq, bool erase) {
 api_result<store::stored_message> stream::get_message(std::uint64_t seq, const std::string& last_by_subject,
                                                       const std::string& next_by_subject) {
   std::lock_guard lock(mu_);
+  (void)write_appends_locked(nullptr);  // this round's appends are written (or refused) first
   result<store::stored_message> m = [&]() -> result<store::stored_message> {
     if (!last_by_subject.empty()) return store_->load_last(last_by_subject);
     if (!next_by_subject.empty()) return store_->load_next(store::stream_seq{seq}, next_by_subject);
@@ -528,7 +555,7 @@ void stream::recover_consumer(consumer_config cfg, std::int64_t created_ns, cons
   std::lock_guard lock(mu_);
   const std::string name = cfg.durable_name.empty() ? cfg.name : cfg.durable_name;
   auto c = std::make_shared<consumer>(*this, std::move(cfg), created_ns, name);
-  const status loaded = state ? c->load_state(*state) : not_found("state.json is missing");
+  const status loaded = state ? c->load_state(*state) : not_found("state.rec is missing");
   if (!loaded.is_ok()) {
     const std::string what = "stream " + cfg_.name + " consumer " + name + ": saved state lost (" + loaded.message() +
                              "); delivery starts again from the first message";

@@ -111,6 +111,10 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
 
   // For consumers (REQUIRES: mu_ held).
   store::message_store& store_locked() { return *store_; }
+  // The first sequence appended but not yet written to the store's files (0: none). Consumers
+  // deliver nothing from it on: a message whose write fails is discarded and its sequence
+  // given again, so it must not have been seen (message_store::write()).
+  [[nodiscard]] std::uint64_t unwritten_from_locked() const { return unwritten_from_; }
   jetstream& js() { return js_; }
   void defer_locked(deferred_publish p) { deferred_.push_back(std::move(p)); }
   // Retention: called after acknowledgements change; removes what no consumer needs anymore.
@@ -125,9 +129,19 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
   struct pending_ack {
     std::string reply;
     std::string body;
+    std::uint64_t seq = 0;  // the sequence it acknowledges (0: an error or no message)
   };
   void handle_publish_locked(const protocol::pub_frame& f, worker* from);
-  void reply_locked(worker* from, std::string_view reply, std::string body);
+  void reply_locked(worker* from, std::string_view reply, std::string body, std::uint64_t seq = 0);
+  // The round's end (on worker `w`, or now when null): acknowledgement logs, the write of the
+  // round's appends, then the flush that confirms them.
+  void finish_round_locked(worker* w);
+  // Writes what was appended since the last write; on success consumers may deliver it, on
+  // failure it is refused (refused_locked).
+  status write_appends_locked(worker* w);
+  // The appends from sequence `from` on were discarded by the store: their acknowledgements
+  // become errors, their message ids leave the deduplication window, consumers recount.
+  void refused_locked(std::uint64_t from, const status& why);
   void send_pending_acks(worker* w, std::vector<pending_ack>& acks);
   void notify_consumers_locked(std::uint64_t seq, std::string_view subject, worker* from);
   void prune_dedup_locked(std::int64_t now_ns);
@@ -154,6 +168,7 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
   std::deque<std::pair<std::int64_t, std::string>> dedup_order_;                   // guarded by mu_
   std::string last_msg_id_;                                                        // guarded by mu_
   std::vector<pending_ack> pending_acks_;   // guarded by mu_: waiting for the round's write
+  std::uint64_t unwritten_from_ = 0;        // guarded by mu_: see unwritten_from_locked()
   bool round_scheduled_ = false;            // guarded by mu_
   std::vector<deferred_publish> deferred_;  // guarded by mu_
   std::vector<subscription_ptr> subs_;
