@@ -220,6 +220,10 @@ status file_store::scan_segment(std::size_t index, std::uint64_t next_base, std:
         }
         refs = std::max(refs, seq);
         break;
+      case record::type::consumer_state:
+      case record::type::ack:
+        spdlog::warn("file store {}: {} holds a consumer record at offset {}; ignored", dir_, seg.file->name, pos);
+        break;
       case record::type::purge_floor:
         if (!record::decode_seq(f.body, seq)) break;
         if (seq > floor_written_) {

@@ -58,7 +58,7 @@ void append_seq_record(std::string& out, type t, std::uint64_t v) {
   finish(out, at);
 }
 
-bool known(std::uint8_t t) { return t >= 1 && t <= 5; }
+bool known(std::uint8_t t) { return t >= 1 && t <= 7; }
 
 }  // namespace
 
@@ -91,6 +91,21 @@ void append_message(std::string& out, std::uint64_t seq, std::int64_t ts_ns, std
 void append_tombstone(std::string& out, std::uint64_t seq) { append_seq_record(out, type::tombstone, seq); }
 
 void append_purge_floor(std::string& out, std::uint64_t floor) { append_seq_record(out, type::purge_floor, floor); }
+
+void append_blob(std::string& out, type t, std::string_view body) {
+  const std::size_t at = begin(out, t, body.size());
+  out.append(body);
+  finish(out, at);
+}
+
+void append_ack(std::string& out, std::uint64_t stream_seq, std::uint64_t consumer_seq) {
+  const std::size_t at = begin(out, type::ack, 16);
+  char b[16];
+  put64(b, stream_seq);
+  put64(b + 8, consumer_seq);
+  out.append(b, 16);
+  finish(out, at);
+}
 
 void write_erased(char* dst, std::size_t size, std::uint64_t seq) {
   FERRY_CHECK(size >= seq_record_size && size - frame_overhead <= max_body);
@@ -145,6 +160,13 @@ bool decode_message(std::string_view body, message_view& out) {
 bool decode_seq(std::string_view body, std::uint64_t& out) {
   if (body.size() < 8) return false;
   out = get64(body.data());
+  return true;
+}
+
+bool decode_ack(std::string_view body, std::uint64_t& stream_seq, std::uint64_t& consumer_seq) {
+  if (body.size() != 16) return false;
+  stream_seq = get64(body.data());
+  consumer_seq = get64(body.data() + 8);
   return true;
 }
 

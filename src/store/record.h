@@ -28,6 +28,9 @@ enum class type : std::uint8_t {
   tombstone = 3,       // seq (8): that message was removed
   purge_floor = 4,     // floor (8): every message below it was removed
   erased = 5,          // seq (8), zeros: a message record overwritten in place by remove(erase)
+  // Not in segments: a JetStream consumer's files (docs/store-format.md, "Consumer state").
+  consumer_state = 6,  // a snapshot of the consumer's state: opaque bytes (JSON), state.rec
+  ack = 7,             // stream seq (8), consumer seq (8): one acknowledgement, acks.log
 };
 
 // Fixed body bytes of a message record before subject, headers and data.
@@ -38,6 +41,7 @@ constexpr std::size_t message_size(std::size_t subject, std::size_t headers, std
 }
 inline constexpr std::size_t segment_header_size = frame_overhead + 16;
 inline constexpr std::size_t seq_record_size = frame_overhead + 8;  // tombstone, purge_floor
+inline constexpr std::size_t ack_record_size = frame_overhead + 16;
 
 // Appends one record to `out`. REQUIRES: subject.size() <= 65535 and the body <= max_body.
 void append_segment_header(std::string& out, std::uint64_t base_seq);
@@ -45,6 +49,9 @@ void append_message(std::string& out, std::uint64_t seq, std::int64_t ts_ns, std
                     std::string_view headers, std::string_view data);
 void append_tombstone(std::string& out, std::uint64_t seq);
 void append_purge_floor(std::string& out, std::uint64_t floor);
+// A record of type `t` whose body is `body` as it is (consumer_state).
+void append_blob(std::string& out, type t, std::string_view body);
+void append_ack(std::string& out, std::uint64_t stream_seq, std::uint64_t consumer_seq);
 // Writes an erased record of exactly `size` bytes over `dst`. REQUIRES: size >= seq_record_size.
 void write_erased(char* dst, std::size_t size, std::uint64_t seq);
 
@@ -81,5 +88,6 @@ struct segment_header_view {
   std::uint64_t base_seq = 0;
 };
 bool decode_segment_header(std::string_view body, segment_header_view& out);
+bool decode_ack(std::string_view body, std::uint64_t& stream_seq, std::uint64_t& consumer_seq);
 
 }  // namespace ferry::store::record

@@ -53,6 +53,30 @@ TEST(Record, OtherTypesRoundTrip) {
   EXPECT_EQ(v, 9u);
 }
 
+TEST(Record, ConsumerRecordsRoundTrip) {
+  std::string buf;
+  append_blob(buf, type::consumer_state, R"({"dseq":5})");
+  append_ack(buf, 0x0102030405060708ull, 42);
+  EXPECT_EQ(buf.size(), frame_overhead + 10 + ack_record_size);
+  frame f;
+  ASSERT_EQ(parse(buf, f), parse_status::ok);
+  EXPECT_EQ(f.kind, type::consumer_state);
+  EXPECT_EQ(f.body, R"({"dseq":5})");
+  ASSERT_EQ(parse(std::string_view(buf).substr(f.size), f), parse_status::ok);
+  EXPECT_EQ(f.kind, type::ack);
+  std::uint64_t sseq = 0, dseq = 0;
+  ASSERT_TRUE(decode_ack(f.body, sseq, dseq));
+  EXPECT_EQ(sseq, 0x0102030405060708ull);
+  EXPECT_EQ(dseq, 42u);
+  EXPECT_FALSE(decode_ack("short", sseq, dseq));
+  // Every flipped byte of an ack record is caught.
+  for (std::size_t i = frame_overhead + 10; i < buf.size(); ++i) {
+    std::string bad = buf.substr(frame_overhead + 10);
+    bad[i - (frame_overhead + 10)] ^= 0x20;
+    EXPECT_EQ(parse(bad, f), parse_status::bad) << "flipped byte " << i;
+  }
+}
+
 TEST(Record, ErasedKeepsLengthAndSequence) {
   std::string buf;
   append_message(buf, 5, 1, "a", "", "secret data");

@@ -226,18 +226,30 @@ TEST_F(Damage, LostOrDamagedConsumerStateIsReported) {
   publish("S", 1, 5);
   add_consumer("S", "GONE");
   add_consumer("S", "BAD");
+  add_consumer("S", "OLD");
   EXPECT_EQ(pull("S", "GONE").size(), 5u);
   EXPECT_EQ(pull("S", "BAD").size(), 5u);
+  EXPECT_EQ(pull("S", "OLD").size(), 5u);
   stop();
-  fs::remove(stream_dir("S") + "/consumers/GONE/state.json");
-  std::ofstream(stream_dir("S") + "/consumers/BAD/state.json") << R"({"next_sseq":"six","dseq":5})";
+  const std::string consumers = stream_dir("S") + "/consumers/";
+  fs::remove(consumers + "GONE/state.rec");
+  // One flipped byte in the checksummed snapshot.
+  std::string rec = slurp(consumers + "BAD/state.rec");
+  ASSERT_GT(rec.size(), 30u);
+  rec[20] ^= 0x01;
+  std::ofstream(consumers + "BAD/state.rec", std::ios::binary | std::ios::trunc) << rec;
+  // The JSON file of earlier versions, still read when there is no state.rec: a wrong type.
+  fs::remove(consumers + "OLD/state.rec");
+  std::ofstream(consumers + "OLD/state.json") << R"({"next_sseq":"six","dseq":5})";
   start();
-  EXPECT_TRUE(reported("stream S consumer GONE: saved state lost (state.json is missing)")) << jsz().dump(2);
-  EXPECT_TRUE(reported("stream S consumer BAD: saved state lost (state.json is damaged")) << jsz().dump(2);
+  EXPECT_TRUE(reported("stream S consumer GONE: saved state lost (state.rec is missing)")) << jsz().dump(2);
+  EXPECT_TRUE(reported("stream S consumer BAD: saved state lost (state.rec is damaged")) << jsz().dump(2);
+  EXPECT_TRUE(reported("stream S consumer OLD: saved state lost (state.json is damaged")) << jsz().dump(2);
   EXPECT_NE(slurp(dir_ + "/ferryd.log").find("consumer GONE: saved state lost"), std::string::npos);
-  // Both start over (redelivering, never skipping) and the stream serves on.
+  // All start over (redelivering, never skipping) and the stream serves on.
   EXPECT_EQ(pull("S", "GONE").size(), 5u);
   EXPECT_EQ(pull("S", "BAD").size(), 5u);
+  EXPECT_EQ(pull("S", "OLD").size(), 5u);
   publish("S", 6, 6);
 }
 
@@ -270,6 +282,38 @@ TEST_F(Damage, ConsumerInfoAfterSigkillShowsEveryConfirmedAck) {
   EXPECT_TRUE(pull("K", "C").empty()) << "no confirmed ack is delivered again";
   publish("K", 31, 31);
   EXPECT_EQ(pull("K", "C"), (std::vector<std::string>{"K-31"}));
+}
+
+// The ack log is checksummed records: a damaged one in the middle is skipped and reported (its
+// message comes again: redelivery, never a loss), a torn last one is cut off quietly (it was
+// never confirmed), and acknowledgements after either are kept.
+TEST_F(Damage, DamagedAckLogRedeliversOnlyWhatWasDamaged) {
+  add_stream("L");
+  publish("L", 1, 20);
+  add_consumer("L", "C", "explicit");
+  ASSERT_EQ(pull("L", "C").size(), 20u);
+  std::string acks = "SUB _INBOX.acks 88\r\n";
+  for (const std::string& reply : replies_) acks += "PUB " + reply + " _INBOX.acks 4\r\n+ACK\r\n";
+  ASSERT_TRUE(c_->send(acks));
+  for (int confirmed = 0; confirmed < 20;) {
+    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
+    std::string got = c_->take();
+    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
+  }
+  d_.kill();  // before the next snapshot: the 20 acknowledgements are in the log only
+  c_.reset();
+  const std::string log = stream_dir("L") + "/consumers/C/acks.log";
+  std::string bytes = slurp(log);
+  constexpr std::size_t record = 32;  // one ack record: 16 bytes of frame, 16 of body
+  ASSERT_EQ(bytes.size(), 20 * record);
+  bytes[9 * record + 14] ^= 0x40;  // inside the 10th acknowledgement (message 10)
+  bytes.resize(bytes.size() - 5);  // and the 20th torn
+  std::ofstream(log, std::ios::binary | std::ios::trunc) << bytes;
+  start();
+  EXPECT_TRUE(reported("stream L consumer C: 32 damaged bytes in acks.log skipped")) << jsz().dump(2);
+  EXPECT_EQ(pull("L", "C"), (std::vector<std::string>{"L-10", "L-20"}));
+  publish("L", 21, 21);
+  EXPECT_EQ(pull("L", "C"), (std::vector<std::string>{"L-21"}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "base/duration.h"
 #include "broker/core.h"
 #include "broker/js/jetstream.h"
+#include "store/record.h"
 #include "broker/js/stream.h"
 #include "protocol/headers.h"
 
@@ -582,7 +583,7 @@ void consumer::ack_one(std::uint64_t sseq) {
 }
 
 void consumer::log_ack(std::uint64_t sseq, std::uint64_t dseq) {
-  log_buf_ += "A " + std::to_string(sseq) + " " + std::to_string(dseq) + "\n";
+  store::record::append_ack(log_buf_, sseq, dseq);
 }
 
 void consumer::acked_through(std::uint64_t sseq) {

@@ -89,6 +89,8 @@ class consumer {
   // The acknowledgement log (acks since the last state.json), replayed at recovery. Appends are
   // buffered and written by flush_log() at the end of each round, before acknowledgements are
   // confirmed, so that kill -9 loses no confirmed acknowledgement.
+  // Opens (and replays) the ack log in `dir`: acknowledgements made after the last snapshot,
+  // checksummed records; a torn tail is cut off, damage inside is skipped and reported.
   void open_log(const std::string& dir);
   void flush_log();
   void close_log();
@@ -96,6 +98,7 @@ class consumer {
   void shutdown(worker* w);
 
  private:
+  void replay_ack(std::uint64_t seq, std::uint64_t dseq);  // one acknowledgement of the ack log
   struct pending {
     std::uint64_t dseq = 0;
     std::int64_t deadline_ns = 0;
@@ -184,7 +187,10 @@ class consumer {
   std::optional<ojson> initial_info_;     // see initial_info()
   std::int64_t last_ack_ns_ = 0;          // ack_floor.last_active: the last ack processed (not persisted)
   int log_fd_ = -1;
-  std::string log_buf_;
+  std::string log_path_;
+  std::uint64_t log_size_ = 0;  // bytes of whole records in the ack log (writes go there)
+  bool log_failing_ = false;    // the last write of the log failed (logged once per streak)
+  std::string log_buf_;         // ack records not written yet
   std::int64_t last_save_ns_ = 0;
 };
 

@@ -5,13 +5,17 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 
 #include "broker/core.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
+#include "store/file_io.h"
+#include "store/record.h"
 
 namespace ferry::broker::js {
 
@@ -73,8 +77,21 @@ std::uint64_t consumer::highest_seen() const {
 }
 
 status consumer::load_state(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return data_loss("state.json is not a JSON object");
+  // state.rec: one consumer_state record around the JSON; state.json (before the records): the
+  // JSON alone.
+  std::string_view json_text = text;
+  const char* file = "state.json";
+  if (text.size() >= 4 && std::memcmp(text.data(), store::record::magic, 4) == 0) {
+    file = "state.rec";
+    store::record::frame f;
+    if (store::record::parse(text, f) != store::record::parse_status::ok || f.size != text.size() ||
+        f.kind != store::record::type::consumer_state) {
+      return data_loss("state.rec is damaged (checksum or length)");
+    }
+    json_text = f.body;
+  }
+  auto j = nlohmann::json::parse(json_text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return data_loss(std::string(file) + " is not a JSON object");
   try {
     load_state_fields(j);
     return status::ok();
@@ -86,7 +103,7 @@ status consumer::load_state(const std::string& text) {
     deliveries_.clear();
     initial_.clear();
     acked_beyond_.clear();
-    return data_loss(std::string("state.json is damaged: ") + e.what());
+    return data_loss(std::string(file) + " is damaged: " + e.what());
   }
 }
 
@@ -118,21 +135,29 @@ void consumer::load_state_fields(const nlohmann::json& j) {
 }
 
 void consumer::save(const std::string& dir) {
+  flush_log();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   ojson meta;
   meta["config"] = to_json(cfg_);
   meta["created"] = created_ns_;
+  std::string rec;
+  store::record::append_blob(rec, store::record::type::consumer_state, save_state());
   status s = store::write_file_atomic(dir + "/meta.json", meta.dump(2));
-  if (s.is_ok()) s = store::write_file_atomic(dir + "/state.json", save_state());
+  if (s.is_ok()) s = store::write_file_atomic(dir + "/state.rec", rec);
   if (!s.is_ok()) {
     spdlog::error("consumer {} > {}: saving state: {}", stream_name_, name_, s.message());
-    return;
+    return;  // the ack log keeps what the old snapshot lacks
   }
-  // The snapshot covers every acknowledgement so far: start a fresh log.
+  (void)store::remove_file(dir + "/state.json");  // the format before state.rec
+  // The snapshot covers every acknowledgement so far: start a fresh log. Unless the log could not
+  // be written: then the snapshot holds those acknowledgements and the log is dropped anyway.
   log_buf_.clear();
-  if (log_fd_ >= 0 && ::ftruncate(log_fd_, 0) != 0) {
-    spdlog::warn("consumer {} > {}: truncating the ack log failed", stream_name_, name_);
+  if (log_fd_ >= 0) {
+    if (status t = store::truncate_file(log_fd_, 0, log_path_); !t.is_ok()) {
+      spdlog::warn("consumer {} > {}: {}", stream_name_, name_, t.message());
+    }
+    log_size_ = 0;
   }
   dirty_ = false;
   last_save_ns_ = jetstream::now_ns();
@@ -143,58 +168,110 @@ void consumer::maybe_save(const std::string& dir, std::int64_t now_ns) {
   flush_log();
 }
 
+// Replays acknowledgement (stream seq, consumer seq) made after the last snapshot.
+void consumer::replay_ack(std::uint64_t seq, std::uint64_t dseq) {
+  // What was delivered is at least what was acknowledged, so CONSUMER.INFO does not fall back to
+  // the last snapshot after a crash.
+  last_sseq_ = std::max(last_sseq_, seq);
+  dseq_ = std::max(dseq_, dseq);
+  if (pending_.erase(seq) > 0) {
+    deliveries_.erase(seq);
+  } else if (seq >= next_sseq_) {
+    acked_beyond_.insert(seq);
+  }
+}
+
 void consumer::open_log(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  const std::string path = dir + "/acks.log";
-  if (auto text = store::read_file(path); text.is_ok()) {
-    // Replay the acknowledgements made after the last snapshot.
-    std::size_t pos = 0;
+  log_path_ = dir + "/acks.log";
+  auto text = store::read_file(log_path_);
+  std::uint64_t keep = 0;  // bytes of the log to keep: up to the end of the last whole record
+  bool legacy = false;
+  if (text.is_ok() && !text->empty()) {
     const std::string& t = *text;
-    while (pos < t.size()) {
-      std::size_t nl = t.find('\n', pos);
-      if (nl == std::string::npos) break;  // a torn last line: it was never confirmed
-      std::string_view line(t.data() + pos, nl - pos);
-      pos = nl + 1;
-      if (line.size() < 3 || line[0] != 'A') continue;
-      std::uint64_t seq = 0;
-      auto r = std::from_chars(line.data() + 2, line.data() + line.size(), seq);
-      if (r.ec != std::errc()) continue;
-      // "A <sseq> <dseq>" (older logs: "A <sseq>"): what was delivered is at least what was
-      // acknowledged, so CONSUMER.INFO does not fall back to the last snapshot after a crash.
-      std::uint64_t dseq = 0;
-      if (r.ptr != line.data() + line.size() && *r.ptr == ' ')
-        std::from_chars(r.ptr + 1, line.data() + line.size(), dseq);
-      last_sseq_ = std::max(last_sseq_, seq);
-      dseq_ = std::max(dseq_, dseq);
-      if (pending_.erase(seq) > 0) {
-        deliveries_.erase(seq);
-      } else if (seq >= next_sseq_) {
-        acked_beyond_.insert(seq);
+    legacy = t[0] == 'A';
+    if (legacy) {
+      // The text log before the records: "A <sseq> <dseq>\n" lines; replayed, then replaced by
+      // a snapshot below.
+      for (std::size_t pos = 0; pos < t.size();) {
+        const std::size_t nl = t.find('\n', pos);
+        if (nl == std::string::npos) break;  // a torn last line: it was never confirmed
+        const std::string_view line(t.data() + pos, nl - pos);
+        pos = nl + 1;
+        std::uint64_t seq = 0;
+        std::uint64_t dseq = 0;
+        if (line.size() < 3) continue;
+        auto r = std::from_chars(line.data() + 2, line.data() + line.size(), seq);
+        if (r.ec != std::errc()) continue;
+        if (r.ptr != line.data() + line.size() && *r.ptr == ' ') std::from_chars(r.ptr + 1, line.data() + line.size(), dseq);
+        replay_ack(seq, dseq);
+      }
+    } else {
+      std::size_t pos = 0;
+      std::uint64_t skipped = 0;
+      while (pos < t.size()) {
+        store::record::frame f;
+        const std::string_view rest = std::string_view(t).substr(pos);
+        if (store::record::parse(rest, f) == store::record::parse_status::ok) {
+          std::uint64_t seq = 0;
+          std::uint64_t dseq = 0;
+          if (f.kind == store::record::type::ack && store::record::decode_ack(f.body, seq, dseq)) {
+            replay_ack(seq, dseq);
+          } else {
+            skipped += f.size;
+          }
+          pos += f.size;
+          keep = pos;
+          continue;
+        }
+        const std::size_t next = store::record::find_next(t, pos + 1);
+        if (next == std::string_view::npos) break;  // a torn tail: never confirmed, cut off below
+        skipped += next - pos;
+        pos = next;
+      }
+      if (skipped > 0) {
+        // Damage inside the log: those acknowledgements are unknown, so their messages come again
+        // (redelivery, never a loss).
+        const std::string what = "stream " + stream_name_ + " consumer " + name_ + ": " + std::to_string(skipped) +
+                                 " damaged bytes in acks.log skipped; the acknowledgements in them may be redelivered";
+        spdlog::error("JetStream: {}", what);
+        s_.js().report_problem(what);
       }
     }
     update_ack_floor();
     dirty_ = true;
   }
-  log_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd_ < 0) spdlog::error("consumer {} > {}: cannot open {}", stream_name_, name_, path);
+  log_fd_ = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (log_fd_ < 0) {
+    spdlog::error("consumer {} > {}: cannot open {}: {}", stream_name_, name_, log_path_, std::strerror(errno));
+    return;
+  }
+  if (legacy) {
+    save(dir);  // the replayed acknowledgements into state.rec; truncates the text log
+  } else if (text.is_ok() && keep < text->size()) {
+    if (status s = store::truncate_file(log_fd_, keep, log_path_); !s.is_ok()) {
+      spdlog::warn("consumer {} > {}: {}", stream_name_, name_, s.message());
+    }
+  }
+  log_size_ = legacy ? 0 : keep;
 }
 
 void consumer::flush_log() {
-  if (log_buf_.empty()) return;
-  if (log_fd_ >= 0) {
-    const char* p = log_buf_.data();
-    std::size_t left = log_buf_.size();
-    while (left > 0) {
-      const ssize_t n = ::write(log_fd_, p, left);
-      if (n <= 0) {
-        spdlog::error("consumer {} > {}: writing the ack log failed", stream_name_, name_);
-        break;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+  if (log_buf_.empty() || log_fd_ < 0) return;
+  status s = store::write_at(log_fd_, log_buf_, log_size_, log_path_);
+  // With sync always an acknowledgement is confirmed only once it is on disk, like a publish.
+  if (s.is_ok() && s_.js().sync() == store::sync_policy::always) s = store::sync_fd(log_fd_, false, log_path_);
+  if (!s.is_ok()) {
+    // Keep the records for the next try; cut off whatever part of them was written.
+    (void)store::truncate_file(log_fd_, log_size_, log_path_);
+    if (!log_failing_) spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
+    log_failing_ = true;
+    return;
   }
+  if (log_failing_) spdlog::info("consumer {} > {}: the ack log is written again", stream_name_, name_);
+  log_failing_ = false;
+  log_size_ += log_buf_.size();
   log_buf_.clear();
 }
 

@@ -236,7 +236,8 @@ status jetstream::recover_stream(const std::string& dir) {
     const auto created_v = cmeta.find("created");
     const std::int64_t consumer_created =
         created_v != cmeta.end() && created_v->is_number_integer() ? created_v->get<std::int64_t>() : now_ns();
-    auto state = store::read_file(entry.path().string() + "/state.json");
+    auto state = store::read_file(entry.path().string() + "/state.rec");
+    if (!state.is_ok()) state = store::read_file(entry.path().string() + "/state.json");  // before state.rec
     s->recover_consumer(ccfg.value(), consumer_created,
                         state.is_ok() ? std::optional<std::string>(*state) : std::nullopt);
   }
