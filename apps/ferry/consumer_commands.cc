@@ -75,15 +75,15 @@ status set_deliver_policy(ojson& cfg, const std::string& d) {
   } else if (!d.empty() && d.find_first_not_of("0123456789") == std::string::npos) {
     cfg["deliver_policy"] = "by_start_sequence";
     cfg["opt_start_seq"] = std::stoull(d);
-  } else if (auto t = parse_time(d)) {
+  } else if (auto t = parse_rfc3339_ns(d)) {
     cfg["deliver_policy"] = "by_start_time";
-    cfg["opt_start_time"] = format_time_ns(*t);
+    cfg["opt_start_time"] = format_rfc3339(*t);
   } else if (auto ago = parse_duration_ns(d); ago.is_ok()) {
     const auto now =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     cfg["deliver_policy"] = "by_start_time";
-    cfg["opt_start_time"] = format_time_ns(now - *ago);
+    cfg["opt_start_time"] = format_rfc3339(now - *ago);
   } else {
     return invalid_argument("invalid --deliver \"" + d +
                             "\" (use all, last, new, last-per-subject, a sequence, an RFC 3339 time or a duration)");
@@ -228,7 +228,7 @@ status run_next(js_client& js, const next_args& a) {
       if (auto md = parse_ack_subject(natsMsg_GetReply(m.get()) ? natsMsg_GetReply(m.get()) : "")) {
         meta = " stream seq " + std::to_string(md->stream_seq) + ", consumer seq " + std::to_string(md->consumer_seq) +
                ", delivery " + std::to_string(md->deliveries) + ", pending " + std::to_string(md->pending) + ", " +
-               format_time_ns(md->timestamp_ns);
+               format_rfc3339(md->timestamp_ns);
       }
       std::printf("[#%ld] \"%s\"%s\n", n, natsMsg_GetSubject(m.get()), meta.c_str());
       print_message(m.get(), n, false, /*header_line=*/false);

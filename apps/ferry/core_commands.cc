@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "base/rfc3339.h"
 #include "commands.h"
 
 namespace ferry::cli {
@@ -20,10 +21,7 @@ std::string expand(const std::string& tmpl, long n) {
   std::string out = tmpl;
   for (std::size_t p; (p = out.find("{{Count}}")) != std::string::npos;) out.replace(p, 9, std::to_string(n));
   for (std::size_t p; (p = out.find("{{Time}}")) != std::string::npos;) {
-    std::time_t t = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    out.replace(p, 8, buf);
+    out.replace(p, 8, format_rfc3339(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())));
   }
   return out;
 }

@@ -385,57 +385,6 @@ std::string format_bytes(std::int64_t n) {
   return buf;
 }
 
-std::string format_time_ns(std::int64_t ns) {
-  std::time_t secs = static_cast<std::time_t>(ns / ns_per_s);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (const std::int64_t frac = ns % ns_per_s; frac > 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09lld", static_cast<long long>(frac));
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    out += fs;
-  }
-  return out + "Z";
-}
-
-std::optional<std::int64_t> parse_time(const std::string& s) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                  &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::size_t i = 19;
-  std::int64_t frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    int digits = 0;
-    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
-      if (digits++ < 9) frac = frac * 10 + (s[i] - '0');
-    }
-    for (; digits < 9; ++digits) frac *= 10;
-  }
-  std::int64_t offset = 0;
-  if (i + 1 == s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    // UTC
-  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-    auto h = to_u64(std::string_view(s).substr(i + 1, 2));
-    auto m = to_u64(std::string_view(s).substr(i + 4, 2));
-    if (!h || !m) return std::nullopt;
-    offset = static_cast<std::int64_t>(*h * 3600 + *m * 60) * (s[i] == '+' ? 1 : -1);
-  } else {
-    return std::nullopt;
-  }
-  return (static_cast<std::int64_t>(::timegm(&tm)) - offset) * ns_per_s + frac;
-}
-
 // ---- output ----
 
 void print_json(ojson j) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/number.h"
+#include "base/rfc3339.h"
 #include "commands.h"
 #include "session.h"
 
@@ -141,9 +142,6 @@ std::string format_ns(std::int64_t ns);
 result<std::int64_t> parse_duration_ns(const std::string& s);
 // "1.5 KiB"; "unlimited" for negative values.
 std::string format_bytes(std::int64_t n);
-std::string format_time_ns(std::int64_t ns);
-// An RFC 3339 time; nullopt when malformed.
-std::optional<std::int64_t> parse_time(const std::string& s);
 
 // Prints a reply without its "type" field, indented, on stdout.
 void print_json(ojson j);

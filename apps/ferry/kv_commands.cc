@@ -209,7 +209,7 @@ status run_watch(js_client& js, const watch_args& a) {
     const header_list h = headers_of(m.get());
     const std::string op = operation_of(h);
     auto md = parse_ack_subject(natsMsg_GetReply(m.get()) ? natsMsg_GetReply(m.get()) : "");
-    std::printf("[%s] %s %s > %s", md ? format_time_ns(md->timestamp_ns).c_str() : "?", op.c_str(), a.bucket.c_str(),
+    std::printf("[%s] %s %s > %s", md ? format_rfc3339(md->timestamp_ns).c_str() : "?", op.c_str(), a.bucket.c_str(),
                 key_of(a.bucket, natsMsg_GetSubject(m.get())).c_str());
     if (md) std::printf(" revision %llu", static_cast<unsigned long long>(md->stream_seq));
     if (op == "PUT") {

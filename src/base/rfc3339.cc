@@ -1,8 +1,8 @@
-#include "sdk/rfc3339.h"
+#include "base/rfc3339.h"
 
 #include <cstdio>
 
-namespace ferry::detail {
+namespace ferry {
 
 using namespace std::chrono;
 
@@ -98,4 +98,12 @@ std::optional<system_clock::time_point> parse_rfc3339(std::string_view s) {
   return time_point_cast<system_clock::duration>(t);
 }
 
-}  // namespace ferry::detail
+std::string format_rfc3339(std::int64_t unix_ns) { return format_rfc3339(system_clock::time_point(nanoseconds(unix_ns))); }
+
+std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
+  const auto t = parse_rfc3339(s);
+  if (!t) return std::nullopt;
+  return duration_cast<nanoseconds>(t->time_since_epoch()).count();
+}
+
+}  // namespace ferry

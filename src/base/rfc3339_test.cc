@@ -1,8 +1,8 @@
-#include "sdk/rfc3339.h"
+#include "base/rfc3339.h"
 
 #include <gtest/gtest.h>
 
-namespace ferry::detail {
+namespace ferry {
 namespace {
 
 using namespace std::chrono;
@@ -26,6 +26,17 @@ TEST(Rfc3339Test, RoundTrips) {
   EXPECT_EQ(parse_rfc3339(format_rfc3339(now)), now);
 }
 
+// JetStream keeps nanoseconds since the epoch; Go writes them with up to 9 digits.
+TEST(Rfc3339Test, NanosecondsSinceTheEpoch) {
+  const std::int64_t t = 1764763200'500000000;  // 2025-12-03T12:00:00.5Z
+  EXPECT_EQ(format_rfc3339(t), "2025-12-03T12:00:00.5Z");
+  EXPECT_EQ(format_rfc3339(t + 123), "2025-12-03T12:00:00.500000123Z");
+  EXPECT_EQ(parse_rfc3339_ns("2025-12-03T13:00:00.5+01:00"), t);
+  EXPECT_EQ(parse_rfc3339_ns(format_rfc3339(t + 123)), t + 123);
+  EXPECT_EQ(format_rfc3339(std::int64_t{-1}), "1969-12-31T23:59:59.999999999Z");
+  EXPECT_FALSE(parse_rfc3339_ns("2025-12-03"));
+}
+
 TEST(Rfc3339Test, RejectsMalformed) {
   for (const char* bad :
        {"", "2024-05-01", "2024-05-01T12:00:00", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-05-01T24:00:00Z",
@@ -34,4 +45,4 @@ TEST(Rfc3339Test, RejectsMalformed) {
 }
 
 }  // namespace
-}  // namespace ferry::detail
+}  // namespace ferry

@@ -115,7 +115,7 @@ std::string format_uptime(std::chrono::seconds s) {
 }
 
 std::string format_time(std::chrono::system_clock::time_point t) {
-  return js::format_rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  return ferry::format_rfc3339(t);
 }
 
 monitor::monitor(server_core& core) : core_(core) {}

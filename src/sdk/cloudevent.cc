@@ -5,7 +5,7 @@
 
 #include "ferry/event.h"
 #include "sdk/encoding.h"
-#include "sdk/rfc3339.h"
+#include "base/rfc3339.h"
 #include "sdk/text.h"
 
 namespace ferry {
@@ -86,7 +86,7 @@ status set_attribute(cloudevent& e, const std::string& name, std::string value) 
   } else if (name == "dataschema") {
     e.dataschema = std::move(value);
   } else if (name == "time") {
-    e.time = detail::parse_rfc3339(value);
+    e.time = parse_rfc3339(value);
     if (!e.time) return invalid_argument("cloudevent: time \"" + value + "\" is not an RFC 3339 timestamp");
   } else {
     FERRY_RETURN_IF_ERROR(check_name(name));
@@ -103,7 +103,7 @@ void for_each_attribute(const cloudevent& e, F f) {
   f("source", e.source);
   f("type", e.type);
   if (!e.subject.empty()) f("subject", e.subject);
-  if (e.time) f("time", detail::format_rfc3339(*e.time));
+  if (e.time) f("time", format_rfc3339(*e.time));
   if (!e.dataschema.empty()) f("dataschema", e.dataschema);
   for (const auto& [name, value] : e.extensions) f(name, value);
 }

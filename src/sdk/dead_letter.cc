@@ -2,7 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ferry/middleware.h"
-#include "sdk/rfc3339.h"
+#include "base/rfc3339.h"
 
 namespace ferry::middleware {
 
@@ -21,7 +21,7 @@ struct dead_letter_sink {
     dl.headers.set(std::string(header::dead_letter_subject), m.subject);
     dl.headers.set(std::string(header::dead_letter_deliveries), std::to_string(m.attempt()));
     dl.headers.set(std::string(header::dead_letter_handler), handler_name);
-    dl.headers.set(std::string(header::dead_letter_time), detail::format_rfc3339(std::chrono::system_clock::now()));
+    dl.headers.set(std::string(header::dead_letter_time), format_rfc3339(std::chrono::system_clock::now()));
     status s = out->publish(std::move(dl));
     if (!s.is_ok()) {
       spdlog::warn("{}: dead letter of {} to {} failed: {}; nacking it", handler_name, m.id, subject, s.to_string());

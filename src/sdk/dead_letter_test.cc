@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "ferry/middleware.h"
-#include "sdk/rfc3339.h"
+#include "base/rfc3339.h"
 #include "sdk/test_chain.h"
 
 namespace ferry::middleware {
@@ -36,7 +36,7 @@ TEST(DeadLetterTest, DropIsPublishedWithItsHeadersAndTheOriginalAcked) {
   EXPECT_EQ(dl[0].headers.value_or(header::dead_letter_subject, ""), "orders.created");
   EXPECT_EQ(dl[0].headers.value_or(header::dead_letter_deliveries, ""), "2");
   EXPECT_EQ(dl[0].headers.value_or(header::dead_letter_handler, ""), "h");
-  auto t = detail::parse_rfc3339(dl[0].headers.value_or(header::dead_letter_time, ""));
+  auto t = parse_rfc3339(dl[0].headers.value_or(header::dead_letter_time, ""));
   ASSERT_TRUE(t);
   EXPECT_GE(*t, std::chrono::time_point_cast<std::chrono::seconds>(before));
   EXPECT_LE(*t, std::chrono::system_clock::now());

@@ -1,5 +1,7 @@
 #include "events.h"
 
+#include "ferry/rfc3339.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -111,14 +113,7 @@ std::string parse_order_request(std::string_view body, order_request& out) {
 }
 
 std::string now_rfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", buf, ms);
+  return ferry::format_rfc3339(std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
 }
 
 }  // namespace shop

@@ -141,80 +141,6 @@ const char* name_of(replay_policy r) { return r == replay_policy::original ? "or
 
 bool is_valid_name(std::string_view name) { return ferry::is_valid_name(name); }
 
-std::string format_rfc3339(std::int64_t ns) {
-  std::time_t secs = static_cast<std::time_t>(ns / second);
-  long long frac = ns % second;
-  if (frac < 0) {
-    frac += second;
-    --secs;
-  }
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (frac != 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09lld", frac);
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    out += fs;
-  }
-  return out + "Z";
-}
-
-std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  if (s.size() < 20) return std::nullopt;
-  auto num = [&](std::size_t pos, std::size_t len) -> int {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':') return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = num(0, 4) - 1900;
-  tm.tm_mon = num(5, 2) - 1;
-  tm.tm_mday = num(8, 2);
-  tm.tm_hour = num(11, 2);
-  tm.tm_min = num(14, 2);
-  tm.tm_sec = num(17, 2);
-  if (tm.tm_year < -1900 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
-    return std::nullopt;
-  std::size_t i = 19;
-  std::int64_t frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (digits < 9) {
-        frac = frac * 10 + (s[i] - '0');
-        ++digits;
-      }
-      ++i;
-    }
-    while (digits++ < 9) frac *= 10;
-  }
-  std::int64_t offset = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-    const int h = num(i + 1, 2);
-    const int m = num(i + 4, 2);
-    if (h < 0 || m < 0) return std::nullopt;
-    offset = (h * 3600 + m * 60) * (s[i] == '+' ? 1 : -1);
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  const std::int64_t secs = static_cast<std::int64_t>(::timegm(&tm)) - offset;
-  return secs * second + frac;
-}
-
 api_result<stream_config> parse_stream_config(const json& j) {
   if (!j.is_object()) return errors::invalid_json();
   stream_config c;
@@ -380,7 +306,7 @@ api_result<consumer_config> parse_consumer_config(const json& j) {
       r.get("dead_letter_stream", c.dead_letter_stream);
   if (!ok) return errors::invalid_json();
   if (!start_time.empty()) {
-    auto t = parse_rfc3339(start_time);
+    auto t = parse_rfc3339_ns(start_time);
     if (!t) return errors::invalid_json();
     c.opt_start_time_ns = *t;
   }

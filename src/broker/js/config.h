@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/rfc3339.h"
 #include "broker/js/errors.h"
 
 namespace ferry::broker::js {
@@ -106,11 +107,6 @@ api_result<consumer_config> parse_consumer_config(const nlohmann::json& j);
 // 1000, max_waiting 512 for pull, max_deliver -1, ...) and the checks nats-server makes.
 api_error normalize(consumer_config& c, const stream_config& stream);
 ojson to_json(const consumer_config& c);
-
-// RFC 3339 with nanoseconds in UTC, as Go's time.Time marshals ("2026-11-23T10:00:00.5Z").
-std::string format_rfc3339(std::int64_t ns);
-// Parses RFC 3339 (fraction and offset optional); nullopt when malformed.
-std::optional<std::int64_t> parse_rfc3339(std::string_view s);
 
 // True if `name` can name a stream or consumer: non-empty, at most 255 bytes, no '.', '*',
 // '>', whitespace or path separators.
