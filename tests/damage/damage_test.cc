@@ -73,33 +73,7 @@ class Damage : public ::testing::Test {
   }
   // Payloads of what one no-wait pull of up to 50 returns.
   std::vector<std::string> pull(const std::string& stream, const std::string& consumer) {
-    const std::string inbox = "_INBOX.pull." + std::to_string(++id_);
-    const std::string body = R"({"batch":50,"no_wait":true})";
-    EXPECT_TRUE(c_->send("SUB " + inbox + " 77\r\nPUB $JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer + " " +
-                         inbox + " " + std::to_string(body.size()) + "\r\n" + body + "\r\n"));
-    // The pull ends with a status (404 No Messages, or 408) once nothing more is there.
-    EXPECT_TRUE(c_->read_until("NATS/1.0 40", 5s)) << c_->buffer();
-    std::vector<std::string> out;
-    const std::string buf = c_->read_for(100ms);  // all of it, and whatever follows in the same write
-    EXPECT_TRUE(c_->send("UNSUB 77\r\n"));
-    // "MSG <subject> 77 <reply> <size>": messages (on their own subjects); "HMSG ...": statuses.
-    for (std::size_t at = 0; at < buf.size();) {
-      const std::size_t eol = buf.find("\r\n", at);
-      if (eol == std::string::npos) break;
-      const std::string line = buf.substr(at, eol - at);
-      std::size_t next = eol + 2;
-      if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
-        const std::size_t total = std::stoul(line.substr(line.rfind(' ') + 1));
-        if (line.starts_with("MSG ") && line.find(" 77 ") != std::string::npos) {
-          out.push_back(buf.substr(eol + 2, total));
-          const std::string head = line.substr(0, line.rfind(' '));
-          replies_.push_back(head.substr(head.rfind(' ') + 1));
-        }
-        next = eol + 2 + total + 2;
-      }
-      at = next;
-    }
-    return out;
+    return raw_pull(*c_, stream, consumer, ++id_, &replies_);
   }
   json jsz() {
     httplib::Client h("127.0.0.1", http_);

@@ -136,5 +136,50 @@ TEST_F(FullDisk, RefusedPublishIsNotKeptAndAPurgeMakesRoom) {
   EXPECT_EQ(info()["state"].value("last_seq", 0), acked + 1 + again);
 }
 
+// A durable consumer's acknowledgement is confirmed only once its ack log record is written: on a
+// full disk the confirmation waits (the client sees no confirmation, not a false one), and goes
+// out once there is room again; the acknowledgements then survive a SIGKILL.
+TEST_F(FullDisk, AckConfirmationsWaitForTheAckLog) {
+  auto r = api("$JS.API.STREAM.CREATE.ORDERS",
+               json{{"name", "ORDERS"}, {"subjects", {"ORDERS.>"}}, {"storage", "file"}}.dump());
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  r = api("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.C",
+          json{{"stream_name", "ORDERS"}, {"config", {{"durable_name", "C"}, {"ack_policy", "explicit"}}}}.dump());
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(api("ORDERS.m", "small-" + std::to_string(i)).value("seq", 0), i);
+  std::vector<std::string> acks;
+  ASSERT_EQ(raw_pull(*c_, "ORDERS", "C", ++id_, &acks).size(), 5u);
+  ASSERT_EQ(acks.size(), 5u);
+  // Fill the disk to the last page: the store first, then a file of ours.
+  (void)fill(6);
+  const std::string filler = store_ + "/filler";
+  {
+    std::FILE* f = std::fopen(filler.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string page(4096, 'f');
+    while (std::fwrite(page.data(), 1, page.size(), f) == page.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+
+  std::string send = "SUB _INBOX.acks 88\r\n";
+  for (const std::string& a : acks) send += "PUB " + a + " _INBOX.acks 4\r\n+ACK\r\n";
+  ASSERT_TRUE(c_->send(send));
+  EXPECT_FALSE(c_->read_until("MSG _INBOX.acks 88", 1500ms)) << "confirmed although the ack log could not be written";
+  EXPECT_NE(slurp(dir_ + "/ferryd.log").find("writing the ack log failed"), std::string::npos);
+
+  fs::remove(filler);  // room again: the next round (or the once-a-second tick) writes and confirms
+  for (int confirmed = 0; confirmed < 5;) {
+    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
+    const std::string got = c_->take();
+    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
+  }
+  d_.kill();
+  start();
+  json info = api("$JS.API.CONSUMER.INFO.ORDERS.C");
+  EXPECT_EQ(info["ack_floor"].value("stream_seq", 0), 5) << info.dump();
+  EXPECT_EQ(info.value("num_ack_pending", -1), 0) << info.dump();
+}
+
 }  // namespace
 }  // namespace ferry::test

@@ -147,4 +147,38 @@ std::string raw_request(raw_client& c, const std::string& subject, const std::st
   return buf.substr(eol + 2, size);
 }
 
+std::vector<std::string> raw_pull(raw_client& c, const std::string& stream, const std::string& consumer, int id,
+                                  std::vector<std::string>* ack_subjects) {
+  using namespace std::chrono_literals;
+  const std::string inbox = "_INBOX.pull." + std::to_string(id);
+  const std::string body = R"({"batch":50,"no_wait":true})";
+  std::vector<std::string> out;
+  if (!c.send("SUB " + inbox + " 77\r\nPUB $JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer + " " + inbox + " " +
+              std::to_string(body.size()) + "\r\n" + body + "\r\n")) {
+    return out;
+  }
+  // The pull ends with a status (404 No Messages, or 408) once nothing more is there.
+  if (!c.read_until("NATS/1.0 40", 5s)) return out;
+  const std::string buf = c.read_for(100ms);  // all of it, and whatever follows in the same write
+  (void)c.send("UNSUB 77\r\n");
+  // "MSG <subject> 77 <reply> <size>": messages (on their own subjects); "HMSG ...": statuses.
+  for (std::size_t at = 0; at < buf.size();) {
+    const std::size_t eol = buf.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    const std::string line = buf.substr(at, eol - at);
+    std::size_t next = eol + 2;
+    if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
+      const std::size_t total = std::stoul(line.substr(line.rfind(' ') + 1));
+      if (line.starts_with("MSG ") && line.find(" 77 ") != std::string::npos) {
+        out.push_back(buf.substr(eol + 2, total));
+        const std::string head = line.substr(0, line.rfind(' '));
+        if (ack_subjects != nullptr) ack_subjects->push_back(head.substr(head.rfind(' ') + 1));
+      }
+      next = eol + 2 + total + 2;
+    }
+    at = next;
+  }
+  return out;
+}
+
 }  // namespace ferry::test

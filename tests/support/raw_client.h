@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace ferry::test {
@@ -55,5 +56,11 @@ int free_port();
 // A request over a raw connection (a JetStream API call): subscribes a private inbox numbered
 // `id`, publishes `body` to `subject` and returns the reply payload ("" on timeout).
 std::string raw_request(raw_client& c, const std::string& subject, const std::string& body, int id);
+
+// One no-wait pull of up to 50 messages from a JetStream pull consumer over a raw connection
+// (inbox numbered `id`): their payloads in order; each one's ack subject is appended to
+// `ack_subjects` when given.
+std::vector<std::string> raw_pull(raw_client& c, const std::string& stream, const std::string& consumer, int id,
+                                  std::vector<std::string>* ack_subjects = nullptr);
 
 }  // namespace ferry::test

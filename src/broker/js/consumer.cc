@@ -558,12 +558,14 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
   }
   // An unknown body does nothing, but its sender still gets the ack-ack (as
   // nats-server 2.9).
-  if (durable()) s_.request_round_locked(w);  // the ack log is written before confirmations go out
-  if (ack_ack) {
+  if (ack_ack && !reply.empty() && durable()) {
+    confirmations_.emplace_back(reply);  // sent by flush_log() once the ack log is written
+  } else if (ack_ack) {
     route_options o;
     o.clients_only = true;
     s_.js().core().publish(w, reply, {}, {}, {}, o, /*empty_reply_field=*/true);
   }
+  if (durable()) s_.request_round_locked(w);  // writes the ack log, then confirms
   deliver_ready(w);
 }
 

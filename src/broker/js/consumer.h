@@ -86,19 +86,21 @@ class consumer {
   // at most once a second from maybe_save().
   void save(const std::string& dir);
   void maybe_save(const std::string& dir, std::int64_t now_ns);
-  // The acknowledgement log (acks since the last state.json), replayed at recovery. Appends are
-  // buffered and written by flush_log() at the end of each round, before acknowledgements are
-  // confirmed, so that kill -9 loses no confirmed acknowledgement.
+  // The acknowledgement log (acks since the last state.rec), replayed at recovery. Appends are
+  // buffered and written by flush_log() at the end of each round; a durable consumer's
+  // confirmations (the empty reply to an ack that asked for one) wait for that write and go out
+  // only once it succeeded, so that kill -9 loses no confirmed acknowledgement.
   // Opens (and replays) the ack log in `dir`: acknowledgements made after the last snapshot,
   // checksummed records; a torn tail is cut off, damage inside is skipped and reported.
   void open_log(const std::string& dir);
-  void flush_log();
+  void flush_log(worker* w = nullptr);
   void close_log();
   // Sends 409 Consumer Deleted to waiting pull requests (the consumer is going away).
   void shutdown(worker* w);
 
  private:
   void replay_ack(std::uint64_t seq, std::uint64_t dseq);  // one acknowledgement of the ack log
+  bool write_log();  // log_buf_ to the ack log (fdatasync'd with sync always); false if it failed
   struct pending {
     std::uint64_t dseq = 0;
     std::int64_t deadline_ns = 0;
@@ -191,6 +193,7 @@ class consumer {
   std::uint64_t log_size_ = 0;  // bytes of whole records in the ack log (writes go there)
   bool log_failing_ = false;    // the last write of the log failed (logged once per streak)
   std::string log_buf_;         // ack records not written yet
+  std::vector<std::string> confirmations_;  // reply subjects waiting for log_buf_ to be written
   std::int64_t last_save_ns_ = 0;
 };
 

@@ -257,8 +257,16 @@ void consumer::open_log(const std::string& dir) {
   log_size_ = legacy ? 0 : keep;
 }
 
-void consumer::flush_log() {
-  if (log_buf_.empty() || log_fd_ < 0) return;
+void consumer::flush_log(worker* w) {
+  if (!log_buf_.empty() && log_fd_ >= 0 && !write_log()) return;  // confirmations wait for the next try
+  log_buf_.clear();
+  route_options o;
+  o.clients_only = true;
+  for (const std::string& to : confirmations_) s_.js().core().publish(w, to, {}, {}, {}, o, /*empty_reply_field=*/true);
+  confirmations_.clear();
+}
+
+bool consumer::write_log() {
   status s = store::write_at(log_fd_, log_buf_, log_size_, log_path_);
   // With sync always an acknowledgement is confirmed only once it is on disk, like a publish.
   if (s.is_ok() && s_.js().sync() == store::sync_policy::always) s = store::sync_fd(log_fd_, false, log_path_);
@@ -267,12 +275,12 @@ void consumer::flush_log() {
     (void)store::truncate_file(log_fd_, log_size_, log_path_);
     if (!log_failing_) spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
     log_failing_ = true;
-    return;
+    return false;
   }
   if (log_failing_) spdlog::info("consumer {} > {}: the ack log is written again", stream_name_, name_);
   log_failing_ = false;
   log_size_ += log_buf_.size();
-  log_buf_.clear();
+  return true;
 }
 
 void consumer::close_log() {

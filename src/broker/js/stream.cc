@@ -134,7 +134,7 @@ void stream::run(worker& w) {
 
 void stream::finish_round_locked(worker* w) {
   // Acknowledgement logs first: an ack confirmed this round must survive kill -9.
-  for (auto& [name, c] : consumers_) c->flush_log();
+  for (auto& [name, c] : consumers_) c->flush_log(w);
   (void)write_appends_locked(w);  // a failure turned the refused acknowledgements into errors
   if (pending_acks_.empty()) return;
   std::vector<pending_ack> acks;
