@@ -98,7 +98,9 @@ std::optional<system_clock::time_point> parse_rfc3339(std::string_view s) {
   return time_point_cast<system_clock::duration>(t);
 }
 
-std::string format_rfc3339(std::int64_t unix_ns) { return format_rfc3339(system_clock::time_point(nanoseconds(unix_ns))); }
+std::string format_rfc3339(std::int64_t unix_ns) {
+  return format_rfc3339(system_clock::time_point(nanoseconds(unix_ns)));
+}
 
 std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
   const auto t = parse_rfc3339(s);

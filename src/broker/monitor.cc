@@ -114,9 +114,7 @@ std::string format_uptime(std::chrono::seconds s) {
   return out;
 }
 
-std::string format_time(std::chrono::system_clock::time_point t) {
-  return ferry::format_rfc3339(t);
-}
+std::string format_time(std::chrono::system_clock::time_point t) { return ferry::format_rfc3339(t); }
 
 monitor::monitor(server_core& core) : core_(core) {}
 

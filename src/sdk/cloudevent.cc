@@ -3,9 +3,9 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "base/rfc3339.h"
 #include "ferry/event.h"
 #include "sdk/encoding.h"
-#include "base/rfc3339.h"
 #include "sdk/text.h"
 
 namespace ferry {

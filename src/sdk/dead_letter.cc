@@ -1,8 +1,8 @@
 // The dead_letter middleware (see middleware.h).
 #include <spdlog/spdlog.h>
 
-#include "ferry/middleware.h"
 #include "base/rfc3339.h"
+#include "ferry/middleware.h"
 
 namespace ferry::middleware {
 

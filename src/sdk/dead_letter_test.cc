@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "ferry/middleware.h"
 #include "base/rfc3339.h"
+#include "ferry/middleware.h"
 #include "sdk/test_chain.h"
 
 namespace ferry::middleware {

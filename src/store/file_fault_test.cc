@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <future>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -295,8 +295,8 @@ TEST(FileFault, PurgeInterruptedAtEachStepKeepsTheLastSequence) {
     ASSERT_TRUE(again.is_ok()) << again.status().to_string();
     const store_state st = (*again)->state();
     EXPECT_EQ(st.last_seq.value, 10u);
-    EXPECT_EQ(st.first_seq.value + st.msgs - 1, 10u) << "not a suffix: first " << st.first_seq.value << ", "
-                                                     << st.msgs << " messages";
+    EXPECT_EQ(st.first_seq.value + st.msgs - 1, 10u)
+        << "not a suffix: first " << st.first_seq.value << ", " << st.msgs << " messages";
     EXPECT_TRUE(st.lost.empty());
     EXPECT_EQ((*again)->append("k", "", "next", 99).value(), stream_seq{11});
   }

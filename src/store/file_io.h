@@ -73,9 +73,7 @@ class file_system {
   }
   // fdatasync(2), or fsync(2) for a directory (`dir` true).
   virtual status sync(int fd, bool dir, const std::string& name) { return sync_fd(fd, dir, name); }
-  virtual status truncate(int fd, std::uint64_t size, const std::string& name) {
-    return truncate_file(fd, size, name);
-  }
+  virtual status truncate(int fd, std::uint64_t size, const std::string& name) { return truncate_file(fd, size, name); }
   virtual status remove(const std::string& path) { return remove_file(path); }
 };
 file_system& posix_fs();

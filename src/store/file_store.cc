@@ -26,7 +26,9 @@ result<std::unique_ptr<message_store>> open_file_store(const std::string& dir, c
 }
 
 file_store::file_store(std::string dir, const store_options& o)
-    : indexed_store(o.lim), dir_(std::move(dir)), opts_([&] {
+    : indexed_store(o.lim),
+      dir_(std::move(dir)),
+      opts_([&] {
         store_options c = o;
         c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
         return c;

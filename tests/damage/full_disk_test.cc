@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -47,7 +46,6 @@ class FullDisk : public ::testing::Test {
     c_.reset();
     if (mounted_) {
       (void)d_.stop();
-    if (std::getenv("FERRY_KEEP_LOG")) std::fprintf(stderr, "%s", slurp(dir_ + "/ferryd.log").c_str());
       (void)::umount(store_.c_str());
     }
     fs::remove_all(dir_);

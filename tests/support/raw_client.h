@@ -5,8 +5,8 @@
 
 #include <chrono>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 namespace ferry::test {
 

@@ -1,12 +1,12 @@
 #include "events.h"
 
-#include "ferry/rfc3339.h"
-
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 #include <ctime>
+
+#include "ferry/rfc3339.h"
 
 namespace shop {
 

@@ -11,9 +11,9 @@
 #include "base/duration.h"
 #include "broker/core.h"
 #include "broker/js/jetstream.h"
-#include "store/record.h"
 #include "broker/js/stream.h"
 #include "protocol/headers.h"
+#include "store/record.h"
 
 namespace ferry::broker::js {
 
@@ -584,9 +584,7 @@ void consumer::ack_one(std::uint64_t sseq) {
   s_.apply_retention_locked(sseq);
 }
 
-void consumer::log_ack(std::uint64_t sseq, std::uint64_t dseq) {
-  store::record::append_ack(log_buf_, sseq, dseq);
-}
+void consumer::log_ack(std::uint64_t sseq, std::uint64_t dseq) { store::record::append_ack(log_buf_, sseq, dseq); }
 
 void consumer::acked_through(std::uint64_t sseq) {
   std::vector<std::uint64_t> done;

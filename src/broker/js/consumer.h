@@ -165,7 +165,7 @@ class consumer {
   // recounted from the store only after removals (counting is linear in the store).
   mutable std::uint64_t pending_count_ = 0;
   mutable bool pending_stale_ = true;
-  bool held_ = false;  // a message was not delivered because it was not written yet
+  bool held_ = false;            // a message was not delivered because it was not written yet
   std::uint64_t dseq_ = 0;       // last consumer sequence used
   std::uint64_t last_sseq_ = 0;  // stream sequence of the last delivery
   std::uint64_t ack_floor_dseq_ = 0;
@@ -190,9 +190,9 @@ class consumer {
   std::int64_t last_ack_ns_ = 0;          // ack_floor.last_active: the last ack processed (not persisted)
   int log_fd_ = -1;
   std::string log_path_;
-  std::uint64_t log_size_ = 0;  // bytes of whole records in the ack log (writes go there)
-  bool log_failing_ = false;    // the last write of the log failed (logged once per streak)
-  std::string log_buf_;         // ack records not written yet
+  std::uint64_t log_size_ = 0;              // bytes of whole records in the ack log (writes go there)
+  bool log_failing_ = false;                // the last write of the log failed (logged once per streak)
+  std::string log_buf_;                     // ack records not written yet
   std::vector<std::string> confirmations_;  // reply subjects waiting for log_buf_ to be written
   std::int64_t last_save_ns_ = 0;
 };

@@ -204,7 +204,8 @@ void consumer::open_log(const std::string& dir) {
         if (line.size() < 3) continue;
         auto r = std::from_chars(line.data() + 2, line.data() + line.size(), seq);
         if (r.ec != std::errc()) continue;
-        if (r.ptr != line.data() + line.size() && *r.ptr == ' ') std::from_chars(r.ptr + 1, line.data() + line.size(), dseq);
+        if (r.ptr != line.data() + line.size() && *r.ptr == ' ')
+          std::from_chars(r.ptr + 1, line.data() + line.size(), dseq);
         replay_ack(seq, dseq);
       }
     } else {
@@ -273,7 +274,8 @@ bool consumer::write_log() {
   if (!s.is_ok()) {
     // Keep the records for the next try; cut off whatever part of them was written.
     (void)store::truncate_file(log_fd_, log_size_, log_path_);
-    if (!log_failing_) spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
+    if (!log_failing_)
+      spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
     log_failing_ = true;
     return false;
   }
