@@ -9,6 +9,7 @@
 
 #include "base/base64.h"
 #include "base/duration.h"
+#include "protocol/ack_subject.h"
 #include "protocol/headers.h"
 
 namespace ferry::cli {
@@ -19,28 +20,6 @@ namespace {
 constexpr int api_timeout_ms = 5000;
 constexpr std::int64_t ns_per_ms = 1'000'000;
 constexpr std::int64_t ns_per_s = 1'000'000'000;
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-std::optional<std::uint64_t> to_u64(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -222,23 +201,16 @@ status check_dead_letter_stream(js_client& js, const ojson& config, const std::s
 // ---- pull consumers ----
 
 std::optional<js_metadata> parse_ack_subject(std::string_view reply) {
-  auto t = split(reply, '.');
-  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or the v2 form with
-  // domain and account hash after ACK (and a random token at the end).
-  if (t.size() < 9 || t[0] != "$JS" || t[1] != "ACK") return std::nullopt;
-  std::size_t i = t.size() == 9 ? 2 : 4;
-  if (t.size() != 9 && t.size() < 11) return std::nullopt;
+  const auto a = protocol::parse_ack_subject(reply);
+  if (!a) return std::nullopt;
   js_metadata md;
-  md.stream = std::string(t[i]);
-  md.consumer = std::string(t[i + 1]);
-  auto dc = to_u64(t[i + 2]), sseq = to_u64(t[i + 3]), dseq = to_u64(t[i + 4]), ts = to_u64(t[i + 5]),
-       pending = to_u64(t[i + 6]);
-  if (!dc || !sseq || !dseq || !ts || !pending) return std::nullopt;
-  md.deliveries = *dc;
-  md.stream_seq = *sseq;
-  md.consumer_seq = *dseq;
-  md.timestamp_ns = static_cast<std::int64_t>(*ts);
-  md.pending = *pending;
+  md.stream = std::string(a->stream);
+  md.consumer = std::string(a->consumer);
+  md.deliveries = a->deliveries;
+  md.stream_seq = a->stream_seq;
+  md.consumer_seq = a->consumer_seq;
+  md.timestamp_ns = a->timestamp_ns;
+  md.pending = a->pending;
   return md;
 }
 

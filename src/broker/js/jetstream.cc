@@ -11,6 +11,7 @@
 #include "broker/js/consumer.h"
 #include "broker/js/stream.h"
 #include "broker/json_util.h"
+#include "protocol/ack_subject.h"
 #include "protocol/subject.h"
 
 namespace ferry::broker::js {
@@ -42,27 +43,6 @@ store::store_options store_options_for(const stream_config& c, store::sync_polic
   o.sync = sync;
   o.sync_interval_ns = interval;
   return o;
-}
-
-std::vector<std::string_view> split_tokens(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '.') {
-      out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-std::uint64_t to_u64(std::string_view s) {
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
 }
 
 }  // namespace
@@ -340,33 +320,17 @@ std::shared_ptr<stream> jetstream::stream_for_subject(std::string_view subject) 
 }
 
 bool jetstream::handle_ack(const protocol::pub_frame& f, worker* w) {
-  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens), or the
-  // newer form with a domain and an account hash (12 tokens).
-  auto t = split_tokens(f.subject);
-  std::string_view stream_name, consumer_name;
-  std::uint64_t sseq = 0, dseq = 0;
-  if (t.size() == 9) {
-    stream_name = t[2];
-    consumer_name = t[3];
-    sseq = to_u64(t[5]);
-    dseq = to_u64(t[6]);
-  } else if (t.size() >= 11) {
-    stream_name = t[4];
-    consumer_name = t[5];
-    sseq = to_u64(t[7]);
-    dseq = to_u64(t[8]);
-  } else {
-    return false;
-  }
-  auto s = find_stream(stream_name);
+  const auto a = protocol::parse_ack_subject(f.subject);
+  if (!a) return false;
+  auto s = find_stream(a->stream);
   if (!s) return false;
   bool found = false;
   {
     std::lock_guard lock(s->mutex());
-    auto c = s->find_consumer_locked(std::string(consumer_name));
+    auto c = s->find_consumer_locked(std::string(a->consumer));
     if (c) {
       found = true;
-      c->on_ack(sseq, dseq, f.data.substr(f.header_size), f.reply, w);
+      c->on_ack(a->stream_seq, a->consumer_seq, f.data.substr(f.header_size), f.reply, w);
     }
   }
   s->run_deferred(w);
@@ -374,8 +338,11 @@ bool jetstream::handle_ack(const protocol::pub_frame& f, worker* w) {
 }
 
 bool jetstream::handle_flow_control(const protocol::pub_frame& f, worker* w) {
-  auto t = split_tokens(f.subject);
-  if (t.size() < 5) return false;
+  // $JS.FC.<stream>.<consumer>.<random>
+  std::string_view t[4];
+  std::size_t n = 0;
+  for (protocol::tokenizer k(f.subject); !k.done() && n < 4; k.next()) t[n++] = k.token();
+  if (n < 4 || protocol::count_tokens(f.subject) < 5) return false;
   auto s = find_stream(t[2]);
   if (!s) return false;
   {

@@ -2,10 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <filesystem>
 #include <random>
 
+#include "base/number.h"
 #include "broker/core.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
@@ -17,12 +17,11 @@ namespace ferry::broker::js {
 
 namespace {
 
-std::optional<std::uint64_t> to_u64(std::string_view s) {
-  std::uint64_t v = 0;
+// A sequence in an expectation header (trailing blanks allowed, as nats-server's parse).
+std::optional<std::uint64_t> header_seq(std::string_view s) {
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  return v;
+  auto n = parse_uint(s, "sequence");
+  return n.is_ok() ? std::optional<std::uint64_t>(*n) : std::nullopt;
 }
 
 // A publish acknowledgement, byte for byte as nats-server's template writes it.
@@ -230,14 +229,14 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
     }
     const store::store_state st = store_->state();
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Sequence")) {
-      auto n = to_u64(*v);
+      auto n = header_seq(*v);
       if (!n || *n != st.last_seq.value) return fail(errors::stream_wrong_last_sequence(st.last_seq.value));
     }
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Msg-Id"); v && *v != last_msg_id_) {
       return fail(errors::stream_wrong_last_msg_id(last_msg_id_));
     }
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence")) {
-      auto n = to_u64(*v);
+      auto n = header_seq(*v);
       const std::uint64_t actual = store_->last_seq_of(f.subject);
       if (!n || *n != actual) return fail(errors::stream_wrong_last_sequence(actual));
     }
