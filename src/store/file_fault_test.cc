@@ -338,7 +338,16 @@ TEST(FileFault, PowerLossUnderLoadLosesNothingAcknowledged) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 30000));
+    // The power goes at a random moment once the load is under way (a loaded machine may take a
+    // while to acknowledge the first ones).
+    for (int waited = 0; waited < 10000; ++waited) {
+      {
+        std::lock_guard lk(acked_mu);
+        if (acked.size() >= 10) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));
     f.fs->power_loss();
     stop = true;
     for (auto& t : publishers) t.join();
