@@ -237,14 +237,8 @@ TEST_F(Damage, ConsumerInfoAfterSigkillShowsEveryConfirmedAck) {
   ASSERT_EQ(pull("K", "C").size(), 30u);
   ASSERT_EQ(replies_.size(), 30u);
   // +ACK with a reply subject: the server confirms each once it is in the ack log.
-  std::string acks = "SUB _INBOX.acks 88\r\n";
-  for (const std::string& reply : replies_) acks += "PUB " + reply + " _INBOX.acks 4\r\n+ACK\r\n";
-  ASSERT_TRUE(c_->send(acks));
-  for (int confirmed = 0; confirmed < 30;) {
-    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
-    std::string got = c_->take();
-    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
-  }
+  ASSERT_TRUE(send_acks(*c_, replies_));
+  ASSERT_TRUE(wait_confirmations(*c_, 30));
   d_.kill();  // well within the one second between state snapshots
   c_.reset();
   start();
@@ -266,14 +260,8 @@ TEST_F(Damage, DamagedAckLogRedeliversOnlyWhatWasDamaged) {
   publish("L", 1, 20);
   add_consumer("L", "C", "explicit");
   ASSERT_EQ(pull("L", "C").size(), 20u);
-  std::string acks = "SUB _INBOX.acks 88\r\n";
-  for (const std::string& reply : replies_) acks += "PUB " + reply + " _INBOX.acks 4\r\n+ACK\r\n";
-  ASSERT_TRUE(c_->send(acks));
-  for (int confirmed = 0; confirmed < 20;) {
-    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
-    std::string got = c_->take();
-    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
-  }
+  ASSERT_TRUE(send_acks(*c_, replies_));
+  ASSERT_TRUE(wait_confirmations(*c_, 20));
   d_.kill();  // before the next snapshot: the 20 acknowledgements are in the log only
   c_.reset();
   const std::string log = stream_dir("L") + "/consumers/C/acks.log";

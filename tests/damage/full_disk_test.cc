@@ -160,18 +160,12 @@ TEST_F(FullDisk, AckConfirmationsWaitForTheAckLog) {
     std::fclose(f);
   }
 
-  std::string send = "SUB _INBOX.acks 88\r\n";
-  for (const std::string& a : acks) send += "PUB " + a + " _INBOX.acks 4\r\n+ACK\r\n";
-  ASSERT_TRUE(c_->send(send));
+  ASSERT_TRUE(send_acks(*c_, acks));
   EXPECT_FALSE(c_->read_until("MSG _INBOX.acks 88", 1500ms)) << "confirmed although the ack log could not be written";
   EXPECT_NE(slurp(dir_ + "/ferryd.log").find("writing the ack log failed"), std::string::npos);
 
   fs::remove(filler);  // room again: the next round (or the once-a-second tick) writes and confirms
-  for (int confirmed = 0; confirmed < 5;) {
-    ASSERT_TRUE(c_->read_until("MSG _INBOX.acks 88 ", 5s)) << "confirmed " << confirmed;
-    const std::string got = c_->take();
-    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
-  }
+  ASSERT_TRUE(wait_confirmations(*c_, 5));
   d_.kill();
   start();
   json info = api("$JS.API.CONSUMER.INFO.ORDERS.C");

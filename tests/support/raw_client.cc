@@ -147,6 +147,22 @@ std::string raw_request(raw_client& c, const std::string& subject, const std::st
   return buf.substr(eol + 2, size);
 }
 
+bool send_acks(raw_client& c, const std::vector<std::string>& ack_subjects) {
+  std::string out = "SUB _INBOX.acks 88\r\n";
+  for (const std::string& a : ack_subjects) out += "PUB " + a + " _INBOX.acks 4\r\n+ACK\r\n";
+  return c.send(out);
+}
+
+bool wait_confirmations(raw_client& c, int n) {
+  using namespace std::chrono_literals;
+  for (int confirmed = 0; confirmed < n;) {
+    if (!c.read_until("MSG _INBOX.acks 88 ", 5s)) return false;
+    const std::string got = c.take();
+    for (std::size_t at = 0; (at = got.find("MSG _INBOX.acks 88 ", at)) != std::string::npos; ++at) ++confirmed;
+  }
+  return true;
+}
+
 std::vector<std::string> raw_pull(raw_client& c, const std::string& stream, const std::string& consumer, int id,
                                   std::vector<std::string>* ack_subjects) {
   using namespace std::chrono_literals;

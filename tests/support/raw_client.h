@@ -57,6 +57,11 @@ int free_port();
 // `id`, publishes `body` to `subject` and returns the reply payload ("" on timeout).
 std::string raw_request(raw_client& c, const std::string& subject, const std::string& body, int id);
 
+// Sends "+ACK" to each of `ack_subjects`, asking for a confirmation on an inbox of sid 88.
+bool send_acks(raw_client& c, const std::vector<std::string>& ack_subjects);
+// Waits for `n` confirmations of send_acks(); false if they do not all come within 5 s each.
+bool wait_confirmations(raw_client& c, int n);
+
 // One no-wait pull of up to 50 messages from a JetStream pull consumer over a raw connection
 // (inbox numbered `id`): their payloads in order; each one's ack subject is appended to
 // `ack_subjects` when given.
