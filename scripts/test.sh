@@ -13,6 +13,10 @@ step() { echo; echo "==== $*"; }
 
 step "tests in the optimised build ($build)"
 if ! ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 300; then failed+=("ctest ($build)"); fi
+failed_tests() { # the tests ctest names as failed in its last run in $1
+  local log="$1/Testing/Temporary/LastTestsFailed.log"
+  [ -s "$log" ] && sed 's/^[0-9]*:/  /' "$log"
+}
 
 step "unit and conformance tests under AddressSanitizer + UndefinedBehaviorSanitizer ($asan)"
 cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DFERRY_SANITIZE=ON -DFERRY_UNIT_ONLY=ON \
@@ -30,6 +34,8 @@ echo
 echo "make test: $(( $(date +%s) - start ))s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
+  failed_tests "$build"
+  failed_tests "$asan"
   exit 1
 fi
 echo "all test suites passed"
