@@ -1,9 +1,9 @@
 #include "broker/core.h"
 
-#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <asio/post.hpp>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "broker/connection.h"
-#include "broker/json_util.h"
 #include "broker/js/jetstream.h"
 #include "broker/monitor.h"
+#include "protocol/go_json.h"
 
 namespace ferry::broker {
 
@@ -92,9 +92,10 @@ status server_core::start() {
   }
 
   // The INFO fields shared by every client, in nats-server's order.
-  std::string p = "INFO {\"server_id\":" + go_json_string(id_) + ",\"server_name\":" + go_json_string(name_) +
-                  ",\"version\":\"" + nats_compat_version + "\",\"proto\":1,\"go\":\"ferryd " + ferryd_version +
-                  "\",\"host\":" + go_json_string(opts_.host) + ",\"port\":" + std::to_string(port_) +
+  std::string p = "INFO {\"server_id\":" + protocol::go_json_string(id_) +
+                  ",\"server_name\":" + protocol::go_json_string(name_) + ",\"version\":\"" + nats_compat_version +
+                  "\",\"proto\":1,\"go\":\"ferryd " + ferryd_version +
+                  "\",\"host\":" + protocol::go_json_string(opts_.host) + ",\"port\":" + std::to_string(port_) +
                   ",\"headers\":true";
   if (auth_.required()) p += ",\"auth_required\":true";
   if (opts_.tls.enabled) {
@@ -108,9 +109,11 @@ status server_core::start() {
   if (opts_.jetstream) {
     std::string dir = opts_.store_dir;
     if (dir.empty()) dir = (std::filesystem::temp_directory_path() / "ferryd" / "jetstream").string();
-    jetstream_ = std::make_unique<js::jetstream>(
-        *this, dir, opts_.sync_always ? store::sync_policy::always : store::sync_policy::interval,
-        std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.sync_interval).count());
+    js::jetstream_options jo;
+    jo.store_dir = std::move(dir);
+    jo.sync = opts_.sync_always ? store::sync_policy::always : store::sync_policy::interval;
+    jo.sync_interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.sync_interval).count();
+    jetstream_ = std::make_unique<js::jetstream>(*this, std::move(jo));
     status s = jetstream_->start();
     if (!s.is_ok()) {
       jetstream_.reset();
@@ -171,7 +174,7 @@ status server_core::write_ports_file() {
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
-    f << go_json(j);
+    f << protocol::go_json(j);
     if (!f) return io_error("could not write ports file " + path.string());
   }
   std::error_code ec;
@@ -209,7 +212,7 @@ std::string server_core::info_line(std::uint64_t client_id, std::string_view cli
   s += std::to_string(client_id);
   if (!client_ip.empty()) {
     s += ",\"client_ip\":";
-    s += go_json_string(client_ip);
+    s += protocol::go_json_string(client_ip);
   }
   s += "} \r\n";
   return s;
@@ -238,6 +241,34 @@ std::size_t server_core::publish(worker* w, std::string_view subject, std::strin
   const std::size_t n = route(w, f, nullptr, o);
   buf.clear();
   return n;
+}
+
+namespace {
+
+// An internal subscriber: the JetStream API, acknowledgements, stream subjects.
+class internal_target final : public delivery_target {
+ public:
+  explicit internal_target(js::internal_handler fn) : fn_(std::move(fn)) {}
+  bool deliver(subscription&, const routed_message& m, worker* from) override { return fn_(m.frame, from); }
+  [[nodiscard]] std::uint64_t client_id() const override { return 0; }
+
+ private:
+  js::internal_handler fn_;
+};
+
+}  // namespace
+
+bool server_core::has_interest(std::string_view subject) { return !sublist_.match(subject)->empty(); }
+
+subscription_ptr server_core::subscribe(const std::string& subject, js::internal_handler fn) {
+  auto s = std::make_shared<subscription>(std::make_shared<internal_target>(std::move(fn)), subject, "", "js");
+  (void)sublist_.insert(s);
+  return s;
+}
+
+void server_core::unsubscribe(const subscription_ptr& s) {
+  s->closed.store(true, std::memory_order_release);
+  sublist_.remove(s);
 }
 
 std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery_target* publisher,

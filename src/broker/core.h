@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "broker/auth.h"
+#include "broker/js/host.h"
 #include "broker/options.h"
 #include "broker/server.h"
 #include "broker/sublist.h"
@@ -29,21 +30,10 @@ namespace js {
 class jetstream;
 }
 
-// How server_core::route delivers a message.
-struct route_options {
-  // Match subscriptions against this subject instead of the frame's (JetStream delivers a
-  // message to a consumer's inbox under the message's own subject).
-  std::string_view match_subject;
-  // Deliver to client connections only, skipping internal subscribers (JetStream routes its
-  // deliveries under a stream lock; see docs/threading.md).
-  bool clients_only = false;
-};
-
-
-class server_core {
+class server_core final : public js::host {
  public:
   explicit server_core(server_options o);
-  ~server_core();
+  ~server_core() override;
 
   // Binds the listener and the monitor, starts the workers. Not thread-safe; call once.
   status start();
@@ -75,7 +65,14 @@ class server_core {
   // Publishes a message the server makes (API replies, acknowledgements, consumer deliveries,
   // advisories) as if a client had. Thread-safe.
   std::size_t publish(worker* w, std::string_view subject, std::string_view reply, std::string_view headers,
-                      std::string_view data, const route_options& o = {}, bool empty_reply_field = false);
+                      std::string_view data, const route_options& o = {}, bool empty_reply_field = false) override;
+
+  // The rest of JetStream's host (js/host.h).
+  bool has_interest(std::string_view subject) override;
+  subscription_ptr subscribe(const std::string& subject, js::internal_handler fn) override;
+  void unsubscribe(const subscription_ptr& s) override;
+  void at_round_end(worker& w, std::shared_ptr<round_task> t) override { w.at_round_end(std::move(t)); }
+  worker* current_worker() override { return worker::current(); }
 
   // Client registry. add_client returns false when the server is at max_connections.
   bool add_client(const std::shared_ptr<connection>& c);

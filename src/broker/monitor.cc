@@ -18,7 +18,7 @@
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
-#include "broker/json_util.h"
+#include "protocol/go_json.h"
 
 namespace ferry::broker {
 
@@ -31,7 +31,9 @@ ojson go_number(double v) {
 }
 
 // nats-server's monitoring JSON is indented by two spaces (json.MarshalIndent).
-std::string pretty(const ojson& j) { return go_escape(j.dump(2, ' ', false, ojson::error_handler_t::replace)); }
+std::string pretty(const ojson& j) {
+  return protocol::go_escape(j.dump(2, ' ', false, ojson::error_handler_t::replace));
+}
 
 namespace {
 
@@ -360,7 +362,7 @@ std::string monitor::jsz(bool streams, bool consumers) const {
       if (consumers) {
         ojson cs = ojson::array();
         std::lock_guard lock(s->mutex());
-        for (auto& c : s->consumers_locked()) cs.push_back(c->info(js::jetstream::now_ns()));
+        for (auto& c : s->consumers_locked()) cs.push_back(c->info());
         d["consumer_detail"] = std::move(cs);
       }
       details.push_back(std::move(d));
@@ -426,7 +428,7 @@ std::string monitor::metrics() const {
                        info["state"]["last_seq"].get<double>()});
     std::lock_guard lock(s->mutex());
     for (auto& c : s->consumers_locked()) {
-      const ojson ci = c->info(js::jetstream::now_ns());
+      const ojson ci = c->info();
       consumers.push_back({s->name(), c->name(), ci["num_pending"].get<double>(), ci["num_ack_pending"].get<double>(),
                            ci["num_redelivered"].get<double>()});
     }

@@ -1,4 +1,5 @@
-// subscription and delivery_target: what the subject index stores and where matches go.
+// subscription and delivery_target: what the subject index stores and where matches go; the
+// routing vocabulary that the core and JetStream (broker/js/host.h) share.
 //
 // A subscription belongs to one target: a client connection, or an internal handler such as
 // the JetStream API. The index keeps shared_ptrs so that a match result cached by another
@@ -57,5 +58,23 @@ struct subscription {
 };
 
 using subscription_ptr = std::shared_ptr<subscription>;
+
+// How the server routes a message it publishes itself.
+struct route_options {
+  // Match subscriptions against this subject instead of the frame's (JetStream delivers a
+  // message to a consumer's inbox under the message's own subject).
+  std::string_view match_subject;
+  // Deliver to client connections only, skipping internal subscribers (JetStream routes its
+  // deliveries under a stream lock; see docs/threading.md).
+  bool clients_only = false;
+};
+
+// Work to do once at the end of a worker round, before output is flushed (JetStream uses it to
+// write a round's appends with one write and then acknowledge them).
+class round_task {
+ public:
+  virtual ~round_task() = default;
+  virtual void run(worker& w) = 0;
+};
 
 }  // namespace ferry::broker

@@ -22,14 +22,6 @@ namespace ferry::broker {
 
 class connection;
 
-// Work to do once at the end of a worker round, before output is flushed (JetStream uses it to
-// write a round's appends with one write and then acknowledge them).
-class round_task {
- public:
-  virtual ~round_task() = default;
-  virtual void run(worker& w) = 0;
-};
-
 // Counters written only by the worker's own thread and read by monitoring (relaxed).
 struct worker_stats {
   std::atomic<std::uint64_t> in_msgs{0};

@@ -4,12 +4,10 @@
 
 #include <algorithm>
 
-#include "broker/core.h"
+#include "base/base64.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
-#include "base/base64.h"
-#include "broker/json_util.h"
 #include "protocol/headers.h"
 #include "protocol/subject.h"
 
@@ -348,7 +346,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
     route_options o;
     o.clients_only = true;
     auto status_reply = [&](int code, const char* text) {
-      core_.publish(w, to, {}, "NATS/1.0 " + std::to_string(code) + " " + text + "\r\n\r\n", {}, o, true);
+      host_.publish(w, to, {}, "NATS/1.0 " + std::to_string(code) + " " + text + "\r\n\r\n", {}, o, true);
     };
     std::uint64_t seq = 0;
     std::string last, next;
@@ -379,7 +377,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         .add("Nats-Subject", m.value().subject)
         .add("Nats-Sequence", std::to_string(m.value().seq.value))
         .add("Nats-Time-Stamp", format_rfc3339(m.value().timestamp_ns));
-    core_.publish(w, to, {}, hb.finish(), m.value().data, o, true);
+    host_.publish(w, to, {}, hb.finish(), m.value().data, o, true);
     return;
   }
 
@@ -430,7 +428,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         e = r.error();
       } else {
         std::lock_guard lock(s->mutex());
-        info = r.value()->initial_info(now_ns());
+        info = r.value()->initial_info();
       }
       s->run_deferred(w);
       if (!e.ok()) return done(j, e);
@@ -467,7 +465,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
         if (names) {
           list.push_back(all[i]->name());
         } else {
-          ojson info = all[i]->info(now_ns());
+          ojson info = all[i]->info();
           list.push_back(std::move(info));
         }
       }
@@ -485,7 +483,7 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
       std::lock_guard lock(s->mutex());
       auto c = s->find_consumer_locked(cname);
       if (!c) return done(j, errors::consumer_not_found());
-      merge(j, c->info(now_ns()));
+      merge(j, c->info());
       return done(j, {});
     }
     if (op == "DELETE" && t.size() == 4) {

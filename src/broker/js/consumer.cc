@@ -9,7 +9,6 @@
 #include <random>
 
 #include "base/duration.h"
-#include "broker/core.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
 #include "protocol/headers.h"
@@ -55,8 +54,8 @@ std::string go_duration(std::int64_t ns) {
 
 consumer::consumer(stream& s, consumer_config cfg, std::int64_t created_ns, std::string name)
     : s_(s), cfg_(std::move(cfg)), name_(std::move(name)), created_ns_(created_ns), stream_name_(s.name()) {
-  last_activity_ns_ = created_ns;
-  last_delivery_ns_ = created_ns;
+  last_activity_ns_ = s.js().steady_ns();
+  last_delivery_ns_ = last_activity_ns_;
 }
 
 void consumer::unreadable(std::uint64_t seq, const status& why) {
@@ -115,7 +114,7 @@ void consumer::start(worker* w) {
   last_sseq_ = (initial_.empty() ? next_sseq_ : initial_.front()) - 1;
   pending_stale_ = true;
   dirty_ = true;
-  initial_info_ = info(jetstream::now_ns());
+  initial_info_ = info();
   deliver_ready(w);
 }
 
@@ -128,7 +127,6 @@ void consumer::on_removed() {
     if (!st.load(store::stream_seq{it->first}).is_ok()) {
       redeliver_.erase(it->first);
       deliveries_.erase(it->first);
-      delayed_.erase(it->first);
       it = pending_.erase(it);
     } else {
       ++it;
@@ -243,7 +241,7 @@ bool consumer::peek(candidate& c, bool allow_new) {
       continue;
     }
     if (cfg_.replay == replay_policy::original) {
-      const std::int64_t now = jetstream::now_ns();
+      const std::int64_t now = s_.js().steady_ns();
       if (replay_ref_ns_ == 0) {
         replay_ref_ns_ = now;
         replay_first_ts_ = m->timestamp_ns;
@@ -276,14 +274,14 @@ void consumer::take(const candidate& c) {
 bool consumer::can_deliver_push() const {
   if (!cfg_.push()) return false;
   if (!fc_pending_.empty() && fc_bytes_ >= fc_stall_bytes) return false;
-  return !s_.js().core().subjects().match(cfg_.deliver_subject)->empty();
+  return s_.js().server().has_interest(cfg_.deliver_subject);
 }
 
 void consumer::send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w) {
-  const std::int64_t now = jetstream::now_ns();
+  const std::int64_t now = s_.js().steady_ns(), wall = s_.js().wall_ns();
   const std::uint64_t dseq = ++dseq_;
   if (cfg_.ack != ack_policy::none) {
-    pending_[m.seq.value] = pending{dseq, now + ack_wait_for(dc), now};
+    pending_[m.seq.value] = pending{dseq, now + ack_wait_for(dc), wall};
     if (dc > 1) deliveries_[m.seq.value] = dc;
   } else {
     ack_floor_dseq_ = dseq;
@@ -292,6 +290,7 @@ void consumer::send(const store::stored_message& m, std::uint64_t dc, const std:
   if (dc > 1) ++num_redelivered_;
   last_sseq_ = std::max(last_sseq_, m.seq.value);
   last_delivery_ns_ = now;
+  last_delivery_wall_ns_ = wall;
   dirty_ = true;
   std::string headers = m.headers;
   std::string_view data = m.data;
@@ -305,12 +304,12 @@ void consumer::send(const store::stored_message& m, std::uint64_t dc, const std:
   route_options o;
   o.match_subject = to;
   o.clients_only = true;
-  s_.js().core().publish(w, m.subject, ack_reply(dc, m.seq.value, dseq, m.timestamp_ns), headers, data, o);
+  s_.js().server().publish(w, m.subject, ack_reply(dc, m.seq.value, dseq, m.timestamp_ns), headers, data, o);
   if (cfg_.push() && cfg_.flow_control) {
     fc_bytes_ += headers.size() + data.size();
     if (fc_pending_.empty() && fc_bytes_ >= fc_every_bytes) {
       fc_pending_ = "$JS.FC." + stream_name_ + "." + name_ + "." + random_token(4);
-      s_.js().core().publish(w, cfg_.deliver_subject, fc_pending_, "NATS/1.0 100 FlowControl Request\r\n\r\n", {}, o);
+      s_.js().server().publish(w, cfg_.deliver_subject, fc_pending_, "NATS/1.0 100 FlowControl Request\r\n\r\n", {}, o);
     }
   }
 }
@@ -331,7 +330,7 @@ void consumer::deliver_ready(worker* w) {
   }
   while (!waiting_.empty()) {
     pull_request& r = waiting_.front();
-    if (s_.js().core().subjects().match(r.reply)->empty()) {
+    if (!s_.js().server().has_interest(r.reply)) {
       waiting_.pop_front();  // the requester is gone
       continue;
     }
@@ -383,14 +382,14 @@ void consumer::send_status(const std::string& to, int code, const std::string& d
                   extra_headers + "\r\n";
   route_options o;
   o.clients_only = true;
-  s_.js().core().publish(w, to, {}, h, {}, o, /*empty_reply_field=*/true);
+  s_.js().server().publish(w, to, {}, h, {}, o, /*empty_reply_field=*/true);
 }
 
 // ---- pull requests ----
 
 void consumer::on_pull_request(std::string_view body, std::string_view reply, worker* w) {
   const std::string to(reply);
-  last_activity_ns_ = jetstream::now_ns();
+  last_activity_ns_ = s_.js().steady_ns();
   if (to.empty()) return;
   if (cfg_.push()) {
     send_status(to, 409, "Consumer is push based", {}, w);
@@ -438,7 +437,7 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     send_status(to, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), {}, w);
     return;
   }
-  const std::int64_t now = jetstream::now_ns();
+  const std::int64_t now = s_.js().steady_ns();
   // Requests that expired since the last tick end first, so that they count neither against
   // max_waiting nor as "others waiting" for a no_wait request.
   for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -488,7 +487,7 @@ std::string consumer::pending_headers(std::int64_t msgs, std::int64_t bytes) {
 // ---- acknowledgements ----
 
 void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, std::string_view reply, worker* w) {
-  const std::int64_t now = jetstream::now_ns();
+  const std::int64_t now = s_.js().steady_ns();
   last_activity_ns_ = now;
   std::string_view kind = body.substr(0, std::min<std::size_t>(body.size(), 4));
   std::string_view rest = body.size() > 4 ? body.substr(4) : std::string_view();
@@ -498,7 +497,7 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
   // nats-server stamps the ack floor's activity for every explicit ack, and for an ack-all ack
   // that moves the floor.
   if (acking && (cfg_.ack == ack_policy::explicit_ || (cfg_.ack == ack_policy::all && sseq > ack_floor_sseq_))) {
-    last_ack_ns_ = now;
+    last_ack_ns_ = s_.js().wall_ns();
   }
   if (body.empty() || kind == "+ACK" || body == "+OK") {
     if (cfg_.ack == ack_policy::all) {
@@ -528,7 +527,7 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
     ojson adv;
     adv["type"] = "io.nats.jetstream.advisory.v1.nak";
     adv["id"] = random_token(22);
-    adv["timestamp"] = format_rfc3339(now);
+    adv["timestamp"] = format_rfc3339(s_.js().wall_ns());
     adv["stream"] = stream_name_;
     adv["consumer"] = name_;
     adv["consumer_seq"] = p != pending_.end() ? p->second.dseq : 0;
@@ -563,7 +562,7 @@ void consumer::on_ack(std::uint64_t sseq, std::uint64_t, std::string_view body, 
   } else if (ack_ack) {
     route_options o;
     o.clients_only = true;
-    s_.js().core().publish(w, reply, {}, {}, {}, o, /*empty_reply_field=*/true);
+    s_.js().server().publish(w, reply, {}, {}, {}, o, /*empty_reply_field=*/true);
   }
   if (durable()) s_.request_round_locked(w);  // writes the ack log, then confirms
   deliver_ready(w);
@@ -577,7 +576,6 @@ void consumer::ack_one(std::uint64_t sseq) {
   pending_.erase(p);
   deliveries_.erase(sseq);
   redeliver_.erase(sseq);
-  delayed_.erase(sseq);
   log_ack(sseq, dseq);
   update_ack_floor();
   dirty_ = true;
@@ -619,7 +617,7 @@ void consumer::terminate(std::uint64_t sseq, const std::string& reason, worker*)
   ojson adv;
   adv["type"] = "io.nats.jetstream.advisory.v1.terminated";
   adv["id"] = random_token(22);
-  adv["timestamp"] = format_rfc3339(jetstream::now_ns());
+  adv["timestamp"] = format_rfc3339(s_.js().wall_ns());
   adv["stream"] = stream_name_;
   adv["consumer"] = name_;
   adv["consumer_seq"] = dseq;
@@ -636,7 +634,7 @@ void consumer::max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveri
   ojson adv;
   adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
   adv["id"] = random_token(22);
-  adv["timestamp"] = format_rfc3339(jetstream::now_ns());
+  adv["timestamp"] = format_rfc3339(s_.js().wall_ns());
   adv["stream"] = stream_name_;
   adv["consumer"] = name_;
   adv["stream_seq"] = sseq;
@@ -663,7 +661,7 @@ void consumer::dead_letter(std::uint64_t sseq, const std::string& reason, std::u
       .add("Ferry-Dead-Letter-Subject", m->subject)
       .add("Ferry-Dead-Letter-Sequence", std::to_string(sseq))
       .add("Ferry-Dead-Letter-Deliveries", std::to_string(deliveries))
-      .add("Ferry-Dead-Letter-Time", format_rfc3339(jetstream::now_ns()));
+      .add("Ferry-Dead-Letter-Time", format_rfc3339(s_.js().wall_ns()));
   s_.defer_locked({m->subject, {}, hb.finish(), m->data, target});
 }
 
@@ -706,7 +704,7 @@ bool consumer::tick(std::int64_t now) {
   }
   deliver_ready(nullptr);
   if (cfg_.push()) {
-    const bool interest = !s_.js().core().subjects().match(cfg_.deliver_subject)->empty();
+    const bool interest = s_.js().server().has_interest(cfg_.deliver_subject);
     if (interest) last_activity_ns_ = now;
     if (cfg_.idle_heartbeat > 0 && interest && now - last_delivery_ns_ >= cfg_.idle_heartbeat) {
       std::string extra = "Nats-Last-Consumer: " + std::to_string(dseq_) +

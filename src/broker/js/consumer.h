@@ -45,8 +45,8 @@ class consumer {
   }
   // What nats-server's create reply shows: the info taken when start() had placed the consumer,
   // before its first delivery (taken once); info() when there is none.
-  ojson initial_info(std::int64_t now_ns) {
-    if (!initial_info_) return info(now_ns);
+  ojson initial_info() {
+    if (!initial_info_) return info();
     ojson j = std::move(*initial_info_);
     initial_info_.reset();
     return j;
@@ -64,8 +64,9 @@ class consumer {
   void on_pull_request(std::string_view body, std::string_view reply, worker* w);
   // A flow-control reply on $JS.FC.<stream>.<consumer>.<id>.
   void on_flow_control_reply(std::string_view subject, worker* w);
-  // Periodic: redeliveries past their deadline, heartbeats, pull timeouts. Returns false when
-  // an ephemeral consumer has been inactive for its inactive_threshold and must be removed.
+  // Periodic: redeliveries past their deadline, heartbeats, pull timeouts (`now_ns`: the steady
+  // clock). Returns false when an ephemeral consumer has been inactive for its
+  // inactive_threshold and must be removed.
   bool tick(std::int64_t now_ns);
 
   // Whether this consumer still needs `seq` (not acknowledged) for interest retention.
@@ -75,7 +76,7 @@ class consumer {
   }
 
   // ConsumerInfo JSON.
-  ojson info(std::int64_t now_ns);
+  ojson info();
   // Persistent state (delivered, ack floor, pending, redelivery counts) as JSON text, and back.
   [[nodiscard]] std::string save_state() const;
   // data_loss when `text` is not a state this build wrote (the consumer is left at its start).
@@ -85,7 +86,7 @@ class consumer {
   // Durable consumers: writes meta.json and state.json into `dir` (and truncates the ack log),
   // at most once a second from maybe_save().
   void save(const std::string& dir);
-  void maybe_save(const std::string& dir, std::int64_t now_ns);
+  void maybe_save(const std::string& dir, std::int64_t steady_ns);
   // The acknowledgement log (acks since the last state.rec), replayed at recovery. Appends are
   // buffered and written by flush_log() at the end of each round; a durable consumer's
   // confirmations (the empty reply to an ack that asked for one) wait for that write and go out
@@ -103,8 +104,8 @@ class consumer {
   bool write_log();  // log_buf_ to the ack log (fdatasync'd with sync always); false if it failed
   struct pending {
     std::uint64_t dseq = 0;
-    std::int64_t deadline_ns = 0;
-    std::int64_t ts_ns = 0;  // when it was delivered
+    std::int64_t deadline_ns = 0;  // steady clock
+    std::int64_t ts_ns = 0;        // when it was delivered (wall clock, shown and saved)
   };
   // A message chosen for delivery, and how to take it off the queues once sent.
   struct candidate {
@@ -173,13 +174,14 @@ class consumer {
   std::map<std::uint64_t, pending> pending_;           // by stream sequence
   std::map<std::uint64_t, std::uint64_t> deliveries_;  // delivery counts > 1, by stream seq
   std::set<std::uint64_t> redeliver_;                  // due for redelivery, by stream seq
-  std::map<std::uint64_t, std::int64_t> delayed_;      // NAK with delay: seq -> not before
   std::deque<std::uint64_t> initial_;                  // last_per_subject start set
   std::uint64_t num_redelivered_ = 0;
   std::deque<pull_request> waiting_;
-  std::int64_t last_activity_ns_ = 0;  // for inactive_threshold and heartbeats
-  std::int64_t last_delivery_ns_ = 0;  // push heartbeats
-  std::int64_t replay_ref_ns_ = 0;     // replay original: wall time of the first delivery
+  // Deadlines and intervals on the steady clock; wall-clock times only where users see them.
+  std::int64_t last_activity_ns_ = 0;       // for inactive_threshold and heartbeats
+  std::int64_t last_delivery_ns_ = 0;       // push heartbeats
+  std::int64_t last_delivery_wall_ns_ = 0;  // delivered.last_active; 0: nothing delivered since start
+  std::int64_t replay_ref_ns_ = 0;          // replay original: steady time of the first delivery
   std::int64_t replay_first_ts_ = 0;   // ... and that message's timestamp
   std::string fc_pending_;             // outstanding flow-control subject, empty if none
   std::uint64_t fc_bytes_ = 0;         // bytes delivered since the last flow-control request

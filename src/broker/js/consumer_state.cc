@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include "broker/core.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
@@ -23,7 +22,7 @@ namespace {
 constexpr std::int64_t second = 1'000'000'000;
 }  // namespace
 
-ojson consumer::info(std::int64_t now_ns) {
+ojson consumer::info() {
   ojson j;
   j["stream_name"] = stream_name_;
   j["name"] = name_;
@@ -32,7 +31,7 @@ ojson consumer::info(std::int64_t now_ns) {
   ojson delivered;
   delivered["consumer_seq"] = dseq_;
   delivered["stream_seq"] = last_sseq_;
-  if (last_delivery_ns_ != created_ns_ && dseq_ > 0) delivered["last_active"] = format_rfc3339(last_delivery_ns_);
+  if (last_delivery_wall_ns_ != 0) delivered["last_active"] = format_rfc3339(last_delivery_wall_ns_);
   j["delivered"] = std::move(delivered);
   ojson floor;
   floor["consumer_seq"] = ack_floor_dseq_;
@@ -44,8 +43,7 @@ ojson consumer::info(std::int64_t now_ns) {
   j["num_waiting"] = waiting_.size();
   j["num_pending"] = num_pending();
   // Go's omitempty: only "push_bound":true appears.
-  if (cfg_.push() && !s_.js().core().subjects().match(cfg_.deliver_subject)->empty()) j["push_bound"] = true;
-  (void)now_ns;
+  if (cfg_.push() && s_.js().server().has_interest(cfg_.deliver_subject)) j["push_bound"] = true;
   return j;
 }
 
@@ -115,7 +113,7 @@ void consumer::load_state_fields(const nlohmann::json& j) {
     ack_floor_dseq_ = (*f)[0].get<std::uint64_t>();
     ack_floor_sseq_ = (*f)[1].get<std::uint64_t>();
   }
-  const std::int64_t now = jetstream::now_ns();
+  const std::int64_t now = s_.js().steady_ns();
   if (auto p = j.find("pending"); p != j.end() && p->is_array()) {
     for (const auto& e : *p) {
       if (!e.is_array() || e.size() != 4) continue;
@@ -160,7 +158,7 @@ void consumer::save(const std::string& dir) {
     log_size_ = 0;
   }
   dirty_ = false;
-  last_save_ns_ = jetstream::now_ns();
+  last_save_ns_ = s_.js().steady_ns();
 }
 
 void consumer::maybe_save(const std::string& dir, std::int64_t now_ns) {
@@ -263,7 +261,8 @@ void consumer::flush_log(worker* w) {
   log_buf_.clear();
   route_options o;
   o.clients_only = true;
-  for (const std::string& to : confirmations_) s_.js().core().publish(w, to, {}, {}, {}, o, /*empty_reply_field=*/true);
+  for (const std::string& to : confirmations_)
+    s_.js().server().publish(w, to, {}, {}, {}, o, /*empty_reply_field=*/true);
   confirmations_.clear();
 }
 

@@ -7,11 +7,10 @@
 #include <filesystem>
 #include <memory>
 
-#include "broker/core.h"
 #include "broker/js/consumer.h"
 #include "broker/js/stream.h"
-#include "broker/json_util.h"
 #include "protocol/ack_subject.h"
+#include "protocol/go_json.h"
 #include "protocol/subject.h"
 
 namespace ferry::broker::js {
@@ -19,17 +18,6 @@ namespace ferry::broker::js {
 namespace {
 
 constexpr std::chrono::milliseconds tick_every{20};
-
-// An internal subscriber: the JetStream API, acknowledgements, stream subjects.
-class internal_target final : public delivery_target {
- public:
-  explicit internal_target(std::function<bool(const protocol::pub_frame&, worker*)> fn) : fn_(std::move(fn)) {}
-  bool deliver(subscription&, const routed_message& m, worker* from) override { return fn_(m.frame, from); }
-  [[nodiscard]] std::uint64_t client_id() const override { return 0; }
-
- private:
-  std::function<bool(const protocol::pub_frame&, worker*)> fn_;
-};
 
 store::store_options store_options_for(const stream_config& c, store::sync_policy sync, std::int64_t interval) {
   store::store_options o;
@@ -47,27 +35,36 @@ store::store_options store_options_for(const stream_config& c, store::sync_polic
 
 }  // namespace
 
-jetstream::jetstream(server_core& core, std::string store_dir, store::sync_policy sync, std::int64_t sync_interval_ns)
-    : core_(core), dir_(std::move(store_dir)), sync_(sync), sync_interval_ns_(sync_interval_ns) {}
+clock& clock::system() {
+  struct system_clock final : clock {
+    std::int64_t wall_ns() override {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    }
+    std::int64_t steady_ns() override {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+    }
+  };
+  static system_clock c;
+  return c;
+}
+
+jetstream::jetstream(host& h, jetstream_options o)
+    : host_(h),
+      clock_(o.time != nullptr ? *o.time : clock::system()),
+      dir_(std::move(o.store_dir)),
+      sync_(o.sync),
+      sync_interval_ns_(o.sync_interval_ns),
+      timer_thread_wanted_(o.timer_thread) {}
 
 jetstream::~jetstream() { stop(); }
 
-std::int64_t jetstream::now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+subscription_ptr jetstream::subscribe(const std::string& subject, internal_handler fn) {
+  return host_.subscribe(subject, std::move(fn));
 }
 
-subscription_ptr jetstream::subscribe(const std::string& subject,
-                                      std::function<bool(const protocol::pub_frame&, worker*)> fn) {
-  auto s = std::make_shared<subscription>(std::make_shared<internal_target>(std::move(fn)), subject, "", "js");
-  (void)core_.subjects().insert(s);
-  return s;
-}
-
-void jetstream::unsubscribe(const subscription_ptr& s) {
-  s->closed.store(true, std::memory_order_release);
-  core_.subjects().remove(s);
-}
+void jetstream::unsubscribe(const subscription_ptr& s) { host_.unsubscribe(s); }
 
 status jetstream::start() {
   std::error_code ec;
@@ -81,6 +78,14 @@ status jetstream::start() {
       subscribe("$JS.ACK.>", [this](const protocol::pub_frame& f, worker* w) { return handle_ack(f, w); }));
   api_subs_.push_back(
       subscribe("$JS.FC.>", [this](const protocol::pub_frame& f, worker* w) { return handle_flow_control(f, w); }));
+  if (timer_thread_wanted_) start_timer_thread();
+  auto st = stats();
+  spdlog::info("JetStream started: store {}, {} stream{} recovered ({} messages, {} bytes)", dir_, st.streams,
+               st.streams == 1 ? "" : "s", st.messages, st.bytes);
+  return status::ok();
+}
+
+void jetstream::start_timer_thread() {
   arm_timer();
   timer_thread_ = std::thread([this] {
     for (;;) {
@@ -92,10 +97,6 @@ status jetstream::start() {
       }
     }
   });
-  auto st = stats();
-  spdlog::info("JetStream started: store {}, {} stream{} recovered ({} messages, {} bytes)", dir_, st.streams,
-               st.streams == 1 ? "" : "s", st.messages, st.bytes);
-  return status::ok();
 }
 
 void jetstream::stop() {
@@ -123,10 +124,10 @@ void jetstream::arm_timer() {
 }
 
 void jetstream::wake_at(std::int64_t when_ns) {
-  if (stopped_.load()) return;
+  if (stopped_.load() || !timer_thread_wanted_) return;
   asio::post(timer_io_, [this, when_ns] {
     auto t = std::make_shared<asio::steady_timer>(timer_io_);
-    t->expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(when_ns - now_ns(), 0)));
+    t->expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(when_ns - clock_.steady_ns(), 0)));
     t->async_wait([this, t](const std::error_code& ec) {
       if (!ec && !stopped_.load()) tick();
     });
@@ -134,8 +135,8 @@ void jetstream::wake_at(std::int64_t when_ns) {
 }
 
 void jetstream::tick() {
-  const std::int64_t now = now_ns();
-  for (auto& s : streams()) s->tick(now);
+  const std::int64_t wall = clock_.wall_ns(), steady = clock_.steady_ns();
+  for (auto& s : streams()) s->tick(wall, steady);
 }
 
 void jetstream::report_problem(std::string what) {
@@ -184,7 +185,7 @@ status jetstream::recover_stream(const std::string& dir) {
   if (meta.is_discarded() || !meta.contains("config")) return data_loss("stream metadata in " + dir + " is damaged");
   auto cfg = parse_stream_config(meta["config"]);
   if (!cfg.ok()) return data_loss("stream metadata in " + dir + ": " + cfg.error().description);
-  const std::int64_t created = meta.value("created", now_ns());
+  const std::int64_t created = meta.value("created", wall_ns());
   auto st = store::open_file_store(dir + "/msgs", store_options_for(cfg.value(), sync_, sync_interval_ns_));
   if (!st.is_ok()) return st.status().with_context("recovering stream " + cfg.value().name);
   auto s = std::make_shared<stream>(*this, cfg.value(), std::move(*st), created, dir);
@@ -215,7 +216,7 @@ status jetstream::recover_stream(const std::string& dir) {
     }
     const auto created_v = cmeta.find("created");
     const std::int64_t consumer_created =
-        created_v != cmeta.end() && created_v->is_number_integer() ? created_v->get<std::int64_t>() : now_ns();
+        created_v != cmeta.end() && created_v->is_number_integer() ? created_v->get<std::int64_t>() : wall_ns();
     auto state = store::read_file(entry.path().string() + "/state.rec");
     if (!state.is_ok()) state = store::read_file(entry.path().string() + "/state.json");  // before state.rec
     s->recover_consumer(ccfg.value(), consumer_created,
@@ -223,7 +224,7 @@ status jetstream::recover_stream(const std::string& dir) {
   }
   // A segment cut short may have taken sequences that consumers had seen: continue after them.
   s->keep_sequences_seen();
-  s->rebuild_dedup(now_ns());
+  s->rebuild_dedup(wall_ns());
   auto state = s->info(false, "");
   if (state["state"].contains("lost")) {
     spdlog::error("JetStream: stream {} lost {} damaged message(s) in recovery (sequences listed in its info)",
@@ -265,7 +266,7 @@ api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) 
   } else {
     st = store::make_memory_store(opts);
   }
-  const std::int64_t created = now_ns();
+  const std::int64_t created = wall_ns();
   auto s = std::make_shared<stream>(*this, cfg, std::move(st), created, sdir);
   if (!sdir.empty()) {
     ojson meta;
@@ -355,12 +356,12 @@ bool jetstream::handle_flow_control(const protocol::pub_frame& f, worker* w) {
 }
 
 void jetstream::advisory(worker* w, const std::string& subject, const ojson& body) {
-  core_.publish(w, subject, {}, {}, go_json(body));
+  host_.publish(w, subject, {}, {}, protocol::go_json(body));
 }
 
 void jetstream::reply(worker* w, std::string_view to, const ojson& body) {
   if (to.empty()) return;
-  core_.publish(w, to, {}, {}, go_json(body));
+  host_.publish(w, to, {}, {}, protocol::go_json(body));
 }
 
 jetstream_stats jetstream::stats() {

@@ -4,7 +4,10 @@
 //
 // On disk (file storage): <store_dir>/streams/<name>/meta.json (config and creation time),
 // <name>/msgs/ (the message store, see docs/store-format.md) and <name>/consumers/<consumer>/
-// (meta.json and state.json for durable consumers).
+// (meta.json, state.rec and acks.log for durable consumers).
+//
+// Everything it needs from the server goes through js::host, and time through js::clock
+// (host.h).
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -20,18 +23,25 @@
 
 #include "base/status.h"
 #include "broker/js/config.h"
+#include "broker/js/host.h"
 #include "broker/subscription.h"
 #include "protocol/parser.h"
 #include "store/store.h"
 
-namespace ferry::broker {
-class server_core;
-class worker;
-}  // namespace ferry::broker
-
 namespace ferry::broker::js {
 
 class stream;
+
+struct jetstream_options {
+  std::string store_dir;
+  store::sync_policy sync = store::sync_policy::interval;
+  std::int64_t sync_interval_ns = 0;
+  // The clock; nullptr: clock::system().
+  clock* time = nullptr;
+  // Whether start() runs a thread for time-driven work (redeliveries, heartbeats, expiry). Tests
+  // with a fake clock leave it off and call tick() when they have moved time on.
+  bool timer_thread = true;
+};
 
 struct jetstream_stats {
   std::uint64_t streams = 0, consumers = 0, messages = 0, bytes = 0;
@@ -41,8 +51,10 @@ struct jetstream_stats {
 
 class jetstream {
  public:
-  jetstream(server_core& core, std::string store_dir, store::sync_policy sync, std::int64_t sync_interval_ns);
+  jetstream(host& h, jetstream_options o);
   ~jetstream();
+  jetstream(const jetstream&) = delete;
+  jetstream& operator=(const jetstream&) = delete;
 
   // Recovers streams from the store directory, subscribes to the API subjects and starts the
   // timer thread. Errors name the stream that could not be recovered.
@@ -50,12 +62,17 @@ class jetstream {
   // Stops the timers and closes every stream (flushing it). Idempotent.
   void stop();
 
-  server_core& core() { return core_; }
-  static std::int64_t now_ns();
-  // Runs the time-driven work (tick) also at `when_ns` (now_ns() clock), not only on the next
+  js::host& server() { return host_; }
+  // The clock's two times (see host.h): wall for what users see, steady for deadlines.
+  std::int64_t wall_ns() { return clock_.wall_ns(); }
+  std::int64_t steady_ns() { return clock_.steady_ns(); }
+  // Runs the time-driven work (tick) also at `when_ns` (steady_ns() clock), not only on the next
   // regular tick: pull request expiry is then on time, as clients expect (nats.c sends
   // expires = its own timeout - 10 ms). Thread-safe.
   void wake_at(std::int64_t when_ns);
+  // The time-driven work: redeliveries due, pull requests expired, heartbeats, max_age, the
+  // dedup window, inactive ephemeral consumers. The timer thread calls it every 20 ms.
+  void tick();
 
   // Internal subscribers' entry points (called from the routing path).
   // Each returns whether the message found a receiver (false: the publisher may get a
@@ -70,7 +87,7 @@ class jetstream {
   std::shared_ptr<stream> stream_for_subject(std::string_view subject);
 
   // Subscribes `fn` to `subject` as an internal subscriber; returns the subscription.
-  subscription_ptr subscribe(const std::string& subject, std::function<bool(const protocol::pub_frame&, worker*)> fn);
+  subscription_ptr subscribe(const std::string& subject, internal_handler fn);
   void unsubscribe(const subscription_ptr& s);
 
   // Publishes an advisory (JSON) on `subject`. Thread-safe; REQUIRES: no stream lock held.
@@ -97,15 +114,17 @@ class jetstream {
 
  private:
   void handle_api_request(const protocol::pub_frame& f, worker* w);
-  void tick();
+  void start_timer_thread();
   void arm_timer();
   status recover();
   status recover_stream(const std::string& dir);
 
-  server_core& core_;
+  js::host& host_;
+  clock& clock_;
   const std::string dir_;
   const store::sync_policy sync_;
   const std::int64_t sync_interval_ns_;
+  const bool timer_thread_wanted_;
   std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<stream>, std::less<>> streams_;  // guarded by mu_
   std::vector<subscription_ptr> api_subs_;

@@ -6,10 +6,9 @@
 #include <random>
 
 #include "base/number.h"
-#include "broker/core.h"
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
-#include "broker/json_util.h"
+#include "protocol/go_json.h"
 #include "protocol/headers.h"
 #include "protocol/subject.h"
 
@@ -26,14 +25,15 @@ std::optional<std::uint64_t> header_seq(std::string_view s) {
 
 // A publish acknowledgement, byte for byte as nats-server's template writes it.
 std::string pub_ack(const std::string& stream, std::uint64_t seq, bool duplicate) {
-  std::string s = "{\"stream\":" + go_json_string(stream) + ", \"seq\":" + std::to_string(seq);
+  std::string s = "{\"stream\":" + protocol::go_json_string(stream) + ", \"seq\":" + std::to_string(seq);
   if (duplicate) s += ",\"duplicate\": true";
   return s + "}";
 }
 
 std::string pub_error(const std::string& stream, const api_error& e) {
   return "{\"error\":{\"code\":" + std::to_string(e.code) + ",\"err_code\":" + std::to_string(e.err_code) +
-         ",\"description\":" + go_json_string(e.description) + "},\"stream\":" + go_json_string(stream) + ",\"seq\":0}";
+         ",\"description\":" + protocol::go_json_string(e.description) +
+         "},\"stream\":" + protocol::go_json_string(stream) + ",\"seq\":0}";
 }
 
 }  // namespace
@@ -122,7 +122,7 @@ void stream::request_round_locked(worker* w) {
   }
   if (round_scheduled_) return;
   round_scheduled_ = true;
-  w->at_round_end(shared_from_this());
+  js_.server().at_round_end(*w, shared_from_this());
 }
 
 void stream::run(worker& w) {
@@ -145,7 +145,7 @@ void stream::finish_round_locked(worker* w) {
       for (auto& a : acks) a.body = pub_error(self->name_, errors::store_failure(st));
     }
     // With sync always this runs on the store's sync thread, where `w` is not current.
-    self->send_pending_acks(w != nullptr && worker::current() == w ? w : nullptr, acks);
+    self->send_pending_acks(w != nullptr && self->js_.server().current_worker() == w ? w : nullptr, acks);
   });
 }
 
@@ -181,7 +181,7 @@ void stream::refused_locked(std::uint64_t from, const status& why) {
 void stream::send_pending_acks(worker* w, std::vector<pending_ack>& acks) {
   route_options o;
   o.clients_only = true;
-  for (const auto& a : acks) js_.core().publish(w, a.reply, {}, {}, a.body, o, /*empty_reply_field=*/true);
+  for (const auto& a : acks) js_.server().publish(w, a.reply, {}, {}, a.body, o, /*empty_reply_field=*/true);
 }
 
 void stream::prune_dedup_locked(std::int64_t now_ns) {
@@ -200,7 +200,7 @@ bool stream::interest_in_locked(std::string_view subject) const {
 }
 
 void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
-  const std::int64_t now = jetstream::now_ns();
+  const std::int64_t now = js_.wall_ns();
   const std::string_view hdr = f.data.substr(0, f.header_size);
   const std::string_view data = f.data.substr(f.header_size);
   // A no_ack stream answers nothing, not even errors (nats-server: canRespond = !NoAck && reply != "").
@@ -300,12 +300,12 @@ api_result<std::uint64_t> stream::store_message(std::string_view subject, std::s
                                                 std::string_view data) {
   std::lock_guard lock(mu_);
   if (closed_) return errors::stream_not_found();
-  result<store::stream_seq> seq = store_->append(subject, headers, data, jetstream::now_ns());
+  result<store::stream_seq> seq = store_->append(subject, headers, data, js_.wall_ns());
   if (!seq.is_ok()) return errors::store_failure(seq.status());
   if (unwritten_from_ == 0) unwritten_from_ = seq->value;
-  notify_consumers_locked(seq->value, subject, worker::current());
+  notify_consumers_locked(seq->value, subject, js_.server().current_worker());
   // Written now, so the caller learns whether it was kept.
-  if (status s = write_appends_locked(worker::current()); !s.is_ok() && store_->state().last_seq < *seq) {
+  if (status s = write_appends_locked(js_.server().current_worker()); !s.is_ok() && store_->state().last_seq < *seq) {
     return errors::store_failure(s);
   }
   store_->flush_then([](status) {});
@@ -339,7 +339,7 @@ void stream::run_deferred(worker* w) {
       if (!r.ok()) spdlog::warn("stream {}: dead letter into {} failed: {}", name_, d.to_stream, r.error().description);
       continue;
     }
-    js_.core().publish(w, d.subject, d.reply, d.headers, d.data, {}, d.empty_reply_field);
+    js_.server().publish(w, d.subject, d.reply, d.headers, d.data, {}, d.empty_reply_field);
   }
 }
 
@@ -513,7 +513,7 @@ api_result<std::shared_ptr<consumer>> stream::add_consumer(consumer_config cfg) 
     if (old.deliver_subject != cfg.deliver_subject) {
       if (old.deliver_subject.empty()) return refuse("can not update pull consumer to push based");
       if (cfg.deliver_subject.empty()) return refuse("can not update push consumer to pull based");
-      if (!js_.core().subjects().match(old.deliver_subject)->empty()) return errors::consumer_name_exists();
+      if (js_.server().has_interest(old.deliver_subject)) return errors::consumer_name_exists();
     }
     it->second->reconfigure(cfg);
     if (it->second->durable() && !dir_.empty()) it->second->save(dir_ + "/consumers/" + name);
@@ -540,13 +540,13 @@ api_result<std::shared_ptr<consumer>> stream::add_consumer(consumer_config cfg) 
       for (int i = 0; i < 8; ++i) name += alphabet[rng() % (sizeof alphabet - 1)];
     } while (consumers_.count(name) != 0);
   }
-  auto c = std::make_shared<consumer>(*this, cfg, jetstream::now_ns(), name);
+  auto c = std::make_shared<consumer>(*this, cfg, js_.wall_ns(), name);
   if (c->durable() && !dir_.empty()) {
     c->save(dir_ + "/consumers/" + name);
     c->open_log(dir_ + "/consumers/" + name);
   }
   consumers_[name] = c;
-  c->start(worker::current());
+  c->start(js_.server().current_worker());
   return c;
 }
 
@@ -601,7 +601,7 @@ api_error stream::delete_consumer(const std::string& name) {
     if (it == consumers_.end()) return errors::consumer_not_found();
     c = it->second;
     consumers_.erase(it);
-    c->shutdown(worker::current());
+    c->shutdown(js_.server().current_worker());
     c->close_log();
     if (!dir_.empty()) {
       std::error_code ec;
@@ -623,23 +623,23 @@ std::vector<std::shared_ptr<consumer>> stream::consumers() {
   return out;
 }
 
-void stream::tick(std::int64_t now_ns) {
+void stream::tick(std::int64_t wall_ns, std::int64_t steady_ns) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    if (cfg_.max_age > 0 && store_->expire(now_ns) > 0) {
+    if (cfg_.max_age > 0 && store_->expire(wall_ns) > 0) {
       for (auto& [name, c] : consumers_) c->on_removed();
     }
-    prune_dedup_locked(now_ns);
+    prune_dedup_locked(wall_ns);
     for (auto it = consumers_.begin(); it != consumers_.end();) {
       consumer& c = *it->second;
-      if (!c.tick(now_ns)) {
+      if (!c.tick(steady_ns)) {
         spdlog::debug("stream {}: ephemeral consumer {} inactive, removed", name_, it->first);
         c.shutdown(nullptr);
         it = consumers_.erase(it);
         continue;
       }
-      if (c.durable() && !dir_.empty()) c.maybe_save(dir_ + "/consumers/" + it->first, now_ns);
+      if (c.durable() && !dir_.empty()) c.maybe_save(dir_ + "/consumers/" + it->first, steady_ns);
       ++it;
     }
   }

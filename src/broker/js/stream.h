@@ -21,12 +21,7 @@
 
 #include "broker/js/config.h"
 #include "broker/subscription.h"
-#include "broker/worker.h"
 #include "store/store.h"
-
-namespace ferry::broker {
-class server_core;
-}
 
 namespace ferry::broker::js {
 
@@ -103,7 +98,8 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
 
   // Periodic work on the JetStream timer thread: expiry, redeliveries, heartbeats, pull
   // request timeouts, inactive ephemerals, state saves.
-  void tick(std::int64_t now_ns);
+  // Time-driven work: `wall_ns` for max_age and the dedup window, `steady_ns` for deadlines.
+  void tick(std::int64_t wall_ns, std::int64_t steady_ns);
 
   // Makes sure the round-end work (log and store writes, then confirmations) runs for this
   // round; off the workers, does it now. REQUIRES: mu_ held.

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace ferry::broker {
+namespace ferry::protocol {
 
 std::string go_json(const nlohmann::json& j);
 std::string go_json(const nlohmann::ordered_json& j);
@@ -16,4 +16,4 @@ std::string go_escape(std::string_view s);
 // A JSON string literal for `s`, with quotes, escaped as Go does.
 std::string go_json_string(std::string_view s);
 
-}  // namespace ferry::broker
+}  // namespace ferry::protocol

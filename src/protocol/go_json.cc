@@ -1,6 +1,6 @@
-#include "broker/json_util.h"
+#include "protocol/go_json.h"
 
-namespace ferry::broker {
+namespace ferry::protocol {
 
 // <, > and & can only occur inside strings in JSON text, so escaping them afterwards is safe.
 std::string go_escape(std::string_view s) {
@@ -34,4 +34,4 @@ std::string go_json(const nlohmann::ordered_json& j) {
 
 std::string go_json_string(std::string_view s) { return go_json(nlohmann::json(std::string(s))); }
 
-}  // namespace ferry::broker
+}  // namespace ferry::protocol
