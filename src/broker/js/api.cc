@@ -74,6 +74,7 @@ bool is_empty_request(std::string_view body) {
   return !j.is_discarded() && j.is_object() && j.empty();
 }
 
+// The request's subject after "$JS.API.", split on dots (empty tokens kept).
 std::vector<std::string_view> split(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t start = 0;
@@ -95,6 +96,462 @@ std::string join(const std::vector<std::string_view>& t, std::size_t from) {
   return out;
 }
 
+// One API request: the tokens of its subject after "$JS.API.", its body, and where the reply goes.
+struct call {
+  jetstream& js;
+  worker* w;
+  std::string to;
+  std::string_view body;
+  std::vector<std::string_view> t;
+
+  // Replies with `j`, and `e` in it unless e is ok; counts the request.
+  void done(ojson& j, const api_error& e = {}) {
+    if (!e.ok()) set_error(j, e);
+    js.count_api(!e.ok());
+    js.reply(w, to, j);
+  }
+  // The body as JSON, or the error to reply with.
+  std::optional<json> body_json(api_error& err) const { return parse_body(body, err); }
+};
+
+// Paging as nats-server's list endpoints do it: `offset` clamped to [0, total], at most `limit`
+// entries from there. Sets the paging fields of `j` and returns [first, end).
+std::pair<std::size_t, std::size_t> page(ojson& j, std::size_t total, std::int64_t offset, std::size_t limit) {
+  const std::size_t first = std::min<std::size_t>(static_cast<std::size_t>(std::max<std::int64_t>(offset, 0)), total);
+  j["total"] = total;
+  j["offset"] = first;
+  j["limit"] = limit;
+  return {first, std::min(total, first + limit)};
+}
+
+// The empty paging fields that nats-server 2.9 sends with some errors.
+void no_page(ojson& j) {
+  j["total"] = 0;
+  j["offset"] = 0;
+  j["limit"] = 0;
+}
+
+// ---- $JS.API.INFO ----
+
+void account_info(call& c) {
+  ojson j = response("account_info_response");
+  const jetstream_stats st = c.js.stats();
+  j["memory"] = st.memory;
+  j["storage"] = st.storage;
+  j["streams"] = st.streams;
+  j["consumers"] = st.consumers;
+  ojson lim;
+  for (const char* k : {"max_memory", "max_storage", "max_streams", "max_consumers", "max_ack_pending",
+                        "memory_max_stream_bytes", "storage_max_stream_bytes"}) {
+    lim[k] = -1;
+  }
+  lim["max_bytes_required"] = false;
+  j["limits"] = std::move(lim);
+  ojson api;
+  api["total"] = st.api_total;
+  api["errors"] = st.api_errors;
+  j["api"] = std::move(api);
+  c.done(j);
+}
+
+// ---- streams ----
+
+// STREAM.NAMES and STREAM.LIST.
+void stream_list(call& c) {
+  const bool names = c.t[1] == "NAMES";
+  ojson j = response(names ? "stream_names_response" : "stream_list_response");
+  api_error err;
+  auto req = c.body_json(err);
+  if (req && !typed(*req, {{"offset", kind::sint}, {"subject", kind::str}})) {
+    req.reset();
+    err = errors::invalid_json();
+  }
+  if (!req) {
+    no_page(j);
+    j["streams"] = names ? ojson(nullptr) : ojson::array();
+    return c.done(j, err);
+  }
+  const std::string filter = req->value("subject", std::string());
+  std::vector<std::shared_ptr<stream>> matched;
+  for (auto& s : c.js.streams()) {
+    const auto subjects = s->config().subjects;
+    if (filter.empty() || std::any_of(subjects.begin(), subjects.end(),
+                                      [&](const std::string& p) { return protocol::subjects_overlap(p, filter); })) {
+      matched.push_back(s);
+    }
+  }
+  const auto [first, end] = page(j, matched.size(), req->value("offset", std::int64_t{0}), names ? 1024 : 256);
+  ojson list = ojson::array();
+  for (std::size_t i = first; i < end; ++i) {
+    if (names) {
+      list.push_back(matched[i]->name());
+    } else {
+      list.push_back(matched[i]->info(false, ""));
+    }
+  }
+  // Go marshals an empty list of names as null (a nil slice) and an empty list of infos as [].
+  j["streams"] = names && list.empty() ? ojson(nullptr) : std::move(list);
+  c.done(j);
+}
+
+// STREAM.MSG.GET.<stream> and STREAM.MSG.DELETE.<stream>.
+void stream_msg(call& c) {
+  const bool get = c.t[2] == "GET";
+  ojson j = response(get ? "stream_msg_get_response" : "stream_msg_delete_response");
+  api_error err;
+  auto req = c.body_json(err);
+  if (!req) return c.done(j, err);
+  if (!typed(*req, {{"seq", kind::uint},
+                    {"last_by_subj", kind::str},
+                    {"next_by_subj", kind::str},
+                    {"no_erase", kind::boolean}})) {
+    return c.done(j, errors::invalid_json());
+  }
+  auto s = c.js.find_stream(c.t[3]);
+  if (!s) return c.done(j, errors::stream_not_found());
+  if (is_empty_request(c.body)) return c.done(j, errors::bad_request());
+  if (!get) {
+    const std::uint64_t seq = req->value("seq", std::uint64_t{0});
+    const bool no_erase = req->value("no_erase", false);
+    api_error e = seq == 0 ? errors::stream_msg_delete_failed("no message found") : s->delete_message(seq, !no_erase);
+    if (e.ok()) j["success"] = true;
+    return c.done(j, e);
+  }
+  std::uint64_t seq = req->value("seq", std::uint64_t{0});
+  const std::string last = req->value("last_by_subj", std::string());
+  const std::string next = req->value("next_by_subj", std::string());
+  if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
+    return c.done(j, errors::bad_request());
+  }
+  if (!next.empty() && seq == 0) seq = 1;  // next_by_subj alone searches from the start
+  auto m = s->get_message(seq, last, next);
+  if (!m.ok()) return c.done(j, m.error());
+  ojson msg;
+  msg["subject"] = m.value().subject;
+  msg["seq"] = m.value().seq.value;
+  if (!m.value().headers.empty()) msg["hdrs"] = base64_encode(m.value().headers);
+  if (!m.value().data.empty()) msg["data"] = base64_encode(m.value().data);
+  msg["time"] = format_rfc3339(m.value().timestamp_ns);
+  j["message"] = std::move(msg);
+  c.done(j);
+}
+
+api_error overlaps_another(jetstream& js, const std::shared_ptr<stream>& s, const stream_config& next) {
+  for (auto& other : js.streams()) {
+    if (other == s) continue;
+    for (const std::string& a : next.subjects) {
+      for (const std::string& b : other->config().subjects) {
+        if (protocol::subjects_overlap(a, b)) return errors::subjects_overlap();
+      }
+    }
+  }
+  return {};
+}
+
+// STREAM.CREATE.<stream> and STREAM.UPDATE.<stream>.
+void stream_create_or_update(call& c) {
+  const bool create = c.t[1] == "CREATE";
+  const std::string name(c.t[2]);
+  ojson j = response(create ? "stream_create_response" : "stream_update_response");
+  if (c.body.empty()) return c.done(j, errors::invalid_json());
+  api_error err;
+  auto req = c.body_json(err);
+  if (!req) return c.done(j, err);
+  auto cfg = parse_stream_config(*req);
+  if (!cfg.ok()) return c.done(j, cfg.error());
+  if (cfg.value().name != name) return c.done(j, errors::stream_mismatch());
+  if (create) {
+    if (name.find_first_of("/\\") != std::string::npos) return c.done(j, errors::stream_name_has_separators());
+    if (cfg.value().sealed) {
+      return c.done(j, errors::stream_invalid_config("stream configuration for create can not be sealed"));
+    }
+    auto s = c.js.create_stream(cfg.value());
+    if (!s.ok()) return c.done(j, s.error());
+    merge(j, s.value()->info(false, ""));
+    j["did_create"] = true;  // nats-server 2.9 says so for an identical re-create too
+    return c.done(j);
+  }
+  auto s = c.js.find_stream(name);
+  if (!s) return c.done(j, errors::stream_not_found());
+  stream_config next = cfg.value();
+  // nats-server 2.9 refuses replicas > 1 on create only; an update keeps the number (up to 5).
+  const int replicas = next.num_replicas;
+  if (replicas > 1 && replicas <= 5) next.num_replicas = 1;
+  if (api_error e = normalize(next); !e.ok()) return c.done(j, e);
+  if (replicas > 1 && replicas <= 5) next.num_replicas = replicas;
+  if (api_error e = overlaps_another(c.js, s, next); !e.ok()) return c.done(j, e);
+  if (api_error e = s->update(next); !e.ok()) return c.done(j, e);
+  merge(j, s->info(false, ""));
+  c.done(j);
+}
+
+// STREAM.INFO.<stream>.
+void stream_info(call& c) {
+  ojson j = response("stream_info_response");
+  auto fail = [&](const api_error& e) {
+    no_page(j);
+    c.done(j, e);
+  };
+  api_error err;
+  auto req = c.body_json(err);
+  if (req && !typed(*req, {{"deleted_details", kind::boolean}, {"subjects_filter", kind::str}})) {
+    return fail(errors::invalid_json());
+  }
+  if (!req) return fail(err);
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s) return fail(errors::stream_not_found());
+  ojson info = s->info(req->value("deleted_details", false), req->value("subjects_filter", std::string()));
+  std::size_t subjects = 0;
+  if (info["state"].contains("subjects")) subjects = info["state"]["subjects"].size();
+  j["total"] = subjects;
+  j["offset"] = 0;
+  j["limit"] = subjects > 0 ? 100000 : 0;
+  merge(j, info);
+  c.done(j);
+}
+
+// STREAM.DELETE.<stream>.
+void stream_delete(call& c) {
+  ojson j = response("stream_delete_response");
+  if (!is_empty_request(c.body)) return c.done(j, errors::not_empty_request());
+  api_error e = c.js.delete_stream(std::string(c.t[2]));
+  if (e.ok()) j["success"] = true;
+  c.done(j, e);
+}
+
+// STREAM.PURGE.<stream>.
+void stream_purge(call& c) {
+  ojson j = response("stream_purge_response");
+  auto fail = [&](const api_error& e) {
+    j["purged"] = 0;  // nats-server omits "success" when it is false
+    c.done(j, e);
+  };
+  api_error err;
+  auto req = c.body_json(err);
+  if (req && !typed(*req, {{"filter", kind::str}, {"seq", kind::uint}, {"keep", kind::uint}})) {
+    return fail(errors::invalid_json());
+  }
+  if (!req) return fail(err);
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s) return fail(errors::stream_not_found());
+  store::purge_request pr;
+  pr.filter = req->value("filter", std::string());
+  if (auto seq = req->value("seq", std::uint64_t{0}); seq > 0) pr.up_to = store::stream_seq{seq};
+  if (req->contains("keep")) pr.keep = req->value("keep", std::uint64_t{0});
+  if (pr.up_to && pr.keep) return fail(errors::bad_request());
+  auto n = s->purge(pr);
+  if (!n.ok()) return fail(n.error());
+  j["success"] = true;
+  j["purged"] = n.value();
+  c.done(j);
+}
+
+// DIRECT.GET.<stream> (request in the body) and DIRECT.GET.<stream>.<subject> (last by subject).
+// Replies are the message itself with headers, or a status; not counted as errors.
+void direct_get(call& c) {
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s || !s->config().allow_direct) return;  // not subscribed: no reply, as nats-server
+  route_options o;
+  o.clients_only = true;
+  auto status_reply = [&](int code, const char* text) {
+    c.js.server().publish(c.w, c.to, {}, "NATS/1.0 " + std::to_string(code) + " " + text + "\r\n\r\n", {}, o, true);
+  };
+  std::uint64_t seq = 0;
+  std::string last, next;
+  if (c.t.size() > 3) {
+    last = join(c.t, 3);
+    if (!c.body.empty()) return status_reply(408, "Bad Request");
+  } else {
+    if (c.body.empty()) return status_reply(408, "Empty Request");
+    api_error ignored;
+    auto req = c.body_json(ignored);
+    if (!req || !typed(*req, {{"seq", kind::uint}, {"last_by_subj", kind::str}, {"next_by_subj", kind::str}})) {
+      return status_reply(408, "Malformed Request");
+    }
+    if (is_empty_request(c.body)) return status_reply(408, "Empty Request");
+    seq = req->value("seq", std::uint64_t{0});
+    last = req->value("last_by_subj", std::string());
+    next = req->value("next_by_subj", std::string());
+    if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
+      return status_reply(408, "Bad Request");
+    }
+    if (!next.empty() && seq == 0) seq = 1;
+  }
+  auto m = s->get_message(seq, last, next);
+  c.js.count_api(false);
+  if (!m.ok()) return status_reply(404, "Message Not Found");
+  protocol::header_builder hb;
+  if (!m.value().headers.empty()) hb.add_block(m.value().headers);
+  hb.add("Nats-Stream", s->name())
+      .add("Nats-Subject", m.value().subject)
+      .add("Nats-Sequence", std::to_string(m.value().seq.value))
+      .add("Nats-Time-Stamp", format_rfc3339(m.value().timestamp_ns));
+  c.js.server().publish(c.w, c.to, {}, hb.finish(), m.value().data, o, true);
+}
+
+// ---- consumers ----
+
+// The names in a consumer create subject and body, checked against each other as nats-server
+// 2.9 does; the error to reply with otherwise.
+api_error check_consumer_names(const call& c, bool durable_create, consumer_config& cfg) {
+  const std::string cname = durable_create ? std::string(c.t[4]) : c.t.size() >= 4 ? std::string(c.t[3]) : "";
+  if (cname.find_first_of("/\\") != std::string::npos) return errors::consumer_name_has_separators();
+  if (durable_create) {
+    if (cfg.durable_name.empty()) return errors::consumer_durable_name_not_set();
+    if (cfg.durable_name != cname) return errors::consumer_durable_name_mismatch();
+  } else if (!cname.empty()) {
+    if (!cfg.durable_name.empty() && cfg.durable_name != cname) return errors::consumer_durable_name_mismatch();
+    cfg.name = cname;  // nats-server 2.9 silently takes the name from the subject
+    if (c.t.size() >= 5 && cfg.filter_subject != join(c.t, 4)) return errors::consumer_filter_subject_mismatch();
+  } else if (!cfg.durable_name.empty()) {
+    return errors::consumer_ephemeral_with_durable();
+  }
+  if (cfg.num_replicas > 1) return errors::replicas_not_supported();
+  return {};
+}
+
+// CONSUMER.CREATE.<stream>[.<consumer>[.<filter>]] and CONSUMER.DURABLE.CREATE.<stream>.<consumer>.
+void consumer_create(call& c) {
+  const bool durable_create = c.t[1] == "DURABLE";
+  ojson j = response("consumer_create_response");
+  const std::string stream_name(durable_create ? c.t[3] : c.t[2]);
+  // nats-server 2.9's order: the whole body is decoded first (an empty body is invalid JSON,
+  // a missing config an empty one), then the names, the filter and the replicas are checked.
+  if (c.body.empty()) return c.done(j, errors::invalid_json());
+  api_error err;
+  auto req = c.body_json(err);
+  if (!req) return c.done(j, err);
+  const auto cfg_it = req->find("config");
+  auto cfg = parse_consumer_config(cfg_it != req->end() && !cfg_it->is_null() ? *cfg_it : json::object());
+  if (!cfg.ok()) return c.done(j, cfg.error());
+  std::string body_stream;
+  if (auto it = req->find("stream_name"); it != req->end() && !it->is_null()) {
+    if (!it->is_string()) return c.done(j, errors::invalid_json());
+    body_stream = it->get<std::string>();
+  }
+  if (body_stream != stream_name) return c.done(j, errors::stream_mismatch());
+  if (api_error e = check_consumer_names(c, durable_create, cfg.value()); !e.ok()) return c.done(j, e);
+  auto s = c.js.find_stream(stream_name);
+  if (!s) return c.done(j, errors::stream_not_found());
+  // nats-server 2.9 ignores "action" (create updates, update creates).
+  auto r = s->add_consumer(cfg.value());
+  if (r.ok()) {
+    std::lock_guard lock(s->mutex());
+    merge(j, r.value()->initial_info());
+  }
+  s->run_deferred(c.w);
+  c.done(j, r.ok() ? api_error{} : r.error());
+}
+
+// CONSUMER.NAMES.<stream> and CONSUMER.LIST.<stream>.
+void consumer_list(call& c) {
+  const bool names = c.t[1] == "NAMES";
+  ojson j = response(names ? "consumer_names_response" : "consumer_list_response");
+  auto fail = [&](const api_error& e) {
+    no_page(j);
+    j["consumers"] = ojson::array();
+    c.done(j, e);
+  };
+  api_error err;
+  auto req = c.body_json(err);
+  if (req && !typed(*req, {{"offset", kind::sint}})) return fail(errors::invalid_json());
+  if (!req) return fail(err);
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s) return fail(errors::stream_not_found());
+  auto all = s->consumers();
+  const auto [first, end] = page(j, all.size(), req->value("offset", std::int64_t{0}), names ? 1024 : 256);
+  ojson list = ojson::array();
+  {
+    std::lock_guard lock(s->mutex());
+    for (std::size_t i = first; i < end; ++i) {
+      if (names) {
+        list.push_back(all[i]->name());
+      } else {
+        list.push_back(all[i]->info());
+      }
+    }
+  }
+  j["consumers"] = std::move(list);  // nats-server starts from an empty list: [] even for names
+  c.done(j);
+}
+
+// CONSUMER.INFO.<stream>.<consumer>.
+void consumer_info(call& c) {
+  ojson j = response("consumer_info_response");
+  if (!is_empty_request(c.body)) return c.done(j, errors::not_empty_request());
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s) return c.done(j, errors::stream_not_found());
+  {
+    std::lock_guard lock(s->mutex());
+    auto con = s->find_consumer_locked(std::string(c.t[3]));
+    if (!con) return c.done(j, errors::consumer_not_found());
+    merge(j, con->info());
+  }
+  c.done(j);
+}
+
+// CONSUMER.DELETE.<stream>.<consumer>.
+void consumer_delete(call& c) {
+  ojson j = response("consumer_delete_response");
+  if (!is_empty_request(c.body)) return c.done(j, errors::not_empty_request());
+  auto s = c.js.find_stream(c.t[2]);
+  if (!s) return c.done(j, errors::stream_not_found());
+  api_error e = s->delete_consumer(std::string(c.t[3]));
+  if (e.ok()) j["success"] = true;
+  c.done(j, e);
+}
+
+// CONSUMER.MSG.NEXT.<stream>.<consumer>: a pull request. nats-server sends nothing for a
+// missing stream or consumer.
+void consumer_next(call& c) {
+  auto s = c.js.find_stream(c.t[3]);
+  if (!s) return;
+  {
+    std::lock_guard lock(s->mutex());
+    auto con = s->find_consumer_locked(std::string(c.t[4]));
+    if (!con) return;
+    con->on_pull_request(c.body, c.to, c.w);
+  }
+  s->run_deferred(c.w);
+}
+
+// The API's endpoints by subject after "$JS.API.": "*" is any one token, ">" one or more.
+// The first match serves the request; a subject that matches none gets no reply, as
+// nats-server does.
+struct route {
+  std::string_view pattern;
+  void (*serve)(call&);
+};
+constexpr route routes[] = {
+    {"INFO", account_info},
+    {"STREAM.NAMES", stream_list},
+    {"STREAM.LIST", stream_list},
+    {"STREAM.MSG.GET.*", stream_msg},
+    {"STREAM.MSG.DELETE.*", stream_msg},
+    {"STREAM.CREATE.*", stream_create_or_update},
+    {"STREAM.UPDATE.*", stream_create_or_update},
+    {"STREAM.INFO.*", stream_info},
+    {"STREAM.DELETE.*", stream_delete},
+    {"STREAM.PURGE.*", stream_purge},
+    {"DIRECT.GET.>", direct_get},
+    {"CONSUMER.DURABLE.CREATE.*.*", consumer_create},
+    {"CONSUMER.CREATE.>", consumer_create},
+    {"CONSUMER.NAMES.*", consumer_list},
+    {"CONSUMER.LIST.*", consumer_list},
+    {"CONSUMER.INFO.*.*", consumer_info},
+    {"CONSUMER.DELETE.*.*", consumer_delete},
+    {"CONSUMER.MSG.NEXT.*.*", consumer_next},
+};
+
+bool route_matches(std::string_view pattern, const std::vector<std::string_view>& t) {
+  const auto p = split(pattern);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == ">") return t.size() > i;
+    if (i >= t.size() || (p[i] != "*" && p[i] != t[i])) return false;
+  }
+  return p.size() == t.size();
+}
+
 }  // namespace
 
 bool jetstream::handle_api(const protocol::pub_frame& f, worker* w) {
@@ -110,405 +567,10 @@ void jetstream::handle_api_request(const protocol::pub_frame& f, worker* w) {
   std::string_view subject = f.subject;
   if (!subject.starts_with("$JS.API.")) return;
   subject.remove_prefix(8);
-  const std::string to(f.reply);
-  const std::string_view body = f.data.substr(f.header_size);
-  const auto t = split(subject);
-  if (t.empty()) return;
-  api_error err;
-  auto done = [&](ojson& j, const api_error& e) {
-    if (!e.ok()) set_error(j, e);
-    count_api(!e.ok());
-    reply(w, to, j);
-  };
-
-  if (t.size() == 1 && t[0] == "INFO") {
-    ojson j = response("account_info_response");
-    const jetstream_stats st = stats();
-    j["memory"] = st.memory;
-    j["storage"] = st.storage;
-    j["streams"] = st.streams;
-    j["consumers"] = st.consumers;
-    ojson lim;
-    lim["max_memory"] = -1;
-    lim["max_storage"] = -1;
-    lim["max_streams"] = -1;
-    lim["max_consumers"] = -1;
-    lim["max_ack_pending"] = -1;
-    lim["memory_max_stream_bytes"] = -1;
-    lim["storage_max_stream_bytes"] = -1;
-    lim["max_bytes_required"] = false;
-    j["limits"] = std::move(lim);
-    ojson api;
-    api["total"] = st.api_total;
-    api["errors"] = st.api_errors;
-    j["api"] = std::move(api);
-    return done(j, {});
+  call c{*this, w, std::string(f.reply), f.data.substr(f.header_size), split(subject)};
+  for (const route& r : routes) {
+    if (route_matches(r.pattern, c.t)) return r.serve(c);
   }
-
-  if (t[0] == "STREAM" && t.size() >= 2) {
-    const std::string_view op = t[1];
-    if ((op == "NAMES" || op == "LIST") && t.size() == 2) {
-      const bool names = op == "NAMES";
-      ojson j = response(names ? "stream_names_response" : "stream_list_response");
-      auto req = parse_body(body, err);
-      if (req && !typed(*req, {{"offset", kind::sint}, {"subject", kind::str}})) {
-        req.reset();
-        err = errors::invalid_json();
-      }
-      if (!req) {
-        // nats-server 2.9 sends the (empty) paging fields with the error.
-        j["total"] = 0;
-        j["offset"] = 0;
-        j["limit"] = 0;
-        j["streams"] = names ? ojson(nullptr) : ojson::array();
-        return done(j, err);
-      }
-      const std::int64_t offset = req->value("offset", std::int64_t{0});
-      const std::string filter = req->value("subject", std::string());
-      std::vector<std::shared_ptr<stream>> all = streams();
-      std::vector<std::shared_ptr<stream>> matched;
-      for (auto& s : all) {
-        if (filter.empty()) {
-          matched.push_back(s);
-          continue;
-        }
-        for (const std::string& p : s->config().subjects) {
-          if (protocol::subjects_overlap(p, filter)) {
-            matched.push_back(s);
-            break;
-          }
-        }
-      }
-      const std::size_t limit = names ? 1024 : 256;
-      const std::size_t first = std::min<std::size_t>(static_cast<std::size_t>(std::max<std::int64_t>(offset, 0)), matched.size());
-      j["total"] = matched.size();
-      j["offset"] = first;
-      j["limit"] = limit;
-      ojson list = ojson::array();
-      for (std::size_t i = first; i < matched.size() && list.size() < limit; ++i) {
-        if (names) {
-          list.push_back(matched[i]->name());
-        } else {
-          ojson info = matched[i]->info(false, "");
-          list.push_back(std::move(info));
-        }
-      }
-      // Go marshals an empty list of names as null (a nil slice) and an empty list of infos as [].
-      j["streams"] = names && list.empty() ? ojson(nullptr) : std::move(list);
-      return done(j, {});
-    }
-    if (t.size() < 3) return;  // unknown: no reply
-    if (op == "MSG" && t.size() == 4 && (t[2] == "GET" || t[2] == "DELETE")) {
-      const std::string name(t[3]);
-      const bool get = t[2] == "GET";
-      ojson j = response(get ? "stream_msg_get_response" : "stream_msg_delete_response");
-      auto req = parse_body(body, err);
-      if (!req) return done(j, err);
-      if (!typed(*req, {{"seq", kind::uint},
-                        {"last_by_subj", kind::str},
-                        {"next_by_subj", kind::str},
-                        {"no_erase", kind::boolean}})) {
-        return done(j, errors::invalid_json());
-      }
-      auto s = find_stream(name);
-      if (!s) return done(j, errors::stream_not_found());
-      if (is_empty_request(body)) return done(j, errors::bad_request());
-      if (get) {
-        std::uint64_t seq = req->value("seq", std::uint64_t{0});
-        const std::string last = req->value("last_by_subj", std::string());
-        const std::string next = req->value("next_by_subj", std::string());
-        if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
-          return done(j, errors::bad_request());
-        }
-        if (!next.empty() && seq == 0) seq = 1;  // next_by_subj alone searches from the start
-        auto m = s->get_message(seq, last, next);
-        if (!m.ok()) return done(j, m.error());
-        ojson msg;
-        msg["subject"] = m.value().subject;
-        msg["seq"] = m.value().seq.value;
-        if (!m.value().headers.empty()) msg["hdrs"] = base64_encode(m.value().headers);
-        if (!m.value().data.empty()) msg["data"] = base64_encode(m.value().data);
-        msg["time"] = format_rfc3339(m.value().timestamp_ns);
-        j["message"] = std::move(msg);
-        return done(j, {});
-      }
-      const std::uint64_t seq = req->value("seq", std::uint64_t{0});
-      const bool no_erase = req->value("no_erase", false);
-      api_error e = seq == 0 ? errors::stream_msg_delete_failed("no message found") : s->delete_message(seq, !no_erase);
-      if (e.ok()) j["success"] = true;
-      return done(j, e);
-    }
-    if (t.size() != 3) return;
-    const std::string name(t[2]);
-    if (op == "CREATE" || op == "UPDATE") {
-      const bool create = op == "CREATE";
-      ojson j = response(create ? "stream_create_response" : "stream_update_response");
-      if (body.empty()) return done(j, errors::invalid_json());
-      auto req = parse_body(body, err);
-      if (!req) return done(j, err);
-      auto cfg = parse_stream_config(*req);
-      if (!cfg.ok()) return done(j, cfg.error());
-      if (cfg.value().name != name) return done(j, errors::stream_mismatch());
-      if (create && name.find_first_of("/\\") != std::string::npos) {
-        return done(j, {400, 10128, "Stream name can not contain path separators"});
-      }
-      if (create) {
-        if (cfg.value().sealed) return done(j, errors::stream_invalid_config("stream configuration for create can not be sealed"));
-        auto s = create_stream(cfg.value());
-        if (!s.ok()) return done(j, s.error());
-        merge(j, s.value()->info(false, ""));
-        j["did_create"] = true;  // nats-server 2.9 says so for an identical re-create too
-        return done(j, {});
-      }
-      auto s = find_stream(name);
-      if (!s) return done(j, errors::stream_not_found());
-      stream_config next = cfg.value();
-      // nats-server 2.9 refuses replicas > 1 on create only; an update keeps the number (up to 5).
-      const int replicas = next.num_replicas;
-      if (replicas > 1 && replicas <= 5) next.num_replicas = 1;
-      if (api_error e = normalize(next); !e.ok()) return done(j, e);
-      if (replicas > 1 && replicas <= 5) next.num_replicas = replicas;
-      for (auto& other : streams()) {
-        if (other == s) continue;
-        for (const std::string& a : next.subjects) {
-          for (const std::string& b : other->config().subjects) {
-            if (protocol::subjects_overlap(a, b)) return done(j, errors::subjects_overlap());
-          }
-        }
-      }
-      if (api_error e = s->update(next); !e.ok()) return done(j, e);
-      merge(j, s->info(false, ""));
-      return done(j, {});
-    }
-    if (op == "INFO") {
-      ojson j = response("stream_info_response");
-      auto fail = [&](const api_error& e) {
-        set_error(j, e);
-        j["total"] = 0;
-        j["offset"] = 0;
-        j["limit"] = 0;
-        count_api(true);
-        reply(w, to, j);
-      };
-      auto req = parse_body(body, err);
-      if (req && !typed(*req, {{"deleted_details", kind::boolean}, {"subjects_filter", kind::str}})) {
-        return fail(errors::invalid_json());
-      }
-      if (!req) return fail(err);
-      auto s = find_stream(name);
-      if (!s) return fail(errors::stream_not_found());
-      ojson info = s->info(req->value("deleted_details", false), req->value("subjects_filter", std::string()));
-      std::size_t subjects = 0;
-      if (info["state"].contains("subjects")) subjects = info["state"]["subjects"].size();
-      j["total"] = subjects;
-      j["offset"] = 0;
-      j["limit"] = subjects > 0 ? 100000 : 0;
-      merge(j, info);
-      return done(j, {});
-    }
-    if (op == "DELETE") {
-      ojson j = response("stream_delete_response");
-      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
-      api_error e = delete_stream(name);
-      if (e.ok()) j["success"] = true;
-      return done(j, e);
-    }
-    if (op == "PURGE") {
-      ojson j = response("stream_purge_response");
-      auto fail = [&](const api_error& e) {
-        j["purged"] = 0;  // nats-server omits "success" when it is false
-        return done(j, e);
-      };
-      auto req = parse_body(body, err);
-      if (req && !typed(*req, {{"filter", kind::str}, {"seq", kind::uint}, {"keep", kind::uint}})) {
-        return fail(errors::invalid_json());
-      }
-      if (!req) return fail(err);
-      auto s = find_stream(name);
-      if (!s) return fail(errors::stream_not_found());
-      store::purge_request pr;
-      pr.filter = req->value("filter", std::string());
-      if (auto seq = req->value("seq", std::uint64_t{0}); seq > 0) pr.up_to = store::stream_seq{seq};
-      if (req->contains("keep")) pr.keep = req->value("keep", std::uint64_t{0});
-      if (pr.up_to && pr.keep) return fail(errors::bad_request());
-      auto n = s->purge(pr);
-      if (!n.ok()) return fail(n.error());
-      j["success"] = true;
-      j["purged"] = n.value();
-      return done(j, {});
-    }
-    return;
-  }
-
-  if (t[0] == "DIRECT" && t.size() >= 3 && t[1] == "GET") {
-    auto s = find_stream(t[2]);
-    if (!s || !s->config().allow_direct) return;  // not subscribed: no reply, as nats-server
-    route_options o;
-    o.clients_only = true;
-    auto status_reply = [&](int code, const char* text) {
-      host_.publish(w, to, {}, "NATS/1.0 " + std::to_string(code) + " " + text + "\r\n\r\n", {}, o, true);
-    };
-    std::uint64_t seq = 0;
-    std::string last, next;
-    if (t.size() > 3) {
-      last = join(t, 3);
-      if (!body.empty()) return status_reply(408, "Bad Request");
-    } else {
-      if (body.empty()) return status_reply(408, "Empty Request");
-      api_error ignored;
-      auto parsed = parse_body(body, ignored);
-      if (!parsed || !typed(*parsed, {{"seq", kind::uint}, {"last_by_subj", kind::str}, {"next_by_subj", kind::str}})) {
-        return status_reply(408, "Malformed Request");
-      }
-      const json& req = *parsed;
-      if (is_empty_request(body)) return status_reply(408, "Empty Request");
-      seq = req.value("seq", std::uint64_t{0});
-      last = req.value("last_by_subj", std::string());
-      next = req.value("next_by_subj", std::string());
-      if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) return status_reply(408, "Bad Request");
-      if (!next.empty() && seq == 0) seq = 1;
-    }
-    auto m = s->get_message(seq, last, next);
-    count_api(false);
-    if (!m.ok()) return status_reply(404, "Message Not Found");
-    protocol::header_builder hb;
-    if (!m.value().headers.empty()) hb.add_block(m.value().headers);
-    hb.add("Nats-Stream", s->name())
-        .add("Nats-Subject", m.value().subject)
-        .add("Nats-Sequence", std::to_string(m.value().seq.value))
-        .add("Nats-Time-Stamp", format_rfc3339(m.value().timestamp_ns));
-    host_.publish(w, to, {}, hb.finish(), m.value().data, o, true);
-    return;
-  }
-
-  if (t[0] == "CONSUMER" && t.size() >= 3) {
-    const std::string_view op = t[1];
-    const bool durable_create = op == "DURABLE" && t.size() == 5 && t[2] == "CREATE";
-    if (op == "CREATE" || durable_create) {
-      ojson j = response("consumer_create_response");
-      const std::string stream_name(durable_create ? t[3] : t[2]);
-      std::string cname = durable_create ? std::string(t[4]) : (t.size() >= 4 ? std::string(t[3]) : std::string());
-      const std::string filter = !durable_create && t.size() >= 5 ? join(t, 4) : std::string();
-      // nats-server 2.9's order: the whole body is decoded first (an empty body is invalid JSON,
-      // a missing config an empty one), then the names, the filter and the replicas are checked.
-      if (body.empty()) return done(j, errors::invalid_json());
-      auto req = parse_body(body, err);
-      if (!req) return done(j, err);
-      const auto cfg_it = req->find("config");
-      auto cfg = parse_consumer_config(cfg_it != req->end() && !cfg_it->is_null() ? *cfg_it : json::object());
-      if (!cfg.ok()) return done(j, cfg.error());
-      std::string body_stream;
-      if (auto it = req->find("stream_name"); it != req->end() && !it->is_null()) {
-        if (!it->is_string()) return done(j, errors::invalid_json());
-        body_stream = it->get<std::string>();
-      }
-      if (body_stream != stream_name) return done(j, errors::stream_mismatch());
-      if (cname.find_first_of("/\\") != std::string::npos) {
-        return done(j, {400, 10127, "Consumer name can not contain path separators"});
-      }
-      consumer_config& c = cfg.value();
-      if (durable_create) {
-        if (c.durable_name.empty()) return done(j, errors::consumer_durable_name_not_set());
-        if (c.durable_name != cname) return done(j, errors::consumer_durable_name_mismatch());
-      } else if (!cname.empty()) {
-        if (!c.durable_name.empty() && c.durable_name != cname) return done(j, errors::consumer_durable_name_mismatch());
-        c.name = cname;  // nats-server 2.9 silently takes the name from the subject
-        if (t.size() >= 5 && c.filter_subject != filter) return done(j, errors::consumer_filter_subject_mismatch());
-      } else if (!c.durable_name.empty()) {
-        return done(j, errors::consumer_ephemeral_with_durable());
-      }
-      if (c.num_replicas > 1) return done(j, errors::replicas_not_supported());
-      auto s = find_stream(stream_name);
-      if (!s) return done(j, errors::stream_not_found());
-      std::optional<ojson> info;
-      api_error e;
-      // nats-server 2.9 ignores "action" (create updates, update creates).
-      auto r = s->add_consumer(c);
-      if (!r.ok()) {
-        e = r.error();
-      } else {
-        std::lock_guard lock(s->mutex());
-        info = r.value()->initial_info();
-      }
-      s->run_deferred(w);
-      if (!e.ok()) return done(j, e);
-      merge(j, *info);
-      return done(j, {});
-    }
-    if ((op == "NAMES" || op == "LIST") && t.size() == 3) {
-      const bool names = op == "NAMES";
-      ojson j = response(names ? "consumer_names_response" : "consumer_list_response");
-      auto fail = [&](const api_error& e) {
-        set_error(j, e);
-        j["total"] = 0;
-        j["offset"] = 0;
-        j["limit"] = 0;
-        j["consumers"] = ojson::array();
-        count_api(true);
-        reply(w, to, j);
-      };
-      auto req = parse_body(body, err);
-      if (req && !typed(*req, {{"offset", kind::sint}})) return fail(errors::invalid_json());
-      if (!req) return fail(err);
-      auto s = find_stream(t[2]);
-      if (!s) return fail(errors::stream_not_found());
-      const std::int64_t offset = req->value("offset", std::int64_t{0});
-      const std::size_t limit = names ? 1024 : 256;
-      auto all = s->consumers();
-      const std::size_t first = std::min<std::size_t>(static_cast<std::size_t>(std::max<std::int64_t>(offset, 0)), all.size());
-      j["total"] = all.size();
-      j["offset"] = first;
-      j["limit"] = limit;
-      ojson list = ojson::array();
-      std::lock_guard lock(s->mutex());
-      for (std::size_t i = first; i < all.size() && list.size() < limit; ++i) {
-        if (names) {
-          list.push_back(all[i]->name());
-        } else {
-          ojson info = all[i]->info();
-          list.push_back(std::move(info));
-        }
-      }
-      j["consumers"] = std::move(list);  // nats-server starts from an empty list: [] even for names
-      return done(j, {});
-    }
-    if (t.size() < 4) return;
-    const std::string stream_name(t[2]);
-    const std::string cname(t[3]);
-    if (op == "INFO" && t.size() == 4) {
-      ojson j = response("consumer_info_response");
-      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
-      auto s = find_stream(stream_name);
-      if (!s) return done(j, errors::stream_not_found());
-      std::lock_guard lock(s->mutex());
-      auto c = s->find_consumer_locked(cname);
-      if (!c) return done(j, errors::consumer_not_found());
-      merge(j, c->info());
-      return done(j, {});
-    }
-    if (op == "DELETE" && t.size() == 4) {
-      ojson j = response("consumer_delete_response");
-      if (!is_empty_request(body)) return done(j, errors::not_empty_request());
-      auto s = find_stream(stream_name);
-      if (!s) return done(j, errors::stream_not_found());
-      api_error e = s->delete_consumer(cname);
-      if (e.ok()) j["success"] = true;
-      return done(j, e);
-    }
-    if (op == "MSG" && t.size() == 5 && t[2] == "NEXT") {
-      auto s = find_stream(t[3]);
-      std::shared_ptr<consumer> c;
-      if (s) {
-        std::lock_guard lock(s->mutex());
-        c = s->find_consumer_locked(std::string(t[4]));
-        if (c) c->on_pull_request(body, to, w);
-      }
-      if (!c) return;  // nats-server sends nothing for a missing stream or consumer
-      s->run_deferred(w);
-      return;
-    }
-  }
-  // Anything else: no reply, as nats-server does for unknown API subjects.
 }
 
 }  // namespace ferry::broker::js

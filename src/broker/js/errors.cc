@@ -15,6 +15,7 @@ api_error no_message_found() { return e(404, 10037, "no message found"); }
 api_error stream_name_exists() { return e(400, 10058, "stream name already in use with a different configuration"); }
 api_error subjects_overlap() { return e(400, 10065, "subjects overlap with an existing stream"); }
 api_error stream_mismatch() { return e(400, 10056, "stream name in subject does not match request"); }
+api_error stream_name_has_separators() { return e(400, 10128, "Stream name can not contain path separators"); }
 api_error stream_invalid_config(const std::string& d) { return e(500, 10052, d); }
 api_error stream_update(const std::string& d) { return e(500, 10069, d); }
 api_error stream_msg_delete_failed(const std::string& d) { return e(500, 10057, d); }
@@ -73,6 +74,7 @@ api_error consumer_wq_multiple_unfiltered() {
 api_error consumer_wq_not_unique() { return e(400, 10100, "filtered consumer not unique on workqueue stream"); }
 api_error consumer_wq_not_deliver_all() { return e(400, 10101, "consumer must be deliver all on workqueue stream"); }
 api_error consumer_bad_durable_name() { return e(400, 10103, "durable name can not contain '.', '*', '>'"); }
+api_error consumer_name_has_separators() { return e(400, 10127, "Consumer name can not contain path separators"); }
 api_error consumer_max_deliver_backoff() {
   return e(400, 10116, "max deliver is required to be > length of backoff values");
 }

@@ -45,6 +45,7 @@ api_error no_message_found();                                   // 404 10037
 api_error stream_name_exists();                                 // 400 10058
 api_error subjects_overlap();                                   // 400 10065
 api_error stream_mismatch();                                    // 400 10056
+api_error stream_name_has_separators();                         // 400 10128
 api_error stream_invalid_config(const std::string& detail);     // 500 10052
 api_error stream_update(const std::string& detail);             // 500 10069
 api_error stream_msg_delete_failed(const std::string& detail);  // 500 10057
@@ -85,6 +86,7 @@ api_error consumer_wq_multiple_unfiltered();                    // 400 10099
 api_error consumer_wq_not_unique();                             // 400 10100
 api_error consumer_wq_not_deliver_all();                        // 400 10101
 api_error consumer_bad_durable_name();                          // 400 10103
+api_error consumer_name_has_separators();                       // 400 10127
 api_error consumer_max_deliver_backoff();                       // 400 10116
 api_error consumer_max_waiting_negative();                      // 400 10087
 api_error consumer_replacement_different();                     // 400 10106

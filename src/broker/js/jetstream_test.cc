@@ -183,6 +183,44 @@ TEST_F(JetStreamUnit, ConsumerApiChecksNamesAndStream) {
   EXPECT_EQ(consumer_info("S", "C")["error"]["err_code"], 10014);
 }
 
+TEST_F(JetStreamUnit, ApiRoutesPagesAndNamesAsNatsServer) {
+  for (const char* n : {"A", "B", "C"}) create_stream({{"name", n}, {"subjects", {std::string(n) + ".>"}}});
+  json r = api("STREAM.NAMES", {{"offset", 1}});
+  EXPECT_EQ(r["total"], 3);
+  EXPECT_EQ(r["offset"], 1);
+  EXPECT_EQ(r["limit"], 1024);
+  EXPECT_EQ(r["streams"], json::array({"B", "C"}));
+  r = api("STREAM.NAMES", {{"offset", 7}});
+  EXPECT_EQ(r["offset"], 3);
+  EXPECT_TRUE(r["streams"].is_null()) << "Go marshals an empty list of names as null";
+  r = api("STREAM.LIST", {{"subject", "B.x"}});
+  ASSERT_EQ(r["streams"].size(), 1u);
+  EXPECT_EQ(r["streams"][0]["config"]["name"], "B");
+  EXPECT_EQ(r["limit"], 256);
+  r = api("STREAM.NAMES", {{"offset", "one"}});
+  EXPECT_EQ(r["error"]["err_code"], 10025);
+  EXPECT_EQ(r["total"], 0);
+
+  r = api("STREAM.CREATE.a/b", {{"name", "a/b"}, {"subjects", {"ab"}}});
+  EXPECT_EQ(r["error"]["err_code"], 10128) << r.dump();
+  r = api("CONSUMER.CREATE.A.c/d", {{"stream_name", "A"}, {"config", json::object()}});
+  EXPECT_EQ(r["error"]["err_code"], 10127) << r.dump();
+  r = api("CONSUMER.CREATE.A.E.A.x", {{"stream_name", "A"}, {"config", {{"filter_subject", "A.y"}}}});
+  EXPECT_EQ(r["error"]["err_code"], 10131) << r.dump();  // the filter in the subject differs
+  r = api("CONSUMER.CREATE.A.E.A.x", {{"stream_name", "A"}, {"config", {{"filter_subject", "A.x"}}}});
+  EXPECT_EQ(r["name"], "E") << r.dump();
+  r = api("CONSUMER.CREATE.A", {{"stream_name", "A"}, {"config", {{"durable_name", "D"}}}});
+  EXPECT_EQ(r["error"]["err_code"], 10020) << r.dump();  // a durable name on the ephemeral subject
+  r = api("CONSUMER.LIST.A", {{"offset", 5}});
+  EXPECT_EQ(r["total"], 1);
+  EXPECT_EQ(r["consumers"], json::array());
+  // Subjects that are not endpoints (too short, too long, unknown) get no reply at all.
+  for (const char* s : {"STREAM", "STREAM.INFO", "STREAM.INFO.A.B", "STREAM.MSG.GET", "CONSUMER.INFO.A",
+                        "CONSUMER.DURABLE.CREATE.A", "CONSUMER.MSG.NEXT.A.E.x", "INFO.X"}) {
+    EXPECT_TRUE(api(s).is_null()) << s;
+  }
+}
+
 // ---- streams ----
 
 TEST_F(JetStreamUnit, DuplicatesAreDroppedWithinTheWindowAndStoredAfterIt) {
