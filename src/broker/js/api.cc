@@ -353,33 +353,31 @@ void direct_get(call& c) {
   if (!s || !s->config().allow_direct) return;  // not subscribed: no reply, as nats-server
   route_options o;
   o.clients_only = true;
-  auto status_reply = [&](int code, const char* text) {
-    c.js.server().publish(c.w, c.to, {}, "NATS/1.0 " + std::to_string(code) + " " + text + "\r\n\r\n", {}, o, true);
-  };
+  auto status_reply = [&](const status_line& st) { c.js.server().publish(c.w, c.to, {}, st.headers(), {}, o, true); };
   std::uint64_t seq = 0;
   std::string last, next;
   if (c.t.size() > 3) {
     last = join(c.t, 3);
-    if (!c.body.empty()) return status_reply(408, "Bad Request");
+    if (!c.body.empty()) return status_reply(statuses::direct_bad_request);
   } else {
-    if (c.body.empty()) return status_reply(408, "Empty Request");
+    if (c.body.empty()) return status_reply(statuses::direct_empty_request);
     api_error ignored;
     auto req = c.body_json(ignored);
     if (!req || !typed(*req, {{"seq", kind::uint}, {"last_by_subj", kind::str}, {"next_by_subj", kind::str}})) {
-      return status_reply(408, "Malformed Request");
+      return status_reply(statuses::direct_malformed_request);
     }
-    if (is_empty_request(c.body)) return status_reply(408, "Empty Request");
+    if (is_empty_request(c.body)) return status_reply(statuses::direct_empty_request);
     seq = req->value("seq", std::uint64_t{0});
     last = req->value("last_by_subj", std::string());
     next = req->value("next_by_subj", std::string());
     if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
-      return status_reply(408, "Bad Request");
+      return status_reply(statuses::direct_bad_request);
     }
     if (!next.empty() && seq == 0) seq = 1;
   }
   auto m = s->get_message(seq, last, next);
   c.js.count_api(false);
-  if (!m.ok()) return status_reply(404, "Message Not Found");
+  if (!m.ok()) return status_reply(statuses::message_not_found);
   protocol::header_builder hb;
   if (!m.value().headers.empty()) hb.add_block(m.value().headers);
   hb.add("Nats-Stream", s->name())

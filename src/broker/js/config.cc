@@ -190,7 +190,7 @@ api_error normalize(stream_config& c) {
   }
   if (c.num_replicas == 0) c.num_replicas = 1;
   if (c.num_replicas > 5) return errors::stream_invalid_config("maximum replicas is 5");
-  if (c.num_replicas < 0) return {400, 10133, "replicas count cannot be negative"};
+  if (c.num_replicas < 0) return errors::replicas_negative();
   if (c.num_replicas > 1) return errors::replicas_not_supported();
   if (c.max_msgs == 0) c.max_msgs = -1;
   if (c.max_msgs_per_subject == 0) c.max_msgs_per_subject = -1;
@@ -330,14 +330,14 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
   if (c.durable_name.empty() && c.inactive_threshold == 0) c.inactive_threshold = 5 * second;
   // The checks below follow nats-server 2.9's checkConsumerCfg, in its order.
   if (c.num_replicas > 0 && c.num_replicas > stream.num_replicas) {
-    return {400, 10126, "consumer config replica count exceeds parent stream"};
+    return errors::consumer_replicas_exceed_stream();
   }
-  if (c.num_replicas < 0) return {400, 10133, "replicas count cannot be negative"};
+  if (c.num_replicas < 0) return errors::replicas_negative();
   // max_deliver is already -1 when unset, which is <= any backoff length: nats-server refuses that too.
   if (!c.backoff.empty() && c.max_deliver <= static_cast<std::int64_t>(c.backoff.size())) {
     return errors::consumer_max_deliver_backoff();
   }
-  if (c.description.size() > 4096) return {400, 10107, "consumer description is too long, maximum allowed is 4096"};
+  if (c.description.size() > 4096) return errors::consumer_description_too_long();
   if (!c.deliver_subject.empty()) {
     if (protocol::has_wildcard(c.deliver_subject)) return errors::consumer_deliver_to_wildcards();
     if (!protocol::is_valid_subject(c.deliver_subject)) return errors::consumer_invalid_deliver_subject();
@@ -350,15 +350,15 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
     if (c.idle_heartbeat > 0 && c.idle_heartbeat < second / 10) return errors::consumer_small_heartbeat();
   } else {
     if (c.ack == ack_policy::none && stream.retention == retention_policy::workqueue) {
-      return {400, 10084, "consumer in pull mode requires ack policy"};
+      return errors::consumer_pull_requires_ack();
     }
-    if (c.rate_limit_bps > 0) return {400, 10086, "consumer in pull mode can not have rate limit set"};
+    if (c.rate_limit_bps > 0) return errors::consumer_pull_with_rate_limit();
     if (c.max_waiting < 0) return errors::consumer_max_waiting_negative();
     if (c.idle_heartbeat > 0) return errors::consumer_hb_requires_push();
     if (c.flow_control) return errors::consumer_fc_requires_push();
-    if (c.max_batch < 0) return {400, 10114, "consumer max request batch needs to be > 0"};
+    if (c.max_batch < 0) return errors::consumer_max_request_batch_negative();
     if (c.max_expires != 0 && c.max_expires < second / 1000) {
-      return {400, 10115, "consumer max request expires needs to be >= 1ms"};
+      return errors::consumer_max_request_expires_too_small();
     }
   }
   if (!c.filter_subject.empty()) {
@@ -409,8 +409,7 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
     if (f.back() == '%') f.pop_back();
     const bool digits = !f.empty() && std::all_of(f.begin(), f.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (!digits) {
-      return {400, 10095, "failed to parse consumer sampling configuration: strconv.Atoi: parsing \"" + f +
-                              "\": invalid syntax"};
+      return errors::consumer_invalid_sampling(f);
     }
   }
   if (c.flow_control && c.idle_heartbeat == 0) return errors::consumer_fc_needs_heartbeats();

@@ -309,7 +309,7 @@ void consumer::send(const store::stored_message& m, std::uint64_t dc, const std:
     fc_bytes_ += headers.size() + data.size();
     if (fc_pending_.empty() && fc_bytes_ >= fc_every_bytes) {
       fc_pending_ = "$JS.FC." + stream_name_ + "." + name_ + "." + random_token(4);
-      s_.js().server().publish(w, cfg_.deliver_subject, fc_pending_, "NATS/1.0 100 FlowControl Request\r\n\r\n", {}, o);
+      s_.js().server().publish(w, cfg_.deliver_subject, fc_pending_, statuses::flow_control.headers(), {}, o);
     }
   }
 }
@@ -343,7 +343,7 @@ void consumer::deliver_ready(worker* w) {
         c.m.headers.size() + c.m.data.size());
     if (r.max_bytes > 0 && r.bytes + size > r.max_bytes) {
       // The request ends here, whether or not it got messages before (as nats-server 2.9).
-      send_status(r.reply, 409, "Message Size Exceeds MaxBytes",
+      send_status(r.reply, statuses::message_exceeds_max_bytes,
                   pending_headers(r.batch - r.delivered, r.max_bytes - r.bytes), w);
       waiting_.pop_front();
       continue;
@@ -359,7 +359,7 @@ void consumer::deliver_ready(worker* w) {
   while (!waiting_.empty() &&
          (waiting_.front().no_wait || (waiting_.front().end_when_served && waiting_.front().delivered > 0))) {
     const pull_request& r = waiting_.front();
-    send_status(r.reply, 408, "Request Timeout",
+    send_status(r.reply, statuses::request_timeout,
                 pending_headers(r.batch - r.delivered, r.max_bytes > 0 ? r.max_bytes - r.bytes : 0), w);
     waiting_.pop_front();
   }
@@ -376,10 +376,9 @@ void consumer::on_written(worker* w) {
   deliver_ready(w);
 }
 
-void consumer::send_status(const std::string& to, int code, const std::string& description,
-                           const std::string& extra_headers, worker* w) {
-  std::string h = "NATS/1.0 " + std::to_string(code) + (description.empty() ? "" : " " + description) + "\r\n" +
-                  extra_headers + "\r\n";
+void consumer::send_status(const std::string& to, const status_line& st, const std::string& extra_headers, worker* w,
+                           std::string_view suffix) {
+  const std::string h = st.headers(suffix, extra_headers);
   route_options o;
   o.clients_only = true;
   s_.js().server().publish(w, to, {}, h, {}, o, /*empty_reply_field=*/true);
@@ -392,7 +391,7 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
   last_activity_ns_ = s_.js().steady_ns();
   if (to.empty()) return;
   if (cfg_.push()) {
-    send_status(to, 409, "Consumer is push based", {}, w);
+    send_status(to, statuses::push_based, {}, w);
     return;
   }
   pull_request r;
@@ -402,7 +401,7 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
   if (!b.empty() && b.front() == '{') {
     auto j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      send_status(to, 400, "Bad Request - invalid character in the request", {}, w);
+      send_status(to, statuses::invalid_request, {}, w);
       return;
     }
     auto num = [&](const char* k) -> std::int64_t {
@@ -421,20 +420,20 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     r.batch = res.ec == std::errc() && n > 0 ? n : 1;
   }
   if (r.heartbeat_ns > 0 && (r.expires_ns <= 0 || r.heartbeat_ns * 2 > r.expires_ns)) {
-    send_status(to, 400, "Bad Request - heartbeat value too large", {}, w);
+    send_status(to, statuses::heartbeat_too_large, {}, w);
     return;
   }
   if (cfg_.max_batch > 0 && r.batch > cfg_.max_batch) {
-    send_status(to, 409, "Exceeded MaxRequestBatch of " + std::to_string(cfg_.max_batch), {}, w);
+    send_status(to, statuses::exceeded_max_batch, {}, w, " " + std::to_string(cfg_.max_batch));
     return;
   }
   // A request without expiry passes (nats-server 2.9 checks only a set expiry against the limit).
   if (cfg_.max_expires > 0 && r.expires_ns > cfg_.max_expires) {
-    send_status(to, 409, "Exceeded MaxRequestExpires of " + go_duration(cfg_.max_expires), {}, w);
+    send_status(to, statuses::exceeded_max_expires, {}, w, " " + go_duration(cfg_.max_expires));
     return;
   }
   if (cfg_.max_bytes > 0 && r.max_bytes > cfg_.max_bytes) {
-    send_status(to, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), {}, w);
+    send_status(to, statuses::exceeded_max_bytes, {}, w, " " + std::to_string(cfg_.max_bytes));
     return;
   }
   const std::int64_t now = s_.js().steady_ns();
@@ -442,7 +441,7 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
   // max_waiting nor as "others waiting" for a no_wait request.
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->expires_ns != 0 && it->expires_ns <= now) {
-      send_status(it->reply, 408, "Request Timeout",
+      send_status(it->reply, statuses::request_timeout,
                   pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0), w);
       it = waiting_.erase(it);
     } else {
@@ -450,7 +449,7 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     }
   }
   if (cfg_.max_waiting > 0 && waiting_.size() >= static_cast<std::size_t>(cfg_.max_waiting)) {
-    send_status(to, 409, "Exceeded MaxWaiting", {}, w);
+    send_status(to, statuses::exceeded_max_waiting, {}, w);
     return;
   }
   if (r.no_wait) {
@@ -464,9 +463,9 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
       r.end_when_served = true;
     } else if (!waiting_.empty() || r.expires_ns < 0 || !peek(c, true)) {
       if (r.expires_ns < 0) {
-        send_status(to, 408, "Request Timeout", pending_headers(0, 0), w);
+        send_status(to, statuses::request_timeout, pending_headers(0, 0), w);
       } else {
-        send_status(to, 404, "No Messages", {}, w);
+        send_status(to, statuses::no_messages, {}, w);
       }
       return;
     }
@@ -687,14 +686,14 @@ bool consumer::tick(std::int64_t now) {
   // Pull requests that expired; heartbeats for the ones that asked.
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->expires_ns != 0 && it->expires_ns <= now) {
-      send_status(it->reply, 408, "Request Timeout",
+      send_status(it->reply, statuses::request_timeout,
                   pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0),
                   nullptr);
       it = waiting_.erase(it);
       continue;
     }
     if (it->heartbeat_ns > 0 && now - it->last_activity_ns >= it->heartbeat_ns) {
-      send_status(it->reply, 100, "Idle Heartbeat",
+      send_status(it->reply, statuses::idle_heartbeat,
                   "Nats-Last-Consumer: " + std::to_string(dseq_) +
                       "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n",
                   nullptr);
@@ -710,7 +709,7 @@ bool consumer::tick(std::int64_t now) {
       std::string extra = "Nats-Last-Consumer: " + std::to_string(dseq_) +
                           "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n";
       if (!fc_pending_.empty()) extra += "Nats-Consumer-Stalled: " + fc_pending_ + "\r\n";
-      send_status(cfg_.deliver_subject, 100, "Idle Heartbeat", extra, nullptr);
+      send_status(cfg_.deliver_subject, statuses::idle_heartbeat, extra, nullptr);
       last_delivery_ns_ = now;
     }
   } else if (!waiting_.empty()) {
@@ -729,7 +728,7 @@ void consumer::on_flow_control_reply(std::string_view subject, worker* w) {
 }
 
 void consumer::shutdown(worker* w) {
-  for (const pull_request& r : waiting_) send_status(r.reply, 409, "Consumer Deleted", {}, w);
+  for (const pull_request& r : waiting_) send_status(r.reply, statuses::consumer_deleted, {}, w);
   waiting_.clear();
 }
 

@@ -146,8 +146,9 @@ class consumer {
   void max_deliveries_reached(std::uint64_t sseq, std::uint64_t deliveries);
   void dead_letter(std::uint64_t sseq, const std::string& reason, std::uint64_t deliveries);
   void update_ack_floor();
-  void send_status(const std::string& to, int code, const std::string& description, const std::string& extra_headers,
-                   worker* w);
+  // A status message (`st` with `suffix` after its text) to `to`, with extra header lines.
+  void send_status(const std::string& to, const status_line& st, const std::string& extra_headers, worker* w,
+                   std::string_view suffix = {});
   std::int64_t ack_wait_for(std::uint64_t deliveries) const;
   std::uint64_t num_pending() const;
   static std::string pending_headers(std::int64_t msgs, std::int64_t bytes);

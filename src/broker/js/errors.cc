@@ -74,6 +74,23 @@ api_error consumer_wq_multiple_unfiltered() {
 api_error consumer_wq_not_unique() { return e(400, 10100, "filtered consumer not unique on workqueue stream"); }
 api_error consumer_wq_not_deliver_all() { return e(400, 10101, "consumer must be deliver all on workqueue stream"); }
 api_error consumer_bad_durable_name() { return e(400, 10103, "durable name can not contain '.', '*', '>'"); }
+api_error replicas_negative() { return e(400, 10133, "replicas count cannot be negative"); }
+api_error consumer_replicas_exceed_stream() {
+  return e(400, 10126, "consumer config replica count exceeds parent stream");
+}
+api_error consumer_description_too_long() {
+  return e(400, 10107, "consumer description is too long, maximum allowed is 4096");
+}
+api_error consumer_pull_requires_ack() { return e(400, 10084, "consumer in pull mode requires ack policy"); }
+api_error consumer_pull_with_rate_limit() { return e(400, 10086, "consumer in pull mode can not have rate limit set"); }
+api_error consumer_max_request_batch_negative() { return e(400, 10114, "consumer max request batch needs to be > 0"); }
+api_error consumer_max_request_expires_too_small() {
+  return e(400, 10115, "consumer max request expires needs to be >= 1ms");
+}
+api_error consumer_invalid_sampling(const std::string& value) {
+  return e(400, 10095,
+           "failed to parse consumer sampling configuration: strconv.Atoi: parsing \"" + value + "\": invalid syntax");
+}
 api_error consumer_name_has_separators() { return e(400, 10127, "Consumer name can not contain path separators"); }
 api_error consumer_max_deliver_backoff() {
   return e(400, 10116, "max deliver is required to be > length of backoff values");
@@ -116,9 +133,95 @@ std::string without_paths(std::string_view text) {
   return out;
 }
 
+std::vector<api_error> all() {
+  return {
+      bad_request(),
+      invalid_json(),
+      not_enabled_for_account(),
+      stream_not_found(),
+      consumer_not_found(),
+      no_message_found(),
+      stream_name_exists(),
+      subjects_overlap(),
+      stream_mismatch(),
+      stream_name_has_separators(),
+      stream_invalid_config("<detail>"),
+      stream_update("<detail>"),
+      stream_msg_delete_failed("<detail>"),
+      stream_purge_failed("<detail>"),
+      stream_delete("<detail>"),
+      stream_wrong_last_sequence(0),
+      stream_wrong_last_msg_id("<detail>"),
+      stream_not_match(),
+      message_too_large(),
+      header_too_large(),
+      stream_store_failed("<detail>"),
+      insufficient_resources(),
+      stream_rollup_failed("<detail>"),
+      stream_sealed(),
+      sequence_not_found(0),
+      consumer_name_exists(),
+      consumer_already_exists(),
+      consumer_does_not_exist(),
+      consumer_durable_name_mismatch(),
+      consumer_ephemeral_with_durable(),
+      consumer_ephemeral_with_durable_in_subject(),
+      consumer_durable_and_name_mismatch(),
+      consumer_filter_subject_mismatch(),
+      consumer_create("<detail>"),
+      consumer_deliver_cycle(),
+      consumer_deliver_to_wildcards(),
+      consumer_invalid_deliver_subject(),
+      consumer_push_max_waiting(),
+      consumer_max_pending_ack_policy(),
+      consumer_small_heartbeat(),
+      consumer_hb_requires_push(),
+      consumer_fc_requires_push(),
+      consumer_fc_needs_heartbeats(),
+      consumer_filter_not_subset(),
+      consumer_invalid_policy("<detail>"),
+      consumer_wq_requires_explicit_ack(),
+      consumer_wq_multiple_unfiltered(),
+      consumer_wq_not_unique(),
+      consumer_wq_not_deliver_all(),
+      consumer_bad_durable_name(),
+      consumer_name_has_separators(),
+      consumer_max_deliver_backoff(),
+      consumer_max_waiting_negative(),
+      consumer_replacement_different(),
+      not_empty_request(),
+      consumer_durable_name_not_set(),
+      maximum_consumers_limit(),
+      replicas_not_supported(),
+      replicas_negative(),
+      consumer_replicas_exceed_stream(),
+      consumer_description_too_long(),
+      consumer_pull_requires_ack(),
+      consumer_pull_with_rate_limit(),
+      consumer_max_request_batch_negative(),
+      consumer_max_request_expires_too_small(),
+      consumer_invalid_sampling("<detail>"),
+      not_supported("<detail>"),
+  };
+}
+
 api_error store_failure(const status& s) {
   if (is_disk_full(s)) return insufficient_resources();
   return stream_store_failed(without_paths(s.message()));
 }
 
 }  // namespace ferry::broker::js::errors
+
+namespace ferry::broker::js {
+
+std::string status_line::headers(std::string_view suffix, std::string_view extra) const {
+  std::string h = "NATS/1.0 " + std::to_string(code) + " ";
+  h += text;
+  h += suffix;
+  h += "\r\n";
+  h += extra;
+  h += "\r\n";
+  return h;
+}
+
+}  // namespace ferry::broker::js

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -94,6 +95,14 @@ api_error not_empty_request();                                  // 400 10038
 api_error consumer_durable_name_not_set();                      // 400 10018
 api_error maximum_consumers_limit();                            // 400 10026
 api_error replicas_not_supported();                             // 500 10074
+api_error replicas_negative();                                  // 400 10133
+api_error consumer_replicas_exceed_stream();                    // 400 10126
+api_error consumer_description_too_long();                      // 400 10107
+api_error consumer_pull_requires_ack();                         // 400 10084
+api_error consumer_pull_with_rate_limit();                      // 400 10086
+api_error consumer_max_request_batch_negative();                // 400 10114
+api_error consumer_max_request_expires_too_small();             // 400 10115
+api_error consumer_invalid_sampling(const std::string& value);  // 400 10095
 api_error not_supported(const std::string& what);               // 400 10999 (ferryd: feature absent)
 
 // What a client is told when the store failed: a full disk (ENOSPC, EDQUOT) is "insufficient
@@ -103,6 +112,63 @@ api_error not_supported(const std::string& what);               // 400 10999 (fe
 api_error store_failure(const status& s);
 // `text` with every word that starts with '/' cut to what follows its last '/'.
 std::string without_paths(std::string_view text);
+
+// Every error above (those with a detail carry "<detail>"): the table tests and docs list.
+std::vector<api_error> all();
 }  // namespace errors
+
+// A status message JetStream sends (a headers-only message "NATS/1.0 <code> <text>"), with
+// nats-server's code and text (consumer.go, stream.go).
+struct status_line {
+  int code;
+  std::string_view text;
+  // "NATS/1.0 <code> <text>" + `suffix`, CRLF, the extra header lines (each ending in CRLF),
+  // and the blank line.
+  [[nodiscard]] std::string headers(std::string_view suffix = {}, std::string_view extra = {}) const;
+};
+
+namespace statuses {
+// Push consumers.
+inline constexpr status_line flow_control{100, "FlowControl Request"};
+inline constexpr status_line idle_heartbeat{100, "Idle Heartbeat"};  // push and pull
+// Pull requests (CONSUMER.MSG.NEXT).
+inline constexpr status_line invalid_request{400, "Bad Request - invalid character in the request"};
+inline constexpr status_line heartbeat_too_large{400, "Bad Request - heartbeat value too large"};
+inline constexpr status_line no_messages{404, "No Messages"};
+inline constexpr status_line request_timeout{408, "Request Timeout"};
+inline constexpr status_line push_based{409, "Consumer is push based"};
+inline constexpr status_line exceeded_max_waiting{409, "Exceeded MaxWaiting"};
+inline constexpr status_line exceeded_max_batch{409, "Exceeded MaxRequestBatch of"};      // + " <n>"
+inline constexpr status_line exceeded_max_expires{409, "Exceeded MaxRequestExpires of"};  // + " <duration>"
+inline constexpr status_line exceeded_max_bytes{409, "Exceeded MaxRequestMaxBytes of"};   // + " <n>"
+inline constexpr status_line message_exceeds_max_bytes{409, "Message Size Exceeds MaxBytes"};
+inline constexpr status_line consumer_deleted{409, "Consumer Deleted"};
+// Direct get (DIRECT.GET).
+inline constexpr status_line message_not_found{404, "Message Not Found"};
+inline constexpr status_line direct_bad_request{408, "Bad Request"};
+inline constexpr status_line direct_empty_request{408, "Empty Request"};
+inline constexpr status_line direct_malformed_request{408, "Malformed Request"};
+
+// Every status line above, in that order.
+inline constexpr status_line all[] = {
+    flow_control,
+    idle_heartbeat,
+    invalid_request,
+    heartbeat_too_large,
+    no_messages,
+    request_timeout,
+    push_based,
+    exceeded_max_waiting,
+    exceeded_max_batch,
+    exceeded_max_expires,
+    exceeded_max_bytes,
+    message_exceeds_max_bytes,
+    consumer_deleted,
+    message_not_found,
+    direct_bad_request,
+    direct_empty_request,
+    direct_malformed_request,
+};
+}  // namespace statuses
 
 }  // namespace ferry::broker::js
