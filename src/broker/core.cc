@@ -275,32 +275,39 @@ std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery
                                const route_options& o) {
   // Nested routing (an internal subscriber publishing while it handles a delivery) must not
   // disturb the outer call's cached match or encoding, so only the outermost call uses them.
+  // A subject nobody listens to returns before anything else is set up (no encoder, no
+  // match_ptr): it is the whole cost of a publish without subscribers.
   thread_local int depth = 0;
-  match_ptr held;
-  const match_result* r;
-  std::optional<protocol::message_encoding> local;
-  protocol::message_encoding* enc;
   const std::string_view match_subject = o.match_subject.empty() ? f.subject : o.match_subject;
-  if (w != nullptr && depth == 0) {
-    r = &w->cache().match(match_subject);
-    enc = &w->encoding();
-  } else {
-    held = sublist_.match(match_subject);
-    r = held.get();
-    enc = &local.emplace();
-  }
-  if (r->empty()) return 0;
-  enc->reset(f.subject, f.reply, f.header_size, f.data, f.header_token, f.size_token, f.empty_reply_field);
-  routed_message m{f, *enc, publisher != nullptr ? publisher->client_id() : 0};
-  const bool no_echo = publisher != nullptr && publisher->no_echo();
-  ++depth;
   std::size_t n = 0;
-  for (const subscription_ptr& s : r->plain) {
+  if (w != nullptr && depth == 0) {
+    const match_result& r = w->cache().match(match_subject);
+    if (r.empty()) return 0;
+    ++depth;
+    n = deliver(w, f, publisher, o, r, w->encoding());
+  } else {
+    const match_ptr held = sublist_.match(match_subject);
+    if (held->empty()) return 0;
+    protocol::message_encoding local;
+    ++depth;
+    n = deliver(w, f, publisher, o, *held, local);
+  }
+  --depth;
+  return n;
+}
+
+std::size_t server_core::deliver(worker* w, const protocol::pub_frame& f, delivery_target* publisher,
+                                 const route_options& o, const match_result& r, protocol::message_encoding& enc) {
+  enc.reset(f.subject, f.reply, f.header_size, f.data, f.header_token, f.size_token, f.empty_reply_field);
+  routed_message m{f, enc, publisher != nullptr ? publisher->client_id() : 0};
+  const bool no_echo = publisher != nullptr && publisher->no_echo();
+  std::size_t n = 0;
+  for (const subscription_ptr& s : r.plain) {
     if (no_echo && s->target.get() == publisher) continue;
     if (o.clients_only && s->target->client_id() == 0) continue;
     if (s->target->deliver(*s, m, w)) ++n;
   }
-  for (const match_result::group& g : r->queues) {
+  for (const match_result::group& g : r.queues) {
     const std::size_t k = g.members.size();
     const std::size_t start = k > 1 ? fast_random() % k : 0;
     for (std::size_t i = 0; i < k; ++i) {
@@ -313,7 +320,6 @@ std::size_t server_core::route(worker* w, const protocol::pub_frame& f, delivery
       }
     }
   }
-  --depth;
   return n;
 }
 

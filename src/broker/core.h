@@ -85,6 +85,9 @@ class server_core final : public js::host {
   const std::vector<std::unique_ptr<worker>>& workers() const { return workers_; }
 
  private:
+  // route()'s deliveries to the subscriptions in `r`, encoded by `enc`.
+  static std::size_t deliver(worker* w, const protocol::pub_frame& f, delivery_target* publisher,
+                             const route_options& o, const match_result& r, protocol::message_encoding& enc);
   void accept_next();
   status setup_tls();
   status write_ports_file();

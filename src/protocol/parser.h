@@ -47,20 +47,25 @@ enum class parse_status : std::uint8_t {
 
 // A published message. For PUB header_size is 0; for HPUB `data` starts with the header block.
 // The two bytes after `data` are "\r\n" (checked), so data.data()[0, size+2) is the frame tail.
+//
+// Built for every PUB on the hot path: keep it at 96 bytes (the two flags share one word), since
+// GCC clears a larger one with `rep stos`, whose start-up cost was most of a regression in core
+// publish (docs/benchmarks.md, "raw-pub").
 struct pub_frame {
   std::string_view subject;
   std::string_view reply;  // empty when absent
   std::size_t header_size = 0;
   bool hpub = false;
+  // Server-made messages only: write the reply field even though it is empty (nats-server's
+  // JetStream publish acks carry "MSG <subject> <sid>  <size>", two spaces).
+  bool empty_reply_field = false;
   std::string_view data;
   // The size fields as the client wrote them ("01" stays "01"): nats-server echoes them
   // verbatim in the MSG frames it delivers. Empty for messages the server makes itself.
   std::string_view header_token;
   std::string_view size_token;
-  // Server-made messages only: write the reply field even though it is empty (nats-server's
-  // JetStream publish acks carry "MSG <subject> <sid>  <size>", two spaces).
-  bool empty_reply_field = false;
 };
+static_assert(sizeof(pub_frame) <= 96, "pub_frame is built per PUB: see above");
 
 // Parses a decimal size as nats-server's parseSize does: 1..9 digits, else -1.
 std::int64_t parse_size(std::string_view s);
