@@ -96,6 +96,23 @@ std::string join(const std::vector<std::string_view>& t, std::size_t from) {
   return out;
 }
 
+// A message get (STREAM.MSG.GET, DIRECT.GET): by sequence, the last on a subject, or the next on
+// a subject from a sequence.
+struct get_request {
+  std::uint64_t seq = 0;
+  std::string last, next;
+};
+
+// The get request in `req`; nullopt when it names no message, or both a sequence and
+// last_by_subj (nats-server refuses both).
+std::optional<get_request> read_get_request(const json& req) {
+  get_request g{req.value("seq", std::uint64_t{0}), req.value("last_by_subj", std::string()),
+                req.value("next_by_subj", std::string())};
+  if ((g.seq == 0 && g.last.empty() && g.next.empty()) || (g.seq != 0 && !g.last.empty())) return std::nullopt;
+  if (!g.next.empty() && g.seq == 0) g.seq = 1;  // next_by_subj alone searches from the start
+  return g;
+}
+
 // One API request: the tokens of its subject after "$JS.API.", its body, and where the reply goes.
 struct call {
   jetstream& js;
@@ -217,14 +234,9 @@ void stream_msg(call& c) {
     if (e.ok()) j["success"] = true;
     return c.done(j, e);
   }
-  std::uint64_t seq = req->value("seq", std::uint64_t{0});
-  const std::string last = req->value("last_by_subj", std::string());
-  const std::string next = req->value("next_by_subj", std::string());
-  if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
-    return c.done(j, errors::bad_request());
-  }
-  if (!next.empty() && seq == 0) seq = 1;  // next_by_subj alone searches from the start
-  auto m = s->get_message(seq, last, next);
+  const auto g = read_get_request(*req);
+  if (!g) return c.done(j, errors::bad_request());
+  auto m = s->get_message(g->seq, g->last, g->next);
   if (!m.ok()) return c.done(j, m.error());
   ojson msg;
   msg["subject"] = m.value().subject;
@@ -354,10 +366,9 @@ void direct_get(call& c) {
   route_options o;
   o.clients_only = true;
   auto status_reply = [&](const status_line& st) { c.js.server().publish(c.w, c.to, {}, st.headers(), {}, o, true); };
-  std::uint64_t seq = 0;
-  std::string last, next;
+  get_request g;
   if (c.t.size() > 3) {
-    last = join(c.t, 3);
+    g.last = join(c.t, 3);
     if (!c.body.empty()) return status_reply(statuses::direct_bad_request);
   } else {
     if (c.body.empty()) return status_reply(statuses::direct_empty_request);
@@ -367,15 +378,11 @@ void direct_get(call& c) {
       return status_reply(statuses::direct_malformed_request);
     }
     if (is_empty_request(c.body)) return status_reply(statuses::direct_empty_request);
-    seq = req->value("seq", std::uint64_t{0});
-    last = req->value("last_by_subj", std::string());
-    next = req->value("next_by_subj", std::string());
-    if ((seq == 0 && last.empty() && next.empty()) || (seq != 0 && !last.empty())) {
-      return status_reply(statuses::direct_bad_request);
-    }
-    if (!next.empty() && seq == 0) seq = 1;
+    auto read = read_get_request(*req);
+    if (!read) return status_reply(statuses::direct_bad_request);
+    g = std::move(*read);
   }
-  auto m = s->get_message(seq, last, next);
+  auto m = s->get_message(g.seq, g.last, g.next);
   c.js.count_api(false);
   if (!m.ok()) return status_reply(statuses::message_not_found);
   protocol::header_builder hb;

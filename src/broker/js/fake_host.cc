@@ -46,13 +46,19 @@ std::size_t fake_host::publish(worker* w, std::string_view subject, std::string_
     }
   }
   if (o.clients_only) return n;
-  std::string frame_data = std::string(headers) + std::string(data);
+  return n + route_internal(subject, to, reply, headers, data, w);
+}
+
+std::size_t fake_host::route_internal(std::string_view subject, std::string_view to, std::string_view reply,
+                                      std::string_view headers, std::string_view data, worker* w) {
+  const std::string frame_data = std::string(headers) + std::string(data);
   protocol::pub_frame f;
-  f.subject = to;
+  f.subject = subject;
   f.reply = reply;
   f.header_size = headers.size();
   f.hpub = !headers.empty();
   f.data = frame_data;
+  std::size_t n = 0;
   for (const internal& i : matching(to)) n += i.fn(f, w) ? 1 : 0;
   return n;
 }
@@ -93,16 +99,7 @@ void fake_host::unlisten(const std::string& pattern) {
 
 bool fake_host::client_publish(std::string_view subject, std::string_view data, std::string_view reply,
                                std::string_view headers) {
-  std::string frame_data = std::string(headers) + std::string(data);
-  protocol::pub_frame f;
-  f.subject = subject;
-  f.reply = reply;
-  f.header_size = headers.size();
-  f.hpub = !headers.empty();
-  f.data = frame_data;
-  bool any = false;
-  for (const internal& i : matching(subject)) any = i.fn(f, nullptr) || any;
-  return any;
+  return route_internal(subject, subject, reply, headers, data, nullptr) > 0;
 }
 
 std::vector<sent_message> fake_host::take(const std::string& to) {

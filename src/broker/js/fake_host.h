@@ -71,6 +71,10 @@ class fake_host final : public host {
     internal_handler fn;
   };
   std::vector<internal> matching(std::string_view subject);
+  // Delivers to the internal subscribers matching `to` (the core's route()): the number that
+  // took the message.
+  std::size_t route_internal(std::string_view subject, std::string_view to, std::string_view reply,
+                             std::string_view headers, std::string_view data, worker* w);
 
   std::mutex mu_;
   std::vector<internal> internal_;    // guarded by mu_
