@@ -7,7 +7,9 @@
 // publish_async (a callback per message) and publish(batch of 256).
 // Consuming: the same n messages read by a new consumer group, each "acknowledged": raw stores the
 // offset of every message it handled and auto-commits them; ferry acks each message in its
-// callback. Timed from the first message to the last, so the group join (3 s in the mock) is
+// callback. Raw is measured twice: one rd_kafka_consumer_poll per message (the usual loop), and
+// batched as ferry's consumer polls (a poll, then what librdkafka holds already in one
+// rd_kafka_consume_batch_queue call). Timed from the first message to the last, so the group join (3 s in the mock) is
 // left out. Both read the id header.
 #include <librdkafka/rdkafka.h>
 
@@ -132,7 +134,10 @@ void ferry_publish(const std::string& bootstrap, const std::string& topic, std::
 }
 
 // Raw librdkafka consumer in a new group: stores each handled offset, auto-commits them.
-void raw_consume(const std::string& bootstrap, const std::string& topic, std::uint64_t n, runs& r) {
+// batched: after each rd_kafka_consumer_poll, up to 63 more messages that librdkafka holds already
+// come from one rd_kafka_consume_batch_queue call without waiting (what ferry's consumer does).
+void raw_consume(const std::string& bootstrap, const std::string& topic, std::uint64_t n, runs& r,
+                 bool batched = false) {
   rd_kafka_conf_t* c = raw_conf(bootstrap);
   const std::string group = "raw-" + ferry::new_id();
   set(c, "group.id", group.c_str());
@@ -149,13 +154,23 @@ void raw_consume(const std::string& bootstrap, const std::string& topic, std::ui
   rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk);
   std::uint64_t got = 0;
   clock_type::time_point start{};
   double cpu = 0;
   const auto give_up = clock_type::now() + 120s;
+  rd_kafka_message_t* batch[64];
+  std::size_t polled = 0, next = 0;
   while (got < n && clock_type::now() < give_up) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
-    if (m == nullptr) continue;
+    if (next == polled) {
+      next = polled = 0;
+      batch[0] = rd_kafka_consumer_poll(rk, 100);
+      if (batch[0] == nullptr) continue;
+      polled = 1;
+      if (batched)
+        polled += static_cast<std::size_t>(std::max<ssize_t>(rd_kafka_consume_batch_queue(queue, 0, batch + 1, 63), 0));
+    }
+    rd_kafka_message_t* m = batch[next++];
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_t* h = nullptr;
       const void* id = nullptr;
@@ -174,6 +189,8 @@ void raw_consume(const std::string& bootstrap, const std::string& topic, std::ui
   const double secs = seconds_since(start);
   r.sub_cpu.push_back((thread_cpu_ns() - cpu) / static_cast<double>(n));
   r.rates.push_back(rate(got, n, secs));
+  while (next < polled) rd_kafka_message_destroy(batch[next++]);
+  rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
 }
@@ -213,8 +230,11 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   const bool pub_raw = wanted("kafka-pub-raw"), pub_raw_batch = wanted("kafka-pub-raw-batch"),
              pub_raw_thread = wanted("kafka-pub-raw-thread"), pub_async = wanted("kafka-pub-async"),
              pub_batch = wanted("kafka-pub-batch"), con_raw = wanted("kafka-consume-raw"),
-             con_ferry = wanted("kafka-consume-ferry");
-  if (!pub_raw && !pub_raw_batch && !pub_raw_thread && !pub_async && !pub_batch && !con_raw && !con_ferry) return;
+             con_raw_batch = wanted("kafka-consume-raw-batch"), con_ferry = wanted("kafka-consume-ferry");
+  if (!pub_raw && !pub_raw_batch && !pub_raw_thread && !pub_async && !pub_batch && !con_raw && !con_raw_batch &&
+      !con_ferry) {
+    return;
+  }
   auto cluster = ferry::kafka_mock::mock_cluster::start(3);
   if (!cluster.is_ok()) {
     std::printf("kafka mock cluster did not start: %s\n", cluster.status().to_string().c_str());
@@ -223,7 +243,7 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   const std::string bootstrap = (*cluster)->bootstrap_servers();
   // The mock keeps the last 5 MiB of each partition: the consumed topic stays below that.
   const std::uint64_t pub_n = quick ? 50'000 : 200'000, con_n = quick ? 20'000 : 200'000;
-  runs raw_p, raw_batch_p, raw_thread_p, async_p, batch_p, raw_c, ferry_c;
+  runs raw_p, raw_batch_p, raw_thread_p, async_p, batch_p, raw_c, raw_batch_c, ferry_c;
   for (int i = 0; i < rounds; ++i) {
     auto topic = [&](const char* what, int partitions = 4) {
       const std::string t = std::string("bench.") + what + "." + std::to_string(i);
@@ -235,11 +255,12 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
     if (pub_raw_thread) raw_publish(bootstrap, topic("raw-thread"), pub_n, 0, raw_thread_p, true);
     if (pub_async) ferry_publish(bootstrap, topic("async"), pub_n, 0, async_p);
     if (pub_batch) ferry_publish(bootstrap, topic("batch"), pub_n, 256, batch_p);
-    if (con_raw || con_ferry) {
+    if (con_raw || con_raw_batch || con_ferry) {
       const std::string t = topic("consume");
       runs fill;
       raw_publish(bootstrap, t, con_n, 0, fill);
       if (con_raw) raw_consume(bootstrap, t, con_n, raw_c);
+      if (con_raw_batch) raw_consume(bootstrap, t, con_n, raw_batch_c, true);
       if (con_ferry) ferry_consume(bootstrap, t, con_n, ferry_c);
     }
   }
@@ -249,6 +270,7 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   if (pub_async) async_p.print("ferry kafka, publish_async");
   if (pub_batch) batch_p.print("ferry kafka, publish(batch of 256)");
   if (con_raw) raw_c.print("raw librdkafka, consume + store offset");
+  if (con_raw_batch) raw_batch_c.print("raw librdkafka, batched consume + store");
   if (con_ferry) ferry_c.print("ferry kafka, subscribe + ack");
   if (pub_raw && pub_raw_batch && pub_async && pub_batch) {
     std::printf("ferry kafka / raw librdkafka (medians): publish_async %.2f, publish(batch of 256) %.2f\n",
@@ -256,6 +278,10 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   }
   if (con_raw && con_ferry) {
     std::printf("ferry kafka / raw librdkafka (medians): consume with ack %.2f\n", ferry_c.median() / raw_c.median());
+  }
+  if (con_raw_batch && con_ferry) {
+    std::printf("ferry kafka / raw librdkafka batched the same way (medians): consume with ack %.2f\n",
+                ferry_c.median() / raw_batch_c.median());
   }
 }
 

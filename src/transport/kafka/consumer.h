@@ -10,6 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -69,12 +70,20 @@ class consumer : public std::enable_shared_from_this<consumer> {
   void add_partition(const std::string& topic, std::int32_t partition, std::optional<std::int64_t> next);
   void remove_partition(const key& k);
 
+  // At most this many messages come from one poll.
+  static constexpr std::size_t max_batch = 64;
+  // Waits for a message (poll_timeout) and takes what else librdkafka holds already, as much as
+  // max_in_flight leaves room for; returns how many are in `batch`.
+  std::size_t poll(std::array<rd_kafka_message_t*, max_batch>& batch, std::chrono::steady_clock::time_point now);
+  // One polled message: delivered, kept for later (no room), or dropped (an error, logged).
+  void take(rd_kafka_message_t* km);
+
   // Rewinds, delayed resumes, pauses for room, periodic commits; returns at once when none is due.
-  void act();
+  void act(std::chrono::steady_clock::time_point now);
   void act_on_partitions(std::chrono::steady_clock::time_point now);
   // Waits (without polling) until there is room, something to do, or the time to pause has come.
   void wait_for_room();
-  std::chrono::milliseconds poll_timeout() const;
+  std::chrono::milliseconds poll_timeout(std::chrono::steady_clock::time_point now) const;
   [[nodiscard]] bool room() const { return d_->in_flight.load() + blocked_count_ < d_->max_in_flight; }
 
   // Delivers km (takes it), or keeps it back behind an unsettled message of its key (blocking
@@ -101,6 +110,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   const std::shared_ptr<deliveries> d_;
   const bool keep_key_order_;  // blocking nack mode
   rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for batch polls (the thread's)
   std::atomic<bool> stopping_{false};
   std::mutex thread_mu_;  // guards thread_ (start/stop)
   std::thread thread_;
