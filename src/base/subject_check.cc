@@ -77,12 +77,16 @@ status check_subject(std::string_view subject, subject_use use) {
     const bool last = dot == std::string_view::npos;
     const std::string_view token = subject.substr(start, last ? std::string_view::npos : dot - start);
     if (token.empty()) return bad("empty " + where() + " (two dots, or a dot at an end)");
+    bool wildcard = false;  // one pass over the bytes (find_first_of would call memchr per byte)
     for (unsigned char c : token) {
-      if (c == ' ' || c == '\t' || c == '\f' || c == '\v') return bad("whitespace in " + where());
-      if (c < 0x20 || c == 0x7f) return bad("control character in " + where());
+      if (c <= ' ' || c == 0x7f) {
+        if (c == ' ' || c == '\t' || c == '\f' || c == '\v') return bad("whitespace in " + where());
+        return bad("control character in " + where());
+      }
+      wildcard |= c == '*' || c == '>';
     }
     if (use == subject_use::publish) {
-      if (token.find_first_of("*>") != std::string_view::npos) {
+      if (wildcard) {
         return bad("wildcard character in " + where() + " of a published subject (wildcards are for subscriptions)");
       }
     } else if (token == ">" && !last) {

@@ -135,6 +135,7 @@ status producer::refused(rd_kafka_resp_err_t err, const std::string& topic, std:
 
 status producer::learn(const destination& to) {
   // The last topic this thread published to through this producer: no lock for a stream of them.
+  // Only checked topics are learnt, so a known one is not checked again.
   thread_local const producer* last_producer = nullptr;
   thread_local std::string last_topic;
   if (last_producer == this && last_topic == to.topic_view()) return status::ok();
@@ -148,6 +149,7 @@ status producer::learn(const destination& to) {
     last_topic = to.topic_view();
     return status::ok();
   }
+  FERRY_RETURN_IF_ERROR(check_topic(to.topic_view()));
   // The first message to a topic waits in librdkafka for the topic's metadata, and librdkafka 2.0
   // sends it only when its broker thread next wakes up (up to a second): ask for the metadata
   // first, which also creates the topic where the brokers allow it.
@@ -168,11 +170,7 @@ bool producer::enter() {
 
 status producer::produce(const message& m, completion* c, int flags) {
   const destination to(m.subject);
-  if (status s = check_topic(to.topic_view()); !s.is_ok()) {
-    c->done(s);
-    return s;
-  }
-  if (status s = learn(to); !s.is_ok()) {
+  if (status s = learn(to); !s.is_ok()) {  // checks the topic first
     c->done(s);
     return s;
   }

@@ -73,7 +73,8 @@ class producer {
   // Hands one message to librdkafka (waiting while its queue is full, up to publish_timeout).
   // On a refusal, c->done() has been called and the status is returned.
   status produce(const message& m, completion* c, int flags = 0);
-  // Makes sure librdkafka knows the topic of `to` before a message goes there (once per topic).
+  // Checks the topic of `to` and makes sure librdkafka knows it before a message goes there (once
+  // per topic).
   status learn(const destination& to);
   // Counts a caller in while the producer accepts messages (false after close()); leave() after.
   bool enter();
