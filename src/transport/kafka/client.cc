@@ -137,6 +137,13 @@ result<rd_kafka_t*> make_handle(conf_ptr conf, rd_kafka_type_t type) {
   return rk;
 }
 
+void destroy_closed_consumer(rd_kafka_t* rk) { rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); }
+
+void close_consumer(rd_kafka_t* rk) {
+  rd_kafka_consumer_close(rk);
+  destroy_closed_consumer(rk);
+}
+
 result<std::vector<std::int32_t>> topic_partitions(rd_kafka_t* rk, const std::string& topic,
                                                    std::chrono::milliseconds timeout) {
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);

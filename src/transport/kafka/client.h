@@ -53,6 +53,14 @@ status set(rd_kafka_conf_t* conf, const std::string& name, const std::string& va
 // Creates the handle (takes `conf` on success).
 result<rd_kafka_t*> make_handle(conf_ptr conf, rd_kafka_type_t type);
 
+// Destroys a consumer handle whose rd_kafka_consumer_close() has returned. A plain
+// rd_kafka_destroy() closes the consumer again, and librdkafka 2.0 can wait forever in that
+// second close (seen after the brokers restarted: the destroy never returned).
+void destroy_closed_consumer(rd_kafka_t* rk);
+
+// rd_kafka_consumer_close(), then destroy_closed_consumer().
+void close_consumer(rd_kafka_t* rk);
+
 // Asks the brokers about `topic` (creating it where the handle and the brokers allow), waiting
 // up to `timeout` for it to have partitions with leaders. Returns the partition ids; not_found when
 // the topic does not exist and was not created, unavailable when no broker answered.

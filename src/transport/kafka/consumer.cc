@@ -80,7 +80,7 @@ consumer::~consumer() {
   stop();
   if (rk_ == nullptr) return;
   if (!closed_) shut_down();  // start() failed after the handle was made: the thread never ran
-  rd_kafka_destroy(rk_);
+  destroy_closed_consumer(rk_);
 }
 
 void consumer::stop() {

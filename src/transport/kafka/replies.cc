@@ -20,8 +20,7 @@ status replies::start_locked() {
   FERRY_ASSIGN_OR_RETURN(rd_kafka_t * rk, make_handle(std::move(conf), RD_KAFKA_CONSUMER));
   rd_kafka_poll_set_consumer(rk);
   if (auto ends = assign_from_end(rk, topic, partitions, options_.connect_timeout); !ends.is_ok()) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    close_consumer(rk);
     return ends.status();
   }
   rk_ = rk;
@@ -101,8 +100,7 @@ void replies::close() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
   if (rk_ != nullptr) {
-    rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
+    close_consumer(rk_);
   }
 }
 
