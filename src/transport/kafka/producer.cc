@@ -1,8 +1,13 @@
 #include "transport/kafka/producer.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <shared_mutex>
 
 #include "transport/kafka/codec.h"
@@ -75,10 +80,16 @@ class callback final : public producer::completion {
 
 result<std::shared_ptr<producer>> producer::create(const std::string& bootstrap, const options& o) {
   std::shared_ptr<producer> p(new producer(o));
+  if (::pipe2(p->wake_fds_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    return unavailable(std::string("kafka: cannot make the report thread's pipe: ") + std::strerror(errno));
+  }
   FERRY_ASSIGN_OR_RETURN(conf_ptr conf, make_conf(bootstrap, o, role::producer));
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &producer::on_report);
   rd_kafka_conf_set_opaque(conf.get(), p.get());
   FERRY_ASSIGN_OR_RETURN(p->rk_, make_handle(std::move(conf), RD_KAFKA_PRODUCER));
+  // librdkafka writes a byte to the pipe when reports arrive while nobody polls.
+  p->reports_queue_ = rd_kafka_queue_get_main(p->rk_);
+  rd_kafka_queue_io_event_enable(p->reports_queue_, p->wake_fds_[1], "r", 1);
   p->reports_ = std::thread([raw = p.get()] { raw->serve(); });
   // Ask for the cluster's brokers: this fails fast when none answers.
   const rd_kafka_metadata_t* md = nullptr;
@@ -94,24 +105,73 @@ result<std::shared_ptr<producer>> producer::create(const std::string& bootstrap,
 
 producer::producer(options o) : options_(std::move(o)) {}
 
-producer::~producer() { close(); }
+producer::~producer() {
+  close();
+  for (int fd : wake_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
 
 void producer::serve() {
   pthread_setname_np(pthread_self(), "ferry-kafka-dr");
+  std::vector<outcome> run;
   while (!closing_.load() || in_flight_.load() > 0) {
-    rd_kafka_poll(rk_, 100);
+    pollfd wake{.fd = wake_fds_[0], .events = POLLIN, .revents = 0};
+    (void)::poll(&wake, 1, 100);  // the timeout only bounds a missed wake-up
+    char bytes[256];
+    while (::read(wake_fds_[0], bytes, sizeof bytes) > 0) {
+    }
+    {
+      // Emptied before the pipe is read again: a byte written after this read finds what it
+      // stands for queued already, or still to be polled here next time.
+      std::lock_guard lock(serving_);
+      (void)collect();
+    }
+    {
+      std::lock_guard lock(ready_mu_);
+      run.swap(ready_);
+    }
+    for (auto& [c, s] : run) {
+      c->done(std::move(s));
+      report_done();
+    }
+    run.clear();
   }
+}
+
+bool producer::collect() {
+  rd_kafka_poll(rk_, 0);  // on_report fills served_
+  if (served_.empty()) return false;
+  std::lock_guard lock(ready_mu_);
+  if (ready_.empty()) {
+    ready_.swap(served_);
+  } else {
+    ready_.insert(ready_.end(), std::make_move_iterator(served_.begin()), std::make_move_iterator(served_.end()));
+    served_.clear();
+  }
+  return true;
+}
+
+void producer::collect_here() {
+  if (!serving_.try_lock()) return;  // someone else is taking them
+  const bool any = collect();
+  serving_.unlock();
+  if (any) wake_report_thread();
+}
+
+void producer::wake_report_thread() {
+  const char byte = 'p';
+  (void)!::write(wake_fds_[1], &byte, 1);  // a full pipe wakes it anyway
 }
 
 void producer::on_report(rd_kafka_t* rk, const rd_kafka_message_t* km, void*) {
   auto* self = static_cast<producer*>(rd_kafka_opaque(rk));
   auto* c = static_cast<completion*>(km->_private);
   if (km->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    c->done(status::ok());
+    self->served_.emplace_back(c, status::ok());
   } else {
-    c->done(from_rdkafka(km->err, std::string("publishing to ") + rd_kafka_topic_name(km->rkt)));
+    self->served_.emplace_back(c, from_rdkafka(km->err, std::string("publishing to ") + rd_kafka_topic_name(km->rkt)));
   }
-  self->report_done();
 }
 
 void producer::report_done() {
@@ -188,6 +248,7 @@ status producer::produce(const message& m, completion* c, int flags) {
       leave();
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         (void)h.release();  // librdkafka owns the headers now
+        collect_here();
         return status::ok();
       }
       report_done();
@@ -199,7 +260,8 @@ status producer::produce(const message& m, completion* c, int flags) {
       c->done(s);
       return s;
     }
-    waiters_.fetch_add(1);  // the queue is full: wait for reports to make room
+    collect_here();         // the queue is full: reports make room
+    waiters_.fetch_add(1);  // and wait for them
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(10));
@@ -243,6 +305,7 @@ void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km,
     leave();
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();
+      collect_here();
       return;
     }
     report_done();
@@ -278,7 +341,9 @@ void producer::close() {
       rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     }
     closing_.store(true);
+    wake_report_thread();
     if (reports_.joinable()) reports_.join();  // returns once every report was served
+    rd_kafka_queue_destroy(reports_queue_);
     rd_kafka_destroy(rk_);
   });
 }

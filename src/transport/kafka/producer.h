@@ -1,8 +1,16 @@
 // producer: the Kafka transport's one idempotent producer. Every send ends in exactly one call of
-// its completion with the broker's answer (the delivery report), served by the producer's own
+// its completion with the broker's answer (the delivery report), run by the producer's own report
 // thread; publish() waits for it, publish_batch() and publish_async() keep many messages in
 // flight. publish() and publish_batch() do not copy payloads (the caller's messages stay until
 // their reports); publish_async() lets librdkafka copy it into the message it allocates anyway.
+//
+// Who takes the reports from librdkafka: a publishing thread, right after it handed a message
+// over (rd_kafka_poll(0), as a plain librdkafka program does), or the report thread when no
+// publisher is at it (librdkafka wakes it through a pipe when reports arrive). Either way the
+// completions are only queued there, in report order, and the report thread runs them: a
+// publisher never runs a completion. Taking the reports on the publishing thread frees each
+// message on the thread that allocated it and keeps the two threads off librdkafka's counter lock
+// at the same time (the report thread alone cost publish_async ~45% of raw librdkafka's rate).
 //
 // Thread safety: every method is thread-safe. Completions run on the report thread and must not
 // block on another report.
@@ -20,6 +28,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ferry/kafka.h"
@@ -81,7 +90,14 @@ class producer {
   void leave() { entering_.fetch_sub(1); }
   status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
   void report_done();
+  // The report thread: waits for reports (the pipe) or queued completions, and runs them.
   void serve();
+  // Takes librdkafka's due reports (serving_ held) and queues their completions for the report
+  // thread; true when there were any.
+  bool collect();
+  // A publisher takes the due reports if no one else is at it, and wakes the report thread for them.
+  void collect_here();
+  void wake_report_thread();
 
   rd_kafka_t* rk_ = nullptr;  // set once by create()
   const options options_;
@@ -94,6 +110,13 @@ class producer {
   std::set<std::string, std::less<>> topics_;  // guarded by topics_mu_: known to librdkafka
   std::mutex mu_;                              // for cv_ only: flush() and a full queue wait for reports on it
   std::condition_variable cv_;
+  using outcome = std::pair<completion*, status>;
+  std::mutex serving_;           // held by whoever calls rd_kafka_poll (one at a time: reports stay in order)
+  std::vector<outcome> served_;  // guarded by serving_: filled by on_report during a poll
+  std::mutex ready_mu_;          // guards ready_
+  std::vector<outcome> ready_;   // completions the report thread runs next, in report order
+  int wake_fds_[2] = {-1, -1};   // a pipe: librdkafka and publishers write a byte to wake the report thread
+  rd_kafka_queue_t* reports_queue_ = nullptr;  // librdkafka's main queue (its reports), with the pipe as io event
   std::once_flag closed_;
   std::thread reports_;
 };
