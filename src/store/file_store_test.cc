@@ -95,6 +95,49 @@ TEST_F(FileStore, UnflushedAppendsAreReadableAndWrittenOnClose) {
   EXPECT_EQ(s_->load(stream_seq{1})->data, "buffered");
 }
 
+// Reads go through per-thread read-ahead blocks of 64 KiB: every record comes back whole and
+// right in any order, across block ends, larger than a block, and while appends continue.
+TEST_F(FileStore, ReadAheadReturnsEveryRecordInAnyOrder) {
+  open();
+  auto payload = [](std::uint64_t seq) {
+    return std::string(1 + (seq * 7919) % 3000, static_cast<char>('a' + seq % 26)) + std::to_string(seq);
+  };
+  std::uint64_t last = 0;
+  for (int i = 0; i < 300; ++i) last = put("s", payload(last + 1));  // ~450 KiB: several blocks
+  last = put("s", std::string(200 * 1024, 'L'));                     // larger than a block
+  flush();
+  auto check = [&](std::uint64_t seq) {
+    auto m = s_->load(stream_seq{seq});
+    ASSERT_TRUE(m.is_ok()) << seq << ": " << m.status().to_string();
+    EXPECT_EQ(m->data, seq == 301 ? std::string(200 * 1024, 'L') : payload(seq)) << seq;
+  };
+  for (std::uint64_t q = 1; q <= last; ++q) check(q);
+  for (std::uint64_t q = last; q >= 1; --q) check(q);
+  for (std::uint64_t q = 1, k = 0; k < 600; ++k, q = (q * 48271) % last + 1) check(q);
+  // Appends after a block was read: the block ends where the file ended, the new records are read.
+  check(300);
+  for (int i = 0; i < 5; ++i) last = put("s", payload(last + 1));
+  flush();
+  for (std::uint64_t q = 299; q <= last; ++q) {
+    if (q != 301) check(q);
+  }
+}
+
+// Two stores whose files look alike (same segment numbers and offsets) on one thread: each
+// reads its own bytes, never the other's read-ahead.
+TEST_F(FileStore, ReadAheadBlocksBelongToOneStore) {
+  open();
+  put("s", "first store");
+  flush();
+  auto other = file_store::open(dir_.sub("other"), opts_);
+  ASSERT_TRUE(other.is_ok());
+  ASSERT_TRUE((*other)->append("s", "", "other store", 1).is_ok());
+  (*other)->flush_then([](status s) { EXPECT_TRUE(s.is_ok()); });
+  EXPECT_EQ(s_->load(stream_seq{1})->data, "first store");
+  EXPECT_EQ((*other)->load(stream_seq{1})->data, "other store");
+  EXPECT_EQ(s_->load(stream_seq{1})->data, "first store");
+}
+
 TEST_F(FileStore, SegmentsRotateAtTheSizeLimit) {
   open(fits(4));
   for (int i = 0; i < 10; ++i) put("s", "0123456789");
