@@ -213,6 +213,11 @@ const match_result& match_cache::match(std::string_view subject) {
     hits_.store(hits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return *last_;
   }
+  if (one_off(subject)) {
+    misses_.store(misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    one_off_ = sl_.match(subject);
+    return *one_off_;
+  }
   if (g != gen_) {
     map_.clear();
     gen_ = g;

@@ -123,7 +123,13 @@ class match_cache {
  public:
   explicit match_cache(const sublist& sl, std::size_t max_entries = 4096) : sl_(sl), max_(max_entries) {}
   // The match for `subject`; the reference stays valid until the next call on this cache.
+  // Subjects that are new on every message (JetStream acks, `$JS.ACK.`, and replies, `_INBOX.`)
+  // are matched without being stored: they would only push the repeated subjects out.
   const match_result& match(std::string_view subject);
+  // True for the subjects match() does not store.
+  static bool one_off(std::string_view subject) {
+    return subject.starts_with("$JS.ACK.") || subject.starts_with("_INBOX.");
+  }
   // Counters for monitoring; safe to read from any thread.
   [[nodiscard]] std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
@@ -140,6 +146,7 @@ class match_cache {
   std::size_t max_;
   std::uint64_t gen_ = 0;
   string_map<match_ptr> map_;
+  match_ptr one_off_;  // the last one-off subject's match, held until the next call
   // Publishers usually repeat a subject: the last one is checked before hashing. last_ points
   // into map_, valid while last_gen_ is the current generation (map_ is only cleared when the
   // generation changes, or on a miss that then makes the new entry the last one).

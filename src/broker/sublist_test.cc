@@ -143,6 +143,26 @@ TEST(MatchCache, BoundedSize) {
   EXPECT_LE(cache.size(), 16u);
 }
 
+// Acks and replies are new on every message: they are matched, but do not push the repeated
+// subjects out of the cache.
+TEST(MatchCache, OneOffSubjectsAreMatchedButNotStored) {
+  fixture f;
+  f.add("orders.*");
+  auto acks = f.add("$JS.ACK.S.C.>");
+  match_cache cache(f.sl, 16);
+  EXPECT_EQ(cache.match("orders.new").plain.size(), 1u);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(cache.match("$JS.ACK.S.C.1." + std::to_string(i) + ".1.0.0").plain.size(), 1u);
+    EXPECT_EQ(cache.match("_INBOX.abc." + std::to_string(i)).plain.size(), 0u);
+  }
+  EXPECT_EQ(cache.size(), 1u) << "only orders.new is stored";
+  const auto hits = cache.hits();
+  EXPECT_EQ(cache.match("orders.new").plain.size(), 1u);
+  EXPECT_EQ(cache.hits(), hits + 1) << "and it is still there";
+  f.sl.remove(acks);
+  EXPECT_TRUE(cache.match("$JS.ACK.S.C.1.1.1.0.0").empty()) << "a one-off subject sees changes at once";
+}
+
 // Subscriptions change on one thread while another matches through its cache: every match
 // taken after a change returned must reflect it, and a removed subscription's result stays
 // valid memory for the holder.
