@@ -157,8 +157,22 @@ std::int64_t consumer::ack_wait_for(std::uint64_t deliveries) const {
 
 std::string consumer::ack_reply(std::uint64_t dc, std::uint64_t sseq, std::uint64_t dseq, std::int64_t ts,
                                 std::optional<std::uint64_t> pending) const {
-  return "$JS.ACK." + stream_name_ + "." + name_ + "." + std::to_string(dc) + "." + std::to_string(sseq) + "." +
-         std::to_string(dseq) + "." + std::to_string(ts) + "." + std::to_string(pending ? *pending : num_pending());
+  // One buffer, numbers written in place: this runs for every message delivered.
+  const std::uint64_t p = pending ? *pending : num_pending();
+  std::string out;
+  out.reserve(8 + stream_name_.size() + 1 + name_.size() + 5 * 21);
+  out.append("$JS.ACK.").append(stream_name_).append(1, '.').append(name_);
+  char num[24];
+  auto add = [&](auto v) {
+    out.push_back('.');
+    out.append(num, std::to_chars(num, num + sizeof num, v).ptr);
+  };
+  add(dc);
+  add(sseq);
+  add(dseq);
+  add(ts);
+  add(p);
+  return out;
 }
 
 // ---- delivery ----
@@ -338,9 +352,13 @@ void consumer::deliver_ready(worker* w) {
     // nats-server counts the subject, the ack reply, the headers and the data against max_bytes.
     std::uint64_t pending_after = num_pending();
     if (c.kind != candidate::redelivery && pending_after > 0) --pending_after;
-    const std::int64_t size = static_cast<std::int64_t>(
-        c.m.subject.size() + ack_reply(c.dc, c.m.seq.value, dseq_ + 1, c.m.timestamp_ns, pending_after).size() +
-        c.m.headers.size() + c.m.data.size());
+    // (Only counted where the request set max_bytes: the reply is built again when it is sent.)
+    const std::int64_t size =
+        r.max_bytes <= 0 ? 0
+                         : static_cast<std::int64_t>(
+                               c.m.subject.size() +
+                               ack_reply(c.dc, c.m.seq.value, dseq_ + 1, c.m.timestamp_ns, pending_after).size() +
+                               c.m.headers.size() + c.m.data.size());
     if (r.max_bytes > 0 && r.bytes + size > r.max_bytes) {
       // The request ends here, whether or not it got messages before (as nats-server 2.9).
       send_status(r.reply, statuses::message_exceeds_max_bytes,
