@@ -291,8 +291,9 @@ bool consumer::can_deliver_push() const {
   return s_.js().server().has_interest(cfg_.deliver_subject);
 }
 
-void consumer::send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w) {
-  const std::int64_t now = s_.js().steady_ns(), wall = s_.js().wall_ns();
+void consumer::send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w,
+                    const send_time& t) {
+  const std::int64_t now = t.steady_ns, wall = t.wall_ns;
   const std::uint64_t dseq = ++dseq_;
   if (cfg_.ack != ack_policy::none) {
     pending_[m.seq.value] = pending{dseq, now + ack_wait_for(dc), wall};
@@ -334,11 +335,16 @@ void consumer::deliver_ready(worker* w) {
     return !acks || cfg_.max_ack_pending <= 0 || pending_.size() < static_cast<std::size_t>(cfg_.max_ack_pending);
   };
   candidate c;
+  std::optional<send_time> t;
+  auto stamp = [&]() -> const send_time& {
+    if (!t) t = send_time{s_.js().steady_ns(), s_.js().wall_ns()};
+    return *t;
+  };
   if (cfg_.push()) {
     while (can_deliver_push()) {
       if (!peek(c, room())) break;
       take(c);
-      send(c.m, c.dc, cfg_.deliver_subject, w);
+      send(c.m, c.dc, cfg_.deliver_subject, w, stamp());
     }
     return;
   }
@@ -367,7 +373,7 @@ void consumer::deliver_ready(worker* w) {
       continue;
     }
     take(c);
-    send(c.m, c.dc, r.reply, w);
+    send(c.m, c.dc, r.reply, w, stamp());
     r.delivered++;
     r.bytes += size;
     r.last_activity_ns = last_delivery_ns_;

@@ -137,7 +137,12 @@ class consumer {
   // Nothing is consumed until take() is called.
   bool peek(candidate& c, bool allow_new);
   void take(const candidate& c);
-  void send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w);
+  // The clocks, read once for all the messages one deliver_ready() sends (on its first send).
+  struct send_time {
+    std::int64_t steady_ns = 0;
+    std::int64_t wall_ns = 0;
+  };
+  void send(const store::stored_message& m, std::uint64_t dc, const std::string& to, worker* w, const send_time& t);
   void ack_one(std::uint64_t sseq);
   // Appends "A <stream seq> <consumer seq>" to the ack log (consumer seq 0 when unknown).
   void log_ack(std::uint64_t sseq, std::uint64_t dseq);
