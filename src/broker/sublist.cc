@@ -177,20 +177,26 @@ void sublist::collect(const level* l, const std::vector<std::string_view>& toks,
 }
 
 match_ptr sublist::match(std::string_view subject) const {
-  matches_.fetch_add(1, std::memory_order_relaxed);
   auto out = std::make_shared<match_result>();
+  match_into(subject, *out);
+  return out;
+}
+
+void sublist::match_into(std::string_view subject, match_result& out) const {
+  matches_.fetch_add(1, std::memory_order_relaxed);
+  out.plain.clear();
+  out.queues.clear();
   thread_local std::vector<std::string_view> toks;
-  if (!split_literal(subject, toks)) return out;
+  if (!split_literal(subject, toks)) return;
   {
     std::shared_lock lock(mu_);
-    collect(root_.get(), toks, 0, *out);
+    collect(root_.get(), toks, 0, out);
   }
-  const std::uint64_t fanout = out->plain.size() + out->queues.size();
+  const std::uint64_t fanout = out.plain.size() + out.queues.size();
   fanout_sum_.fetch_add(fanout, std::memory_order_relaxed);
   std::uint64_t m = fanout_max_.load(std::memory_order_relaxed);
   while (fanout > m && !fanout_max_.compare_exchange_weak(m, fanout, std::memory_order_relaxed)) {
   }
-  return out;
 }
 
 sublist_stats sublist::stats() const {
@@ -215,8 +221,8 @@ const match_result& match_cache::match(std::string_view subject) {
   }
   if (one_off(subject)) {
     misses_.store(misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    one_off_ = sl_.match(subject);
-    return *one_off_;
+    sl_.match_into(subject, one_off_);
+    return one_off_;
   }
   if (g != gen_) {
     map_.clear();

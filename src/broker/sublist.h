@@ -56,6 +56,8 @@ class sublist {
   bool remove(const subscription_ptr& s);
   // Every subscription matching literal `subject`. An invalid subject matches nothing.
   [[nodiscard]] match_ptr match(std::string_view subject) const;
+  // The same into `out` (cleared first, its capacity kept): no allocation once warm.
+  void match_into(std::string_view subject, match_result& out) const;
 
   // Bumped by every insert and remove.
   [[nodiscard]] std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -146,7 +148,7 @@ class match_cache {
   std::size_t max_;
   std::uint64_t gen_ = 0;
   string_map<match_ptr> map_;
-  match_ptr one_off_;  // the last one-off subject's match, held until the next call
+  match_result one_off_;  // the last one-off subject's match, kept until the next one
   // Publishers usually repeat a subject: the last one is checked before hashing. last_ points
   // into map_, valid while last_gen_ is the current generation (map_ is only cleared when the
   // generation changes, or on a miss that then makes the new entry the last one).
