@@ -1,7 +1,9 @@
 #include "transport/kafka/client.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <thread>
 
 #include "base/subject_check.h"
@@ -137,11 +139,32 @@ result<rd_kafka_t*> make_handle(conf_ptr conf, rd_kafka_type_t type) {
   return rk;
 }
 
-void destroy_closed_consumer(rd_kafka_t* rk) { rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); }
+void close_consumer_only(rd_kafka_t* rk, const std::string& what) {
+  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_consumer_closed(rk) == 0) {
+    spdlog::warn("kafka: closing the consumer of {} ended with {}{}", what, rd_kafka_err2name(err),
+                 rd_kafka_consumer_closed(rk) == 0 ? " before its group was done" : "");
+  }
+}
 
-void close_consumer(rd_kafka_t* rk) {
-  rd_kafka_consumer_close(rk);
-  destroy_closed_consumer(rk);
+void destroy_consumer(rd_kafka_t* rk, const std::string& what, std::chrono::milliseconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> destroyed = done->get_future();
+  std::thread([rk, done] {
+    pthread_setname_np(pthread_self(), "ferry-kafka-end");
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    done->set_value();
+  }).detach();
+  if (destroyed.wait_for(limit) == std::future_status::ready) return;
+  spdlog::error(
+      "kafka: librdkafka did not release the consumer of {} within {} ms (a librdkafka 2.0 bug in "
+      "leaving a group); left to its threads, its group will drop it after session_timeout",
+      what, limit.count());
+}
+
+void close_consumer(rd_kafka_t* rk, const std::string& what) {
+  close_consumer_only(rk, what);
+  destroy_consumer(rk, what);
 }
 
 result<std::vector<std::int32_t>> topic_partitions(rd_kafka_t* rk, const std::string& topic,

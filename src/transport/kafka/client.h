@@ -53,13 +53,22 @@ status set(rd_kafka_conf_t* conf, const std::string& name, const std::string& va
 // Creates the handle (takes `conf` on success).
 result<rd_kafka_t*> make_handle(conf_ptr conf, rd_kafka_type_t type);
 
-// Destroys a consumer handle whose rd_kafka_consumer_close() has returned. A plain
-// rd_kafka_destroy() closes the consumer again, and librdkafka 2.0 can wait forever in that
-// second close (seen after the brokers restarted: the destroy never returned).
-void destroy_closed_consumer(rd_kafka_t* rk);
+// Leaves the group and closes the consumer (rd_kafka_consumer_close). `what` names it in the log.
+void close_consumer_only(rd_kafka_t* rk, const std::string& what);
 
-// rd_kafka_consumer_close(), then destroy_closed_consumer().
-void close_consumer(rd_kafka_t* rk);
+// Destroys a consumer handle after close_consumer_only(), without a second close, waiting at
+// most `limit`. librdkafka 2.0 (Debian 12's) can wait forever here: a plain rd_kafka_destroy()
+// closes the consumer again, and that close can wait for a reply that never comes (seen after the
+// brokers restarted); and a close that ended with _TIMED_OUT before its group was done (a member
+// leaving while a rebalance was under way, about once in ten tries on a loaded machine) leaves a
+// group that never ends, so no destroy returns. Past `limit` the handle is left to its threads,
+// with an error in the log, so that shutting a service down never hangs on it. No callback of
+// ours runs after this returns: librdkafka runs them only when polled.
+void destroy_consumer(rd_kafka_t* rk, const std::string& what,
+                      std::chrono::milliseconds limit = std::chrono::seconds(10));
+
+// close_consumer_only(), then destroy_consumer().
+void close_consumer(rd_kafka_t* rk, const std::string& what);
 
 // Asks the brokers about `topic` (creating it where the handle and the brokers allow), waiting
 // up to `timeout` for it to have partitions with leaders. Returns the partition ids; not_found when

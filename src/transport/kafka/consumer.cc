@@ -80,7 +80,7 @@ consumer::~consumer() {
   stop();
   if (rk_ == nullptr) return;
   if (!closed_) shut_down();  // start() failed after the handle was made: the thread never ran
-  destroy_closed_consumer(rk_);
+  destroy_consumer(rk_, config_.topic);
 }
 
 void consumer::stop() {
@@ -159,7 +159,7 @@ void consumer::shut_down() {
   }
   // Leaving the group revokes every partition: revoked() commits what was settled (without a
   // group this only unassigns).
-  rd_kafka_consumer_close(rk_);
+  close_consumer_only(rk_, config_.topic);
   closed_ = true;
   std::lock_guard lock(d_->mu);
   for (auto& [k, p] : parts_) p.part->revoked = true;

@@ -20,7 +20,7 @@ status replies::start_locked() {
   FERRY_ASSIGN_OR_RETURN(rd_kafka_t * rk, make_handle(std::move(conf), RD_KAFKA_CONSUMER));
   rd_kafka_poll_set_consumer(rk);
   if (auto ends = assign_from_end(rk, topic, partitions, options_.connect_timeout); !ends.is_ok()) {
-    close_consumer(rk);
+    close_consumer(rk, "reply topic " + topic);
     return ends.status();
   }
   rk_ = rk;
@@ -100,7 +100,7 @@ void replies::close() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
   if (rk_ != nullptr) {
-    close_consumer(rk_);
+    close_consumer(rk_, "reply topic " + topic_);
   }
 }
 
