@@ -33,7 +33,6 @@ constexpr std::size_t read_blocks = 4;  // a few consumers or streams read at on
 
 struct read_block {
   std::uint64_t store = 0;  // file_store::id_; 0: empty
-  std::uint64_t epoch = 0;
   std::uint32_t segment = 0;
   std::uint64_t start = 0;  // file offset of bytes[0]
   std::string bytes;
@@ -210,9 +209,8 @@ result<stored_message> file_store::get_body(std::uint64_t seq, const entry& e, c
 }
 
 status file_store::read_record(const segment& seg, const location& loc, std::string& out) const {
-  const std::uint64_t epoch = read_epoch_.load(std::memory_order_acquire);
   for (const read_block& b : blocks) {
-    if (b.store == id_ && b.epoch == epoch && b.segment == seg.no && loc.offset >= b.start &&
+    if (b.store == id_ && b.segment == seg.no && loc.offset >= b.start &&
         loc.offset + loc.length <= b.start + b.bytes.size()) {
       out.assign(b.bytes, loc.offset - b.start, loc.length);
       return status::ok();
@@ -228,7 +226,6 @@ status file_store::read_record(const segment& seg, const location& loc, std::str
   b.bytes.resize(ahead);
   FERRY_RETURN_IF_ERROR(read_at(seg.file->fd.get(), b.bytes.data(), b.bytes.size(), loc.offset, seg.file->name));
   b.store = id_;
-  b.epoch = epoch;
   b.segment = seg.no;
   b.start = loc.offset;
   out.assign(b.bytes, 0, loc.length);
@@ -268,7 +265,6 @@ status file_store::erase_written(const removal& r) {
   if (seg == nullptr) return status::ok();
   std::string rec(loc.length, '\0');
   record::write_erased(rec.data(), rec.size(), r.seq);
-  read_epoch_.fetch_add(1, std::memory_order_release);  // before the bytes change: no block keeps the old ones
   FERRY_RETURN_IF_ERROR(fs_.write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
   syncer_->dirty(seg->file);
   return status::ok();

@@ -12,14 +12,13 @@
 // In memory: the shared index of indexed_store, whose payload word says where each message lies
 // (segment, offset, header bit); reads are pread()s served by the page cache, 64 KiB ahead into
 // blocks that belong to the reading thread, so a consumer reading in order makes one call per
-// block, not per message (or copies from the unwritten buffer). The syncer (syncer.h) owns one thread per store for the
-// fsyncs.
+// block, not per message (or copies from the unwritten buffer). The syncer (syncer.h) owns one
+// thread per store for the fsyncs.
 //
 // Threads: like every store, calls are serialized by the stream layer; `done` callbacks of
 // flush_then() run on the syncer's thread with sync always, on the caller's with interval.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -112,10 +111,10 @@ class file_store final : public indexed_store {
 
   const std::string dir_;
   const store_options opts_;
-  const std::uint64_t id_;  // never reused: names this store in the threads' read-ahead blocks
-  // Bumped when written bytes change in place (an erase): read-ahead blocks of an older epoch are
-  // not used. Appends need no bump (a block never reaches past what was written when it was read).
-  std::atomic<std::uint64_t> read_epoch_{0};
+  // Never reused: names this store in the threads' read-ahead blocks. A block stays right for as
+  // long as the store lives: it never reaches past what was written when it was read, and the one
+  // in-place write (an erase) only overwrites a record that the index no longer points to.
+  const std::uint64_t id_;
   file_system& fs_;
   std::vector<std::unique_ptr<segment>> segments_;  // by no (and base); back() is the active one
   std::uint32_t next_no_ = 1;
