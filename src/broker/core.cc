@@ -77,6 +77,47 @@ status server_core::start() {
   if (n <= 0) n = 1;
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(sublist_, i));
 
+  status s = listen();
+  if (s.is_ok()) {
+    info_prefix_ = make_info_prefix();
+    if (opts_.jetstream) s = start_jetstream();
+  }
+  if (s.is_ok() && opts_.http_port != 0) s = start_monitor();
+  if (!s.is_ok()) {
+    // Undone in reverse: the acceptor before the io_context it uses.
+    monitor_.reset();
+    if (jetstream_) jetstream_->stop();
+    jetstream_.reset();
+    acceptor_.reset();
+    workers_.clear();
+    return s;
+  }
+
+  // Pinning each worker to its own core (FERRYD_PIN=1) suits a machine that runs only the
+  // broker; where clients share the cores (as in our benchmarks), letting the scheduler place
+  // the workers measured better, so it is off by default.
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  const char* pin_env = std::getenv("FERRYD_PIN");
+  const bool pin = pin_env != nullptr && std::string_view(pin_env) == "1" && cpus > 1;
+  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(pin ? static_cast<int>(i) % cpus : -1);
+  asio::post(workers_[0]->io(), [this] { accept_next(); });
+
+  if (!opts_.ports_file_dir.empty()) {
+    if (status ps = write_ports_file(); !ps.is_ok()) spdlog::warn("{}", ps.message());
+  }
+  if (!opts_.pid_file.empty()) {
+    std::ofstream f(opts_.pid_file, std::ios::trunc);
+    f << ::getpid();
+    if (!f) spdlog::warn("could not write pid file {}", opts_.pid_file);
+  }
+  spdlog::info("Listening for client connections on {}:{}", opts_.host, port_);
+  if (opts_.tls.enabled) spdlog::info("TLS required for client connections");
+  spdlog::info("Server id is {}", id_);
+  spdlog::info("Server is ready ({} worker thread{})", workers_.size(), workers_.size() == 1 ? "" : "s");
+  return status::ok();
+}
+
+status server_core::listen() {
   try {
     asio::ip::tcp::endpoint ep(asio::ip::make_address(opts_.host), static_cast<unsigned short>(opts_.port < 0 ? 0 : opts_.port));
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(workers_[0]->io());
@@ -85,12 +126,13 @@ status server_core::start() {
     acceptor_->bind(ep);
     acceptor_->listen(asio::socket_base::max_listen_connections);
     port_ = acceptor_->local_endpoint().port();
+    return status::ok();
   } catch (const std::system_error& e) {
-    acceptor_.reset();  // before the io_context it uses
-    workers_.clear();
     return unavailable("listening on " + opts_.host + ":" + std::to_string(opts_.port) + ": " + e.code().message());
   }
+}
 
+std::string server_core::make_info_prefix() const {
   // The INFO fields shared by every client, in nats-server's order.
   std::string p = "INFO {\"server_id\":" + protocol::go_json_string(id_) +
                   ",\"server_name\":" + protocol::go_json_string(name_) + ",\"version\":\"" + nats_compat_version +
@@ -104,62 +146,24 @@ status server_core::start() {
   }
   p += ",\"max_payload\":" + std::to_string(opts_.max_payload);
   if (opts_.jetstream) p += ",\"jetstream\":true";
-  info_prefix_ = std::move(p);
+  return p;
+}
 
-  if (opts_.jetstream) {
-    std::string dir = opts_.store_dir;
-    if (dir.empty()) dir = (std::filesystem::temp_directory_path() / "ferryd" / "jetstream").string();
-    js::jetstream_options jo;
-    jo.store_dir = std::move(dir);
-    jo.sync = opts_.sync_always ? store::sync_policy::always : store::sync_policy::interval;
-    jo.sync_interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.sync_interval).count();
-    jetstream_ = std::make_unique<js::jetstream>(*this, std::move(jo));
-    status s = jetstream_->start();
-    if (!s.is_ok()) {
-      jetstream_.reset();
-      acceptor_.reset();
-      workers_.clear();
-      return s.with_context("starting JetStream");
-    }
-  }
+status server_core::start_jetstream() {
+  std::string dir = opts_.store_dir;
+  if (dir.empty()) dir = (std::filesystem::temp_directory_path() / "ferryd" / "jetstream").string();
+  js::jetstream_options jo;
+  jo.store_dir = std::move(dir);
+  jo.sync = opts_.sync_always ? store::sync_policy::always : store::sync_policy::interval;
+  jo.sync_interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.sync_interval).count();
+  jetstream_ = std::make_unique<js::jetstream>(*this, std::move(jo));
+  return jetstream_->start().with_context("starting JetStream");
+}
 
-  if (opts_.http_port != 0) {
-    monitor_ = std::make_unique<monitor>(*this);
-    std::string host = opts_.http_host.empty() ? opts_.host : opts_.http_host;
-    status s = monitor_->start(host, opts_.http_port < 0 ? 0 : opts_.http_port);
-    if (!s.is_ok()) {
-      acceptor_.reset();
-      workers_.clear();
-      monitor_.reset();
-      if (jetstream_) jetstream_->stop();
-      jetstream_.reset();
-      return s;
-    }
-  }
-
-  // Pinning each worker to its own core (FERRYD_PIN=1) suits a machine that runs only the
-  // broker; where clients share the cores (as in our benchmarks), letting the scheduler place
-  // the workers measured better, so it is off by default.
-  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-  const char* pin_env = std::getenv("FERRYD_PIN");
-  const bool pin = pin_env != nullptr && std::string_view(pin_env) == "1" && cpus > 1;
-  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(pin ? static_cast<int>(i) % cpus : -1);
-  asio::post(workers_[0]->io(), [this] { accept_next(); });
-
-  if (!opts_.ports_file_dir.empty()) {
-    status s = write_ports_file();
-    if (!s.is_ok()) spdlog::warn("{}", s.message());
-  }
-  if (!opts_.pid_file.empty()) {
-    std::ofstream f(opts_.pid_file, std::ios::trunc);
-    f << ::getpid();
-    if (!f) spdlog::warn("could not write pid file {}", opts_.pid_file);
-  }
-  spdlog::info("Listening for client connections on {}:{}", opts_.host, port_);
-  if (opts_.tls.enabled) spdlog::info("TLS required for client connections");
-  spdlog::info("Server id is {}", id_);
-  spdlog::info("Server is ready ({} worker thread{})", workers_.size(), workers_.size() == 1 ? "" : "s");
-  return status::ok();
+status server_core::start_monitor() {
+  monitor_ = std::make_unique<monitor>(*this);
+  const std::string host = opts_.http_host.empty() ? opts_.host : opts_.http_host;
+  return monitor_->start(host, opts_.http_port < 0 ? 0 : opts_.http_port);
 }
 
 status server_core::write_ports_file() {

@@ -90,6 +90,11 @@ class server_core final : public js::host {
                              const route_options& o, const match_result& r, protocol::message_encoding& enc);
   void accept_next();
   status setup_tls();
+  // The steps of start(); on an error start() undoes what was done.
+  status listen();
+  [[nodiscard]] std::string make_info_prefix() const;
+  status start_jetstream();
+  status start_monitor();
   status write_ports_file();
 
   server_options opts_;

@@ -320,7 +320,10 @@ api_result<consumer_config> parse_consumer_config(const json& j) {
   return c;
 }
 
-api_error normalize(consumer_config& c, const stream_config& stream) {
+namespace {
+
+// nats-server's defaults for what the request left unset.
+void set_consumer_defaults(consumer_config& c) {
   const bool acks = c.ack == ack_policy::explicit_ || c.ack == ack_policy::all;
   if (c.deliver_subject.empty() && c.max_waiting == 0) c.max_waiting = 512;
   if (c.ack_wait == 0 && acks) c.ack_wait = 30 * second;
@@ -328,16 +331,10 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
   if (!c.backoff.empty()) c.ack_wait = c.backoff[0];
   if (acks && c.max_ack_pending == 0) c.max_ack_pending = 1000;
   if (c.durable_name.empty() && c.inactive_threshold == 0) c.inactive_threshold = 5 * second;
-  // The checks below follow nats-server 2.9's checkConsumerCfg, in its order.
-  if (c.num_replicas > 0 && c.num_replicas > stream.num_replicas) {
-    return errors::consumer_replicas_exceed_stream();
-  }
-  if (c.num_replicas < 0) return errors::replicas_negative();
-  // max_deliver is already -1 when unset, which is <= any backoff length: nats-server refuses that too.
-  if (!c.backoff.empty() && c.max_deliver <= static_cast<std::int64_t>(c.backoff.size())) {
-    return errors::consumer_max_deliver_backoff();
-  }
-  if (c.description.size() > 4096) return errors::consumer_description_too_long();
+}
+
+// The checks for one kind of consumer: push (a deliver subject) or pull.
+api_error check_push_or_pull(const consumer_config& c, const stream_config& stream) {
   if (!c.deliver_subject.empty()) {
     if (protocol::has_wildcard(c.deliver_subject)) return errors::consumer_deliver_to_wildcards();
     if (!protocol::is_valid_subject(c.deliver_subject)) return errors::consumer_invalid_deliver_subject();
@@ -361,13 +358,11 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
       return errors::consumer_max_request_expires_too_small();
     }
   }
-  if (!c.filter_subject.empty()) {
-    bool subset = false;
-    for (const std::string& s : stream.subjects) {
-      if (protocol::subjects_overlap(s, c.filter_subject)) subset = true;
-    }
-    if (!subset || !protocol::is_valid_subject(c.filter_subject)) return errors::consumer_filter_not_subset();
-  }
+  return {};
+}
+
+// The deliver policy against the optional start sequence and start time.
+api_error check_start_position(const consumer_config& c) {
   const bool has_seq = c.opt_start_seq > 0;
   const bool has_time = c.opt_start_time_ns.has_value();
   auto conflict = [](const char* policy, const char* what) {
@@ -404,6 +399,32 @@ api_error normalize(consumer_config& c, const stream_config& stream) {
       if (has_seq) return conflict("deliver by start time", "start sequence is also set");  // sic: "start start"
       break;
   }
+  return {};
+}
+
+}  // namespace
+
+api_error normalize(consumer_config& c, const stream_config& stream) {
+  set_consumer_defaults(c);
+  // The checks below follow nats-server 2.9's checkConsumerCfg, in its order.
+  if (c.num_replicas > 0 && c.num_replicas > stream.num_replicas) {
+    return errors::consumer_replicas_exceed_stream();
+  }
+  if (c.num_replicas < 0) return errors::replicas_negative();
+  // max_deliver is already -1 when unset, which is <= any backoff length: nats-server refuses that too.
+  if (!c.backoff.empty() && c.max_deliver <= static_cast<std::int64_t>(c.backoff.size())) {
+    return errors::consumer_max_deliver_backoff();
+  }
+  if (c.description.size() > 4096) return errors::consumer_description_too_long();
+  if (api_error e = check_push_or_pull(c, stream); !e.ok()) return e;
+  if (!c.filter_subject.empty()) {
+    bool subset = false;
+    for (const std::string& s : stream.subjects) {
+      if (protocol::subjects_overlap(s, c.filter_subject)) subset = true;
+    }
+    if (!subset || !protocol::is_valid_subject(c.filter_subject)) return errors::consumer_filter_not_subset();
+  }
+  if (api_error e = check_start_position(c); !e.ok()) return e;
   if (!c.sample_freq.empty()) {
     std::string f = c.sample_freq;
     if (f.back() == '%') f.pop_back();

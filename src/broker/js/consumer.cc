@@ -382,11 +382,30 @@ void consumer::deliver_ready(worker* w) {
   // A no_wait request ends as soon as nothing more is available.
   while (!waiting_.empty() &&
          (waiting_.front().no_wait || (waiting_.front().end_when_served && waiting_.front().delivered > 0))) {
-    const pull_request& r = waiting_.front();
-    send_status(r.reply, statuses::request_timeout,
-                pending_headers(r.batch - r.delivered, r.max_bytes > 0 ? r.max_bytes - r.bytes : 0), w);
+    end_request(waiting_.front(), w);
     waiting_.pop_front();
   }
+}
+
+void consumer::end_request(const pull_request& r, worker* w) {
+  send_status(r.reply, statuses::request_timeout,
+              pending_headers(r.batch - r.delivered, r.max_bytes > 0 ? r.max_bytes - r.bytes : 0), w);
+}
+
+void consumer::expire_requests(std::int64_t now, worker* w) {
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->expires_ns != 0 && it->expires_ns <= now) {
+      end_request(*it, w);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::string consumer::last_headers() const {
+  return "Nats-Last-Consumer: " + std::to_string(dseq_) + "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) +
+         "\r\n";
 }
 
 void consumer::on_message(std::uint64_t seq, std::string_view, worker* w) {
@@ -410,24 +429,11 @@ void consumer::send_status(const std::string& to, const status_line& st, const s
 
 // ---- pull requests ----
 
-void consumer::on_pull_request(std::string_view body, std::string_view reply, worker* w) {
-  const std::string to(reply);
-  last_activity_ns_ = s_.js().steady_ns();
-  if (to.empty()) return;
-  if (cfg_.push()) {
-    send_status(to, statuses::push_based, {}, w);
-    return;
-  }
-  pull_request r;
-  r.reply = to;
-  std::string_view b = body;
+bool consumer::parse_pull_body(std::string_view b, pull_request& r) {
   while (!b.empty() && (b.front() == ' ' || b.front() == '\t')) b.remove_prefix(1);
   if (!b.empty() && b.front() == '{') {
     auto j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      send_status(to, statuses::invalid_request, {}, w);
-      return;
-    }
+    if (j.is_discarded() || !j.is_object()) return false;
     auto num = [&](const char* k) -> std::int64_t {
       auto it = j.find(k);
       return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
@@ -443,35 +449,51 @@ void consumer::on_pull_request(std::string_view body, std::string_view reply, wo
     auto res = std::from_chars(b.data(), b.data() + b.size(), n);
     r.batch = res.ec == std::errc() && n > 0 ? n : 1;
   }
-  if (r.heartbeat_ns > 0 && (r.expires_ns <= 0 || r.heartbeat_ns * 2 > r.expires_ns)) {
-    send_status(to, statuses::heartbeat_too_large, {}, w);
-    return;
-  }
+  return true;
+}
+
+const status_line* consumer::refuse_pull(const pull_request& r, std::string& suffix) const {
+  if (r.heartbeat_ns > 0 && (r.expires_ns <= 0 || r.heartbeat_ns * 2 > r.expires_ns))
+    return &statuses::heartbeat_too_large;
   if (cfg_.max_batch > 0 && r.batch > cfg_.max_batch) {
-    send_status(to, statuses::exceeded_max_batch, {}, w, " " + std::to_string(cfg_.max_batch));
-    return;
+    suffix = " " + std::to_string(cfg_.max_batch);
+    return &statuses::exceeded_max_batch;
   }
   // A request without expiry passes (nats-server 2.9 checks only a set expiry against the limit).
   if (cfg_.max_expires > 0 && r.expires_ns > cfg_.max_expires) {
-    send_status(to, statuses::exceeded_max_expires, {}, w, " " + go_duration(cfg_.max_expires));
-    return;
+    suffix = " " + go_duration(cfg_.max_expires);
+    return &statuses::exceeded_max_expires;
   }
   if (cfg_.max_bytes > 0 && r.max_bytes > cfg_.max_bytes) {
-    send_status(to, statuses::exceeded_max_bytes, {}, w, " " + std::to_string(cfg_.max_bytes));
+    suffix = " " + std::to_string(cfg_.max_bytes);
+    return &statuses::exceeded_max_bytes;
+  }
+  return nullptr;
+}
+
+void consumer::on_pull_request(std::string_view body, std::string_view reply, worker* w) {
+  const std::string to(reply);
+  last_activity_ns_ = s_.js().steady_ns();
+  if (to.empty()) return;
+  if (cfg_.push()) {
+    send_status(to, statuses::push_based, {}, w);
+    return;
+  }
+  pull_request r;
+  r.reply = to;
+  if (!parse_pull_body(body, r)) {
+    send_status(to, statuses::invalid_request, {}, w);
+    return;
+  }
+  std::string suffix;
+  if (const status_line* refusal = refuse_pull(r, suffix); refusal != nullptr) {
+    send_status(to, *refusal, {}, w, suffix);
     return;
   }
   const std::int64_t now = s_.js().steady_ns();
   // Requests that expired since the last tick end first, so that they count neither against
   // max_waiting nor as "others waiting" for a no_wait request.
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->expires_ns != 0 && it->expires_ns <= now) {
-      send_status(it->reply, statuses::request_timeout,
-                  pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0), w);
-      it = waiting_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  expire_requests(now, w);
   if (cfg_.max_waiting > 0 && waiting_.size() >= static_cast<std::size_t>(cfg_.max_waiting)) {
     send_status(to, statuses::exceeded_max_waiting, {}, w);
     return;
@@ -708,30 +730,19 @@ bool consumer::tick(std::int64_t now) {
     }
   }
   // Pull requests that expired; heartbeats for the ones that asked.
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->expires_ns != 0 && it->expires_ns <= now) {
-      send_status(it->reply, statuses::request_timeout,
-                  pending_headers(it->batch - it->delivered, it->max_bytes > 0 ? it->max_bytes - it->bytes : 0),
-                  nullptr);
-      it = waiting_.erase(it);
-      continue;
+  expire_requests(now, nullptr);
+  for (pull_request& r : waiting_) {
+    if (r.heartbeat_ns > 0 && now - r.last_activity_ns >= r.heartbeat_ns) {
+      send_status(r.reply, statuses::idle_heartbeat, last_headers(), nullptr);
+      r.last_activity_ns = now;
     }
-    if (it->heartbeat_ns > 0 && now - it->last_activity_ns >= it->heartbeat_ns) {
-      send_status(it->reply, statuses::idle_heartbeat,
-                  "Nats-Last-Consumer: " + std::to_string(dseq_) +
-                      "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n",
-                  nullptr);
-      it->last_activity_ns = now;
-    }
-    ++it;
   }
   deliver_ready(nullptr);
   if (cfg_.push()) {
     const bool interest = s_.js().server().has_interest(cfg_.deliver_subject);
     if (interest) last_activity_ns_ = now;
     if (cfg_.idle_heartbeat > 0 && interest && now - last_delivery_ns_ >= cfg_.idle_heartbeat) {
-      std::string extra = "Nats-Last-Consumer: " + std::to_string(dseq_) +
-                          "\r\nNats-Last-Stream: " + std::to_string(last_sseq_) + "\r\n";
+      std::string extra = last_headers();
       if (!fc_pending_.empty()) extra += "Nats-Consumer-Stalled: " + fc_pending_ + "\r\n";
       send_status(cfg_.deliver_subject, statuses::idle_heartbeat, extra, nullptr);
       last_delivery_ns_ = now;

@@ -128,6 +128,17 @@ class consumer {
     std::int64_t bytes = 0;
   };
 
+  // A pull request's body: a JSON object, a bare batch size or nothing (a batch of 1). False
+  // when it starts as JSON but is not an object.
+  static bool parse_pull_body(std::string_view body, pull_request& r);
+  // The status that refuses `r` under this consumer's limits (nullptr: none), and its suffix.
+  const status_line* refuse_pull(const pull_request& r, std::string& suffix) const;
+  // Ends a pull request with 408 and what it still lacked (Nats-Pending-Messages/-Bytes).
+  void end_request(const pull_request& r, worker* w);
+  // Ends the waiting requests whose expiry has passed.
+  void expire_requests(std::int64_t now, worker* w);
+  // "Nats-Last-Consumer: ...\r\nNats-Last-Stream: ...\r\n" for heartbeats.
+  [[nodiscard]] std::string last_headers() const;
   void load_state_fields(const nlohmann::json& j);  // throws on a field of the wrong type
   // A message that exists but could not be read: logged and reported, then skipped.
   void unreadable(std::uint64_t seq, const status& why);
