@@ -92,6 +92,18 @@ status fault_fs::remove(const std::string& path) {
   return status::ok();
 }
 
+status fault_fs::rename(const std::string& from, const std::string& to) {
+  std::lock_guard lk(mu_);
+  if (dead_) return errno_status("rename " + from, EIO);
+  FERRY_RETURN_IF_ERROR(file_system::rename(from, to));
+  files_.erase(to);
+  if (auto it = files_.find(from); it != files_.end()) {
+    files_[to] = it->second;
+    files_.erase(it);
+  }
+  return status::ok();
+}
+
 void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {
   std::lock_guard lk(mu_);
   write_err_ = err;

@@ -6,7 +6,8 @@
 // It tracks the files written through it: their size and how much of it the last successful
 // sync made durable (the size when that sync began). What it cannot model: an overwrite in place
 // below the synced size (erase) survives a power loss here; file creations and renames are
-// durable at once (the store syncs its directory before relying on them).
+// durable at once (the store syncs its directory before relying on them). A file renamed over
+// another takes its tracking along.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@ class fault_fs final : public file_system {
   status sync(int fd, bool dir, const std::string& name) override;
   status truncate(int fd, std::uint64_t size, const std::string& name) override;
   status remove(const std::string& path) override;
+  status rename(const std::string& from, const std::string& to) override;
 
   // From now on writes fail with errno `err`. The first failing one writes its first `keep`
   // bytes (a torn write); with `then_die`, every operation after that one fails with EIO, as if

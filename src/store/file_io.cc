@@ -147,19 +147,29 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
-status write_file_atomic(const std::string& path, std::string_view data) {
+status file_system::rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return errno_status(describe("rename", from), errno);
+  return status::ok();
+}
+
+status write_file_atomic(file_system& fs, const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp";
   {
     FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC));
-    FERRY_RETURN_IF_ERROR(write_at(fd.get(), data, 0, tmp));
-    if (::fsync(fd.get()) != 0) return errno_status(describe("fsync", tmp), errno);
+    FERRY_RETURN_IF_ERROR(fs.write_at(fd.get(), data, 0, tmp));
+    FERRY_RETURN_IF_ERROR(fs.sync(fd.get(), false, tmp));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    (void)::unlink(tmp.c_str());
-    return errno_status(describe("rename", tmp), err);
+  if (status s = fs.rename(tmp, path); !s.is_ok()) {
+    (void)::unlink(tmp.c_str());  // the rename's error is the one to report; a leftover is rewritten
+    return s;
   }
-  return sync_dir(parent_dir(path));
+  const std::string dir = parent_dir(path);
+  FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
+  return fs.sync(dfd.get(), true, dir);
+}
+
+status write_file_atomic(const std::string& path, std::string_view data) {
+  return write_file_atomic(posix_fs(), path, data);
 }
 
 result<std::string> read_file(const std::string& path) {

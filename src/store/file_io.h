@@ -61,7 +61,7 @@ status remove_file(const std::string& path);
 std::string parent_dir(const std::string& path);
 
 // The operations by which a file store changes its files once they are open: writes, syncs,
-// truncations, removals. posix_fs() is the real one; tests replace it (store_options::fs) to
+// truncations, renames, removals. posix_fs() is the real one; tests replace it (store_options::fs) to
 // fail a write or an fsync, tear a write, fill the disk or lose what was not synced, as
 // LevelDB's Env does for its fault-injection tests. Implementations must be thread-safe: the
 // store's syncer syncs on its own thread.
@@ -75,7 +75,12 @@ class file_system {
   virtual status sync(int fd, bool dir, const std::string& name) { return sync_fd(fd, dir, name); }
   virtual status truncate(int fd, std::uint64_t size, const std::string& name) { return truncate_file(fd, size, name); }
   virtual status remove(const std::string& path) { return remove_file(path); }
+  virtual status rename(const std::string& from, const std::string& to);
 };
 file_system& posix_fs();
+
+// write_file_atomic (store.h) through `fs`: the temporary file's write and sync, the rename and
+// the directory's sync.
+status write_file_atomic(file_system& fs, const std::string& path, std::string_view data);
 
 }  // namespace ferry::store

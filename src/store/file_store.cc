@@ -74,7 +74,7 @@ result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, con
   s->syncer_ = std::make_unique<syncer>(s->opts_.sync, s->opts_.sync_interval_ns, s->fs_);
   status st = s->recover();
   if (!st.is_ok()) {
-    (void)s->syncer_->stop();
+    (void)s->syncer_->stop();  // it synced nothing yet: the recovery error is the one to report
     s->mark_closed();
     return st.with_context("opening file store " + dir);
   }
@@ -143,6 +143,7 @@ status file_store::write_buffer() {
   if (!s.is_ok()) {
     // A partial write would read as a torn record with valid ones after it: cut it off and keep
     // the buffer for the next try (write() discards its messages).
+    // Should the cut fail too, the next write starts at the same offset and covers the torn bytes.
     (void)fs_.truncate(a.file->fd.get(), a.written, a.file->name);
     wbuf_.resize(before);
     return s;
@@ -404,7 +405,7 @@ void file_store::discard_unwritten() {
     if (f.kind == record::type::message && record::decode_message(f.body, m)) {
       seq = m.seq;
     } else if (f.kind == record::type::erased || f.kind == record::type::tombstone) {
-      (void)record::decode_seq(f.body, seq);
+      (void)record::decode_seq(f.body, seq);  // the buffer's own records: they decode
     }
     if (seq >= from) {
       if (f.kind != record::type::tombstone) --a.messages;

@@ -41,7 +41,7 @@ syncer::syncer(sync_policy policy, std::int64_t interval_ns, file_system& fs)
   thread_ = std::thread([st = st_] { run(st); });
 }
 
-syncer::~syncer() { (void)stop(); }
+syncer::~syncer() { (void)stop(); }  // close() reports stop()'s error; a destructor has no one to tell
 
 void syncer::dirty(sync_file_ptr f) {
   std::lock_guard lk(st_->mu);

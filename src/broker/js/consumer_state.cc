@@ -141,18 +141,19 @@ void consumer::save(const std::string& dir) {
   meta["created"] = created_ns_;
   std::string rec;
   store::record::append_blob(rec, store::record::type::consumer_state, save_state());
-  status s = store::write_file_atomic(dir + "/meta.json", meta.dump(2));
-  if (s.is_ok()) s = store::write_file_atomic(dir + "/state.rec", rec);
+  store::file_system& fs = s_.js().fs();
+  status s = store::write_file_atomic(fs, dir + "/meta.json", meta.dump(2));
+  if (s.is_ok()) s = store::write_file_atomic(fs, dir + "/state.rec", rec);
   if (!s.is_ok()) {
     spdlog::error("consumer {} > {}: saving state: {}", stream_name_, name_, s.message());
     return;  // the ack log keeps what the old snapshot lacks
   }
-  (void)store::remove_file(dir + "/state.json");  // the format before state.rec
+  (void)fs.remove(dir + "/state.json");  // the format before state.rec: usually not there
   // The snapshot covers every acknowledgement so far: start a fresh log. Unless the log could not
   // be written: then the snapshot holds those acknowledgements and the log is dropped anyway.
   log_buf_.clear();
   if (log_fd_ >= 0) {
-    if (status t = store::truncate_file(log_fd_, 0, log_path_); !t.is_ok()) {
+    if (status t = fs.truncate(log_fd_, 0, log_path_); !t.is_ok()) {
       spdlog::warn("consumer {} > {}: {}", stream_name_, name_, t.message());
     }
     log_size_ = 0;
@@ -249,7 +250,7 @@ void consumer::open_log(const std::string& dir) {
   if (legacy) {
     save(dir);  // the replayed acknowledgements into state.rec; truncates the text log
   } else if (text.is_ok() && keep < text->size()) {
-    if (status s = store::truncate_file(log_fd_, keep, log_path_); !s.is_ok()) {
+    if (status s = s_.js().fs().truncate(log_fd_, keep, log_path_); !s.is_ok()) {
       spdlog::warn("consumer {} > {}: {}", stream_name_, name_, s.message());
     }
   }
@@ -267,12 +268,14 @@ void consumer::flush_log(worker* w) {
 }
 
 bool consumer::write_log() {
-  status s = store::write_at(log_fd_, log_buf_, log_size_, log_path_);
+  store::file_system& fs = s_.js().fs();
+  status s = fs.write_at(log_fd_, log_buf_, log_size_, log_path_);
   // With sync always an acknowledgement is confirmed only once it is on disk, like a publish.
-  if (s.is_ok() && s_.js().sync() == store::sync_policy::always) s = store::sync_fd(log_fd_, false, log_path_);
+  if (s.is_ok() && s_.js().sync() == store::sync_policy::always) s = fs.sync(log_fd_, false, log_path_);
   if (!s.is_ok()) {
-    // Keep the records for the next try; cut off whatever part of them was written.
-    (void)store::truncate_file(log_fd_, log_size_, log_path_);
+    // Keep the records for the next try; cut off whatever part of them was written (should that
+    // fail too, the next try writes at the same offset over the torn bytes).
+    (void)fs.truncate(log_fd_, log_size_, log_path_);
     if (!log_failing_)
       spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
     log_failing_ = true;

@@ -13,7 +13,8 @@
 
 namespace ferry::broker::js {
 
-struct api_error {
+// Must be used, as status and result are: an error dropped without a word is a bug.
+struct [[nodiscard]] api_error {
   int code = 0;  // 400, 404, 500, 503
   int err_code = 0;
   std::string description;
@@ -22,7 +23,7 @@ struct api_error {
 
 // A value, or the API error that explains why there is none.
 template <class T>
-class api_result {
+class [[nodiscard]] api_result {
  public:
   api_result(T v) : v_(std::move(v)) {}           // NOLINT
   api_result(api_error e) : e_(std::move(e)) {}   // NOLINT

@@ -19,8 +19,10 @@ namespace {
 
 constexpr std::chrono::milliseconds tick_every{20};
 
-store::store_options store_options_for(const stream_config& c, store::sync_policy sync, std::int64_t interval) {
+store::store_options store_options_for(const stream_config& c, store::sync_policy sync, std::int64_t interval,
+                                       std::shared_ptr<store::file_system> fs) {
   store::store_options o;
+  o.fs = std::move(fs);
   o.lim.max_msgs = c.max_msgs;
   o.lim.max_bytes = c.max_bytes;
   o.lim.max_age_ns = c.max_age;
@@ -56,6 +58,7 @@ jetstream::jetstream(host& h, jetstream_options o)
       dir_(std::move(o.store_dir)),
       sync_(o.sync),
       sync_interval_ns_(o.sync_interval_ns),
+      fs_(std::move(o.fs)),
       timer_thread_wanted_(o.timer_thread) {}
 
 jetstream::~jetstream() { stop(); }
@@ -186,7 +189,7 @@ status jetstream::recover_stream(const std::string& dir) {
   auto cfg = parse_stream_config(meta["config"]);
   if (!cfg.ok()) return data_loss("stream metadata in " + dir + ": " + cfg.error().description);
   const std::int64_t created = meta.value("created", wall_ns());
-  auto st = store::open_file_store(dir + "/msgs", store_options_for(cfg.value(), sync_, sync_interval_ns_));
+  auto st = store::open_file_store(dir + "/msgs", store_options_for(cfg.value(), sync_, sync_interval_ns_, fs_));
   if (!st.is_ok()) return st.status().with_context("recovering stream " + cfg.value().name);
   auto s = std::make_shared<stream>(*this, cfg.value(), std::move(*st), created, dir);
   const std::filesystem::path consumers = std::filesystem::path(dir) / "consumers";
@@ -255,7 +258,7 @@ api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) 
   }
   std::unique_ptr<store::message_store> st;
   std::string sdir;
-  const auto opts = store_options_for(cfg, sync_, sync_interval_ns_);
+  const auto opts = store_options_for(cfg, sync_, sync_interval_ns_, fs_);
   if (cfg.storage == storage_type::file) {
     sdir = dir_ + "/streams/" + cfg.name;
     std::error_code ec;
@@ -272,7 +275,7 @@ api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) 
     ojson meta;
     meta["config"] = to_json(cfg);
     meta["created"] = created;
-    status ws = store::write_file_atomic(sdir + "/meta.json", meta.dump(2));
+    status ws = store::write_file_atomic(fs(), sdir + "/meta.json", meta.dump(2));
     if (!ws.is_ok()) return errors::stream_invalid_config("saving the stream: " + ws.message());
   }
   streams_[cfg.name] = s;

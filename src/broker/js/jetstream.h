@@ -26,6 +26,7 @@
 #include "broker/js/host.h"
 #include "broker/subscription.h"
 #include "protocol/parser.h"
+#include "store/file_io.h"
 #include "store/store.h"
 
 namespace ferry::broker::js {
@@ -41,6 +42,9 @@ struct jetstream_options {
   // Whether start() runs a thread for time-driven work (redeliveries, heartbeats, expiry). Tests
   // with a fake clock leave it off and call tick() when they have moved time on.
   bool timer_thread = true;
+  // The file layer for every file JetStream writes (streams, their metadata, consumer state and
+  // ack logs); nullptr: store::posix_fs(). Tests pass a store::testing::fault_fs.
+  std::shared_ptr<store::file_system> fs;
 };
 
 struct jetstream_stats {
@@ -96,6 +100,7 @@ class jetstream {
   [[nodiscard]] jetstream_stats stats();
   [[nodiscard]] const std::string& store_dir() const { return dir_; }
   [[nodiscard]] store::sync_policy sync() const { return sync_; }
+  [[nodiscard]] store::file_system& fs() const { return fs_ ? *fs_ : store::posix_fs(); }
   void count_api(bool error) {
     api_total_.fetch_add(1, std::memory_order_relaxed);
     if (error) api_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -124,6 +129,7 @@ class jetstream {
   const std::string dir_;
   const store::sync_policy sync_;
   const std::int64_t sync_interval_ns_;
+  const std::shared_ptr<store::file_system> fs_;
   const bool timer_thread_wanted_;
   std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<stream>, std::less<>> streams_;  // guarded by mu_

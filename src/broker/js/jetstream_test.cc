@@ -7,12 +7,17 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
+#include "base/base64.h"
 #include "broker/js/fake_host.h"
 #include "process.h"
 #include "protocol/ack_subject.h"
+#include "store/fault_fs.h"
 
 namespace ferry::broker::js {
 namespace {
@@ -42,6 +47,8 @@ class JetStreamUnit : public ::testing::Test {
     o.store_dir = dir_;
     o.time = &clock_;
     o.timer_thread = false;
+    o.sync = sync_;
+    o.fs = fs_;
     js_ = std::make_unique<jetstream>(host_, o);
     ASSERT_TRUE(js_->start().is_ok());
   }
@@ -114,7 +121,20 @@ class JetStreamUnit : public ::testing::Test {
     for (int i = 1; i <= n; ++i) ASSERT_EQ(publish("s.x", "m" + std::to_string(i))["seq"], i);
   }
 
+  // Waits up to 10 s for `n` messages to `to`: replies that the store's sync thread sends (with
+  // sync: always a publish is acknowledged from there).
+  std::vector<sent_message> wait_for(const std::string& to, std::size_t n = 1) {
+    std::vector<sent_message> got;
+    for (int i = 0; i < 1000 && got.size() < n; ++i) {
+      for (auto& m : host_.take(to)) got.push_back(std::move(m));
+      if (got.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return got;
+  }
+
   std::string dir_;
+  store::sync_policy sync_ = store::sync_policy::interval;
+  std::shared_ptr<store::file_system> fs_;  // null: the real one
   fake_clock clock_;
   fake_host host_;
   std::unique_ptr<jetstream> js_;
@@ -550,6 +570,104 @@ TEST_F(JetStreamUnit, DurableConsumerStateSurvivesARestart) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(stream_seq(got[0]), 3u);
   EXPECT_EQ(deliveries(got[0]), 2u);
+}
+
+// ---- the disk failing under JetStream (store::testing::fault_fs) ----
+
+// With sync: always, the power goes after step `cut` of a load that publishes and acks every
+// other delivery with a reply subject. Every publish acknowledged before it is there after a
+// restart, every confirmed ack stays acknowledged (not redelivered), every other message comes
+// again, and nothing sent after the power went is acknowledged or confirmed.
+TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
+  for (const int cut : {1, 2, 3, 6, 11, 20}) {
+    SCOPED_TRACE("power lost after step " + std::to_string(cut));
+    js_.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto faults = std::make_shared<store::testing::fault_fs>();
+    fs_ = faults;
+    sync_ = store::sync_policy::always;
+    start();
+    create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}});
+    create_consumer("S", pull_consumer("C"));
+    std::map<std::uint64_t, std::string> acknowledged;  // stream seq -> data
+    std::set<std::uint64_t> confirmed;                  // acks confirmed
+    for (int step = 1; step <= cut + 3; ++step) {
+      const bool dead = step > cut;
+      if (step == cut + 1) faults->power_loss();
+      const std::string data = "m" + std::to_string(step);
+      const std::string inbox = "_INBOX.pub." + std::to_string(++requests_);
+      host_.client_publish("s.x", data, inbox);
+      const auto reply = wait_for(inbox);
+      ASSERT_EQ(reply.size(), 1u) << "every publish is answered";
+      const json ack_reply = json::parse(reply[0].data);
+      if (!ack_reply.contains("error")) {
+        EXPECT_FALSE(dead) << "acknowledged after the power went: " << ack_reply.dump();
+        acknowledged[ack_reply["seq"]] = data;
+      }
+      auto got = messages(pull("C", {{"batch", 1}, {"no_wait", true}}));
+      if (got.empty() || step % 2 == 0) continue;
+      const std::string confirm = "_INBOX.ack." + std::to_string(++requests_);
+      host_.client_publish(got[0].reply, "+ACK", confirm);
+      if (!host_.take(confirm).empty()) {
+        EXPECT_FALSE(dead) << "an ack confirmed after the power went";
+        confirmed.insert(stream_seq(got[0]));
+      }
+    }
+    ASSERT_FALSE(acknowledged.empty());
+    ASSERT_FALSE(confirmed.empty());
+
+    js_.reset();  // what it still tries to write fails: the power is gone
+    fs_ = nullptr;
+    sync_ = store::sync_policy::interval;
+    start();
+    for (const auto& [seq, data] : acknowledged) {
+      const json m = api("STREAM.MSG.GET.S", {{"seq", seq}});
+      ASSERT_TRUE(m.contains("message")) << "acknowledged publish " << seq << " lost: " << m.dump();
+      EXPECT_EQ(base64_decode(m["message"]["data"].get<std::string>()), data);
+    }
+    advance(31 * s);  // past the ack wait: whatever was delivered and not acknowledged comes again
+    std::set<std::uint64_t> again;
+    for (const auto& m : messages(pull("C", {{"batch", 100}, {"no_wait", true}}))) again.insert(stream_seq(m));
+    std::set<std::uint64_t> want;
+    for (const auto& [seq, data] : acknowledged) {
+      if (!confirmed.contains(seq)) want.insert(seq);
+    }
+    EXPECT_EQ(again, want);
+  }
+}
+
+// An ack is confirmed only once the ack log is on disk: while syncs fail, no confirmation goes
+// out (and no publish is acknowledged); once they work again, the held confirmations follow.
+TEST_F(JetStreamUnit, AckConfirmationsWaitForTheAckLogToReachTheDisk) {
+  js_.reset();
+  auto faults = std::make_shared<store::testing::fault_fs>();
+  fs_ = faults;
+  sync_ = store::sync_policy::always;
+  start();
+  create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}});
+  create_consumer("S", pull_consumer("C"));
+  for (int i = 1; i <= 2; ++i) {
+    const std::string inbox = "_INBOX.pub." + std::to_string(++requests_);
+    host_.client_publish("s.x", "m", inbox);
+    ASSERT_EQ(json::parse(wait_for(inbox).at(0).data)["seq"], i);
+  }
+  auto got = messages(pull("C", {{"batch", 2}}));
+  ASSERT_EQ(got.size(), 2u);
+
+  faults->fail_syncs(EIO);
+  host_.client_publish(got[0].reply, "+ACK", "_INBOX.confirm.1");
+  EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty()) << "confirmed although the ack log was not synced";
+  const std::string inbox = "_INBOX.pub.failing";
+  host_.client_publish("s.x", "refused", inbox);
+  const json refused = json::parse(wait_for(inbox).at(0).data);
+  EXPECT_EQ(refused["error"]["err_code"], 10077) << refused.dump();
+
+  faults->heal();
+  host_.client_publish(got[1].reply, "+ACK", "_INBOX.confirm.2");
+  EXPECT_EQ(host_.take("_INBOX.confirm.1").size(), 1u);
+  EXPECT_EQ(host_.take("_INBOX.confirm.2").size(), 1u);
+  EXPECT_EQ(consumer_info("S", "C")["ack_floor"]["stream_seq"], 2);
 }
 
 }  // namespace

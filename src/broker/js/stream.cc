@@ -269,7 +269,10 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
     store::purge_request req;
     if (*rollup == "sub") req.filter = std::string(f.subject);
     req.up_to = store::stream_seq{n};
-    (void)store_->purge(req);
+    if (auto purged = store_->purge(req); !purged.is_ok()) {
+      // The rollup message is stored and acknowledged; what it should have replaced stays.
+      spdlog::error("stream {}: rollup at sequence {} could not purge: {}", name_, n, purged.status().message());
+    }
     for (auto& [name, c] : consumers_) c->on_removed();
   }
   reply_locked(from, reply, pub_ack(name_, n, false), n);
@@ -284,7 +287,7 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
   }
   if (cfg_.retention == retention_policy::interest && !interest_in_locked(f.subject)) {
     // Interest retention keeps a message only for the consumers that want it: none does.
-    (void)store_->remove(*seq, false);
+    remove_unneeded_locked(n);
     return;
   }
   notify_consumers_locked(n, f.subject, from);
@@ -319,7 +322,14 @@ void stream::apply_retention_locked(std::uint64_t seq) {
   for (const auto& [name, c] : consumers_) {
     if (c->needs(seq, m->subject)) return;
   }
-  (void)store_->remove(store::stream_seq{seq}, false);
+  remove_unneeded_locked(seq);
+}
+
+void stream::remove_unneeded_locked(std::uint64_t seq) {
+  // A failure keeps a message nobody needs: disk space, never a loss, so a warning.
+  if (status s = store_->remove(store::stream_seq{seq}, false); !s.is_ok() && s.code() != status_code::not_found) {
+    spdlog::warn("stream {}: removing sequence {} (no consumer needs it) failed: {}", name_, seq, s.message());
+  }
 }
 
 void stream::run_deferred(worker* w) {
@@ -426,7 +436,7 @@ void stream::save_config_locked() {
   ojson meta;
   meta["config"] = to_json(cfg_);
   meta["created"] = created_ns_;
-  status s = store::write_file_atomic(dir_ + "/meta.json", meta.dump(2));
+  status s = store::write_file_atomic(js_.fs(), dir_ + "/meta.json", meta.dump(2));
   if (!s.is_ok()) spdlog::error("stream {}: saving configuration: {}", name_, s.message());
 }
 
@@ -480,7 +490,9 @@ void stream::close(bool destroy) {
       c->close_log();
     }
     consumers_.clear();
-    (void)(destroy ? store_->destroy() : store_->close());
+    if (status s = destroy ? store_->destroy() : store_->close(); !s.is_ok()) {
+      spdlog::error("stream {}: {} the store: {}", name_, destroy ? "deleting" : "closing", s.message());
+    }
   }
   if (destroy && !dir_.empty()) {
     std::error_code ec;

@@ -115,6 +115,8 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
   void defer_locked(deferred_publish p) { deferred_.push_back(std::move(p)); }
   // Retention: called after acknowledgements change; removes what no consumer needs anymore.
   void apply_retention_locked(std::uint64_t seq);
+  // Removes a message no consumer needs any more (interest and work-queue retention).
+  void remove_unneeded_locked(std::uint64_t seq);
   [[nodiscard]] const stream_config& config_locked() const { return cfg_; }
 
   std::mutex& mutex() { return mu_; }
