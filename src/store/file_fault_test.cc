@@ -229,6 +229,48 @@ TEST_P(FullDisk, RefusesWhatDoesNotFitAndAPurgeMakesRoom) {
   EXPECT_EQ(again->state().last_seq.value, stored + 1);
 }
 
+// A purge that keeps the newest messages on a full disk: the segments it empties go, so there is
+// room again for its purge floor and for new messages (nats-server frees the blocks too).
+TEST(FullDiskPartialPurge, FreesTheSegmentsItEmpties) {
+  for (const sync_policy sync : {sync_policy::always, sync_policy::interval}) {
+    SCOPED_TRACE(sync == sync_policy::always ? "sync always" : "sync interval");
+    store_options o;
+    o.segment_bytes = 8 << 10;
+    o.sync = sync;
+    faulty f(o);
+    f.fs->set_capacity(64 << 10);
+    const std::string payload(1000, 'x');
+    std::uint64_t stored = 0;
+    for (int i = 0; i < 200; ++i) {
+      f.put(payload + std::to_string(i));
+      if (!f.s->write().is_ok()) break;
+      ++stored;
+    }
+    ASSERT_GT(stored, 30u);
+    f.put(payload);
+    ASSERT_EQ(f.s->write().code(), status_code::resource_exhausted);
+    const std::uint64_t full = f.fs->used();
+
+    purge_request keep3;
+    keep3.keep = 3;
+    auto purged = f.s->purge(keep3);
+    ASSERT_TRUE(purged.is_ok()) << purged.status().to_string();
+    EXPECT_EQ(*purged, stored - 3);
+    EXPECT_LT(f.fs->used(), full / 2);
+    const std::uint64_t after = f.put("after the purge");
+    EXPECT_EQ(after, stored + 1);
+    ASSERT_TRUE(f.s->write().is_ok());
+    auto again = f.reopen_posix();
+    ASSERT_NE(again, nullptr);
+    const std::vector<std::string> got = datas(*again);
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(got[0], payload + std::to_string(stored - 3));
+    EXPECT_EQ(got[3], "after the purge");
+    EXPECT_EQ(again->state().first_seq.value, stored - 2);
+    EXPECT_EQ(again->state().last_seq.value, stored + 1);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Segments, FullDisk, ::testing::Values(64ull << 20, 8ull << 10),
                          [](const ::testing::TestParamInfo<std::uint64_t>& i) {
                            return i.param > (1u << 20) ? std::string("OneSegment") : std::string("SmallSegments");

@@ -32,6 +32,12 @@ store::store_options store_options_for(const stream_config& c, store::sync_polic
   o.lim.discard_new_per_subject = c.discard_new_per_subject;
   o.sync = sync;
   o.sync_interval_ns = interval;
+  // A stream limited in bytes gets segments of a quarter of its limit (at least 64 KiB), as
+  // nats-server sizes its blocks: then what the limit discards leaves the disk within a quarter
+  // of max_bytes, and a purge that keeps the newest messages frees whole segments.
+  if (c.max_bytes > 0) {
+    o.segment_bytes = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(c.max_bytes) / 4, 64 << 10, o.segment_bytes);
+  }
   return o;
 }
 

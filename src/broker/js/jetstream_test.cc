@@ -572,6 +572,25 @@ TEST_F(JetStreamUnit, DurableConsumerStateSurvivesARestart) {
   EXPECT_EQ(deliveries(got[0]), 2u);
 }
 
+// A stream limited in bytes keeps about that much on disk: its segments are a quarter of the
+// limit, so what the limit discards goes from the disk too (with one 64 MiB segment, all of it
+// stayed until the segment filled).
+TEST_F(JetStreamUnit, AStreamLimitedInBytesKeepsAboutThatMuchOnDisk) {
+  constexpr std::int64_t limit = 256 << 10;
+  create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}, {"max_bytes", limit}});
+  const std::string payload(1000, 'x');
+  for (int i = 1; i <= 2000; ++i) ASSERT_EQ(publish("s.x", payload)["seq"], i);
+  const json info = api("STREAM.INFO.S");
+  EXPECT_LE(info["state"]["bytes"].get<std::int64_t>(), limit);
+  EXPECT_EQ(info["state"]["last_seq"], 2000);
+  std::uintmax_t on_disk = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir_ + "/streams/S/msgs")) on_disk += f.file_size();
+  EXPECT_LE(on_disk, static_cast<std::uintmax_t>(limit + limit / 2)) << "bytes in the stream's segment files";
+  // And it reads back after a restart, the oldest kept message first.
+  restart();
+  EXPECT_EQ(api("STREAM.INFO.S")["state"]["first_seq"], info["state"]["first_seq"]);
+}
+
 // ---- the disk failing under JetStream (store::testing::fault_fs) ----
 
 // With sync: always, the power goes after step `cut` of a load that publishes and acks every
