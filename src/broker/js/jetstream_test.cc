@@ -30,6 +30,8 @@ using testing::sent_message;
 constexpr std::int64_t ms = 1'000'000;
 constexpr std::int64_t s = 1000 * ms;
 
+json pull_consumer(const std::string& name, json extra = json::object());
+
 class JetStreamUnit : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -132,6 +134,25 @@ class JetStreamUnit : public ::testing::Test {
     return got;
   }
 
+  // Starts again on a fault_fs with sync: always, with file stream S (s.>) and pull consumer C.
+  std::shared_ptr<store::testing::fault_fs> start_on_faulty_disk() {
+    js_.reset();
+    auto faults = std::make_shared<store::testing::fault_fs>();
+    fs_ = faults;
+    sync_ = store::sync_policy::always;
+    start();
+    create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}});
+    create_consumer("S", pull_consumer("C"));
+    return faults;
+  }
+  // publish() under sync: always: the answer comes from the sync thread.
+  json publish_synced(const std::string& subject, const std::string& data) {
+    const std::string inbox = "_INBOX.pub." + std::to_string(++requests_);
+    host_.client_publish(subject, data, inbox);
+    const auto reply = wait_for(inbox);
+    return reply.size() == 1 ? json::parse(reply[0].data) : json();
+  }
+
   std::string dir_;
   store::sync_policy sync_ = store::sync_policy::interval;
   std::shared_ptr<store::file_system> fs_;  // null: the real one
@@ -141,7 +162,7 @@ class JetStreamUnit : public ::testing::Test {
   int requests_ = 0;
 };
 
-json pull_consumer(const std::string& name, json extra = json::object()) {
+json pull_consumer(const std::string& name, json extra) {
   json c = {{"durable_name", name}, {"ack_policy", "explicit"}, {"ack_wait", 30 * s}};
   c.update(extra);
   return c;
@@ -603,23 +624,15 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
     js_.reset();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto faults = std::make_shared<store::testing::fault_fs>();
-    fs_ = faults;
-    sync_ = store::sync_policy::always;
-    start();
-    create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}});
-    create_consumer("S", pull_consumer("C"));
+    auto faults = start_on_faulty_disk();
     std::map<std::uint64_t, std::string> acknowledged;  // stream seq -> data
     std::set<std::uint64_t> confirmed;                  // acks confirmed
     for (int step = 1; step <= cut + 3; ++step) {
       const bool dead = step > cut;
       if (step == cut + 1) faults->power_loss();
       const std::string data = "m" + std::to_string(step);
-      const std::string inbox = "_INBOX.pub." + std::to_string(++requests_);
-      host_.client_publish("s.x", data, inbox);
-      const auto reply = wait_for(inbox);
-      ASSERT_EQ(reply.size(), 1u) << "every publish is answered";
-      const json ack_reply = json::parse(reply[0].data);
+      const json ack_reply = publish_synced("s.x", data);
+      ASSERT_TRUE(ack_reply.is_object()) << "every publish is answered";
       if (!ack_reply.contains("error")) {
         EXPECT_FALSE(dead) << "acknowledged after the power went: " << ack_reply.dump();
         acknowledged[ack_reply["seq"]] = data;
@@ -659,27 +672,15 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
 // An ack is confirmed only once the ack log is on disk: while syncs fail, no confirmation goes
 // out (and no publish is acknowledged); once they work again, the held confirmations follow.
 TEST_F(JetStreamUnit, AckConfirmationsWaitForTheAckLogToReachTheDisk) {
-  js_.reset();
-  auto faults = std::make_shared<store::testing::fault_fs>();
-  fs_ = faults;
-  sync_ = store::sync_policy::always;
-  start();
-  create_stream({{"name", "S"}, {"subjects", {"s.>"}}, {"storage", "file"}});
-  create_consumer("S", pull_consumer("C"));
-  for (int i = 1; i <= 2; ++i) {
-    const std::string inbox = "_INBOX.pub." + std::to_string(++requests_);
-    host_.client_publish("s.x", "m", inbox);
-    ASSERT_EQ(json::parse(wait_for(inbox).at(0).data)["seq"], i);
-  }
+  auto faults = start_on_faulty_disk();
+  for (int i = 1; i <= 2; ++i) ASSERT_EQ(publish_synced("s.x", "m")["seq"], i);
   auto got = messages(pull("C", {{"batch", 2}}));
   ASSERT_EQ(got.size(), 2u);
 
   faults->fail_syncs(EIO);
   host_.client_publish(got[0].reply, "+ACK", "_INBOX.confirm.1");
   EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty()) << "confirmed although the ack log was not synced";
-  const std::string inbox = "_INBOX.pub.failing";
-  host_.client_publish("s.x", "refused", inbox);
-  const json refused = json::parse(wait_for(inbox).at(0).data);
+  const json refused = publish_synced("s.x", "refused");
   EXPECT_EQ(refused["error"]["err_code"], 10077) << refused.dump();
 
   faults->heal();
