@@ -172,6 +172,29 @@ TEST_F(FileRecovery, DamagedLastMessageFollowedOnlyByATombstoneIsLostNotReused) 
   EXPECT_EQ(s->append("s", "", "x", 9)->value, 5u);  // 4 is not handed out again
 }
 
+// Two records damaged where they start (not even recognisable as messages), followed in the last
+// segment only by the tombstone of the second: what the tombstone refers to bounds the damage, so
+// the first is reported lost, the removed one is not, and neither sequence is handed out again.
+TEST_F(FileRecovery, UnrecognisableDamageIsBoundedByALaterTombstone) {
+  const std::string d = dir_.sub("d");
+  {
+    auto s = open(d);
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(s->append("s", "", "m" + std::to_string(i), i).is_ok());
+    ASSERT_TRUE(s->remove(stream_seq{4}, false).is_ok());
+    ASSERT_TRUE(s->close().is_ok());
+  }
+  std::string bytes = slurp(d + seg1);
+  const std::size_t m3 = record::segment_header_size + 2 * record::message_size(1, 0, 2);
+  bytes[m3] ^= 1;                                  // message 3's magic
+  bytes[m3 + record::message_size(1, 0, 2)] ^= 1;  // message 4's
+  spit(d + seg1, bytes);
+  auto s = open(d);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->state().lost, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(s->state().msgs, 2u);
+  EXPECT_EQ(s->append("s", "", "x", 9)->value, 5u);
+}
+
 TEST_F(FileRecovery, RemovedMessagesInDamagedRecordsAreNotLost) {
   const std::string d = dir_.sub("d");
   {

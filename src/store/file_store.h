@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "store/indexed_store.h"
+#include "store/record.h"
 #include "store/syncer.h"
 
 namespace ferry::store {
@@ -83,9 +84,22 @@ class file_store final : public indexed_store {
   };
 
   file_store(std::string dir, const store_options& o);
-  status recover();  // file_recovery.cc
+
+  // Recovery (file_recovery.cc).
+  class damage;  // the damaged regions of the segment being scanned
+  status recover();
+  // Rebuilds the index from the records of segments_[index]; the sequences its damaged regions
+  // may have held go to `candidates`, tombstones of messages not found to `unmatched`.
   status scan_segment(std::size_t index, std::uint64_t next_base, std::vector<std::uint64_t>& candidates,
-                      std::vector<std::uint64_t>& unmatched);  // file_recovery.cc
+                      std::vector<std::uint64_t>& unmatched);
+  // No record parses at `pos` of `seg`: sets the damage up to the next valid record aside, or cuts
+  // off a torn tail of the last segment. Returns where the scan goes on (data.size() after a cut).
+  result<std::size_t> skip_damage(segment& seg, std::string_view data, std::size_t pos, bool last_segment, damage& d);
+  // The valid record `f` at `pos` of `seg` into the index.
+  status restore_record(segment& seg, const record::frame& f, std::size_t pos, damage& d,
+                        std::vector<std::uint64_t>& unmatched);
+  // A message or erased-message record at `seq`; false (logged) if it is out of order.
+  bool accept_message(segment& seg, std::uint64_t seq, damage& d);
 
   static std::uint64_t make_payload(std::uint32_t no, std::uint64_t offset, bool headers);
   static location locate(const entry& e);
