@@ -97,9 +97,14 @@ void connection::deliver_locked_path(subscription& s, const routed_message& m, b
 
 bool connection::queued_locked() {
   update_queued_locked();
-  const bool need = !flush_queued_ && !flush_scheduled_;
+  // A writer at work takes queue_ before it gives up its role (take_queue_locked), and an
+  // arranged flush() will: nothing to arrange. Marking a flush arranged while only a writer was at
+  // work would leave the mark set with no flush() coming to clear it, and the output of every
+  // later send from outside the workers (acknowledgements from the sync thread, timers) would wait
+  // for the client's next traffic.
+  if (flush_queued_ || flush_scheduled_) return false;
   flush_scheduled_ = true;
-  return need;
+  return true;
 }
 
 void connection::merge_stage_locked(stage& st) {

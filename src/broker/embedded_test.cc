@@ -51,5 +51,38 @@ TEST(EmbeddedBroker, ReadsAConfigurationFileAndRefusesABadOne) {
   std::filesystem::remove_all(dir);
 }
 
+// Output sent from outside the workers (publish acknowledgements from the sync thread, with sync
+// always) reaches a client that sends nothing more: bursts of publishes are answered in full
+// without the client's next PING. (A flush marked arranged while a writer was at work stayed
+// marked with none coming, and later acknowledgements waited for the client's next traffic; nats.c
+// publishers gave up after 200 ms.)
+TEST(EmbeddedBroker, AcknowledgementsFromTheSyncThreadReachAQuietClient) {
+  using namespace std::chrono_literals;
+  const std::string dir = test::make_temp_dir("ferry-embedded-sync");
+  auto b = embedded_broker::start({.http_port = 0, .jetstream = true, .store_dir = dir + "/js", .sync_always = true});
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  test::raw_client c;
+  ASSERT_TRUE(c.connect((*b)->port()));
+  ASSERT_TRUE(c.handshake());
+  const std::string created =
+      test::raw_request(c, "$JS.API.STREAM.CREATE.S", R"({"name":"S","subjects":["s"],"storage":"file"})", 1);
+  ASSERT_EQ(created.find("error"), std::string::npos) << created;
+  ASSERT_TRUE(c.send("SUB _INBOX.acks 7\r\n"));
+  // Each burst is sent in small writes while acknowledgements of its first part come back, so
+  // that the sync thread sends while the worker writes to the same client.
+  int seq = 0;
+  for (int burst = 1; burst <= 50; ++burst) {
+    std::string pubs;
+    for (int i = 0; i < 20; ++i) pubs += "PUB s _INBOX.acks 1\r\nx\r\n";
+    for (int part = 0; part < 100; ++part) ASSERT_TRUE(c.send(pubs));
+    seq += 2000;
+    ASSERT_TRUE(c.read_until("\"seq\":" + std::to_string(seq) + "}", 10s))
+        << "burst " << burst << ": the acknowledgements stopped short of " << seq;
+    c.take();
+  }
+  (*b)->shutdown();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ferry
