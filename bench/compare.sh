@@ -9,7 +9,9 @@
 # B is DIR/bin/ferryd (default: build). A is Debian's nats-server (default), or another ferryd
 # binary: build an older commit in a second directory and pass its ferryd to see a regression
 # the day it is made. RUNS=N counted rounds (default 3) after one warm-up round; --quick: one
-# round, a quarter of the messages, no warm-up.
+# round, a quarter of the messages, no warm-up. SERVER_CONF=FILE: both servers start with
+# `-c FILE` as well (say `jetstream { sync_interval: always }` for two ferryd binaries; nats-server
+# 2.9 does not know `always`).
 set -euo pipefail
 build=build; against=nats-server; quick=0; only=.
 while [ $# -gt 0 ]; do
@@ -37,8 +39,9 @@ pa=; pb=
 trap 'kill $pa $pb 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 a_port=$(free_port); b_port=$(free_port)
-"$a_bin" -a 127.0.0.1 -p "$a_port" -js -sd "$work/a" >"$work/a.log" 2>&1 & pa=$!
-"$b_bin" -a 127.0.0.1 -p "$b_port" -js -sd "$work/b" >"$work/b.log" 2>&1 & pb=$!
+conf=(); [ -n "${SERVER_CONF:-}" ] && conf=(-c "$SERVER_CONF")
+"$a_bin" "${conf[@]}" -a 127.0.0.1 -p "$a_port" -js -sd "$work/a" >"$work/a.log" 2>&1 & pa=$!
+"$b_bin" "${conf[@]}" -a 127.0.0.1 -p "$b_port" -js -sd "$work/b" >"$work/b.log" 2>&1 & pb=$!
 for p in $a_port $b_port; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
 done

@@ -57,7 +57,8 @@ status fault_fs::write_at(int fd, std::string_view data, std::uint64_t offset, c
 status fault_fs::sync(int fd, bool dir, const std::string& name) {
   std::uint64_t size = 0;
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    released_.wait(lk, [this] { return !held_; });
     if (dead_) return errno_status("sync " + name, EIO);
     if (sync_err_ != 0) return errno_status("sync " + name, sync_err_);
     ++syncs_;
@@ -119,6 +120,19 @@ void fault_fs::fail_syncs(int err) {
 void fault_fs::set_capacity(std::uint64_t bytes) {
   std::lock_guard lk(mu_);
   capacity_ = bytes;
+}
+
+void fault_fs::hold_syncs() {
+  std::lock_guard lk(mu_);
+  held_ = true;
+}
+
+void fault_fs::release_syncs() {
+  {
+    std::lock_guard lk(mu_);
+    held_ = false;
+  }
+  released_.notify_all();
 }
 
 void fault_fs::heal() {

@@ -10,6 +10,7 @@
 // another takes its tracking along.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -36,6 +37,9 @@ class fault_fs final : public file_system {
   // A disk of `bytes` for the files written through this fs: a write that does not fit writes
   // what fits and fails with ENOSPC, as a real file system does.
   void set_capacity(std::uint64_t bytes);
+  // From now on syncs wait until release_syncs(): a slow disk, to show who waits for it.
+  void hold_syncs();
+  void release_syncs();
   // Ends fail_writes / fail_syncs (not a death or a power loss).
   void heal();
   // The power goes: every file is cut back to what its last sync made durable, and every
@@ -62,6 +66,8 @@ class fault_fs final : public file_system {
   int sync_err_ = 0;
   std::uint64_t capacity_ = 0;  // 0: unlimited
   bool dead_ = false;
+  bool held_ = false;  // hold_syncs()
+  std::condition_variable released_;
   std::uint64_t writes_ = 0;
   std::uint64_t syncs_ = 0;
 };

@@ -2,6 +2,7 @@
 // fsync and a power loss. What must hold: a message whose bytes did not reach the kernel is never
 // acknowledged nor readable, the store keeps working once the disk does, a purge gives a full
 // disk its room back, and with sync always nothing acknowledged is lost to a power loss.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -413,6 +414,48 @@ TEST(FileFault, PowerLossUnderLoadLosesNothingAcknowledged) {
     ASSERT_TRUE(next.is_ok());
     EXPECT_GT(next->value, max_acked);
   }
+}
+
+// A file kept beside the store (a consumer's ack log) synced with the store's own under sync
+// always: `done` runs after its fdatasync (what it wrote survives a power loss), and the segments
+// written so far are synced in the same round; a failed sync reaches `done`; a closed store refuses.
+TEST(FileFault, SideFilesAreSyncedWithTheSegments) {
+  store_options o;
+  o.sync = sync_policy::always;
+  faulty f(o);
+  const std::string path = f.dir.sub("acks.log");
+  auto side = std::make_shared<sync_file>(sync_file{unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path});
+  ASSERT_TRUE(side->fd.valid());
+  auto sync_side = [&] {
+    std::promise<status> done;
+    f.s->sync_file_then(side, [&](status st) { done.set_value(std::move(st)); });
+    return done.get_future().get();
+  };
+
+  ASSERT_TRUE(f.fs->write_at(side->fd.get(), "first", 0, path).is_ok());
+  f.put("m1");
+  ASSERT_TRUE(f.s->write().is_ok());  // written, not flushed: only the side file's sync covers it
+  ASSERT_TRUE(sync_side().is_ok());
+
+  ASSERT_TRUE(f.fs->write_at(side->fd.get(), "second", 5, path).is_ok());
+  f.fs->fail_syncs(EIO);
+  EXPECT_FALSE(sync_side().is_ok());
+  f.fs->heal();
+
+  ASSERT_TRUE(f.fs->write_at(side->fd.get(), "third", 11, path).is_ok());  // not synced
+  f.fs->power_loss();
+  auto left = read_file(path);
+  ASSERT_TRUE(left.is_ok());
+  EXPECT_EQ(*left, "first") << "what the successful sync covered, and nothing after it";
+  auto again = f.reopen_posix();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(datas(*again), std::vector<std::string>{"m1"}) << "the segment was synced with it";
+
+  faulty closed(o);
+  ASSERT_TRUE(closed.s->close().is_ok());
+  std::promise<status> refused;
+  closed.s->sync_file_then(side, [&](status st) { refused.set_value(std::move(st)); });
+  EXPECT_EQ(refused.get_future().get().code(), status_code::failed_precondition);
 }
 
 }  // namespace

@@ -436,6 +436,19 @@ void file_store::flush_then(std::function<void(status)> done) {
   syncer_->request(std::move(done));
 }
 
+void file_store::sync_file_then(sync_file_ptr f, std::function<void(status)> done) {
+  if (closed()) {
+    done(failed_precondition("store is closed"));
+    return;
+  }
+  syncer_->dirty(std::move(f));
+  if (opts_.sync == sync_policy::always) {
+    syncer_->request(std::move(done));
+  } else {
+    done(status::ok());
+  }
+}
+
 status file_store::close() {
   if (closed()) return status::ok();
   status s = write_buffer();

@@ -41,6 +41,7 @@ class file_store final : public indexed_store {
 
   status write() override;
   void flush_then(std::function<void(status)> done) override;
+  void sync_file_then(sync_file_ptr f, std::function<void(status)> done) override;
   status close() override;
   status destroy() override;
 

@@ -57,6 +57,10 @@ void memory_store::flush_then(std::function<void(status)> done) {
   done(closed() ? failed_precondition("store is closed") : status::ok());
 }
 
+void memory_store::sync_file_then(sync_file_ptr /*f*/, std::function<void(status)> done) {
+  done(failed_precondition("a memory store keeps no files to sync"));
+}
+
 status memory_store::close() {
   if (closed()) return status::ok();
   clear_index();

@@ -20,6 +20,7 @@ class memory_store final : public indexed_store {
 
   status write() override;
   void flush_then(std::function<void(status)> done) override;
+  void sync_file_then(sync_file_ptr f, std::function<void(status)> done) override;
   status close() override;
   status destroy() override;
 

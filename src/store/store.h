@@ -84,6 +84,8 @@ enum class sync_policy : std::uint8_t {
 };
 
 class file_system;  // file_io.h
+struct sync_file;   // syncer.h
+using sync_file_ptr = std::shared_ptr<const sync_file>;
 
 struct store_options {
   limits lim;
@@ -117,6 +119,12 @@ class message_store {
   // outcome. `done` may run on another thread (the store's sync thread) or before this returns.
   // Thread-safe with respect to other calls only as the stream layer serializes them.
   virtual void flush_then(std::function<void(status)> done) = 0;
+  // Makes the bytes written to `f` so far (a file kept beside the store, such as a consumer's
+  // acknowledgement log) durable with the store's own, as the sync policy says: with sync always
+  // on the sync thread, in the same group commit as the segments, then calls `done` there with the
+  // outcome; with sync interval `f` is synced at the next interval and `done` runs at once. `f`
+  // stays open until that sync is over. The memory store keeps no files: failed_precondition.
+  virtual void sync_file_then(sync_file_ptr f, std::function<void(status)> done) = 0;
 
   // The message at `seq`; not_found if it was removed or never existed.
   virtual result<stored_message> load(stream_seq seq) const = 0;

@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/js/config.h"
@@ -90,7 +92,9 @@ class consumer {
   // The acknowledgement log (acks since the last state.rec), replayed at recovery. Appends are
   // buffered and written by flush_log() at the end of each round; a durable consumer's
   // confirmations (the empty reply to an ack that asked for one) wait for that write and go out
-  // only once it succeeded, so that kill -9 loses no confirmed acknowledgement.
+  // only once it succeeded, so that kill -9 loses no confirmed acknowledgement. With sync always
+  // they wait for the log's fdatasync too, which runs on the stream store's sync thread (in the
+  // same group commit as the segments), so that a worker never waits for the disk.
   // Opens (and replays) the ack log in `dir`: acknowledgements made after the last snapshot,
   // checksummed records; a torn tail is cut off, damage inside is skipped and reported.
   void open_log(const std::string& dir);
@@ -101,7 +105,11 @@ class consumer {
 
  private:
   void replay_ack(std::uint64_t seq, std::uint64_t dseq);  // one acknowledgement of the ack log
-  bool write_log();  // log_buf_ to the ack log (fdatasync'd with sync always); false if it failed
+  // `bytes` to the ack log at `offset`; false (logged once per streak, the torn part cut off) if
+  // the write failed.
+  bool write_log(std::uint64_t offset, std::string_view bytes);
+  void flush_log_synced();  // flush_log() with sync always
+  struct log_sync;          // what the ack log's syncs share with the sync thread
   struct pending {
     std::uint64_t dseq = 0;
     std::int64_t deadline_ns = 0;  // steady clock
@@ -207,12 +215,17 @@ class consumer {
   std::set<std::uint64_t> acked_beyond_;  // acked (per the log) but after next_sseq_: skip them
   std::optional<ojson> initial_info_;     // see initial_info()
   std::int64_t last_ack_ns_ = 0;          // ack_floor.last_active: the last ack processed (not persisted)
-  int log_fd_ = -1;
+  store::sync_file_ptr log_file_;         // the ack log, shared with the syncs in flight
   std::string log_path_;
   std::uint64_t log_size_ = 0;              // bytes of whole records in the ack log (writes go there)
   bool log_failing_ = false;                // the last write of the log failed (logged once per streak)
   std::string log_buf_;                     // ack records not written yet
   std::vector<std::string> confirmations_;  // reply subjects waiting for log_buf_ to be written
+  // Sync always: the syncs of the ack log in flight, and the bytes written from unsynced_from_ on
+  // (not known to be durable yet: written again should a sync fail).
+  std::shared_ptr<log_sync> log_sync_;
+  std::string log_unsynced_;
+  std::uint64_t unsynced_from_ = 0;
   std::int64_t last_save_ns_ = 0;
 };
 

@@ -9,18 +9,70 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "broker/js/consumer.h"
 #include "broker/js/jetstream.h"
 #include "broker/js/stream.h"
 #include "store/file_io.h"
 #include "store/record.h"
+#include "store/syncer.h"
 
 namespace ferry::broker::js {
 
 namespace {
+
 constexpr std::int64_t second = 1'000'000'000;
+
+void send_confirmations(host& server, worker* w, std::vector<std::string>& replies) {
+  route_options o;
+  o.clients_only = true;
+  for (const std::string& to : replies) server.publish(w, to, {}, {}, {}, o, /*empty_reply_field=*/true);
+  replies.clear();
+}
+
 }  // namespace
+
+// The ack log's syncs in flight (sync always). The worker writes under the stream's lock and asks
+// the store's sync thread for an fdatasync; each sync's completion releases the confirmations
+// written before it. A failed fdatasync may have dropped the pages it could not write, so the
+// bytes not known durable are written again by the next flush (a new generation: completions of
+// the old one are stale) and every confirmation still held waits for that rewrite's sync.
+struct consumer::log_sync {
+  struct batch {
+    std::uint64_t end;                 // the log's size once these were written
+    std::vector<std::string> replies;  // their confirmations
+  };
+  std::mutex mu;
+  std::uint64_t gen = 0;        // bumped by a rewrite or a truncation
+  std::uint64_t synced_to = 0;  // bytes of the log known durable in this generation
+  bool failed = false;          // a sync of this generation failed: rewrite from synced_to
+  bool failing = false;         // logged once per streak of failures
+  std::deque<batch> held;       // waiting for a sync, in order
+
+  // A sync of the log up to `end`, asked for in generation `gen`, is over with `st`: returns the
+  // confirmations it releases.
+  std::vector<std::string> synced(const status& st, std::uint64_t sync_gen, std::uint64_t end, const std::string& who) {
+    std::vector<std::string> ready;
+    std::lock_guard lock(mu);
+    // Stale (the log was rewritten or truncated since), or a sync of these bytes failed already:
+    // what it held waits for the rewrite's sync.
+    if (sync_gen != gen || failed) return ready;
+    if (!st.is_ok()) {
+      if (!failing) spdlog::error("consumer {}: syncing the ack log failed: {}", who, st.message());
+      failing = failed = true;
+      return ready;
+    }
+    if (failing) spdlog::info("consumer {}: the ack log is synced again", who);
+    failing = false;
+    synced_to = std::max(synced_to, end);
+    while (!held.empty() && held.front().end <= synced_to) {
+      for (std::string& r : held.front().replies) ready.push_back(std::move(r));
+      held.pop_front();
+    }
+    return ready;
+  }
+};
 
 ojson consumer::info() {
   ojson j;
@@ -152,12 +204,27 @@ void consumer::save(const std::string& dir) {
   // The snapshot covers every acknowledgement so far: start a fresh log. Unless the log could not
   // be written: then the snapshot holds those acknowledgements and the log is dropped anyway.
   log_buf_.clear();
-  if (log_fd_ >= 0) {
-    if (status t = fs.truncate(log_fd_, 0, log_path_); !t.is_ok()) {
+  if (log_file_ != nullptr) {
+    if (status t = fs.truncate(log_file_->fd.get(), 0, log_path_); !t.is_ok()) {
       spdlog::warn("consumer {} > {}: {}", stream_name_, name_, t.message());
     }
     log_size_ = 0;
   }
+  if (log_sync_ != nullptr) {
+    // The snapshot is on disk (write_file_atomic syncs): every acknowledgement so far is durable,
+    // whatever the log's syncs in flight say, and the log starts again as a new generation.
+    std::lock_guard lock(log_sync_->mu);
+    ++log_sync_->gen;
+    log_sync_->failed = false;
+    log_sync_->synced_to = 0;
+    for (auto& b : log_sync_->held) {
+      for (std::string& r : b.replies) confirmations_.push_back(std::move(r));
+    }
+    log_sync_->held.clear();
+  }
+  log_unsynced_.clear();
+  unsynced_from_ = 0;
+  send_confirmations(s_.js().server(), nullptr, confirmations_);
   dirty_ = false;
   last_save_ns_ = s_.js().steady_ns();
 }
@@ -242,40 +309,84 @@ void consumer::open_log(const std::string& dir) {
     update_ack_floor();
     dirty_ = true;
   }
-  log_fd_ = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (log_fd_ < 0) {
+  store::unique_fd fd(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
     spdlog::error("consumer {} > {}: cannot open {}: {}", stream_name_, name_, log_path_, std::strerror(errno));
     return;
   }
+  log_file_ = std::make_shared<store::sync_file>(store::sync_file{std::move(fd), log_path_, false});
+  log_sync_ = std::make_shared<log_sync>();
   if (legacy) {
     save(dir);  // the replayed acknowledgements into state.rec; truncates the text log
   } else if (text.is_ok() && keep < text->size()) {
-    if (status s = s_.js().fs().truncate(log_fd_, keep, log_path_); !s.is_ok()) {
+    if (status s = s_.js().fs().truncate(log_file_->fd.get(), keep, log_path_); !s.is_ok()) {
       spdlog::warn("consumer {} > {}: {}", stream_name_, name_, s.message());
     }
   }
   log_size_ = legacy ? 0 : keep;
+  // What was there is taken as synced: whatever of it was confirmed was synced before.
+  log_sync_->synced_to = unsynced_from_ = log_size_;
+  log_unsynced_.clear();
 }
 
 void consumer::flush_log(worker* w) {
-  if (!log_buf_.empty() && log_fd_ >= 0 && !write_log()) return;  // confirmations wait for the next try
-  log_buf_.clear();
-  route_options o;
-  o.clients_only = true;
-  for (const std::string& to : confirmations_)
-    s_.js().server().publish(w, to, {}, {}, {}, o, /*empty_reply_field=*/true);
-  confirmations_.clear();
+  if (log_file_ != nullptr && s_.js().sync() == store::sync_policy::always) {
+    flush_log_synced();
+    return;
+  }
+  if (!log_buf_.empty() && log_file_ != nullptr) {
+    if (!write_log(log_size_, log_buf_)) return;  // confirmations wait for the next try
+    log_size_ += log_buf_.size();
+    log_buf_.clear();
+    // Sync interval: synced with the segments at the next interval; nothing to wait for.
+    s_.store_locked().sync_file_then(log_file_, [](const status&) {});
+  }
+  send_confirmations(s_.js().server(), w, confirmations_);
 }
 
-bool consumer::write_log() {
+void consumer::flush_log_synced() {
+  log_sync& ls = *log_sync_;
+  std::uint64_t gen = 0;
+  {
+    std::lock_guard lock(ls.mu);
+    if (ls.synced_to > unsynced_from_) {  // durable now: no copy needed
+      log_unsynced_.erase(0, ls.synced_to - unsynced_from_);
+      unsynced_from_ = ls.synced_to;
+    }
+    if (ls.failed) {
+      log_unsynced_ += log_buf_;
+      log_buf_.clear();
+      if (!write_log(unsynced_from_, log_unsynced_)) return;  // tried again next round
+      log_size_ = unsynced_from_ + log_unsynced_.size();
+      ls.failed = false;
+      ++ls.gen;
+    } else if (!log_buf_.empty()) {
+      if (!write_log(log_size_, log_buf_)) return;
+      log_unsynced_ += log_buf_;
+      log_size_ += log_buf_.size();
+      log_buf_.clear();
+    } else if (confirmations_.empty()) {
+      return;  // nothing new
+    }
+    if (!confirmations_.empty()) ls.held.push_back({log_size_, std::move(confirmations_)});
+    confirmations_.clear();
+    gen = ls.gen;
+  }
+  // Not under ls.mu: a closed store completes at once.
+  s_.store_locked().sync_file_then(log_file_, [self = s_.shared_from_this(), ls = log_sync_, gen, end = log_size_,
+                                               who = stream_name_ + " > " + name_](const status& st) {
+    std::vector<std::string> ready = ls->synced(st, gen, end, who);
+    send_confirmations(self->js().server(), nullptr, ready);  // on the sync thread: no worker
+  });
+}
+
+bool consumer::write_log(std::uint64_t offset, std::string_view bytes) {
   store::file_system& fs = s_.js().fs();
-  status s = fs.write_at(log_fd_, log_buf_, log_size_, log_path_);
-  // With sync always an acknowledgement is confirmed only once it is on disk, like a publish.
-  if (s.is_ok() && s_.js().sync() == store::sync_policy::always) s = fs.sync(log_fd_, false, log_path_);
-  if (!s.is_ok()) {
-    // Keep the records for the next try; cut off whatever part of them was written (should that
-    // fail too, the next try writes at the same offset over the torn bytes).
-    (void)fs.truncate(log_fd_, log_size_, log_path_);
+  const int fd = log_file_->fd.get();
+  if (status s = fs.write_at(fd, bytes, offset, log_path_); !s.is_ok()) {
+    // Cut off whatever part was written (should that fail too, the next try writes at the same
+    // offset over the torn bytes).
+    (void)fs.truncate(fd, offset, log_path_);
     if (!log_failing_)
       spdlog::error("consumer {} > {}: writing the ack log failed: {}", stream_name_, name_, s.message());
     log_failing_ = true;
@@ -283,14 +394,12 @@ bool consumer::write_log() {
   }
   if (log_failing_) spdlog::info("consumer {} > {}: the ack log is written again", stream_name_, name_);
   log_failing_ = false;
-  log_size_ += log_buf_.size();
   return true;
 }
 
 void consumer::close_log() {
   flush_log();
-  if (log_fd_ >= 0) ::close(log_fd_);
-  log_fd_ = -1;
+  log_file_.reset();  // closed once the syncs in flight are over
 }
 
 }  // namespace ferry::broker::js

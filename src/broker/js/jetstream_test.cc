@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -615,9 +616,10 @@ TEST_F(JetStreamUnit, AStreamLimitedInBytesKeepsAboutThatMuchOnDisk) {
 // ---- the disk failing under JetStream (store::testing::fault_fs) ----
 
 // With sync: always, the power goes after step `cut` of a load that publishes and acks every
-// other delivery with a reply subject. Every publish acknowledged before it is there after a
-// restart, every confirmed ack stays acknowledged (not redelivered), every other message comes
-// again, and nothing sent after the power went is acknowledged or confirmed.
+// other delivery with a reply subject (the others are acked after the power went). Every publish
+// acknowledged before it is there after a restart, every confirmed ack stays acknowledged (not
+// redelivered), every other message comes again, and nothing sent after the power went is
+// acknowledged or confirmed.
 TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
   for (const int cut : {1, 2, 3, 6, 11, 20}) {
     SCOPED_TRACE("power lost after step " + std::to_string(cut));
@@ -627,6 +629,8 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
     auto faults = start_on_faulty_disk();
     std::map<std::uint64_t, std::string> acknowledged;  // stream seq -> data
     std::set<std::uint64_t> confirmed;                  // acks confirmed
+    std::vector<std::string> refused_acks;              // confirmation subjects of acks after it
+    std::vector<sent_message> unacked;                  // delivered on even steps
     for (int step = 1; step <= cut + 3; ++step) {
       const bool dead = step > cut;
       if (step == cut + 1) faults->power_loss();
@@ -638,13 +642,33 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
         acknowledged[ack_reply["seq"]] = data;
       }
       auto got = messages(pull("C", {{"batch", 1}, {"no_wait", true}}));
-      if (got.empty() || step % 2 == 0) continue;
+      if (dead && !unacked.empty()) {  // nothing new to deliver: ack one delivered before
+        got.push_back(unacked.back());
+        unacked.pop_back();
+      }
+      if (got.empty()) continue;
+      if (!dead && step % 2 == 0) {
+        unacked.push_back(got[0]);
+        continue;
+      }
       const std::string confirm = "_INBOX.ack." + std::to_string(++requests_);
       host_.client_publish(got[0].reply, "+ACK", confirm);
-      if (!host_.take(confirm).empty()) {
-        EXPECT_FALSE(dead) << "an ack confirmed after the power went";
-        confirmed.insert(stream_seq(got[0]));
+      if (dead) {
+        refused_acks.push_back(confirm);
+        continue;
       }
+      // The confirmation follows the ack log's sync on the sync thread.
+      ASSERT_EQ(wait_for(confirm).size(), 1u) << "an ack made before the power went is confirmed";
+      confirmed.insert(stream_seq(got[0]));
+    }
+    // The sync thread completes in order: once this publish is answered (with an error: the
+    // power is gone), every ack log sync asked for before it is over.
+    EXPECT_TRUE(publish_synced("s.x", "last").contains("error"));
+    for (const std::string& c : refused_acks) {
+      EXPECT_TRUE(host_.take(c).empty()) << "an ack confirmed after the power went";
+    }
+    if (cut >= 2) {
+      ASSERT_FALSE(refused_acks.empty());
     }
     ASSERT_FALSE(acknowledged.empty());
     ASSERT_FALSE(confirmed.empty());
@@ -679,15 +703,36 @@ TEST_F(JetStreamUnit, AckConfirmationsWaitForTheAckLogToReachTheDisk) {
 
   faults->fail_syncs(EIO);
   host_.client_publish(got[0].reply, "+ACK", "_INBOX.confirm.1");
-  EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty()) << "confirmed although the ack log was not synced";
-  const json refused = publish_synced("s.x", "refused");
+  const json refused = publish_synced("s.x", "refused");  // answered after the ack log's sync
   EXPECT_EQ(refused["error"]["err_code"], 10077) << refused.dump();
+  EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty()) << "confirmed although the ack log was not synced";
 
+  // The next round writes the log again (the failed sync may have dropped its pages) and syncs.
   faults->heal();
   host_.client_publish(got[1].reply, "+ACK", "_INBOX.confirm.2");
-  EXPECT_EQ(host_.take("_INBOX.confirm.1").size(), 1u);
-  EXPECT_EQ(host_.take("_INBOX.confirm.2").size(), 1u);
+  EXPECT_EQ(wait_for("_INBOX.confirm.1").size(), 1u);
+  EXPECT_EQ(wait_for("_INBOX.confirm.2").size(), 1u);
   EXPECT_EQ(consumer_info("S", "C")["ack_floor"]["stream_seq"], 2);
+}
+
+// With sync always the ack log is synced on the stream store's sync thread, in the same group
+// commit as the segments: a slow disk holds the confirmation back, never the worker that handled
+// the ack (and every other client of that worker with it).
+TEST_F(JetStreamUnit, AckLogSyncsDoNotHoldTheWorker) {
+  auto faults = start_on_faulty_disk();
+  ASSERT_EQ(publish_synced("s.x", "m")["seq"], 1);
+  auto got = messages(pull("C", {{"batch", 1}}));
+  ASSERT_EQ(got.size(), 1u);
+
+  faults->hold_syncs();
+  auto ack = std::async(std::launch::async, [&] { host_.client_publish(got[0].reply, "+ACK", "_INBOX.confirm.1"); });
+  const bool returned = ack.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty()) << "confirmed before the ack log was synced";
+  faults->release_syncs();
+  ack.wait();
+  EXPECT_TRUE(returned) << "handling the ack waited for the disk";
+  EXPECT_EQ(wait_for("_INBOX.confirm.1").size(), 1u);
+  EXPECT_EQ(consumer_info("S", "C")["ack_floor"]["stream_seq"], 1);
 }
 
 }  // namespace
