@@ -137,6 +137,10 @@ TEST(Crash, AcknowledgedDataSurvivesSigkill) {
           if (!c.send(out)) break;
           c.read_until("}", 200ms);
           pending += c.take();
+          // Paced (at most ~1,600 publishes a second each, still 16 in flight when the kill
+          // comes): every acknowledged publish is read back one by one after each round and the
+          // stream is drained at the end, and unpaced a round stores some 100,000 messages.
+          std::this_thread::sleep_for(10ms);
           // Parse complete acknowledgements: MSG <inbox>.<id> 1  <n>\r\n{"stream":"CRASH", "seq":N}\r\n
           for (;;) {
             const std::size_t at = pending.find("MSG " + inbox + ".");
