@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side by side: the same load, from bench/nats_load (our own NATS-protocol load generator), against
-# two servers in one run, alternating A B A B so that drift on a shared machine hits both; prints
+# two servers in one run, alternating A B B A so that drift on a shared machine hits both; prints
 # per scenario the median of each side, the ratio B/A, and each server's CPU per message (from
 # /proc, so a client-bound run still shows which server works less).
 #
@@ -68,7 +68,10 @@ for row in "${scenarios[@]}"; do
   [[ $name =~ $only ]] || continue
   va=(); vb=(); ca=(); cb=(); note=""
   for round in $(seq $((runs + warm))); do
-    for side in a b; do
+    # A B, then B A: whichever runs second in a round runs right after the other's load (its
+    # writeback, its background work); alternating the order cancels that out.
+    order="a b"; [ $((round % 2)) = 0 ] && order="b a"
+    for side in $order; do
       if [ $side = a ]; then port=$a_port; pid=$pa; else port=$b_port; pid=$pb; fi
       # jsfetch reads what a jspub stored on the same server: store it first, untimed.
       [ "$scenario" = jsfetch ] && { "$load" 127.0.0.1:$port jspub "$msgs" "$size" >/dev/null 2>&1 || true; }
