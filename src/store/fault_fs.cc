@@ -49,6 +49,10 @@ status fault_fs::write_at(int fd, std::string_view data, std::uint64_t offset, c
     const status s = store::write_at(fd, part, offset, name);
     if (!s.is_ok()) return s;
     f.size = std::max(f.size, offset + part.size());
+    // Bytes lost by a failed sync count again once written anew (from their start on).
+    if (offset <= f.dropped && offset + part.size() > f.dropped) {
+      f.dropped = offset + part.size() >= f.size ? no_drop : offset + part.size();
+    }
   }
   if (err != 0) return errno_status("write " + name, err);
   return status::ok();
@@ -60,7 +64,13 @@ status fault_fs::sync(int fd, bool dir, const std::string& name) {
     std::unique_lock lk(mu_);
     released_.wait(lk, [this] { return !held_; });
     if (dead_) return errno_status("sync " + name, EIO);
-    if (sync_err_ != 0) return errno_status("sync " + name, sync_err_);
+    if (sync_err_ != 0) {
+      if (drop_on_failed_sync_ && !dir) {
+        file& f = track(fd, name);
+        if (f.size > f.synced) f.dropped = std::min(f.dropped, f.synced);
+      }
+      return errno_status("sync " + name, sync_err_);
+    }
     ++syncs_;
     if (!dir) size = track(fd, name).size;
   }
@@ -70,7 +80,10 @@ status fault_fs::sync(int fd, bool dir, const std::string& name) {
   if (dead_) return errno_status("sync " + name, EIO);
   if (!dir) {
     auto it = files_.find(name);
-    if (it != files_.end()) it->second.synced = std::max(it->second.synced, std::min(size, it->second.size));
+    if (it != files_.end()) {
+      file& f = it->second;
+      f.synced = std::max(f.synced, std::min({size, f.size, f.dropped}));
+    }
   }
   return status::ok();
 }
@@ -82,6 +95,7 @@ status fault_fs::truncate(int fd, std::uint64_t size, const std::string& name) {
   FERRY_RETURN_IF_ERROR(truncate_file(fd, size, name));
   f.size = size;
   f.synced = std::min(f.synced, size);
+  if (size <= f.dropped) f.dropped = no_drop;
   return status::ok();
 }
 
@@ -112,9 +126,10 @@ void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {
   die_after_write_ = then_die;
 }
 
-void fault_fs::fail_syncs(int err) {
+void fault_fs::fail_syncs(int err, bool drop) {
   std::lock_guard lk(mu_);
   sync_err_ = err;
+  drop_on_failed_sync_ = drop;
 }
 
 void fault_fs::set_capacity(std::uint64_t bytes) {
@@ -141,6 +156,7 @@ void fault_fs::heal() {
   keep_ = 0;
   die_after_write_ = false;
   sync_err_ = 0;
+  drop_on_failed_sync_ = false;
 }
 
 void fault_fs::power_loss() {

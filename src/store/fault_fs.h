@@ -32,8 +32,11 @@ class fault_fs final : public file_system {
   // bytes (a torn write); with `then_die`, every operation after that one fails with EIO, as if
   // the process had been killed right after the torn write.
   void fail_writes(int err, std::size_t keep = 0, bool then_die = false);
-  // From now on syncs fail with errno `err` (and make nothing durable).
-  void fail_syncs(int err);
+  // From now on syncs fail with errno `err` (and make nothing durable). With `drop`, a failed sync
+  // of a file also loses what it could not write, as Linux does after an fsync error (the pages
+  // are marked clean): from there on the file is durable only up to that point, whatever later
+  // syncs say, until those bytes are written anew.
+  void fail_syncs(int err, bool drop = false);
   // A disk of `bytes` for the files written through this fs: a write that does not fit writes
   // what fits and fails with ENOSPC, as a real file system does.
   void set_capacity(std::uint64_t bytes);
@@ -54,7 +57,9 @@ class fault_fs final : public file_system {
   struct file {
     std::uint64_t size = 0;
     std::uint64_t synced = 0;  // durable prefix
+    std::uint64_t dropped = no_drop;  // fail_syncs(.., drop): lost from here until rewritten
   };
+  static constexpr std::uint64_t no_drop = ~std::uint64_t{0};
   file& track(int fd, const std::string& name);  // REQUIRES: mu_ held
   [[nodiscard]] std::uint64_t used_locked() const;
 
@@ -64,6 +69,7 @@ class fault_fs final : public file_system {
   std::size_t keep_ = 0;
   bool die_after_write_ = false;
   int sync_err_ = 0;
+  bool drop_on_failed_sync_ = false;
   std::uint64_t capacity_ = 0;  // 0: unlimited
   bool dead_ = false;
   bool held_ = false;  // hold_syncs()

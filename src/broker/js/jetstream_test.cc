@@ -715,6 +715,37 @@ TEST_F(JetStreamUnit, AckConfirmationsWaitForTheAckLogToReachTheDisk) {
   EXPECT_EQ(consumer_info("S", "C")["ack_floor"]["stream_seq"], 2);
 }
 
+// A failed fdatasync may lose what it could not write (Linux marks the pages clean), so a later
+// successful sync proves nothing about those bytes: the ack log is written again from the last
+// byte known durable before anything in it is confirmed. Without that rewrite the first ack would
+// be confirmed and still come again after a power loss.
+TEST_F(JetStreamUnit, AnAckLogThatFailedToSyncIsWrittenAgainBeforeItIsConfirmed) {
+  auto faults = start_on_faulty_disk();
+  for (int i = 1; i <= 2; ++i) ASSERT_EQ(publish_synced("s.x", "m")["seq"], i);
+  auto got = messages(pull("C", {{"batch", 2}}));
+  ASSERT_EQ(got.size(), 2u);
+
+  faults->fail_syncs(EIO, /*drop=*/true);
+  host_.client_publish(got[0].reply, "+ACK", "_INBOX.confirm.1");
+  EXPECT_TRUE(publish_synced("s.x", "refused").contains("error"));  // answered after the ack log's sync
+  EXPECT_TRUE(host_.take("_INBOX.confirm.1").empty());
+  faults->heal();
+  host_.client_publish(got[1].reply, "+ACK", "_INBOX.confirm.2");
+  ASSERT_EQ(wait_for("_INBOX.confirm.1").size(), 1u);
+  ASSERT_EQ(wait_for("_INBOX.confirm.2").size(), 1u);
+
+  faults->power_loss();
+  js_.reset();
+  fs_ = nullptr;
+  sync_ = store::sync_policy::interval;
+  start();
+  advance(31 * s);  // past the ack wait
+  std::set<std::uint64_t> again;
+  for (const auto& m : messages(pull("C", {{"batch", 10}, {"no_wait", true}}))) again.insert(stream_seq(m));
+  EXPECT_FALSE(again.contains(1)) << "a confirmed ack was lost";
+  EXPECT_FALSE(again.contains(2)) << "a confirmed ack was lost";
+}
+
 // With sync always the ack log is synced on the stream store's sync thread, in the same group
 // commit as the segments: a slow disk holds the confirmation back, never the worker that handled
 // the ack (and every other client of that worker with it).
