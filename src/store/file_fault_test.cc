@@ -458,5 +458,25 @@ TEST(FileFault, SideFilesAreSyncedWithTheSegments) {
   EXPECT_EQ(refused.get_future().get().code(), status_code::failed_precondition);
 }
 
+// With sync interval a side file is not waited for (`done` at once) but is synced with the
+// segments: at the next interval, or at the latest when the store closes.
+TEST(FileFault, SideFilesAreSyncedAtTheIntervalOrOnClose) {
+  faulty f;  // sync interval, two minutes: only close() syncs within this test
+  const std::string path = f.dir.sub("acks.log");
+  auto side = std::make_shared<sync_file>(sync_file{unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path});
+  ASSERT_TRUE(side->fd.valid());
+  ASSERT_TRUE(f.fs->write_at(side->fd.get(), "acks", 0, path).is_ok());
+  const std::uint64_t syncs = f.fs->syncs();
+  bool done = false;
+  f.s->sync_file_then(side, [&](const status& st) { done = st.is_ok(); });
+  EXPECT_TRUE(done) << "nothing to wait for under sync interval";
+  EXPECT_EQ(f.fs->syncs(), syncs) << "not synced on the caller's thread";
+  ASSERT_TRUE(f.s->close().is_ok());
+  f.fs->power_loss();
+  auto left = read_file(path);
+  ASSERT_TRUE(left.is_ok());
+  EXPECT_EQ(*left, "acks") << "synced when the store closed";
+}
+
 }  // namespace
 }  // namespace ferry::store::testing

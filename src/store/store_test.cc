@@ -321,5 +321,13 @@ TEST_P(StoreBasics, RandomOperationsMatchAModel) {
   }
 }
 
+// A memory stream keeps no files beside it: asking it to sync one is refused, not ignored.
+TEST(MemoryStore, RefusesToSyncASideFile) {
+  auto s = make_memory_store({});
+  status got;
+  s->sync_file_then(nullptr, [&](status st) { got = std::move(st); });
+  EXPECT_EQ(got.code(), status_code::failed_precondition);
+}
+
 }  // namespace
 }  // namespace ferry::store::testing
