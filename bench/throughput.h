@@ -71,6 +71,15 @@ struct runs {
   std::vector<double> pub_cpu, sub_cpu;  // ns per message
   std::vector<double> all_cpu;           // ns per message, every thread of the process
   [[nodiscard]] double median() const { return median_of(rates); }
+  // The median of the per-round ratios this / `base`: each pair ran side by side, so a noisy
+  // moment of the machine spoils one pair rather than one side.
+  [[nodiscard]] double paired_ratio(const runs& base) const {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < rates.size() && i < base.rates.size(); ++i) {
+      if (base.rates[i] > 0) r.push_back(rates[i] / base.rates[i]);
+    }
+    return r.empty() ? 0 : median_of(r);
+  }
   void print(const char* name) const {
     const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
     std::printf("%-44s %10.0f msgs/s median of %zu (%.0f .. %.0f)", name, median(), rates.size(), *lo, *hi);

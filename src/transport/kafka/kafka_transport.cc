@@ -74,7 +74,7 @@ class kafka_transport final : public transport {
 
   void publish_async(message m, publish_callback done) override {
     if (m.id.empty()) m.id = new_id();
-    producer_->publish_async(std::move(m), std::move(done));
+    producer_->publish_async(m, std::move(done));
   }
 
   status flush(std::chrono::milliseconds timeout) override { return producer_->flush(timeout); }

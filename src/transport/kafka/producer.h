@@ -54,7 +54,7 @@ class producer {
   status publish_batch(const std::vector<message>& ms);
   // Publishes `m` and returns at once; `done` gets the broker's answer on the report thread (or a
   // refusal at once, on this thread).
-  void publish_async(message m, publish_callback done);
+  void publish_async(const message& m, publish_callback done);
   // Sends a copy of the consumed `km` (key, payload) to `topic` with `headers`; `done` as above.
   void send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
                  std::function<void(status)> done);
@@ -89,11 +89,12 @@ class producer {
   bool enter();
   void leave() { entering_.fetch_sub(1); }
   status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
-  void report_done();
+  // `n` messages have their reports (their completions ran).
+  void reports_done(std::int64_t n);
   // The report thread: waits for reports (the pipe) or queued completions, and runs them.
   void serve();
   // Takes librdkafka's due reports (serving_ held) and queues their completions for the report
-  // thread; true when there were any.
+  // thread; true when the report thread sleeps and must be woken for them.
   bool collect();
   // A publisher takes the due reports if no one else is at it, and wakes the report thread for them.
   void collect_here();
@@ -101,8 +102,10 @@ class producer {
 
   rd_kafka_t* rk_ = nullptr;  // set once by create()
   const options options_;
-  std::atomic<std::int64_t> in_flight_{0};  // handed to librdkafka, no report yet
-  std::atomic<int> waiters_{0};             // threads waiting on cv_
+  // On a cache line of its own: the report thread writes it once per batch of reports.
+  alignas(64) std::atomic<std::int64_t> in_flight_{0};  // handed to librdkafka, no report yet
+  // Publishers write these per message; the report thread reads waiters_ once per batch.
+  alignas(64) std::atomic<int> waiters_{0};  // threads waiting on cv_
   std::atomic<bool> closing_{false};        // the report thread may end once in_flight_ is 0
   std::atomic<int> entering_{0};            // callers handing a message over right now
   std::atomic<bool> accepting_{true};       // close() clears it, then waits for entering_ to be 0
@@ -115,6 +118,10 @@ class producer {
   std::vector<outcome> served_;  // guarded by serving_: filled by on_report during a poll
   std::mutex ready_mu_;          // guards ready_
   std::vector<outcome> ready_;   // completions the report thread runs next, in report order
+  // Guarded by ready_mu_: the report thread found ready_ empty and waits on the pipe; the first
+  // to queue completions after that clears it and wakes the thread (one write per sleep, and
+  // none while the thread is at work).
+  bool sleeping_ = false;
   int wake_fds_[2] = {-1, -1};   // a pipe: librdkafka and publishers write a byte to wake the report thread
   rd_kafka_queue_t* reports_queue_ = nullptr;  // librdkafka's main queue (its reports), with the pipe as io event
   std::once_flag closed_;
