@@ -57,6 +57,7 @@ scenarios=(
   "reqrep       reqrep      $((10000 / div))   128"
   "jspub        jspub       $((200000 / div))  128"
   "jsfetch      jsfetch     $((200000 / div))  128"
+  "jsfetch-raw  jsfetch-raw $((200000 / div))  128 2"
 )
 runs=${RUNS:-3}; warm=1
 [ $quick = 1 ] && runs=1 && warm=0
@@ -74,7 +75,7 @@ for row in "${scenarios[@]}"; do
     for side in $order; do
       if [ $side = a ]; then port=$a_port; pid=$pa; else port=$b_port; pid=$pb; fi
       # jsfetch reads what a jspub stored on the same server: store it first, untimed.
-      [ "$scenario" = jsfetch ] && { "$load" 127.0.0.1:$port jspub "$msgs" "$size" >/dev/null 2>&1 || true; }
+      [[ $scenario == jsfetch* ]] && { "$load" 127.0.0.1:$port jspub "$msgs" "$size" >/dev/null 2>&1 || true; }
       c0=$(cpu $pid)
       out=$(timeout 180 "$load" 127.0.0.1:$port "$scenario" "$msgs" "$size" ${extra:-} 2>&1 || echo FAILED)
       c1=$(cpu $pid)

@@ -12,6 +12,10 @@
 //   reqrep                          one request at a time, latency percentiles
 //   jspub                           JetStream publishes, acknowledgements awaited asynchronously
 //   jsfetch                         fetch + ack from a pull consumer over what jspub stored
+//   jsfetch-raw [N]                 the same consumer set up with nats.c, then fetched and acked
+//                                   with protocol frames on a plain socket: N pull requests of
+//                                   256 outstanding (1), each read's acks sent in one write (the
+//                                   client's own cost per message is small, so the server shows)
 // Prints one line: "scenario=.. msgs=.. secs=.. msgs_per_s=.. [p50_us= p99_us=] [lost=]".
 #include <arpa/inet.h>
 #include <nats/nats.h>
@@ -75,6 +79,13 @@ class raw_conn {
       s.remove_prefix(static_cast<std::size_t>(n));
     }
   }
+  // Reads what has arrived (blocking for at least one byte) and appends it to `to`.
+  void read_into(std::string& to) {
+    char buf[1 << 16];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) die("read (closed by the server?)");
+    to.append(buf, static_cast<std::size_t>(n));
+  }
   // Reads (and drops) everything until `needle` arrives.
   void wait_for(std::string_view needle) {
     std::string window;
@@ -117,6 +128,74 @@ void raw(const std::string& host, int port, const std::string& scenario, long n,
   report(scenario, subs == 0 ? n : n * subs, since(t0), subs == 0 ? "" : "subs=" + std::to_string(subs));
 }
 
+// Fetches and acks `n` messages of the pull consumer `durable` on stream BENCH over a plain
+// socket, `outstanding` requests of 256 at a time; returns how many arrived.
+long raw_fetch(const std::string& host, int port, const std::string& durable, long n, int outstanding) {
+  raw_conn c(host, port);
+  c.write_all("SUB _INBOX.bench 1\r\nPING\r\n");
+  c.wait_for("PONG\r\n");
+  const std::string next = "$JS.API.CONSUMER.MSG.NEXT.BENCH." + durable;
+  long requested = 0, got = 0;
+  std::string in, out;
+  const auto request_more = [&] {
+    while (requested < n && requested - got <= 256L * (outstanding - 1)) {  // keep `outstanding` batches asked for
+      const long batch = std::min<long>(256, n - requested);
+      const std::string body = "{\"batch\":" + std::to_string(batch) + "}";
+      out += "PUB " + next + " _INBOX.bench " + std::to_string(body.size()) + "\r\n" + body + "\r\n";
+      requested += batch;
+    }
+  };
+  request_more();
+  c.write_all(out);
+  out.clear();
+  while (got < n) {
+    c.read_into(in);
+    std::size_t pos = 0;
+    for (;;) {
+      const std::size_t eol = in.find("\r\n", pos);
+      if (eol == std::string::npos) break;
+      const std::string_view line(in.data() + pos, eol - pos);
+      if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
+        // MSG subject sid [reply] size / HMSG subject sid [reply] hdr_size total_size
+        std::vector<std::string_view> f;
+        for (std::size_t a = 0; a < line.size();) {
+          const std::size_t b = std::min(line.find(' ', a), line.size());
+          if (b > a) f.push_back(line.substr(a, b - a));
+          a = b + 1;
+        }
+        const bool h = line[0] == 'H';
+        const std::size_t size = std::strtoul(std::string(f.back()).c_str(), nullptr, 10);
+        if (in.size() < eol + 2 + size + 2) break;  // the payload is not all here yet
+        const bool has_reply = f.size() == (h ? 6U : 5U);
+        if (!has_reply || !f[3].starts_with("$JS.ACK.")) {
+          die("unexpected message on the inbox: " + std::string(line) + " " + in.substr(eol + 2, size));
+        }
+        out += "PUB ";
+        out += f[3];
+        out += " 4\r\n+ACK\r\n";
+        ++got;
+        pos = eol + 2 + size + 2;
+      } else if (line == "PING") {
+        out += "PONG\r\n";
+        pos = eol + 2;
+      } else if (line.starts_with("-ERR")) {
+        die(std::string(line));
+      } else {
+        pos = eol + 2;  // +OK, PONG, INFO
+      }
+    }
+    in.erase(0, pos);
+    request_more();
+    if (!out.empty()) {
+      c.write_all(out);
+      out.clear();
+    }
+  }
+  c.write_all("PING\r\n");  // the last acks reached the server
+  c.wait_for("PONG\r\n");
+  return got;
+}
+
 // ---- nats.c ----
 
 natsConnection* connect_nats(const std::string& url, bool send_asap) {
@@ -148,7 +227,8 @@ void on_request(natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
   natsMsg_Destroy(m);
 }
 
-void client(const std::string& url, const std::string& scenario, long n, int size, int subs) {
+void client(const std::string& host, int port, const std::string& scenario, long n, int size, int subs) {
+  const std::string url = "nats://" + host + ":" + std::to_string(port);
   const std::string payload(static_cast<std::size_t>(size), 'x');
   natsConnection* pub = connect_nats(url, scenario == "reqrep");
   if (scenario == "pub" || scenario == "pubsub" || scenario == "queue") {
@@ -193,7 +273,7 @@ void client(const std::string& url, const std::string& scenario, long n, int siz
     char extra[96];
     std::snprintf(extra, sizeof extra, "p50_us=%.1f p99_us=%.1f", us[us.size() / 2], us[us.size() * 99 / 100]);
     report(scenario, n, secs, extra);
-  } else if (scenario == "jspub" || scenario == "jsfetch") {
+  } else if (scenario == "jspub" || scenario == "jsfetch" || scenario == "jsfetch-raw") {
     jsCtx* js = nullptr;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -223,6 +303,14 @@ void client(const std::string& url, const std::string& scenario, long n, int siz
       cc.Durable = durable.c_str();
       cc.AckPolicy = js_AckExplicit;
       check(js_AddConsumer(nullptr, js, "BENCH", &cc, nullptr, nullptr), "add consumer");
+      if (scenario == "jsfetch-raw") {
+        const auto t0 = steady::now();
+        const long got = raw_fetch(host, port, durable, n, std::max(subs, 1));
+        report(scenario, got, since(t0), "lost=" + std::to_string(n - got));
+        jsCtx_Destroy(js);
+        natsConnection_Destroy(pub);
+        return;
+      }
       natsSubscription* s = nullptr;
       check(js_PullSubscribe(&s, js, "bench.js", durable.c_str(), nullptr, nullptr, nullptr), "pull subscribe");
       long got = 0;
@@ -265,7 +353,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   nats_Open(-1);
-  client("nats://" + hostport, scenario, n, size, extra);
+  client(hostport.substr(0, colon), std::atoi(hostport.c_str() + colon + 1), scenario, n, size, extra);
   nats_Close();
   return 0;
 }
