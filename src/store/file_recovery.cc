@@ -49,6 +49,11 @@ status file_store::recover() {
   for (const std::string& n : names) {
     std::uint64_t base;
     if (parse_segment_name(n, base)) files.emplace_back(base, dir_ + "/" + n);
+    // A compaction that did not get to its rename: the segment itself is still the old file.
+    if (n.ends_with(".tmp") && parse_segment_name(n.substr(0, n.size() - 4), base)) {
+      spdlog::info("file store {}: removing {}, left by an interrupted compaction", dir_, n);
+      FERRY_RETURN_IF_ERROR(fs_.remove(dir_ + "/" + n));
+    }
   }
   std::sort(files.begin(), files.end());
 

@@ -230,6 +230,7 @@ TEST_F(FileRecovery, StrayAndGarbageFiles) {
   EXPECT_TRUE(std::filesystem::exists(d + "/00000000000000000002.seg.bad"));
   EXPECT_TRUE(std::filesystem::exists(d + "/00000000000000000003.seg.bad"));
   EXPECT_TRUE(std::filesystem::exists(d + "/notes.txt"));
+  EXPECT_FALSE(std::filesystem::exists(d + "/00000000000000000002.seg.tmp")) << "an interrupted compaction's";
   EXPECT_EQ(s->append("s", "", "x", 9)->value, 4u);
 }
 

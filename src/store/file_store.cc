@@ -20,7 +20,7 @@ namespace {
 constexpr std::size_t max_buffered = 1u << 20;  // append() writes the buffer out past this
 constexpr std::uint64_t max_segment_bytes = 1ull << 30;
 
-std::atomic<std::uint64_t> next_store_id{1};
+std::atomic<std::uint64_t> next_file_id{1};
 
 // Read-ahead: a consumer catching up reads a segment in order, and one pread() per message cost
 // ferryd more than a quarter of its CPU on pull fetch (perf, `compare.sh --only jsfetch`). A
@@ -31,9 +31,11 @@ std::atomic<std::uint64_t> next_store_id{1};
 constexpr std::size_t read_ahead_bytes = 64 * 1024;
 constexpr std::size_t read_blocks = 4;  // a few consumers or streams read at once without evicting each other
 
+// A block stays right for as long as its file lives: it never reaches past what was written when
+// it was read, the one in-place write (an erase) only overwrites a record that the index no longer
+// points to, and a compacted segment is a new file with a new id.
 struct read_block {
-  std::uint64_t store = 0;  // file_store::id_; 0: empty
-  std::uint32_t segment = 0;
+  std::uint64_t file = 0;   // file_store::segment::file_id; 0: empty
   std::uint64_t start = 0;  // file offset of bytes[0]
   std::string bytes;
 };
@@ -56,7 +58,6 @@ file_store::file_store(std::string dir, const store_options& o)
         c.segment_bytes = std::clamp<std::uint64_t>(c.segment_bytes, record::segment_header_size, max_segment_bytes);
         return c;
       }()),
-      id_(next_store_id.fetch_add(1)),
       fs_(o.fs ? *o.fs : posix_fs()) {}
 
 file_store::~file_store() {
@@ -82,6 +83,8 @@ result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, con
 }
 
 // ---- Locations: payload = offset << 32 | segment no << 1 | has headers ----
+
+std::uint64_t file_store::new_file_id() { return next_file_id.fetch_add(1); }
 
 std::uint64_t file_store::make_payload(std::uint32_t no, std::uint64_t offset, bool headers) {
   FERRY_CHECK(offset <= 0xFFFFFFFFu && no < 0x80000000u);
@@ -211,8 +214,7 @@ result<stored_message> file_store::get_body(std::uint64_t seq, const entry& e, c
 
 status file_store::read_record(const segment& seg, const location& loc, std::string& out) const {
   for (const read_block& b : blocks) {
-    if (b.store == id_ && b.segment == seg.no && loc.offset >= b.start &&
-        loc.offset + loc.length <= b.start + b.bytes.size()) {
+    if (b.file == seg.file_id && loc.offset >= b.start && loc.offset + loc.length <= b.start + b.bytes.size()) {
       out.assign(b.bytes, loc.offset - b.start, loc.length);
       return status::ok();
     }
@@ -223,11 +225,10 @@ status file_store::read_record(const segment& seg, const location& loc, std::str
     return read_at(seg.file->fd.get(), out.data(), out.size(), loc.offset, seg.file->name);
   }
   read_block& b = blocks[next_block++ % read_blocks];
-  b.store = 0;
+  b.file = 0;
   b.bytes.resize(ahead);
   FERRY_RETURN_IF_ERROR(read_at(seg.file->fd.get(), b.bytes.data(), b.bytes.size(), loc.offset, seg.file->name));
-  b.store = id_;
-  b.segment = seg.no;
+  b.file = seg.file_id;
   b.start = loc.offset;
   out.assign(b.bytes, 0, loc.length);
   return status::ok();
@@ -316,8 +317,75 @@ status file_store::after_change(change c) {
     keep_first(std::move(s));
   }
   keep_first(drop_empty_segments());
+  if (c == change::purge) compact_front();
   if (wbuf_.size() >= max_buffered) keep_first(write_buffer());
   return result;
+}
+
+void file_store::compact_front() {
+  if (segments_.size() < 2) return;  // the oldest segment is the active one: it is not rewritten
+  segment& f = *segments_.front();
+  const std::uint64_t end = segments_[1]->base;  // f holds sequences below it
+  std::vector<std::uint64_t> seqs;
+  std::uint64_t live_bytes = 0;
+  for (std::uint64_t s = floor_seq(); s < end && s <= last_seq(); ++s) {
+    if (const entry* e = live_entry(s); e != nullptr && locate(*e).segment_no == f.no) {
+      seqs.push_back(s);
+      live_bytes += locate(*e).length;
+    }
+  }
+  const std::uint64_t kept = record::segment_header_size + record::seq_record_size + live_bytes;
+  if (seqs.empty() || kept * 2 > f.written) return;  // emptied (deleted), or mostly live
+
+  // The new file: the header, the purge floor if this file holds the one on disk, the live
+  // records as they are (each carries its sequence and checksum). Nothing else in f is needed:
+  // there is no older segment for its tombstones to refer to.
+  std::string out;
+  record::append_segment_header(out, f.base);
+  if (floor_no_ == f.no) record::append_purge_floor(out, floor_written_);
+  std::vector<std::uint64_t> payloads;
+  payloads.reserve(seqs.size());
+  std::string rec;
+  for (const std::uint64_t s : seqs) {
+    const entry& e = *live_entry(s);
+    record::frame fr;
+    record::message_view m;
+    if (status st = read_record(f, locate(e), rec); !st.is_ok() || record::parse(rec, fr) != record::parse_status::ok ||
+                                                    fr.kind != record::type::message ||
+                                                    !record::decode_message(fr.body, m) || m.seq != s) {
+      spdlog::warn("file store {}: {} not compacted: message {} does not read back", dir_, f.file->name, s);
+      return;
+    }
+    payloads.push_back(make_payload(f.no, out.size(), (e.payload & 1) != 0));
+    out += rec;
+  }
+
+  // Written and synced under a temporary name, then renamed over the segment: a crash leaves the
+  // old file or the new one, each complete (recovery removes a leftover temporary).
+  const std::string path = f.file->name, tmp = path + ".tmp";
+  auto fd = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC);
+  status s = fd.status();
+  if (s.is_ok()) s = fs_.write_at(fd->get(), out, 0, tmp);
+  if (s.is_ok()) s = fs_.sync(fd->get(), false, tmp);
+  if (s.is_ok()) s = fs_.rename(tmp, path);
+  if (!s.is_ok()) {
+    (void)fs_.remove(tmp);
+    spdlog::warn("file store {}: {} not compacted: {}", dir_, path, s.to_string());
+    return;
+  }
+  spdlog::info("file store {}: compacted {} after a purge: {} -> {} bytes ({} messages kept)", dir_, path, f.written,
+               out.size(), seqs.size());
+  f.file = std::make_shared<sync_file>(sync_file{std::move(*fd), path, false});
+  f.file_id = new_file_id();  // the threads' read-ahead blocks of the old file no longer match
+  f.written = out.size();
+  f.messages = seqs.size();
+  f.tombstones.clear();
+  for (std::size_t i = 0; i < seqs.size(); ++i) move_body(seqs[i], payloads[i]);
+  // The new name must be durable for the space to stay given back; either file is complete, so a
+  // failure here costs nothing but that.
+  if (status d = syncer_->sync_one(*dir_file_); !d.is_ok()) {
+    spdlog::warn("file store {}: syncing the directory after compacting {}: {}", dir_, path, d.to_string());
+  }
 }
 
 status file_store::drop_empty_segments() {

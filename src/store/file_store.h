@@ -5,7 +5,8 @@
 // Layout: `<dir>/<base>.seg`, where base is the first sequence the segment may hold (20 digits).
 // The last segment is the active one; appends go to a memory buffer that flush_then() (or a
 // full buffer, or a rotation) writes to it with one write(). A segment is sealed when the next
-// message would take it past segment_bytes, and deleted once every message in it is removed.
+// message would take it past segment_bytes, and deleted once every message in it is removed; a
+// purge that keeps part of the oldest sealed segment may rewrite it with its live records only.
 // Removals are tombstone records, except at the front of the stream, where one purge-floor record
 // (written with the next buffer) covers them all.
 //
@@ -63,6 +64,9 @@ class file_store final : public indexed_store {
  private:
   struct segment {
     std::uint32_t no = 0;    // creation order, in memory only: what index payloads refer to
+    // Never reused, not even by the rewrite of a compacted segment (which keeps `no`): names this
+    // file in the threads' read-ahead blocks.
+    std::uint64_t file_id = new_file_id();
     std::uint64_t base = 0;  // its file name
     sync_file_ptr file;
     std::uint64_t written = 0;   // bytes in the file; the active segment's buffer comes after
@@ -102,6 +106,7 @@ class file_store final : public indexed_store {
   // A message or erased-message record at `seq`; false (logged) if it is out of order.
   bool accept_message(segment& seg, std::uint64_t seq, damage& d);
 
+  static std::uint64_t new_file_id();
   static std::uint64_t make_payload(std::uint32_t no, std::uint64_t offset, bool headers);
   static location locate(const entry& e);
   static location locate(std::uint64_t payload, std::uint32_t size);
@@ -121,15 +126,16 @@ class file_store final : public indexed_store {
   status erase_written(const removal& r);
   status delete_segment(std::uint32_t no);
   status drop_empty_segments();
+  // After a purge that kept messages: when at least half of the oldest segment (sealed) is
+  // removed messages, rewrites it with only its live ones (the same name, through a synced
+  // temporary file and a rename), so the purge gives that space back too. A failure leaves the
+  // segment as it was and is only logged: the purge itself has succeeded.
+  void compact_front();
   // Reads a written record through this thread's read-ahead blocks (file_store.cc).
   status read_record(const segment& seg, const location& loc, std::string& out) const;
 
   const std::string dir_;
   const store_options opts_;
-  // Never reused: names this store in the threads' read-ahead blocks. A block stays right for as
-  // long as the store lives: it never reaches past what was written when it was read, and the one
-  // in-place write (an erase) only overwrites a record that the index no longer points to.
-  const std::uint64_t id_;
   file_system& fs_;
   std::vector<std::unique_ptr<segment>> segments_;  // by no (and base); back() is the active one
   std::uint32_t next_no_ = 1;

@@ -51,6 +51,11 @@ const indexed_store::entry* indexed_store::find(std::uint64_t seq) const {
   return e.subject == dead ? nullptr : &e;
 }
 
+void indexed_store::move_body(std::uint64_t seq, std::uint64_t payload) {
+  FERRY_CHECK(find(seq) != nullptr);
+  entries_[seq - base_].payload = payload;
+}
+
 bool indexed_store::live_in(std::uint64_t seq, std::uint32_t k) const {
   const entry* e = find(seq);
   return e != nullptr && e->subject == k;

@@ -91,6 +91,8 @@ class indexed_store : public message_store {
   // Raises the last sequence to `seq` (a message that existed but is not live).
   void restore_last(std::uint64_t seq, std::optional<std::int64_t> ts_ns);
   [[nodiscard]] bool is_live(std::uint64_t seq) const { return find(seq) != nullptr; }
+  // Points live message `seq` at where its body moved (a compaction rewrote its file).
+  void move_body(std::uint64_t seq, std::uint64_t payload);
   // The entry of live message `seq`, or null.
   [[nodiscard]] const entry* live_entry(std::uint64_t seq) const { return find(seq); }
   // The first live sequence, or last + 1 when empty: every sequence below it is gone.
