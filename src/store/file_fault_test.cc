@@ -605,5 +605,50 @@ TEST(Compaction, AFailedRewriteLeavesTheSegmentAsItWas) {
   EXPECT_EQ(datas(*again), compactable::payloads_from(first_kept));
 }
 
+// A stream in one segment (the active one) gets its space back from a purge too, with messages
+// appended but not yet written, and keeps its last sequence when that message was removed.
+TEST(Compaction, TheOnlySegmentIsRewrittenTooAndKeepsTheLastSequence) {
+  for (const sync_policy sync : {sync_policy::always, sync_policy::interval}) {
+    SCOPED_TRACE(sync == sync_policy::always ? "sync always" : "sync interval");
+    store_options o;
+    o.sync = sync;  // the default segment of 64 MiB: everything in the active one
+    faulty f(o);
+    // 35 written, 5 still in the buffer (the purge writes them before the rewrite reads them).
+    for (int i = 1; i <= 40; ++i) {
+      f.put(compactable::payload(i));
+      if (i == 35) ASSERT_TRUE(f.s->write().is_ok());
+    }
+    ASSERT_TRUE(f.s->remove(stream_seq{40}, true).is_ok());  // the last sequence, removed
+    ASSERT_EQ(f.s->segment_files().size(), 1u);
+    const std::string only = f.dir.sub("s") + "/" + f.s->segment_files()[0];
+    purge_request keep3;
+    keep3.keep = 3;
+    ASSERT_TRUE(f.s->purge(keep3).is_ok());
+    EXPECT_LT(std::filesystem::file_size(only), 3400u) << "three messages of ~1 KB left";
+    std::vector<std::string> want = {compactable::payload(37), compactable::payload(38), compactable::payload(39)};
+    EXPECT_EQ(datas(*f.s), want);
+
+    // Reopened before any append: the removed last message's sequence is still the last one.
+    auto again = f.reopen_posix();
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(datas(*again), want);
+    EXPECT_EQ(again->state().first_seq.value, 37u);
+    EXPECT_EQ(again->state().last_seq.value, 40u);
+    EXPECT_TRUE(again->state().lost.empty());
+    auto next = again->append("orders.1", "", "after", 41'000);
+    ASSERT_TRUE(next.is_ok());
+    EXPECT_EQ(next->value, 41u);
+    ASSERT_TRUE(again->write().is_ok());
+    again.reset();
+    store_options posix = o;
+    posix.fs = nullptr;
+    auto third = file_store::open(f.dir.sub("s"), posix);
+    ASSERT_TRUE(third.is_ok()) << third.status().to_string();
+    want.push_back("after");
+    EXPECT_EQ(datas(**third), want);
+    EXPECT_EQ((*third)->state().last_seq.value, 41u);
+  }
+}
+
 }  // namespace
 }  // namespace ferry::store::testing

@@ -317,15 +317,15 @@ status file_store::after_change(change c) {
     keep_first(std::move(s));
   }
   keep_first(drop_empty_segments());
-  if (c == change::purge) compact_front();
+  if (c == change::purge) keep_first(compact_front());
   if (wbuf_.size() >= max_buffered) keep_first(write_buffer());
   return result;
 }
 
-void file_store::compact_front() {
-  if (segments_.size() < 2) return;  // the oldest segment is the active one: it is not rewritten
+status file_store::compact_front() {
   segment& f = *segments_.front();
-  const std::uint64_t end = segments_[1]->base;  // f holds sequences below it
+  const bool only = segments_.size() == 1;  // then f is the active one, and may have a buffer
+  const std::uint64_t end = only ? last_seq() + 1 : segments_[1]->base;  // f holds sequences below it
   std::vector<std::uint64_t> seqs;
   std::uint64_t live_bytes = 0;
   for (std::uint64_t s = floor_seq(); s < end && s <= last_seq(); ++s) {
@@ -334,12 +334,21 @@ void file_store::compact_front() {
       live_bytes += locate(*e).length;
     }
   }
-  const std::uint64_t kept = record::segment_header_size + record::seq_record_size + live_bytes;
-  if (seqs.empty() || kept * 2 > f.written) return;  // emptied (deleted), or mostly live
+  const std::uint64_t kept = record::segment_header_size + 2 * record::seq_record_size + live_bytes;
+  const std::uint64_t size = f.written + (only ? wbuf_.size() : 0);
+  if (seqs.empty() || kept * 2 > size) return status::ok();  // emptied (deleted), or mostly live
+  if (only) {
+    // Every record of the active segment in the file first (this writes the new purge floor
+    // too), and under sync always durable there: should the rename not become durable, the old
+    // file is what a power loss leaves, and it must hold every message acknowledged meanwhile.
+    FERRY_RETURN_IF_ERROR(write_buffer());
+    if (opts_.sync == sync_policy::always) FERRY_RETURN_IF_ERROR(syncer_->sync_one(*f.file));
+  }
 
   // The new file: the header, the purge floor if this file holds the one on disk, the live
   // records as they are (each carries its sequence and checksum). Nothing else in f is needed:
-  // there is no older segment for its tombstones to refer to.
+  // its tombstones refer to its own removed messages (not copied either) or to older segments,
+  // of which there are none.
   std::string out;
   record::append_segment_header(out, f.base);
   if (floor_no_ == f.no) record::append_purge_floor(out, floor_written_);
@@ -354,10 +363,18 @@ void file_store::compact_front() {
                                                     fr.kind != record::type::message ||
                                                     !record::decode_message(fr.body, m) || m.seq != s) {
       spdlog::warn("file store {}: {} not compacted: message {} does not read back", dir_, f.file->name, s);
-      return;
+      return status::ok();
     }
     payloads.push_back(make_payload(f.no, out.size(), (e.payload & 1) != 0));
     out += rec;
+  }
+  // The last sequence of the stream may be a removed message of the active segment: what says it
+  // existed is kept (persist_last's record), so that sequences never go back.
+  const bool last_removed = only && last_seq() > seqs.back();
+  if (last_removed) {
+    const std::size_t at = out.size();
+    out.resize(at + record::seq_record_size);
+    record::write_erased(out.data() + at, record::seq_record_size, last_seq());
   }
 
   // Written and synced under a temporary name, then renamed over the segment: a crash leaves the
@@ -371,14 +388,14 @@ void file_store::compact_front() {
   if (!s.is_ok()) {
     (void)fs_.remove(tmp);
     spdlog::warn("file store {}: {} not compacted: {}", dir_, path, s.to_string());
-    return;
+    return status::ok();
   }
   spdlog::info("file store {}: compacted {} after a purge: {} -> {} bytes ({} messages kept)", dir_, path, f.written,
                out.size(), seqs.size());
   f.file = std::make_shared<sync_file>(sync_file{std::move(*fd), path, false});
   f.file_id = new_file_id();  // the threads' read-ahead blocks of the old file no longer match
   f.written = out.size();
-  f.messages = seqs.size();
+  f.messages = seqs.size() + (last_removed ? 1 : 0);  // as recovery counts them
   f.tombstones.clear();
   for (std::size_t i = 0; i < seqs.size(); ++i) move_body(seqs[i], payloads[i]);
   // The new name must be durable for the space to stay given back; either file is complete, so a
@@ -386,6 +403,7 @@ void file_store::compact_front() {
   if (status d = syncer_->sync_one(*dir_file_); !d.is_ok()) {
     spdlog::warn("file store {}: syncing the directory after compacting {}: {}", dir_, path, d.to_string());
   }
+  return status::ok();
 }
 
 status file_store::drop_empty_segments() {

@@ -126,11 +126,12 @@ class file_store final : public indexed_store {
   status erase_written(const removal& r);
   status delete_segment(std::uint32_t no);
   status drop_empty_segments();
-  // After a purge that kept messages: when at least half of the oldest segment (sealed) is
-  // removed messages, rewrites it with only its live ones (the same name, through a synced
-  // temporary file and a rename), so the purge gives that space back too. A failure leaves the
-  // segment as it was and is only logged: the purge itself has succeeded.
-  void compact_front();
+  // After a purge that kept messages: when at least half of the oldest segment (sealed, or the
+  // active one when it is the only one) is removed messages, rewrites it with only its live ones
+  // (the same name, through a synced temporary file and a rename), so the purge gives that space
+  // back too. A failed rewrite leaves the segment as it was and is only logged: the purge itself
+  // has succeeded. Returns the error of writing the active segment's buffer first, if any.
+  status compact_front();
   // Reads a written record through this thread's read-ahead blocks (file_store.cc).
   status read_record(const segment& seg, const location& loc, std::string& out) const;
 
