@@ -278,5 +278,37 @@ TEST_F(Damage, DamagedAckLogRedeliversOnlyWhatWasDamaged) {
   EXPECT_EQ(pull("L", "C"), (std::vector<std::string>{"L-21"}));
 }
 
+// A purge or a message delete that was answered stays done after a SIGKILL: their records used to
+// wait in the store's buffer for the next publish, and a killed ferryd brought the messages back.
+TEST_F(Damage, AnsweredPurgesAndDeletesSurviveSigkill) {
+  add_stream("P");
+  publish("P", 1, 20);
+  for (int i = 21; i <= 23; ++i) {
+    auto ack = api("P.x", "x");
+    ASSERT_EQ(ack.value("seq", 0), i) << ack.dump();
+  }
+  // A few tombstones (no rewrite of the segment), and a delete without erasing (no overwrite).
+  auto purged = api("$JS.API.STREAM.PURGE.P", json{{"filter", "P.x"}}.dump());
+  ASSERT_EQ(purged.value("purged", 0), 3) << purged.dump();
+  d_.kill();
+  c_.reset();
+  start();
+  EXPECT_EQ(api("$JS.API.STREAM.INFO.P")["state"]["messages"], 20) << "the purge held";
+  auto deleted = api("$JS.API.STREAM.MSG.DELETE.P", json{{"seq", 18}, {"no_erase", true}}.dump());
+  ASSERT_TRUE(deleted.value("success", false)) << deleted.dump();
+  d_.kill();
+  c_.reset();
+  start();
+  auto info = api("$JS.API.STREAM.INFO.P");
+  EXPECT_EQ(info["state"]["messages"], 19) << info.dump();
+  EXPECT_EQ(info["state"]["last_seq"], 23) << info.dump();
+  for (const int seq : {18, 21, 22, 23}) {
+    auto gone = api("$JS.API.STREAM.MSG.GET.P", json{{"seq", seq}}.dump());
+    EXPECT_TRUE(gone.contains("error")) << seq << ": " << gone.dump();
+  }
+  auto ack = api("P.m", "after");
+  EXPECT_EQ(ack.value("seq", 0), 24) << ack.dump();
+}
+
 }  // namespace
 }  // namespace ferry::test

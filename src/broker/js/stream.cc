@@ -461,6 +461,10 @@ api_error stream::delete_message(std::uint64_t seq, bool erase) {
                                                                                : errors::without_paths(s.message()));
   }
   for (auto& [name, c] : consumers_) c->on_removed();
+  // An answered delete must not come undone when the process is killed: its tombstone is written
+  // now, after this round's appends (which it may not discard: they are written, or refused, first).
+  (void)write_appends_locked(js_.server().current_worker());
+  if (s = store_->write(); !s.is_ok()) return errors::stream_msg_delete_failed(errors::without_paths(s.message()));
   return {};
 }
 
