@@ -699,5 +699,28 @@ TEST(FileFault, AnAnsweredPurgeDoesNotComeUndone) {
   }
 }
 
+// Under sync always a purge makes its own fdatasync, except inside a publish (a rollup) whose flush
+// follows: that one leaves it to the flush rather than block the caller's thread.
+TEST(FileFault, APurgeWhoseFlushFollowsLeavesTheSyncToIt) {
+  store_options o;
+  o.sync = sync_policy::always;
+  faulty f(o);
+  for (int i = 1; i <= 12; ++i) f.put("m" + std::to_string(i), i % 4 == 0 ? "b" : "a");
+  ASSERT_TRUE(f.s->write().is_ok());
+  purge_request one_b;
+  one_b.filter = "b";
+  one_b.up_to = stream_seq{5};  // message 4 alone: a tombstone, no rewrite
+  one_b.flush_follows = true;
+  std::uint64_t syncs = f.fs->syncs();
+  ASSERT_EQ(*f.s->purge(one_b), 1u);
+  EXPECT_EQ(f.fs->syncs(), syncs);
+  purge_request next_b = one_b;
+  next_b.up_to = stream_seq{9};
+  next_b.flush_follows = false;
+  syncs = f.fs->syncs();
+  ASSERT_EQ(*f.s->purge(next_b), 1u);
+  EXPECT_EQ(f.fs->syncs(), syncs + 1);
+}
+
 }  // namespace
 }  // namespace ferry::store::testing

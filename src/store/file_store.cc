@@ -322,7 +322,9 @@ status file_store::after_change(change c) {
     // A purge that was answered must not come undone: its floor and tombstones reach the file
     // now (a killed process loses nothing written), and under sync always the disk.
     if (result.is_ok()) keep_first(write_buffer());
-    if (result.is_ok() && opts_.sync == sync_policy::always) keep_first(syncer_->sync_one(*active().file));
+    if (result.is_ok() && opts_.sync == sync_policy::always && !purge_flush_follows()) {
+      keep_first(syncer_->sync_one(*active().file));
+    }
   }
   if (wbuf_.size() >= max_buffered) keep_first(write_buffer());
   return result;

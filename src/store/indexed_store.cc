@@ -477,7 +477,10 @@ result<std::uint64_t> indexed_store::purge(const purge_request& req) {
   } else {
     n = purge_matching(req);
   }
-  FERRY_RETURN_IF_ERROR(after_change(change::purge));
+  purge_flush_follows_ = req.flush_follows;
+  status s = after_change(change::purge);
+  purge_flush_follows_ = false;
+  FERRY_RETURN_IF_ERROR(s);
   return n;
 }
 

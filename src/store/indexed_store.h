@@ -100,6 +100,8 @@ class indexed_store : public message_store {
   [[nodiscard]] std::uint64_t last_seq() const { return last_; }
   [[nodiscard]] std::int64_t last_ts() const { return last_ts_; }
   [[nodiscard]] bool closed() const { return closed_; }
+  // During after_change(purge): the purge_request's flush_follows.
+  [[nodiscard]] bool purge_flush_follows() const { return purge_flush_follows_; }
   void mark_closed() { closed_ = true; }
   // Drops every message without calling hooks (destroy).
   void clear_index();
@@ -146,6 +148,7 @@ class indexed_store : public message_store {
   std::vector<std::uint32_t> free_ids_;
   limits lim_;
   bool closed_ = false;
+  bool purge_flush_follows_ = false;
 };
 
 }  // namespace ferry::store

@@ -60,6 +60,9 @@ struct purge_request {
   std::string filter;
   std::optional<stream_seq> up_to;
   std::optional<std::uint64_t> keep;
+  // The caller flushes right after (a rollup inside a publish): under sync always the purge
+  // leaves its fdatasync to that flush instead of making one of its own on the caller's thread.
+  bool flush_follows = false;
 };
 
 struct store_state {

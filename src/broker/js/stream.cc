@@ -269,6 +269,7 @@ void stream::handle_publish_locked(const protocol::pub_frame& f, worker* from) {
     store::purge_request req;
     if (*rollup == "sub") req.filter = std::string(f.subject);
     req.up_to = store::stream_seq{n};
+    req.flush_follows = true;  // this publish's: no fdatasync on the worker
     if (auto purged = store_->purge(req); !purged.is_ok()) {
       // The rollup message is stored and acknowledged; what it should have replaced stays.
       spdlog::error("stream {}: rollup at sequence {} could not purge: {}", name_, n, purged.status().message());
