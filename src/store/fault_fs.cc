@@ -1,10 +1,13 @@
 #include "store/fault_fs.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "store/store.h"
 
 namespace ferry::store::testing {
 
@@ -16,6 +19,30 @@ fault_fs::file& fault_fs::track(int fd, const std::string& name) {
     if (::fstat(fd, &st) == 0) it->second.size = it->second.synced = static_cast<std::uint64_t>(st.st_size);
   }
   return it->second;
+}
+
+void fault_fs::name_changes(const std::string& path) {
+  old_name& o = unsynced_names_[path];
+  const bool first = o.gen == 0;
+  o.gen = ++name_gen_;  // a directory sync that began before this change does not cover it
+  if (!first) return;   // a power loss brings back what was there at the last directory sync
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // a new name
+  o.existed = true;
+  auto content = read_file(path);
+  if (!content.is_ok()) return;
+  o.content = std::move(*content);
+  if (auto it = files_.find(path); it != files_.end()) o.content.resize(std::min(o.content.size(), it->second.synced));
+}
+
+result<unique_fd> fault_fs::create(const std::string& path, int flags) {
+  std::lock_guard lk(mu_);
+  if (dead_) return errno_status("open " + path, EIO);
+  name_changes(path);
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(path, flags | O_CREAT));
+  if ((flags & O_TRUNC) != 0) files_.erase(path);
+  (void)track(fd.get(), path);  // a file new to this fs: what it holds counts as durable
+  return fd;
 }
 
 std::uint64_t fault_fs::used_locked() const {
@@ -60,6 +87,7 @@ status fault_fs::write_at(int fd, std::string_view data, std::uint64_t offset, c
 
 status fault_fs::sync(int fd, bool dir, const std::string& name) {
   std::uint64_t size = 0;
+  std::uint64_t gen = 0;  // a directory's: the name changes this sync covers
   {
     std::unique_lock lk(mu_);
     released_.wait(lk, [this] { return !held_; });
@@ -73,12 +101,15 @@ status fault_fs::sync(int fd, bool dir, const std::string& name) {
     }
     ++syncs_;
     if (!dir) size = track(fd, name).size;
+    if (dir) gen = name_gen_;
   }
   FERRY_RETURN_IF_ERROR(sync_fd(fd, dir, name));
   std::lock_guard lk(mu_);
   // The power went while the sync ran: it did not finish.
   if (dead_) return errno_status("sync " + name, EIO);
-  if (!dir) {
+  if (dir) {
+    std::erase_if(unsynced_names_, [&](const auto& e) { return e.second.gen <= gen && parent_dir(e.first) == name; });
+  } else {
     auto it = files_.find(name);
     if (it != files_.end()) {
       file& f = it->second;
@@ -102,6 +133,7 @@ status fault_fs::truncate(int fd, std::uint64_t size, const std::string& name) {
 status fault_fs::remove(const std::string& path) {
   std::lock_guard lk(mu_);
   if (dead_) return errno_status("unlink " + path, EIO);
+  name_changes(path);
   FERRY_RETURN_IF_ERROR(remove_file(path));
   files_.erase(path);
   return status::ok();
@@ -110,6 +142,8 @@ status fault_fs::remove(const std::string& path) {
 status fault_fs::rename(const std::string& from, const std::string& to) {
   std::lock_guard lk(mu_);
   if (dead_) return errno_status("rename " + from, EIO);
+  name_changes(to);
+  name_changes(from);
   FERRY_RETURN_IF_ERROR(file_system::rename(from, to));
   files_.erase(to);
   if (auto it = files_.find(from); it != files_.end()) {
@@ -165,6 +199,14 @@ void fault_fs::power_loss() {
   for (auto& [name, f] : files_) {
     if (::truncate(name.c_str(), static_cast<off_t>(f.synced)) == 0) f.size = f.synced;
   }
+  for (const auto& [name, o] : unsynced_names_) {
+    if (!o.existed) {
+      (void)::unlink(name.c_str());
+    } else if (auto fd = open_file(name, O_WRONLY | O_CREAT | O_TRUNC); fd.is_ok()) {
+      (void)store::write_at(fd->get(), o.content, 0, name);
+    }
+  }
+  unsynced_names_.clear();
 }
 
 std::uint64_t fault_fs::used() const {

@@ -4,10 +4,12 @@
 // was written since each file's last sync. Pass it in store_options::fs.
 //
 // It tracks the files written through it: their size and how much of it the last successful
-// sync made durable (the size when that sync began). What it cannot model: an overwrite in place
-// below the synced size (erase) survives a power loss here; file creations and renames are
-// durable at once (the store syncs its directory before relying on them). A file renamed over
-// another takes its tracking along.
+// sync made durable (the size when that sync began). It tracks names too: a file created,
+// removed or renamed through it keeps its old name (or none) through a power loss until its
+// directory is synced, as on a file system that does not order its metadata for us: a new file
+// vanishes, a removed one comes back with what was durable in it, a rename is undone. What it
+// cannot model: an overwrite in place below the synced size (erase) survives a power loss here.
+// A file renamed over another takes its tracking along.
 #pragma once
 
 #include <condition_variable>
@@ -22,6 +24,7 @@ namespace ferry::store::testing {
 
 class fault_fs final : public file_system {
  public:
+  result<unique_fd> create(const std::string& path, int flags) override;
   status write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) override;
   status sync(int fd, bool dir, const std::string& name) override;
   status truncate(int fd, std::uint64_t size, const std::string& name) override;
@@ -45,8 +48,9 @@ class fault_fs final : public file_system {
   void release_syncs();
   // Ends fail_writes / fail_syncs (not a death or a power loss).
   void heal();
-  // The power goes: every file is cut back to what its last sync made durable, and every
-  // operation from now on fails with EIO.
+  // The power goes: every file is cut back to what its last sync made durable, every name changed
+  // since its directory's last sync is as it was before, and every operation from now on fails
+  // with EIO.
   void power_loss();
 
   [[nodiscard]] std::uint64_t used() const;  // bytes in the files written through this fs
@@ -60,11 +64,21 @@ class fault_fs final : public file_system {
     std::uint64_t dropped = no_drop;  // fail_syncs(.., drop): lost from here until rewritten
   };
   static constexpr std::uint64_t no_drop = ~std::uint64_t{0};
+  // What a power loss brings back for a name changed since its directory's last sync: nothing
+  // (the name is new) or a file with these bytes. `gen` orders the changes against directory syncs.
+  struct old_name {
+    bool existed = false;
+    std::string content;
+    std::uint64_t gen = 0;
+  };
   file& track(int fd, const std::string& name);  // REQUIRES: mu_ held
+  void name_changes(const std::string& path);    // REQUIRES: mu_ held; before the change
   [[nodiscard]] std::uint64_t used_locked() const;
 
   mutable std::mutex mu_;
   std::map<std::string, file> files_;
+  std::map<std::string, old_name> unsynced_names_;
+  std::uint64_t name_gen_ = 0;
   int write_err_ = 0;
   std::size_t keep_ = 0;
   bool die_after_write_ = false;

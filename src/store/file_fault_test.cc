@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -282,6 +284,10 @@ class dying_fs final : public file_system {
  public:
   explicit dying_fs(std::shared_ptr<fault_fs> inner) : inner_(std::move(inner)) {}
   void die_after(int ops) { left_ = ops; }
+  result<unique_fd> create(const std::string& p, int flags) override {
+    FERRY_RETURN_IF_ERROR(gate(p));
+    return inner_->create(p, flags);
+  }
   status write_at(int fd, std::string_view d, std::uint64_t off, const std::string& n) override {
     FERRY_RETURN_IF_ERROR(gate(n));
     return inner_->write_at(fd, d, off, n);
@@ -298,6 +304,10 @@ class dying_fs final : public file_system {
     FERRY_RETURN_IF_ERROR(gate(p));
     return inner_->remove(p);
   }
+  status rename(const std::string& from, const std::string& to) override {
+    FERRY_RETURN_IF_ERROR(gate(from));
+    return inner_->rename(from, to);
+  }
 
  private:
   status gate(const std::string& name) {
@@ -310,10 +320,10 @@ class dying_fs final : public file_system {
 };
 
 // A purge of many segments interrupted after each of its steps (the new segment, the directory
-// sync, each deletion, the write): whatever is left opens, holds a suffix of the stream, and the
-// last sequence never goes backwards.
+// sync, each deletion, the write, the syncs): whatever is left opens, holds a suffix of the
+// stream, and the last sequence never goes backwards.
 TEST(FileFault, PurgeInterruptedAtEachStepKeepsTheLastSequence) {
-  for (int steps = 0; steps < 8; ++steps) {
+  for (int steps = 0; steps < 11; ++steps) {
     SCOPED_TRACE("dies after " + std::to_string(steps) + " operations of the purge");
     temp_dir dir;
     auto fs = std::make_shared<fault_fs>();
@@ -424,7 +434,7 @@ TEST(FileFault, SideFilesAreSyncedWithTheSegments) {
   o.sync = sync_policy::always;
   faulty f(o);
   const std::string path = f.dir.sub("acks.log");
-  auto side = std::make_shared<sync_file>(sync_file{unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path});
+  auto side = std::make_shared<sync_file>(unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path);
   ASSERT_TRUE(side->fd.valid());
   auto sync_side = [&] {
     std::promise<status> done;
@@ -463,7 +473,7 @@ TEST(FileFault, SideFilesAreSyncedWithTheSegments) {
 TEST(FileFault, SideFilesAreSyncedAtTheIntervalOrOnClose) {
   faulty f;  // sync interval, two minutes: only close() syncs within this test
   const std::string path = f.dir.sub("acks.log");
-  auto side = std::make_shared<sync_file>(sync_file{unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path});
+  auto side = std::make_shared<sync_file>(unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path);
   ASSERT_TRUE(side->fd.valid());
   ASSERT_TRUE(f.fs->write_at(side->fd.get(), "acks", 0, path).is_ok());
   const std::uint64_t syncs = f.fs->syncs();
@@ -720,6 +730,115 @@ TEST(FileFault, APurgeWhoseFlushFollowsLeavesTheSyncToIt) {
   syncs = f.fs->syncs();
   ASSERT_EQ(*f.s->purge(next_b), 1u);
   EXPECT_EQ(f.fs->syncs(), syncs + 1);
+}
+
+std::size_t count_of(const std::string& dir, const std::string& name) {
+  return std::filesystem::exists(dir + "/" + name) ? 1 : 0;
+}
+
+// The test disk itself: a name changed since its directory's last sync is as it was after a power
+// loss (a new file vanishes, a removed one comes back with its durable bytes, a rename is undone),
+// and a directory sync makes the changes before it durable.
+TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
+  temp_dir dir;
+  const std::string d = dir.path();
+  std::ofstream(d + "/old", std::ios::binary) << "durable";  // there before the fs: durable
+  std::ofstream(d + "/renamed", std::ios::binary) << "before";
+  std::ofstream(d + "/gone", std::ios::binary) << "gone";
+  fault_fs fs;
+  unique_fd dfd = open_file(d, O_RDONLY | O_DIRECTORY).value();
+  auto write_synced = [&fs](const std::string& path, const std::string& data) {
+    unique_fd fd = fs.create(path, O_WRONLY | O_TRUNC).value();
+    ASSERT_TRUE(fs.write_at(fd.get(), data, 0, path).is_ok());
+    ASSERT_TRUE(fs.sync(fd.get(), false, path).is_ok());  // its bytes, not its name
+  };
+  write_synced(d + "/synced", "s");
+  ASSERT_TRUE(fs.remove(d + "/gone").is_ok());
+  ASSERT_TRUE(fs.sync(dfd.get(), true, d).is_ok());
+  // Not followed by a directory sync:
+  write_synced(d + "/new", "n");
+  ASSERT_TRUE(fs.remove(d + "/old").is_ok());
+  write_synced(d + "/renamed.tmp", "after");
+  ASSERT_TRUE(fs.rename(d + "/renamed.tmp", d + "/renamed").is_ok());
+  EXPECT_EQ(read_file(d + "/renamed").value(), "after");
+  fs.power_loss();
+  EXPECT_EQ(read_file(d + "/synced").value(), "s");
+  EXPECT_EQ(count_of(d, "gone"), 0u);
+  EXPECT_EQ(count_of(d, "new"), 0u);
+  EXPECT_EQ(count_of(d, "renamed.tmp"), 0u);
+  EXPECT_EQ(read_file(d + "/old").value(), "durable");
+  EXPECT_EQ(read_file(d + "/renamed").value(), "before");
+}
+
+status flushed(file_store& s) {
+  std::promise<status> p;
+  s.flush_then([&p](status st) { p.set_value(std::move(st)); });
+  return p.get_future().get();
+}
+
+// Under sync always a failed fdatasync of a segment is not forgotten. Linux may drop the pages it
+// could not write and marks them clean, so a later sync succeeds without them. A purge that met
+// the failure on its own thread used to leave the message written before it to the next group
+// commit, which then acknowledged it; a power loss lost it. Now every later flush of that segment
+// fails, and the store appends to a new segment, whose flushes succeed.
+TEST(FileFault, AFailedSegmentSyncFailsEveryLaterFlushOfIt) {
+  store_options o;
+  o.sync = sync_policy::always;
+  faulty f(o);
+  f.put("a");
+  ASSERT_TRUE(flushed(*f.s).is_ok());
+  f.put("b");
+  ASSERT_TRUE(f.s->write().is_ok());  // in the kernel; its flush is still to come
+  f.fs->fail_syncs(EIO, /*drop=*/true);
+  purge_request first;
+  first.up_to = stream_seq{2};  // message 1
+  EXPECT_FALSE(f.s->purge(first).is_ok());
+  f.fs->heal();
+  EXPECT_FALSE(flushed(*f.s).is_ok()) << "message 2 acknowledged after its pages may have been dropped";
+  const std::size_t segments = f.s->segment_files().size();
+  f.put("c");
+  EXPECT_TRUE(flushed(*f.s).is_ok());
+  EXPECT_EQ(f.s->segment_files().size(), segments + 1) << "the next message goes to a new segment";
+  f.fs->power_loss();
+  auto again = f.reopen_posix();
+  ASSERT_NE(again, nullptr);
+  auto c = again->load(stream_seq{3});
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->data, "c");
+}
+
+// A purge that empties the active segment starts a new one and deletes the old: under sync always
+// both names are durable before it answers. Else a power loss brings the old segment back with its
+// messages, without the new one whose records remove those in older segments.
+TEST(FileFault, APurgeThatReplacesTheActiveSegmentMakesItsNamesDurable) {
+  store_options o;
+  o.sync = sync_policy::always;
+  o.segment_bytes = 200;  // a few messages per segment
+  faulty f(o);
+  std::uint64_t as = 0;
+  for (bool b = false;; b = !b) {  // a, b, a, b... until two segments hold some
+    f.put(b ? "b" : "a", b ? "b" : "a");
+    as += b ? 0 : 1;
+    if (f.s->segment_files().size() >= 3) break;
+  }
+  // Then b's only, into a segment of their own.
+  const std::size_t before = f.s->segment_files().size();
+  while (f.s->segment_files().size() == before) f.put("b", "b");
+  f.put("b", "b");
+  ASSERT_TRUE(flushed(*f.s).is_ok());
+  const std::uint64_t last = f.s->state().last_seq.value;
+  const std::vector<std::string> files = f.s->segment_files();
+  purge_request only_b;
+  only_b.filter = "b";
+  ASSERT_TRUE(f.s->purge(only_b).is_ok());
+  ASSERT_NE(f.s->segment_files().back(), files.back()) << "the purge did not replace the active segment";
+  f.fs->power_loss();
+  auto again = f.reopen_posix();
+  ASSERT_NE(again, nullptr);
+  const snapshot snap = take_snapshot(*again);
+  EXPECT_EQ(snap.messages.size(), as);
+  for (const stored_message& m : snap.messages) EXPECT_EQ(m.subject, "a") << "purged message " << m.seq.value;
+  EXPECT_EQ(again->state().last_seq.value, last);
 }
 
 }  // namespace

@@ -147,6 +147,8 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+result<unique_fd> file_system::create(const std::string& path, int flags) { return open_file(path, flags | O_CREAT); }
+
 status file_system::rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) return errno_status(describe("rename", from), errno);
   return status::ok();
@@ -155,7 +157,7 @@ status file_system::rename(const std::string& from, const std::string& to) {
 status write_file_atomic(file_system& fs, const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp";
   {
-    FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC));
+    FERRY_ASSIGN_OR_RETURN(unique_fd fd, fs.create(tmp, O_WRONLY | O_TRUNC));
     FERRY_RETURN_IF_ERROR(fs.write_at(fd.get(), data, 0, tmp));
     FERRY_RETURN_IF_ERROR(fs.sync(fd.get(), false, tmp));
   }

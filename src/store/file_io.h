@@ -60,14 +60,17 @@ status remove_file(const std::string& path);
 // The directory part of `path` ("." when there is none).
 std::string parent_dir(const std::string& path);
 
-// The operations by which a file store changes its files once they are open: writes, syncs,
-// truncations, renames, removals. posix_fs() is the real one; tests replace it (store_options::fs) to
+// The operations by which a file store changes its files: creations, writes, syncs, truncations,
+// renames, removals. posix_fs() is the real one; tests replace it (store_options::fs) to
 // fail a write or an fsync, tear a write, fill the disk or lose what was not synced, as
 // LevelDB's Env does for its fault-injection tests. Implementations must be thread-safe: the
 // store's syncer syncs on its own thread.
 class file_system {
  public:
   virtual ~file_system() = default;
+  // Opens `path` with open(2) `flags` and O_CREAT: a new name in its directory, durable once the
+  // directory is synced.
+  virtual result<unique_fd> create(const std::string& path, int flags);
   virtual status write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) {
     return store::write_at(fd, data, offset, name);
   }

@@ -77,7 +77,7 @@ status file_store::recover() {
     auto seg = std::make_unique<segment>();
     seg->no = next_no_++;
     seg->base = files[i].first;
-    seg->file = std::make_shared<sync_file>(sync_file{std::move(fd), path, false});
+    seg->file = std::make_shared<sync_file>(std::move(fd), path, false, true);
     seg->written = size;
     segments_.push_back(std::move(seg));
   }

@@ -71,7 +71,7 @@ result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, con
   FERRY_RETURN_IF_ERROR(make_dirs(dir));
   std::unique_ptr<file_store> s(new file_store(dir, o));
   FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
-  s->dir_file_ = std::make_shared<sync_file>(sync_file{std::move(dfd), dir, true});
+  s->dir_file_ = std::make_shared<sync_file>(std::move(dfd), dir, true);
   s->syncer_ = std::make_unique<syncer>(s->opts_.sync, s->opts_.sync_interval_ns, s->fs_);
   status st = s->recover();
   if (!st.is_ok()) {
@@ -123,14 +123,15 @@ std::vector<std::string> file_store::segment_files() const {
 status file_store::create_segment(std::uint64_t base) {
   FERRY_CHECK(wbuf_.empty());
   const std::string path = segment_path(base);
-  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(path, O_RDWR | O_CREAT | O_EXCL));
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, fs_.create(path, O_RDWR | O_EXCL));
   auto seg = std::make_unique<segment>();
   seg->no = next_no_++;
   seg->base = base;
-  seg->file = std::make_shared<sync_file>(sync_file{std::move(fd), path, false});
+  seg->file = std::make_shared<sync_file>(std::move(fd), path, false, true);
   if (!segments_.empty() && active().live == 0) emptied_.push_back(active().no);
   segments_.push_back(std::move(seg));
   record::append_segment_header(wbuf_, base);
+  ++names_changed_;
   syncer_->dirty(dir_file_);  // the new name must be durable before what is in the file
   return status::ok();
 }
@@ -171,7 +172,13 @@ result<std::uint64_t> file_store::put_body(std::uint64_t seq, std::string_view s
                                            std::string_view data, std::int64_t ts_ns) {
   const std::size_t size = record::message_size(subject.size(), headers.size(), data.size());
   if (size - record::frame_overhead > record::max_body) return invalid_argument("message too large for the file store");
-  if (active().messages > 0 && active().written + wbuf_.size() + size > opts_.segment_bytes) {
+  const bool full = active().written + wbuf_.size() + size > opts_.segment_bytes;
+  // A segment whose sync failed takes no more messages: no flush of it can succeed again
+  // (syncer.h), so the next ones go to a new file.
+  const bool failed = active().file->failed.load(std::memory_order_relaxed);
+  if (active().messages > 0 && (full || failed)) {
+    if (failed)
+      spdlog::warn("file store {}: a sync of {} failed; appending to a new segment", dir_, active().file->name);
     FERRY_RETURN_IF_ERROR(write_buffer());
     FERRY_RETURN_IF_ERROR(create_segment(seq));
   }
@@ -274,6 +281,7 @@ status file_store::erase_written(const removal& r) {
 
 status file_store::after_change(change c) {
   if (recovering_ || segments_.empty()) return status::ok();
+  const std::uint64_t names_before = names_changed_;
   status result;
   auto keep_first = [&result](status s) {
     if (result.is_ok() && !s.is_ok()) result = std::move(s);
@@ -324,6 +332,9 @@ status file_store::after_change(change c) {
     if (result.is_ok()) keep_first(write_buffer());
     if (result.is_ok() && opts_.sync == sync_policy::always && !purge_flush_follows()) {
       keep_first(syncer_->sync_one(*active().file));
+      // Segments it created or deleted: their names too. Else a power loss could bring back an
+      // emptied segment with its messages, without the new one whose records remove them.
+      if (result.is_ok() && names_changed_ != names_before) keep_first(syncer_->sync_one(*dir_file_));
     }
   }
   if (wbuf_.size() >= max_buffered) keep_first(write_buffer());
@@ -391,7 +402,7 @@ status file_store::compact_front() {
   // Written and synced under a temporary name, then renamed over the segment: a crash leaves the
   // old file or the new one, each complete (recovery removes a leftover temporary).
   const std::string path = f.file->name, tmp = path + ".tmp";
-  auto fd = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC);
+  auto fd = fs_.create(tmp, O_RDWR | O_TRUNC);
   status s = fd.status();
   if (s.is_ok()) s = fs_.write_at(fd->get(), out, 0, tmp);
   if (s.is_ok()) s = fs_.sync(fd->get(), false, tmp);
@@ -403,7 +414,7 @@ status file_store::compact_front() {
   }
   spdlog::info("file store {}: compacted {} after a purge: {} -> {} bytes ({} messages kept)", dir_, path, f.written,
                out.size(), seqs.size());
-  f.file = std::make_shared<sync_file>(sync_file{std::move(*fd), path, false});
+  f.file = std::make_shared<sync_file>(std::move(*fd), path, false, true);
   f.file_id = new_file_id();  // the threads' read-ahead blocks of the old file no longer match
   f.written = out.size();
   f.messages = seqs.size() + (last_removed ? 1 : 0);  // as recovery counts them
@@ -459,7 +470,10 @@ status file_store::delete_segment(std::uint32_t no) {
   const std::string path = seg->file->name;
   segments_.erase(std::find_if(segments_.begin(), segments_.end(),
                                [no](const std::unique_ptr<segment>& s) { return s->no == no; }));
-  return fs_.remove(path);
+  FERRY_RETURN_IF_ERROR(fs_.remove(path));
+  ++names_changed_;
+  syncer_->dirty(dir_file_);  // the next flush makes the removal durable too
+  return status::ok();
 }
 
 status file_store::restart_empty() {
@@ -476,6 +490,7 @@ status file_store::restart_empty() {
   while (segments_.size() > 1) {
     FERRY_RETURN_IF_ERROR(fs_.remove(segments_.front()->file->name));
     segments_.erase(segments_.begin());
+    syncer_->dirty(dir_file_);
   }
   emptied_.clear();
   floor_written_ = 0;
@@ -566,7 +581,7 @@ status file_store::destroy() {
   auto names = list_dir(dir_);
   if (!names.is_ok()) return names.status();
   for (const std::string& n : *names) {
-    if (n.ends_with(".seg") || n.ends_with(".bad")) {
+    if (n.ends_with(".seg") || n.ends_with(".bad") || n.ends_with(".seg.tmp")) {
       status r = fs_.remove(dir_ + "/" + n);
       if (s.is_ok()) s = std::move(r);
     }

@@ -149,6 +149,7 @@ class file_store final : public indexed_store {
   std::uint32_t floor_no_ = 0;          // the segment that holds it
   std::vector<std::uint64_t> lost_;
   bool recovering_ = false;
+  std::uint64_t names_changed_ = 0;  // segment files created or deleted so far
   sync_file_ptr dir_file_;
   std::unique_ptr<syncer> syncer_;
 };

@@ -10,8 +10,15 @@ struct syncer::state {
   state(sync_policy p, std::int64_t interval, file_system& f) : policy(p), interval_ns(interval), fs(f) {}
 
   status sync_one(const sync_file& f) {
+    if (f.failed.load(std::memory_order_acquire)) {
+      return io_error("sync " + f.name +
+                      ": an earlier sync of it failed, so what was written to it since its last "
+                      "good one may be lost");
+    }
     syncs.fetch_add(1, std::memory_order_relaxed);
-    return fs.sync(f.fd.get(), f.is_dir, f.name);
+    status s = fs.sync(f.fd.get(), f.is_dir, f.name);
+    if (!s.is_ok() && f.keeps_failure) f.failed.store(true, std::memory_order_release);
+    return s;
   }
   status sync_all(std::vector<sync_file_ptr>& files) {
     status first;

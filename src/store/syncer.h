@@ -14,6 +14,7 @@
 // stop() from the thread itself lets the thread finish alone. All methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -30,9 +31,19 @@ namespace ferry::store {
 
 // A file the syncer may sync: a segment, or the store's directory (synced with fsync).
 struct sync_file {
+  sync_file(unique_fd f, std::string n, bool dir = false, bool keep_failure = false)
+      : fd(std::move(f)), name(std::move(n)), is_dir(dir), keeps_failure(keep_failure) {}
+
   unique_fd fd;
   std::string name;
   bool is_dir = false;
+  // Once a sync of this file failed, every later one fails too (segments). On Linux a failed
+  // fdatasync may have dropped the pages it could not write and marks them clean: a later sync
+  // then succeeds without them, and would acknowledge what a power loss loses. A file whose
+  // owner writes the unsynced bytes again after a failure (the ack log) does not keep it.
+  bool keeps_failure = false;
+  // Set by the first failed sync of a file that keeps_failure.
+  mutable std::atomic<bool> failed{false};
 };
 using sync_file_ptr = std::shared_ptr<const sync_file>;
 
@@ -52,7 +63,8 @@ class syncer {
   // outcome of those last syncs. Idempotent. Called from a `done` (the thread itself), it returns
   // at once and the thread does the same work on its own before it exits.
   status stop();
-  // Syncs one file now on the calling thread, counted with the thread's syncs.
+  // Syncs one file now on the calling thread, counted with the thread's syncs. A file that
+  // keeps_failure and failed before fails again at once.
   status sync_one(const sync_file& f);
   // fdatasync/fsync calls made so far (the store's test hook).
   [[nodiscard]] std::uint64_t sync_count() const;

@@ -309,12 +309,25 @@ void consumer::open_log(const std::string& dir) {
     update_ack_floor();
     dirty_ = true;
   }
-  store::unique_fd fd(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    spdlog::error("consumer {} > {}: cannot open {}: {}", stream_name_, name_, log_path_, std::strerror(errno));
+  const bool is_new = ::access(log_path_.c_str(), F_OK) != 0;
+  auto fd = s_.js().fs().create(log_path_, O_WRONLY);
+  if (!fd.is_ok()) {
+    spdlog::error("consumer {} > {}: {}", stream_name_, name_, fd.status().message());
     return;
   }
-  log_file_ = std::make_shared<store::sync_file>(store::sync_file{std::move(fd), log_path_, false});
+  if (is_new) {
+    // The new name must be durable before the acknowledgements confirmed through it.
+    const std::string parent = store::parent_dir(log_path_);
+    auto dfd = store::open_file(parent, O_RDONLY | O_DIRECTORY);
+    status s = dfd.status();
+    if (s.is_ok()) s = s_.js().fs().sync(dfd->get(), true, parent);
+    if (!s.is_ok()) {
+      // Not fatal: a power loss before the directory is synced again may cost the log's
+      // acknowledgements (their messages come again), never a message.
+      spdlog::warn("consumer {} > {}: {}", stream_name_, name_, s.message());
+    }
+  }
+  log_file_ = std::make_shared<store::sync_file>(std::move(*fd), log_path_);
   log_sync_ = std::make_shared<log_sync>();
   if (legacy) {
     save(dir);  // the replayed acknowledgements into state.rec; truncates the text log
