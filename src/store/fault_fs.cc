@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <vector>
 
 #include "store/store.h"
 
@@ -153,6 +155,21 @@ status fault_fs::rename(const std::string& from, const std::string& to) {
   return status::ok();
 }
 
+status fault_fs::make_dirs(const std::string& path) {
+  {
+    std::lock_guard lk(mu_);
+    if (dead_) return errno_status("mkdir " + path, EIO);
+    // The directories it will create, outermost first: new names until their parents are synced.
+    std::vector<std::string> missing;
+    for (std::string d = path; !d.empty() && d != "/" && d != "." && ::access(d.c_str(), F_OK) != 0;
+         d = parent_dir(d)) {
+      missing.push_back(d);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) name_changes(*it);
+  }
+  return file_system::make_dirs(path);  // syncs each new directory's parent through sync()
+}
+
 void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {
   std::lock_guard lk(mu_);
   write_err_ = err;
@@ -201,7 +218,8 @@ void fault_fs::power_loss() {
   }
   for (const auto& [name, o] : unsynced_names_) {
     if (!o.existed) {
-      (void)::unlink(name.c_str());
+      std::error_code ec;
+      std::filesystem::remove_all(name, ec);  // a new file, or a new directory and all in it
     } else if (auto fd = open_file(name, O_WRONLY | O_CREAT | O_TRUNC); fd.is_ok()) {
       (void)store::write_at(fd->get(), o.content, 0, name);
     }

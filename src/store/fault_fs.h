@@ -7,7 +7,8 @@
 // sync made durable (the size when that sync began). It tracks names too: a file created,
 // removed or renamed through it keeps its old name (or none) through a power loss until its
 // directory is synced, as on a file system that does not order its metadata for us: a new file
-// vanishes, a removed one comes back with what was durable in it, a rename is undone. What it
+// vanishes (a new directory with all in it), a removed one comes back with what was durable in it,
+// a rename is undone. What it
 // cannot model: an overwrite in place below the synced size (erase) survives a power loss here.
 // A file renamed over another takes its tracking along.
 #pragma once
@@ -30,6 +31,7 @@ class fault_fs final : public file_system {
   status truncate(int fd, std::uint64_t size, const std::string& name) override;
   status remove(const std::string& path) override;
   status rename(const std::string& from, const std::string& to) override;
+  status make_dirs(const std::string& path) override;
 
   // From now on writes fail with errno `err`. The first failing one writes its first `keep`
   // bytes (a torn write); with `then_die`, every operation after that one fails with EIO, as if

@@ -737,8 +737,8 @@ std::size_t count_of(const std::string& dir, const std::string& name) {
 }
 
 // The test disk itself: a name changed since its directory's last sync is as it was after a power
-// loss (a new file vanishes, a removed one comes back with its durable bytes, a rename is undone),
-// and a directory sync makes the changes before it durable.
+// loss (a new file or directory vanishes, a removed file comes back with its durable bytes, a
+// rename is undone), and a directory sync makes the changes before it durable.
 TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
   temp_dir dir;
   const std::string d = dir.path();
@@ -755,13 +755,20 @@ TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
   write_synced(d + "/synced", "s");
   ASSERT_TRUE(fs.remove(d + "/gone").is_ok());
   ASSERT_TRUE(fs.sync(dfd.get(), true, d).is_ok());
+  // make_dirs syncs the parent of each directory it creates: a failed sync leaves them new.
+  ASSERT_TRUE(fs.make_dirs(d + "/made/deep").is_ok());
   // Not followed by a directory sync:
+  fs.fail_syncs(EIO);
+  EXPECT_FALSE(fs.make_dirs(d + "/unsynced/deep").is_ok());
+  fs.heal();
   write_synced(d + "/new", "n");
   ASSERT_TRUE(fs.remove(d + "/old").is_ok());
   write_synced(d + "/renamed.tmp", "after");
   ASSERT_TRUE(fs.rename(d + "/renamed.tmp", d + "/renamed").is_ok());
   EXPECT_EQ(read_file(d + "/renamed").value(), "after");
   fs.power_loss();
+  EXPECT_TRUE(std::filesystem::is_directory(d + "/made/deep"));
+  EXPECT_EQ(count_of(d, "unsynced"), 0u);
   EXPECT_EQ(read_file(d + "/synced").value(), "s");
   EXPECT_EQ(count_of(d, "gone"), 0u);
   EXPECT_EQ(count_of(d, "new"), 0u);

@@ -103,17 +103,40 @@ status sync_dir(const std::string& dir) {
   return sync_fd(fd.get(), true, dir);
 }
 
-status make_dirs(const std::string& path) {
+namespace {
+
+// Creates `path` and its missing parents; `created` gets each directory this call made.
+status create_dirs(const std::string& path, std::vector<std::string>* created) {
   if (path.empty()) return invalid_argument("empty directory name");
   std::size_t pos = 0;
   while (pos != std::string::npos) {
     pos = path.find('/', pos + 1);
     const std::string part = path.substr(0, pos);
-    if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) return errno_status(describe("mkdir", part), errno);
+    if (part.empty() || part == ".") continue;
+    if (::mkdir(part.c_str(), 0755) == 0) {
+      if (created != nullptr) created->push_back(part);
+    } else if (errno != EEXIST) {
+      return errno_status(describe("mkdir", part), errno);
+    }
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return errno_status(describe("stat", path), errno);
   if (!S_ISDIR(st.st_mode)) return io_error(path + " is not a directory");
+  return status::ok();
+}
+
+}  // namespace
+
+status make_dirs(const std::string& path) { return create_dirs(path, nullptr); }
+
+status file_system::make_dirs(const std::string& path) {
+  std::vector<std::string> created;
+  FERRY_RETURN_IF_ERROR(create_dirs(path, &created));
+  for (const std::string& d : created) {
+    const std::string parent = parent_dir(d);
+    FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
+    FERRY_RETURN_IF_ERROR(sync(fd.get(), true, parent));
+  }
   return status::ok();
 }
 

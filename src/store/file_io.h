@@ -52,7 +52,7 @@ status truncate_file(int fd, std::uint64_t size, std::string_view what);
 // fdatasync(2), or fsync(2) for a directory (`dir` true).
 status sync_fd(int fd, bool dir, std::string_view what);
 status sync_dir(const std::string& dir);
-// Creates `path` and its missing parents.
+// Creates `path` and its missing parents (file_system::make_dirs also makes their names durable).
 status make_dirs(const std::string& path);
 // The names in directory `dir`, without "." and "..".
 result<std::vector<std::string>> list_dir(const std::string& dir);
@@ -79,6 +79,10 @@ class file_system {
   virtual status truncate(int fd, std::uint64_t size, const std::string& name) { return truncate_file(fd, size, name); }
   virtual status remove(const std::string& path) { return remove_file(path); }
   virtual status rename(const std::string& from, const std::string& to);
+  // Creates `path` and its missing parents, and syncs the parent of each directory it created
+  // (through sync()), so that a power loss does not take the new names, and what is in them,
+  // away.
+  virtual status make_dirs(const std::string& path);
 };
 file_system& posix_fs();
 

@@ -68,7 +68,7 @@ file_store::~file_store() {
 }
 
 result<std::unique_ptr<file_store>> file_store::open(const std::string& dir, const store_options& o) {
-  FERRY_RETURN_IF_ERROR(make_dirs(dir));
+  FERRY_RETURN_IF_ERROR((o.fs ? *o.fs : posix_fs()).make_dirs(dir));
   std::unique_ptr<file_store> s(new file_store(dir, o));
   FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
   s->dir_file_ = std::make_shared<sync_file>(std::move(dfd), dir, true);

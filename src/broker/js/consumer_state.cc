@@ -186,14 +186,13 @@ void consumer::load_state_fields(const nlohmann::json& j) {
 
 void consumer::save(const std::string& dir) {
   flush_log();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  store::file_system& fs = s_.js().fs();
+  if (status d = fs.make_dirs(dir); !d.is_ok()) spdlog::warn("consumer {} > {}: {}", stream_name_, name_, d.message());
   ojson meta;
   meta["config"] = to_json(cfg_);
   meta["created"] = created_ns_;
   std::string rec;
   store::record::append_blob(rec, store::record::type::consumer_state, save_state());
-  store::file_system& fs = s_.js().fs();
   status s = store::write_file_atomic(fs, dir + "/meta.json", meta.dump(2));
   if (s.is_ok()) s = store::write_file_atomic(fs, dir + "/state.rec", rec);
   if (!s.is_ok()) {
@@ -248,8 +247,9 @@ void consumer::replay_ack(std::uint64_t seq, std::uint64_t dseq) {
 }
 
 void consumer::open_log(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (status d = s_.js().fs().make_dirs(dir); !d.is_ok()) {
+    spdlog::warn("consumer {} > {}: {}", stream_name_, name_, d.message());
+  }
   log_path_ = dir + "/acks.log";
   auto text = store::read_file(log_path_);
   std::uint64_t keep = 0;  // bytes of the log to keep: up to the end of the last whole record

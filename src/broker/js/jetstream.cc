@@ -76,9 +76,9 @@ subscription_ptr jetstream::subscribe(const std::string& subject, internal_handl
 void jetstream::unsubscribe(const subscription_ptr& s) { host_.unsubscribe(s); }
 
 status jetstream::start() {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_ + "/streams", ec);
-  if (ec) return io_error("creating the JetStream store directory " + dir_ + ": " + ec.message());
+  if (status s = fs().make_dirs(dir_ + "/streams"); !s.is_ok()) {
+    return io_error("creating the JetStream store directory " + dir_ + ": " + s.message());
+  }
   FERRY_RETURN_IF_ERROR(recover());
   // Like nats-server without a JetStream domain, $JS.<domain>.API is not served.
   api_subs_.push_back(
@@ -267,8 +267,7 @@ api_result<std::shared_ptr<stream>> jetstream::create_stream(stream_config cfg) 
   const auto opts = store_options_for(cfg, sync_, sync_interval_ns_, fs_);
   if (cfg.storage == storage_type::file) {
     sdir = dir_ + "/streams/" + cfg.name;
-    std::error_code ec;
-    std::filesystem::create_directories(sdir, ec);
+    // (open_file_store creates sdir with msgs/, and makes both names durable.)
     auto fs = store::open_file_store(sdir + "/msgs", opts);
     if (!fs.is_ok()) return errors::stream_invalid_config("creating the store: " + fs.status().message());
     st = std::move(*fs);
