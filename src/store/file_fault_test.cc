@@ -848,5 +848,52 @@ TEST(FileFault, APurgeThatReplacesTheActiveSegmentMakesItsNamesDurable) {
   EXPECT_EQ(again->state().last_seq.value, last);
 }
 
+// Deletes that hollow out a sealed segment in the middle of the stream rewrite it too, keeping
+// the tombstones it holds for older segments: message 3 of the first segment was deleted while the
+// second was active, so its tombstone lives in the second; without it in the rewrite, 3 would come
+// back. Checked after a clean reopen and after a power loss right after the deletes (sync always:
+// the rewrite and its name are synced before the delete returns).
+TEST(Compaction, DeletesInASealedSegmentRewriteItAndKeepItsTombstonesForOlderOnes) {
+  for (const bool power_loss : {false, true}) {
+    SCOPED_TRACE(power_loss ? "power loss" : "reopened");
+    faulty f(compactable::options(sync_policy::always));
+    for (std::uint64_t i = 1; i <= 8; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+    ASSERT_EQ(f.s->segment_files().size(), 2u) << "7 messages a segment";
+    ASSERT_TRUE(f.s->remove(stream_seq{3}, false).is_ok());  // its tombstone goes to the second
+    for (std::uint64_t i = 9; i <= 20; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+    ASSERT_TRUE(f.s->write().is_ok());
+    ASSERT_TRUE(flushed(*f.s).is_ok());
+    const std::vector<std::string> files = f.s->segment_files();
+    ASSERT_EQ(files.size(), 3u);
+    const std::string second = f.dir.sub("s") + "/" + files[1];
+    const std::uint64_t before = std::filesystem::file_size(second);
+    for (std::uint64_t seq = 8; seq <= 12; ++seq) ASSERT_TRUE(f.s->remove(stream_seq{seq}, false).is_ok());
+    EXPECT_EQ(f.s->segment_files(), files);
+    EXPECT_LT(std::filesystem::file_size(second), before / 2) << "not rewritten";
+    std::vector<std::string> want;
+    for (std::uint64_t i = 1; i <= 20; ++i) {
+      if (i != 3 && (i < 8 || i > 12)) want.push_back(compactable::payload(i));
+    }
+    EXPECT_EQ(datas(*f.s), want);
+    if (power_loss) f.fs->power_loss();
+    auto again = f.reopen_posix();
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(datas(*again), want);
+    EXPECT_EQ(again->state().last_seq.value, 20u);
+    EXPECT_TRUE(again->state().lost.empty());
+  }
+}
+
+// Removals at the front (limits, expiry) do not rewrite the segment they leave: they free it whole
+// soon enough.
+TEST(Compaction, RemovalsAtTheFrontLeaveTheSegmentToGoWhole) {
+  compactable c(sync_policy::interval);
+  const std::string first = c.dir.sub("s") + "/" + c.s->segment_files()[0];
+  const std::uint64_t before = std::filesystem::file_size(first);
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) ASSERT_TRUE(c.s->remove(stream_seq{seq}, false).is_ok());
+  EXPECT_EQ(c.s->state().first_seq.value, 7u);
+  EXPECT_EQ(std::filesystem::file_size(first), before);
+}
+
 }  // namespace
 }  // namespace ferry::store::testing

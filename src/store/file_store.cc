@@ -314,6 +314,17 @@ status file_store::after_change(change c) {
       keep_first(std::move(s));
     }
   }
+  // The segments that lost messages: to a purge, or to deletes that left holes (removals at the
+  // front, as limits and expiry make them, free whole segments soon enough; appends never wait
+  // for a rewrite).
+  std::vector<std::uint32_t> touched;
+  if (c != change::append) {
+    for (const removal& r : removed_) {
+      if (c == change::purge || r.seq >= floor) touched.push_back(locate(r.payload, r.size).segment_no);
+    }
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  }
   removed_.clear();
   const bool empty = floor_seq() == last_seq() + 1;
   if (c == change::purge && empty && (segments_.size() > 1 || active().messages > 0)) {
@@ -325,8 +336,8 @@ status file_store::after_change(change c) {
     keep_first(std::move(s));
   }
   keep_first(drop_empty_segments());
+  if (result.is_ok() && !touched.empty()) keep_first(compact_touched(touched, c == change::purge));
   if (c == change::purge) {
-    keep_first(compact_front());
     // A purge that was answered must not come undone: its floor and tombstones reach the file
     // now (a killed process loses nothing written), and under sync always the disk.
     if (result.is_ok()) keep_first(write_buffer());
@@ -341,22 +352,43 @@ status file_store::after_change(change c) {
   return result;
 }
 
-status file_store::compact_front() {
-  segment& f = *segments_.front();
+status file_store::compact_touched(const std::vector<std::uint32_t>& touched, bool always_check) {
   // A rollup inside a publish leaves the space to later purges: no rewrite and its fsyncs on the
   // worker for every rollup.
   if (purge_flush_follows()) return status::ok();
+  for (const std::uint32_t no : touched) {
+    segment* seg = find_segment(no);
+    if (seg == nullptr || (seg == &active() && segments_.size() > 1)) continue;  // deleted, or still growing
+    // Deletes one by one: look again only once another quarter of what was live at the last look
+    // has gone, so that a segment that stays mostly live is not scanned for each delete.
+    if (!always_check && seg->live >= seg->look_below) continue;
+    FERRY_RETURN_IF_ERROR(compact(*seg));
+  }
+  return status::ok();
+}
+
+status file_store::compact(segment& f) {
+  f.look_below = f.live - f.live / 4;
   const bool only = segments_.size() == 1;  // then f is the active one, and may have a buffer
-  const std::uint64_t end = only ? last_seq() + 1 : segments_[1]->base;  // f holds sequences below it
+  const auto it = std::find_if(segments_.begin(), segments_.end(),
+                               [&f](const std::unique_ptr<segment>& s) { return s.get() == &f; });
+  FERRY_CHECK(it != segments_.end());
+  const std::uint64_t end = only ? last_seq() + 1 : (*std::next(it))->base;  // f holds sequences below it
   std::vector<std::uint64_t> seqs;
   std::uint64_t live_bytes = 0;
-  for (std::uint64_t s = floor_seq(); s < end && s <= last_seq(); ++s) {
+  for (std::uint64_t s = std::max(floor_seq(), f.base); s < end && s <= last_seq(); ++s) {
     if (const entry* e = live_entry(s); e != nullptr && locate(*e).segment_no == f.no) {
       seqs.push_back(s);
       live_bytes += locate(*e).length;
     }
   }
-  const std::uint64_t kept = record::segment_header_size + 2 * record::seq_record_size + live_bytes;
+  // Tombstones in f for messages of older segments still there: kept, or those would come back.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> tombstones;
+  for (const auto& t : f.tombstones) {
+    if (find_segment(t.second) != nullptr) tombstones.push_back(t);
+  }
+  const std::uint64_t kept = record::segment_header_size + 2 * record::seq_record_size + live_bytes +
+                             tombstones.size() * record::seq_record_size;
   const std::uint64_t size = f.written + (only ? wbuf_.size() : 0);
   if (seqs.empty() || kept * 2 > size) return status::ok();  // emptied (deleted), or mostly live
   if (only) {
@@ -367,13 +399,15 @@ status file_store::compact_front() {
     if (opts_.sync == sync_policy::always) FERRY_RETURN_IF_ERROR(syncer_->sync_one(*f.file));
   }
 
-  // The new file: the header, the purge floor if this file holds the one on disk, the live
-  // records as they are (each carries its sequence and checksum). Nothing else in f is needed:
-  // its tombstones refer to its own removed messages (not copied either) or to older segments,
-  // of which there are none.
+  // The new file: the header, the purge floor if this file holds the one on disk, the tombstones
+  // for messages of older segments, the live records as they are (each carries its sequence and
+  // checksum). Nothing else in f is needed: its other tombstones refer to its own removed messages
+  // (not copied either) or to segments gone; a record of the last sequence matters only in the
+  // active segment (below); a sealed one has younger segments named after later sequences.
   std::string out;
   record::append_segment_header(out, f.base);
   if (floor_no_ == f.no) record::append_purge_floor(out, floor_written_);
+  for (const auto& t : tombstones) record::append_tombstone(out, t.first);
   std::vector<std::uint64_t> payloads;
   payloads.reserve(seqs.size());
   std::string rec;
@@ -412,13 +446,14 @@ status file_store::compact_front() {
     spdlog::warn("file store {}: {} not compacted: {}", dir_, path, s.to_string());
     return status::ok();
   }
-  spdlog::info("file store {}: compacted {} after a purge: {} -> {} bytes ({} messages kept)", dir_, path, f.written,
+  spdlog::info("file store {}: compacted {} after removals: {} -> {} bytes ({} messages kept)", dir_, path, f.written,
                out.size(), seqs.size());
   f.file = std::make_shared<sync_file>(std::move(*fd), path, false, true);
   f.file_id = new_file_id();  // the threads' read-ahead blocks of the old file no longer match
   f.written = out.size();
   f.messages = seqs.size() + (last_removed ? 1 : 0);  // as recovery counts them
-  f.tombstones.clear();
+  f.tombstones = std::move(tombstones);
+  f.look_below = ~std::uint64_t{0};
   for (std::size_t i = 0; i < seqs.size(); ++i) move_body(seqs[i], payloads[i]);
   // The new name must be durable for the space to stay given back; either file is complete, so a
   // failure here costs nothing but that.
