@@ -111,6 +111,12 @@ status fault_fs::sync(int fd, bool dir, const std::string& name) {
   if (dead_) return errno_status("sync " + name, EIO);
   if (dir) {
     std::erase_if(unsynced_names_, [&](const auto& e) { return e.second.gen <= gen && parent_dir(e.first) == name; });
+    std::erase_if(removed_trees_, [&](const removed_tree& t) {
+      if (t.gen > gen || parent_dir(t.path) != name) return false;
+      std::error_code ec;
+      std::filesystem::remove_all(t.aside, ec);
+      return true;
+    });
   } else {
     auto it = files_.find(name);
     if (it != files_.end()) {
@@ -170,6 +176,33 @@ status fault_fs::make_dirs(const std::string& path) {
   return file_system::make_dirs(path);  // syncs each new directory's parent through sync()
 }
 
+fault_fs::~fault_fs() {
+  for (const removed_tree& t : removed_trees_) {  // removed for good: the process outlived them
+    std::error_code ec;
+    std::filesystem::remove_all(t.aside, ec);
+  }
+}
+
+status fault_fs::remove_tree(const std::string& path) {
+  {
+    std::lock_guard lk(mu_);
+    if (dead_) return errno_status("remove " + path, EIO);
+    removed_tree t{path, "", ++name_gen_};
+    t.aside = (std::filesystem::temp_directory_path() /
+               ("fault_fs_removed_" + std::to_string(::getpid()) + "_" + std::to_string(t.gen)))
+                  .string();
+    if (::rename(path.c_str(), t.aside.c_str()) != 0) {
+      if (errno == ENOENT) return status::ok();
+      return errno_status("rename " + path, errno);
+    }
+    std::erase_if(files_, [&](const auto& f) { return f.first.starts_with(path + "/"); });
+    removed_trees_.push_back(std::move(t));
+  }
+  const std::string parent = parent_dir(path);
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
+  return sync(fd.get(), true, parent);
+}
+
 void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {
   std::lock_guard lk(mu_);
   write_err_ = err;
@@ -225,6 +258,10 @@ void fault_fs::power_loss() {
     }
   }
   unsynced_names_.clear();
+  // Newest first: a tree removed inside one removed later goes back into it.
+  for (auto t = removed_trees_.rbegin(); t != removed_trees_.rend(); ++t)
+    (void)::rename(t->aside.c_str(), t->path.c_str());
+  removed_trees_.clear();
 }
 
 std::uint64_t fault_fs::used() const {

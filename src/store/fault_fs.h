@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "store/file_io.h"
 
@@ -25,6 +26,11 @@ namespace ferry::store::testing {
 
 class fault_fs final : public file_system {
  public:
+  fault_fs() = default;
+  fault_fs(const fault_fs&) = delete;
+  fault_fs& operator=(const fault_fs&) = delete;
+  ~fault_fs() override;
+
   result<unique_fd> create(const std::string& path, int flags) override;
   status write_at(int fd, std::string_view data, std::uint64_t offset, const std::string& name) override;
   status sync(int fd, bool dir, const std::string& name) override;
@@ -32,6 +38,9 @@ class fault_fs final : public file_system {
   status remove(const std::string& path) override;
   status rename(const std::string& from, const std::string& to) override;
   status make_dirs(const std::string& path) override;
+  // Moves the tree aside (to the system's temporary directory) until its parent is synced: a
+  // power loss before that brings it back.
+  status remove_tree(const std::string& path) override;
 
   // From now on writes fail with errno `err`. The first failing one writes its first `keep`
   // bytes (a torn write); with `then_die`, every operation after that one fails with EIO, as if
@@ -80,6 +89,11 @@ class fault_fs final : public file_system {
   mutable std::mutex mu_;
   std::map<std::string, file> files_;
   std::map<std::string, old_name> unsynced_names_;
+  struct removed_tree {
+    std::string path, aside;
+    std::uint64_t gen = 0;
+  };
+  std::vector<removed_tree> removed_trees_;
   std::uint64_t name_gen_ = 0;
   int write_err_ = 0;
   std::size_t keep_ = 0;

@@ -738,7 +738,8 @@ std::size_t count_of(const std::string& dir, const std::string& name) {
 
 // The test disk itself: a name changed since its directory's last sync is as it was after a power
 // loss (a new file or directory vanishes, a removed file comes back with its durable bytes, a
-// rename is undone), and a directory sync makes the changes before it durable.
+// removed tree comes back, a rename is undone), and a directory sync makes the changes before it
+// durable.
 TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
   temp_dir dir;
   const std::string d = dir.path();
@@ -757,10 +758,14 @@ TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
   ASSERT_TRUE(fs.sync(dfd.get(), true, d).is_ok());
   // make_dirs syncs the parent of each directory it creates: a failed sync leaves them new.
   ASSERT_TRUE(fs.make_dirs(d + "/made/deep").is_ok());
+  ASSERT_TRUE(fs.make_dirs(d + "/tree/sub").is_ok());
+  std::ofstream(d + "/tree/sub/f", std::ios::binary) << "in the tree";
   // Not followed by a directory sync:
   fs.fail_syncs(EIO);
   EXPECT_FALSE(fs.make_dirs(d + "/unsynced/deep").is_ok());
+  EXPECT_FALSE(fs.remove_tree(d + "/tree").is_ok());  // removed, its parent's sync failed
   fs.heal();
+  EXPECT_EQ(count_of(d, "tree"), 0u);
   write_synced(d + "/new", "n");
   ASSERT_TRUE(fs.remove(d + "/old").is_ok());
   write_synced(d + "/renamed.tmp", "after");
@@ -769,6 +774,7 @@ TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
   fs.power_loss();
   EXPECT_TRUE(std::filesystem::is_directory(d + "/made/deep"));
   EXPECT_EQ(count_of(d, "unsynced"), 0u);
+  EXPECT_EQ(read_file(d + "/tree/sub/f").value(), "in the tree");
   EXPECT_EQ(read_file(d + "/synced").value(), "s");
   EXPECT_EQ(count_of(d, "gone"), 0u);
   EXPECT_EQ(count_of(d, "new"), 0u);

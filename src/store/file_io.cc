@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <memory>
 
 #include "store/store.h"
@@ -128,6 +129,15 @@ status create_dirs(const std::string& path, std::vector<std::string>* created) {
 }  // namespace
 
 status make_dirs(const std::string& path) { return create_dirs(path, nullptr); }
+
+status file_system::remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return io_error("removing " + path + ": " + ec.message());
+  const std::string parent = parent_dir(path);
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
+  return sync(fd.get(), true, parent);
+}
 
 status file_system::make_dirs(const std::string& path) {
   std::vector<std::string> created;

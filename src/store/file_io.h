@@ -83,6 +83,9 @@ class file_system {
   // (through sync()), so that a power loss does not take the new names, and what is in them,
   // away.
   virtual status make_dirs(const std::string& path);
+  // Removes `path` and everything in it, and syncs its parent, so that a power loss does not bring
+  // the removed tree back (a deleted stream or consumer).
+  virtual status remove_tree(const std::string& path);
 };
 file_system& posix_fs();
 

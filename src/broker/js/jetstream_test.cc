@@ -693,6 +693,27 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
   }
 }
 
+// A deleted stream or consumer stays deleted through a power loss: the removal of its directory is
+// synced before the delete is answered (fault_fs brings back a tree whose parent was not synced).
+TEST_F(JetStreamUnit, ADeletedStreamOrConsumerStaysDeletedThroughAPowerLoss) {
+  auto faults = start_on_faulty_disk();  // stream S with consumer C
+  ASSERT_EQ(publish_synced("s.x", "m")["seq"], 1);
+  create_consumer("S", pull_consumer("D"));
+  create_stream({{"name", "T"}, {"subjects", {"t.>"}}, {"storage", "file"}});
+  ASSERT_EQ(publish_synced("t.x", "m")["seq"], 1);
+  ASSERT_TRUE(api_text("CONSUMER.DELETE.S.C", "")["success"].get<bool>());
+  ASSERT_TRUE(api_text("STREAM.DELETE.T", "")["success"].get<bool>());
+  faults->power_loss();
+  js_.reset();
+  fs_ = nullptr;
+  sync_ = store::sync_policy::interval;
+  start();
+  EXPECT_EQ(api("STREAM.INFO.T")["error"]["err_code"], 10059);
+  EXPECT_EQ(consumer_info("S", "C")["error"]["err_code"], 10014);
+  EXPECT_EQ(consumer_info("S", "D")["name"], "D");
+  EXPECT_EQ(api("STREAM.INFO.S")["state"]["messages"], 1);
+}
+
 // An ack is confirmed only once the ack log is on disk: while syncs fail, no confirmation goes
 // out (and no publish is acknowledged); once they work again, the held confirmations follow.
 TEST_F(JetStreamUnit, AckConfirmationsWaitForTheAckLogToReachTheDisk) {

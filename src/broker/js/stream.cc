@@ -500,8 +500,7 @@ void stream::close(bool destroy) {
     }
   }
   if (destroy && !dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    if (status s = js_.fs().remove_tree(dir_); !s.is_ok()) spdlog::error("stream {}: {}", name_, s.message());
   }
 }
 
@@ -621,8 +620,9 @@ api_error stream::delete_consumer(const std::string& name) {
     c->shutdown(js_.server().current_worker());
     c->close_log();
     if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_ + "/consumers/" + name, ec);
+      if (status s = js_.fs().remove_tree(dir_ + "/consumers/" + name); !s.is_ok()) {
+        spdlog::error("stream {}: deleting consumer {}: {}", name_, name, s.message());
+      }
     }
     // Interest retention: messages only this consumer held can go now.
     if (cfg_.retention != retention_policy::limits) {
