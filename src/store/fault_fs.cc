@@ -193,10 +193,13 @@ status fault_fs::remove_tree(const std::string& path) {
                   .string();
     if (::rename(path.c_str(), t.aside.c_str()) != 0) {
       if (errno == ENOENT) return status::ok();
-      return errno_status("rename " + path, errno);
+      if (errno != EXDEV) return errno_status("rename " + path, errno);
+      t.aside.clear();  // another file system: removed at once, not modelled
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
     }
     std::erase_if(files_, [&](const auto& f) { return f.first.starts_with(path + "/"); });
-    removed_trees_.push_back(std::move(t));
+    if (!t.aside.empty()) removed_trees_.push_back(std::move(t));
   }
   const std::string parent = parent_dir(path);
   FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));

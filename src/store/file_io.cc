@@ -132,8 +132,9 @@ status make_dirs(const std::string& path) { return create_dirs(path, nullptr); }
 
 status file_system::remove_tree(const std::string& path) {
   std::error_code ec;
-  std::filesystem::remove_all(path, ec);
+  const auto removed = std::filesystem::remove_all(path, ec);
   if (ec) return io_error("removing " + path + ": " + ec.message());
+  if (removed == 0) return status::ok();  // nothing was there (an ephemeral consumer's)
   const std::string parent = parent_dir(path);
   FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
   return sync(fd.get(), true, parent);

@@ -52,5 +52,21 @@ TEST(FileIo, MakeDirsCreatesParentsAndRefusesFiles) {
   EXPECT_FALSE(make_dirs(d.sub("file")).is_ok());
 }
 
+// The file_system versions: make_dirs creates parents too (and syncs their parents); remove_tree
+// removes a tree, and a missing one (an ephemeral consumer never had a directory) is no error,
+// even where its parent is missing too.
+TEST(FileIo, FileSystemMakeDirsAndRemoveTree) {
+  testing::temp_dir d;
+  file_system& fs = posix_fs();
+  ASSERT_TRUE(fs.make_dirs(d.sub("s/consumers/c")).is_ok());
+  std::ofstream(d.sub("s/consumers/c/acks.log")) << "x";
+  ASSERT_TRUE(fs.remove_tree(d.sub("s/consumers/c")).is_ok());
+  struct stat st {};
+  EXPECT_NE(::stat(d.sub("s/consumers/c").c_str(), &st), 0);
+  EXPECT_EQ(::stat(d.sub("s/consumers").c_str(), &st), 0);
+  EXPECT_TRUE(fs.remove_tree(d.sub("s/consumers/c")).is_ok());
+  EXPECT_TRUE(fs.remove_tree(d.sub("t/consumers/e")).is_ok());
+}
+
 }  // namespace
 }  // namespace ferry::store
