@@ -40,8 +40,15 @@ void fault_fs::name_changes(const std::string& path) {
 result<unique_fd> fault_fs::create(const std::string& path, int flags) {
   std::lock_guard lk(mu_);
   if (dead_) return errno_status("open " + path, EIO);
-  name_changes(path);
-  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(path, flags | O_CREAT));
+  // Only a file that was not there makes a new name (reopening one changes no name).
+  const bool is_new = ::access(path.c_str(), F_OK) != 0;
+  if (is_new) name_changes(path);
+  auto opened = open_file(path, flags | O_CREAT);
+  if (!opened.is_ok()) {
+    if (is_new && unsynced_names_[path].existed == false) unsynced_names_.erase(path);
+    return opened.status();
+  }
+  unique_fd fd = std::move(*opened);
   if ((flags & O_TRUNC) != 0) files_.erase(path);
   (void)track(fd.get(), path);  // a file new to this fs: what it holds counts as durable
   return fd;

@@ -854,26 +854,29 @@ TEST(FileFault, APurgeThatReplacesTheActiveSegmentMakesItsNamesDurable) {
   EXPECT_EQ(again->state().last_seq.value, last);
 }
 
-// Deletes that hollow out a sealed segment in the middle of the stream rewrite it too, keeping
-// the tombstones it holds for older segments: message 3 of the first segment was deleted while the
-// second was active, so its tombstone lives in the second; without it in the rewrite, 3 would come
-// back. Checked after a clean reopen and after a power loss right after the deletes (sync always:
-// the rewrite and its name are synced before the delete returns).
-TEST(Compaction, DeletesInASealedSegmentRewriteItAndKeepItsTombstonesForOlderOnes) {
+// A filtered purge that hollows out a sealed segment in the middle of the stream rewrites it too,
+// keeping the tombstones it holds for older segments: message 3 of the first segment was deleted
+// while the second was active, so its tombstone lives in the second; without it in the rewrite, 3
+// would come back. Checked after a clean reopen and after a power loss right after the purge (sync
+// always: the rewrite and its name are synced before the purge returns).
+TEST(Compaction, APurgeThatHollowsASealedSegmentRewritesItAndKeepsItsTombstonesForOlderOnes) {
   for (const bool power_loss : {false, true}) {
     SCOPED_TRACE(power_loss ? "power loss" : "reopened");
     faulty f(compactable::options(sync_policy::always));
-    for (std::uint64_t i = 1; i <= 8; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+    auto subject = [](std::uint64_t i) { return i >= 8 && i <= 12 ? "b" : "a"; };
+    for (std::uint64_t i = 1; i <= 8; ++i) ASSERT_EQ(f.put(compactable::payload(i), subject(i)), i);
     ASSERT_EQ(f.s->segment_files().size(), 2u) << "7 messages a segment";
     ASSERT_TRUE(f.s->remove(stream_seq{3}, false).is_ok());  // its tombstone goes to the second
-    for (std::uint64_t i = 9; i <= 20; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+    for (std::uint64_t i = 9; i <= 20; ++i) ASSERT_EQ(f.put(compactable::payload(i), subject(i)), i);
     ASSERT_TRUE(f.s->write().is_ok());
     ASSERT_TRUE(flushed(*f.s).is_ok());
     const std::vector<std::string> files = f.s->segment_files();
     ASSERT_EQ(files.size(), 3u);
     const std::string second = f.dir.sub("s") + "/" + files[1];
     const std::uint64_t before = std::filesystem::file_size(second);
-    for (std::uint64_t seq = 8; seq <= 12; ++seq) ASSERT_TRUE(f.s->remove(stream_seq{seq}, false).is_ok());
+    purge_request only_b;
+    only_b.filter = "b";
+    ASSERT_EQ(f.s->purge(only_b).value(), 5u);
     EXPECT_EQ(f.s->segment_files(), files);
     EXPECT_LT(std::filesystem::file_size(second), before / 2) << "not rewritten";
     std::vector<std::string> want;
@@ -890,15 +893,58 @@ TEST(Compaction, DeletesInASealedSegmentRewriteItAndKeepItsTombstonesForOlderOne
   }
 }
 
-// Removals at the front (limits, expiry) do not rewrite the segment they leave: they free it whole
-// soon enough.
-TEST(Compaction, RemovalsAtTheFrontLeaveTheSegmentToGoWhole) {
+// Removals other than a purge never rewrite a segment: a work queue's acks, interest retention and
+// per-subject limits remove on the worker, inside an ack or a publish.
+TEST(Compaction, RemovalsOtherThanAPurgeNeverRewrite) {
   compactable c(sync_policy::interval);
-  const std::string first = c.dir.sub("s") + "/" + c.s->segment_files()[0];
-  const std::uint64_t before = std::filesystem::file_size(first);
-  for (std::uint64_t seq = 1; seq <= 6; ++seq) ASSERT_TRUE(c.s->remove(stream_seq{seq}, false).is_ok());
-  EXPECT_EQ(c.s->state().first_seq.value, 7u);
-  EXPECT_EQ(std::filesystem::file_size(first), before);
+  const std::string second = c.dir.sub("s") + "/" + c.s->segment_files()[1];
+  const std::uint64_t before = std::filesystem::file_size(second);
+  for (std::uint64_t seq = 8; seq <= 13; ++seq) ASSERT_TRUE(c.s->remove(stream_seq{seq}, false).is_ok());
+  EXPECT_EQ(std::filesystem::file_size(second), before);
+}
+
+// A segment deleted while tombstones in it still matter (for messages of older segments) carries
+// them to the active segment, which is synced before the file goes, whatever the sync policy: the
+// removal can reach the disk first (here the directory is synced as a file system's journal may do
+// on its own), and message 3, deleted long before and durable as deleted, would come back.
+TEST(FileFault, TombstonesCarriedFromADeletedSegmentAreSyncedBeforeItGoes) {
+  faulty f(compactable::options(sync_policy::interval));
+  for (std::uint64_t i = 1; i <= 8; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+  ASSERT_TRUE(f.s->remove(stream_seq{3}, false).is_ok());  // its tombstone goes to the second
+  for (std::uint64_t i = 9; i <= 15; ++i) ASSERT_EQ(f.put(compactable::payload(i)), i);
+  ASSERT_EQ(f.s->segment_files().size(), 3u);
+  ASSERT_TRUE(f.s->close().is_ok());  // everything durable
+  f.open();
+  for (std::uint64_t seq = 8; seq <= 14; ++seq) ASSERT_TRUE(f.s->remove(stream_seq{seq}, false).is_ok());
+  ASSERT_EQ(f.s->segment_files().size(), 2u) << "the second segment emptied and went";
+  unique_fd dfd = open_file(f.dir.sub("s"), O_RDONLY | O_DIRECTORY).value();
+  ASSERT_TRUE(f.fs->sync(dfd.get(), true, f.dir.sub("s")).is_ok());
+  f.fs->power_loss();
+  auto again = f.reopen_posix();
+  ASSERT_NE(again, nullptr);
+  EXPECT_FALSE(again->load(stream_seq{3}).is_ok()) << "a deleted message came back";
+  EXPECT_EQ(again->load(stream_seq{4})->data, compactable::payload(4));
+}
+
+// A filtered purge that empties the active segment leaves a fresh, empty one named after the next
+// sequence; a later purge of everything reuses it (a second file of that name cannot be made).
+TEST(FileFault, APurgeOfEverythingAfterOneThatEmptiedTheActiveSegment) {
+  faulty f(compactable::options(sync_policy::always));
+  for (std::uint64_t i = 1; i <= 14; ++i) ASSERT_EQ(f.put(compactable::payload(i), i <= 7 ? "a" : "b"), i);
+  ASSERT_TRUE(flushed(*f.s).is_ok());
+  purge_request only_b;
+  only_b.filter = "b";
+  ASSERT_EQ(f.s->purge(only_b).value(), 7u);
+  const auto everything = f.s->purge({});
+  ASSERT_TRUE(everything.is_ok()) << everything.status().to_string();
+  EXPECT_EQ(*everything, 7u);
+  EXPECT_EQ(f.s->segment_files().size(), 1u);
+  EXPECT_EQ(f.put("next"), 15u);
+  ASSERT_TRUE(flushed(*f.s).is_ok());
+  auto again = f.reopen_posix();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(datas(*again), std::vector<std::string>{"next"});
+  EXPECT_EQ(again->state().last_seq.value, 15u);
 }
 
 }  // namespace

@@ -275,7 +275,9 @@ status file_store::erase_written(const removal& r) {
   std::string rec(loc.length, '\0');
   record::write_erased(rec.data(), rec.size(), r.seq);
   FERRY_RETURN_IF_ERROR(fs_.write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
-  syncer_->dirty(seg->file);
+  // Not for a segment whose sync failed: no sync of it can succeed again, and the tombstone in the
+  // active segment records the removal anyway.
+  if (!seg->file->failed.load(std::memory_order_relaxed)) syncer_->dirty(seg->file);
   return status::ok();
 }
 
@@ -314,14 +316,12 @@ status file_store::after_change(change c) {
       keep_first(std::move(s));
     }
   }
-  // The segments that lost messages: to a purge, or to deletes that left holes (removals at the
-  // front, as limits and expiry make them, free whole segments soon enough; appends never wait
-  // for a rewrite).
+  // The segments a purge took messages from. Other removals never rewrite: acks of a work queue,
+  // interest retention and per-subject limits remove inside a publish or an ack on the worker,
+  // and limits and expiry free whole segments soon enough.
   std::vector<std::uint32_t> touched;
-  if (c != change::append) {
-    for (const removal& r : removed_) {
-      if (c == change::purge || r.seq >= floor) touched.push_back(locate(r.payload, r.size).segment_no);
-    }
+  if (c == change::purge) {
+    for (const removal& r : removed_) touched.push_back(locate(r.payload, r.size).segment_no);
     std::sort(touched.begin(), touched.end());
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   }
@@ -336,7 +336,7 @@ status file_store::after_change(change c) {
     keep_first(std::move(s));
   }
   keep_first(drop_empty_segments());
-  if (result.is_ok() && !touched.empty()) keep_first(compact_touched(touched, c == change::purge));
+  if (result.is_ok() && !touched.empty()) keep_first(compact_touched(touched));
   if (c == change::purge) {
     // A purge that was answered must not come undone: its floor and tombstones reach the file
     // now (a killed process loses nothing written), and under sync always the disk.
@@ -352,23 +352,19 @@ status file_store::after_change(change c) {
   return result;
 }
 
-status file_store::compact_touched(const std::vector<std::uint32_t>& touched, bool always_check) {
+status file_store::compact_touched(const std::vector<std::uint32_t>& touched) {
   // A rollup inside a publish leaves the space to later purges: no rewrite and its fsyncs on the
   // worker for every rollup.
   if (purge_flush_follows()) return status::ok();
   for (const std::uint32_t no : touched) {
     segment* seg = find_segment(no);
     if (seg == nullptr || (seg == &active() && segments_.size() > 1)) continue;  // deleted, or still growing
-    // Deletes one by one: look again only once another quarter of what was live at the last look
-    // has gone, so that a segment that stays mostly live is not scanned for each delete.
-    if (!always_check && seg->live >= seg->look_below) continue;
     FERRY_RETURN_IF_ERROR(compact(*seg));
   }
   return status::ok();
 }
 
 status file_store::compact(segment& f) {
-  f.look_below = f.live - f.live / 4;
   const bool only = segments_.size() == 1;  // then f is the active one, and may have a buffer
   const auto it = std::find_if(segments_.begin(), segments_.end(),
                                [&f](const std::unique_ptr<segment>& s) { return s.get() == &f; });
@@ -453,7 +449,6 @@ status file_store::compact(segment& f) {
   f.written = out.size();
   f.messages = seqs.size() + (last_removed ? 1 : 0);  // as recovery counts them
   f.tombstones = std::move(tombstones);
-  f.look_below = ~std::uint64_t{0};
   for (std::size_t i = 0; i < seqs.size(); ++i) move_body(seqs[i], payloads[i]);
   // The new name must be durable for the space to stay given back; either file is complete, so a
   // failure here costs nothing but that.
@@ -499,13 +494,16 @@ status file_store::delete_segment(std::uint32_t no) {
     carried = true;
   }
   if (carried) {
+    // Synced before the file goes, whatever the policy: the removal may reach the disk before the
+    // next periodic sync (a directory sync for another reason, the file system's own journal),
+    // and the deletes the file recorded would come back with what it covered.
     FERRY_RETURN_IF_ERROR(write_buffer());
-    if (opts_.sync == sync_policy::always) FERRY_RETURN_IF_ERROR(syncer_->sync_one(*active().file));
+    FERRY_RETURN_IF_ERROR(syncer_->sync_one(*active().file));
   }
-  const std::string path = seg->file->name;
+  // Forgotten only once it is gone: a file still there keeps what refers to it (tombstones).
+  FERRY_RETURN_IF_ERROR(fs_.remove(seg->file->name));
   segments_.erase(std::find_if(segments_.begin(), segments_.end(),
                                [no](const std::unique_ptr<segment>& s) { return s->no == no; }));
-  FERRY_RETURN_IF_ERROR(fs_.remove(path));
   ++names_changed_;
   syncer_->dirty(dir_file_);  // the next flush makes the removal durable too
   return status::ok();
@@ -516,7 +514,13 @@ status file_store::restart_empty() {
   // records the last sequence.
   wbuf_.clear();
   unwritten_from_ = 0;
-  FERRY_RETURN_IF_ERROR(create_segment(last_seq() + 1));
+  if (active().messages == 0 && active().base == last_seq() + 1) {
+    // An empty active segment named after the next sequence already (an earlier purge emptied the
+    // one before it): it is the fresh segment, and a second file of its name cannot be made.
+    if (active().written == 0) record::append_segment_header(wbuf_, active().base);
+  } else {
+    FERRY_RETURN_IF_ERROR(create_segment(last_seq() + 1));
+  }
   // The new name must be durable before the files that record the last sequence go, whatever
   // the sync policy: purges are rare.
   FERRY_RETURN_IF_ERROR(syncer_->sync_one(*dir_file_));

@@ -6,8 +6,8 @@
 // The last segment is the active one; appends go to a memory buffer that flush_then() (or a
 // full buffer, or a rotation) writes to it with one write(). A segment is sealed when the next
 // message would take it past segment_bytes, and deleted once every message in it is removed; a
-// purge or deletes that leave a sealed segment mostly removed messages rewrite it with its live
-// records only.
+// purge that leaves a sealed segment mostly removed messages rewrites it with its live records
+// only.
 // Removals are tombstone records, except at the front of the stream, where one purge-floor record
 // (written with the next buffer) covers them all.
 //
@@ -73,7 +73,6 @@ class file_store final : public indexed_store {
     std::uint64_t written = 0;   // bytes in the file; the active segment's buffer comes after
     std::uint64_t live = 0;      // live messages in it
     std::uint64_t messages = 0;  // message records in it, live or not
-    std::uint64_t look_below = ~std::uint64_t{0};  // compact_touched() after deletes: when live is below
     // Tombstones in this file for messages of older segments (seq, segment no): written again
     // into the active segment if this one is deleted while theirs is not.
     std::vector<std::pair<std::uint64_t, std::uint32_t>> tombstones;
@@ -128,10 +127,9 @@ class file_store final : public indexed_store {
   status erase_written(const removal& r);
   status delete_segment(std::uint32_t no);
   status drop_empty_segments();
-  // After a purge or deletes: compact() each segment in `touched` (those that lost messages) that
-  // is sealed, or the active one when it is the only one. After deletes (not `always_check`), a
-  // segment is looked at again only once a quarter more of its messages went.
-  status compact_touched(const std::vector<std::uint32_t>& touched, bool always_check);
+  // After a purge: compact() each segment in `touched` (those it took messages from) that is
+  // sealed, or the active one when it is the only one.
+  status compact_touched(const std::vector<std::uint32_t>& touched);
   // When at least half of `f` is removed messages, rewrites it with only its live ones and the
   // tombstones it holds for older segments (the same name, through a synced temporary file and a
   // rename), so that the space comes back. A failed rewrite leaves the segment as it was and is

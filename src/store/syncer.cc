@@ -10,6 +10,8 @@ struct syncer::state {
   state(sync_policy p, std::int64_t interval, file_system& f) : policy(p), interval_ns(interval), fs(f) {}
 
   status sync_one(const sync_file& f) {
+    std::unique_lock<std::mutex> lk;
+    if (f.keeps_failure) lk = std::unique_lock(f.mu);
     if (f.failed.load(std::memory_order_acquire)) {
       return io_error("sync " + f.name +
                       ": an earlier sync of it failed, so what was written to it since its last "

@@ -44,6 +44,10 @@ struct sync_file {
   bool keeps_failure = false;
   // Set by the first failed sync of a file that keeps_failure.
   mutable std::atomic<bool> failed{false};
+  // Held across the check of `failed`, the sync and the setting of `failed` (keeps_failure): the
+  // store's thread and the syncer's may sync one file at once, and the error of a failed
+  // fdatasync is reported once, so the second sync could otherwise succeed unaware of it.
+  mutable std::mutex mu;
 };
 using sync_file_ptr = std::shared_ptr<const sync_file>;
 

@@ -120,7 +120,7 @@ void jetstream::stop() {
     for (auto& [n, s] : streams_) all.push_back(s);
     streams_.clear();
   }
-  for (auto& s : all) s->close(false);
+  for (auto& s : all) (void)s->close(false);  // closing reports its own errors; only a delete answers one
 }
 
 void jetstream::arm_timer() {
@@ -300,7 +300,7 @@ api_error jetstream::delete_stream(const std::string& name) {
     s = it->second;
     streams_.erase(it);
   }
-  s->close(true);
+  if (status st = s->close(true); !st.is_ok()) return errors::store_failure(st);
   spdlog::info("JetStream: deleted stream {}", name);
   return {};
 }

@@ -694,15 +694,26 @@ TEST_F(JetStreamUnit, APowerLossLosesNoAcknowledgedPublishAndNoConfirmedAck) {
 }
 
 // A deleted stream or consumer stays deleted through a power loss: the removal of its directory is
-// synced before the delete is answered (fault_fs brings back a tree whose parent was not synced).
+// synced before the delete is answered (fault_fs brings back a tree whose parent was not synced),
+// and a delete whose removal could not be made durable is answered with an error.
 TEST_F(JetStreamUnit, ADeletedStreamOrConsumerStaysDeletedThroughAPowerLoss) {
   auto faults = start_on_faulty_disk();  // stream S with consumer C
   ASSERT_EQ(publish_synced("s.x", "m")["seq"], 1);
   create_consumer("S", pull_consumer("D"));
-  create_stream({{"name", "T"}, {"subjects", {"t.>"}}, {"storage", "file"}});
-  ASSERT_EQ(publish_synced("t.x", "m")["seq"], 1);
+  create_consumer("S", pull_consumer("E"));
+  for (const char* n : {"T", "U"}) {
+    const std::string name(n), subject = name == "T" ? "t" : "u";
+    create_stream({{"name", name}, {"subjects", {subject + ".>"}}, {"storage", "file"}});
+    ASSERT_EQ(publish_synced(subject + ".x", "m")["seq"], 1);
+  }
   ASSERT_TRUE(api_text("CONSUMER.DELETE.S.C", "")["success"].get<bool>());
   ASSERT_TRUE(api_text("STREAM.DELETE.T", "")["success"].get<bool>());
+  faults->fail_syncs(EIO);
+  json r = api_text("CONSUMER.DELETE.S.E", "");
+  EXPECT_EQ(r["error"]["err_code"], 10077) << r.dump();
+  r = api_text("STREAM.DELETE.U", "");
+  EXPECT_EQ(r["error"]["err_code"], 10077) << r.dump();
+  faults->heal();
   faults->power_loss();
   js_.reset();
   fs_ = nullptr;

@@ -482,12 +482,12 @@ api_result<store::stored_message> stream::get_message(std::uint64_t seq, const s
   return std::move(m).value();
 }
 
-void stream::close(bool destroy) {
+status stream::close(bool destroy) {
   detach();
   std::vector<std::shared_ptr<consumer>> cs;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_) return status::ok();
     closed_ = true;
     for (auto& [name, c] : consumers_) {
       c->shutdown(nullptr);
@@ -500,8 +500,12 @@ void stream::close(bool destroy) {
     }
   }
   if (destroy && !dir_.empty()) {
-    if (status s = js_.fs().remove_tree(dir_); !s.is_ok()) spdlog::error("stream {}: {}", name_, s.message());
+    if (status s = js_.fs().remove_tree(dir_); !s.is_ok()) {
+      spdlog::error("stream {}: {}", name_, s.message());
+      return s;
+    }
   }
+  return status::ok();
 }
 
 // ---- consumers ----
@@ -611,6 +615,7 @@ std::shared_ptr<consumer> stream::find_consumer(const std::string& name) {
 
 api_error stream::delete_consumer(const std::string& name) {
   std::shared_ptr<consumer> c;
+  status removal;
   {
     std::lock_guard lock(mu_);
     auto it = consumers_.find(name);
@@ -621,7 +626,9 @@ api_error stream::delete_consumer(const std::string& name) {
     c->close_log();
     if (!dir_.empty()) {
       if (status s = js_.fs().remove_tree(dir_ + "/consumers/" + name); !s.is_ok()) {
+        // Gone from memory, maybe not from the disk for good: the client hears of it.
         spdlog::error("stream {}: deleting consumer {}: {}", name_, name, s.message());
+        removal = std::move(s);
       }
     }
     // Interest retention: messages only this consumer held can go now.
@@ -630,6 +637,7 @@ api_error stream::delete_consumer(const std::string& name) {
       for (std::uint64_t s = st.first_seq.value; s <= st.last_seq.value && s != 0; ++s) apply_retention_locked(s);
     }
   }
+  if (!removal.is_ok()) return errors::store_failure(removal);
   return {};
 }
 

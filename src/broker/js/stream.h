@@ -67,8 +67,9 @@ class stream : public std::enable_shared_from_this<stream>, public round_task {
   api_error delete_message(std::uint64_t seq, bool erase);
   api_result<store::stored_message> get_message(std::uint64_t seq, const std::string& last_by_subject,
                                                 const std::string& next_by_subject);
-  // Releases files; with `destroy` also removes all data. Consumers go first.
-  void close(bool destroy);
+  // Releases files; with `destroy` also removes all data. Consumers go first. Returns the error of
+  // removing the stream's directory durably (destroy), which the delete's answer reports.
+  status close(bool destroy);
 
   // Consumers.
   // Creates a consumer, or updates an existing one with the same name (as nats-server 2.9 does,
