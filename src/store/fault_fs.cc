@@ -208,9 +208,7 @@ status fault_fs::remove_tree(const std::string& path) {
     std::erase_if(files_, [&](const auto& f) { return f.first.starts_with(path + "/"); });
     if (!t.aside.empty()) removed_trees_.push_back(std::move(t));
   }
-  const std::string parent = parent_dir(path);
-  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
-  return sync(fd.get(), true, parent);
+  return sync_directory(parent_dir(path));
 }
 
 void fault_fs::fail_writes(int err, std::size_t keep, bool then_die) {

@@ -135,19 +135,18 @@ status file_system::remove_tree(const std::string& path) {
   const auto removed = std::filesystem::remove_all(path, ec);
   if (ec) return io_error("removing " + path + ": " + ec.message());
   if (removed == 0) return status::ok();  // nothing was there (an ephemeral consumer's)
-  const std::string parent = parent_dir(path);
-  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
-  return sync(fd.get(), true, parent);
+  return sync_directory(parent_dir(path));
+}
+
+status file_system::sync_directory(const std::string& dir) {
+  FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(dir, O_RDONLY | O_DIRECTORY));
+  return sync(fd.get(), true, dir);
 }
 
 status file_system::make_dirs(const std::string& path) {
   std::vector<std::string> created;
   FERRY_RETURN_IF_ERROR(create_dirs(path, &created));
-  for (const std::string& d : created) {
-    const std::string parent = parent_dir(d);
-    FERRY_ASSIGN_OR_RETURN(unique_fd fd, open_file(parent, O_RDONLY | O_DIRECTORY));
-    FERRY_RETURN_IF_ERROR(sync(fd.get(), true, parent));
-  }
+  for (const std::string& d : created) FERRY_RETURN_IF_ERROR(sync_directory(parent_dir(d)));
   return status::ok();
 }
 
@@ -199,9 +198,7 @@ status write_file_atomic(file_system& fs, const std::string& path, std::string_v
     (void)::unlink(tmp.c_str());  // the rename's error is the one to report; a leftover is rewritten
     return s;
   }
-  const std::string dir = parent_dir(path);
-  FERRY_ASSIGN_OR_RETURN(unique_fd dfd, open_file(dir, O_RDONLY | O_DIRECTORY));
-  return fs.sync(dfd.get(), true, dir);
+  return fs.sync_directory(parent_dir(path));
 }
 
 status write_file_atomic(const std::string& path, std::string_view data) {

@@ -86,6 +86,10 @@ class file_system {
   // Removes `path` and everything in it, and syncs its parent, so that a power loss does not bring
   // the removed tree back (a deleted stream or consumer).
   virtual status remove_tree(const std::string& path);
+
+  // fsync(2) of directory `dir` through sync(): the names created, removed or renamed in it
+  // become durable.
+  status sync_directory(const std::string& dir);
 };
 file_system& posix_fs();
 

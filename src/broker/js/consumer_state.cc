@@ -317,11 +317,7 @@ void consumer::open_log(const std::string& dir) {
   }
   if (is_new) {
     // The new name must be durable before the acknowledgements confirmed through it.
-    const std::string parent = store::parent_dir(log_path_);
-    auto dfd = store::open_file(parent, O_RDONLY | O_DIRECTORY);
-    status s = dfd.status();
-    if (s.is_ok()) s = s_.js().fs().sync(dfd->get(), true, parent);
-    if (!s.is_ok()) {
+    if (status s = s_.js().fs().sync_directory(store::parent_dir(log_path_)); !s.is_ok()) {
       // Not fatal: a power loss before the directory is synced again may cost the log's
       // acknowledgements (their messages come again), never a message.
       spdlog::warn("consumer {} > {}: {}", stream_name_, name_, s.message());
