@@ -17,48 +17,12 @@
 #include <thread>
 
 #include "store/fault_fs.h"
+#include "store/file_fault_test_util.h"
 #include "store/record.h"
 #include "store/store_test_util.h"
 
 namespace ferry::store::testing {
 namespace {
-
-struct faulty {
-  explicit faulty(store_options o = {}) : opts(std::move(o)) {
-    opts.fs = fs;
-    open();
-  }
-  void open() {
-    auto r = file_store::open(dir.sub("s"), opts);
-    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-    s = std::move(*r);
-  }
-  // Reopens on the real file system (what the next process would find).
-  std::unique_ptr<file_store> reopen_posix() {
-    s.reset();
-    store_options o = opts;
-    o.fs = nullptr;
-    auto r = file_store::open(dir.sub("s"), o);
-    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
-    return r.is_ok() ? std::move(*r) : nullptr;
-  }
-  std::uint64_t put(const std::string& data, const std::string& subject = "orders.1") {
-    auto r = s->append(subject, "", data, static_cast<std::int64_t>(s->state().last_seq.value + 1) * 1000);
-    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
-    return r.is_ok() ? r->value : 0;
-  }
-
-  temp_dir dir;
-  std::shared_ptr<fault_fs> fs = std::make_shared<fault_fs>();
-  store_options opts;
-  std::unique_ptr<file_store> s;
-};
-
-std::vector<std::string> datas(const message_store& s) {
-  std::vector<std::string> out;
-  for (const stored_message& m : take_snapshot(s).messages) out.push_back(m.data);
-  return out;
-}
 
 class FailedWrite : public ::testing::TestWithParam<int> {};
 
@@ -488,176 +452,6 @@ TEST(FileFault, SideFilesAreSyncedAtTheIntervalOrOnClose) {
   EXPECT_EQ(*left, "acks") << "synced when the store closed";
 }
 
-// ---- Compaction: a purge that keeps part of the oldest segment rewrites it ----
-
-// 40 messages of about 1 KB in segments of 8 KiB (7 each), all written; the base of each segment.
-struct compactable : faulty {
-  explicit compactable(sync_policy sync) : faulty(options(sync)) {
-    for (int i = 1; i <= 40; ++i) put(payload(i));
-    EXPECT_TRUE(s->write().is_ok());
-    EXPECT_TRUE(flushed().is_ok());
-  }
-  static store_options options(sync_policy sync) {
-    store_options o;
-    o.segment_bytes = 8 << 10;
-    o.sync = sync;
-    return o;
-  }
-  static std::string payload(std::uint64_t i) {
-    return std::string(1000, static_cast<char>('a' + i % 26)) + std::to_string(i);
-  }
-  status flushed() {
-    std::promise<status> p;
-    s->flush_then([&](status st) { p.set_value(std::move(st)); });
-    return p.get_future().get();
-  }
-  std::vector<std::uint64_t> bases() const {
-    std::vector<std::uint64_t> out;
-    for (const std::string& n : s->segment_files()) out.push_back(std::stoull(n.substr(0, 20)));
-    return out;
-  }
-  std::uint64_t file_bytes(const std::string& name) { return std::filesystem::file_size(dir.sub("s") + "/" + name); }
-  // Purges below the last message of the second segment: the oldest segment left keeps one.
-  std::uint64_t purge_to_one_kept() {
-    const std::vector<std::uint64_t> b = bases();
-    EXPECT_GE(b.size(), 4u);
-    const std::uint64_t first_kept = b[2] - 1;
-    purge_request r;
-    r.up_to = stream_seq{first_kept};
-    auto n = s->purge(r);
-    EXPECT_TRUE(n.is_ok()) << n.status().to_string();
-    return first_kept;
-  }
-  static std::vector<std::string> payloads_from(std::uint64_t first) {
-    std::vector<std::string> out;
-    for (std::uint64_t i = first; i <= 40; ++i) out.push_back(payload(i));
-    return out;
-  }
-};
-
-TEST(Compaction, APurgeThatKeepsPartOfTheOldestSegmentRewritesIt) {
-  for (const sync_policy sync : {sync_policy::always, sync_policy::interval}) {
-    SCOPED_TRACE(sync == sync_policy::always ? "sync always" : "sync interval");
-    compactable c(sync);
-    const std::string second = c.s->segment_files()[1];
-    const std::uint64_t before = c.file_bytes(second);
-    ASSERT_GT(before, 6000u);
-    ASSERT_EQ(datas(*c.s).size(), 40u);
-    // This thread's read-ahead block for the second segment now holds the old file from its first
-    // record on, where the kept message will lie after the rewrite.
-    ASSERT_TRUE(c.s->load_next(stream_seq{c.bases()[1]}, "").is_ok());
-
-    const std::uint64_t first_kept = c.purge_to_one_kept();
-    ASSERT_EQ(c.s->segment_files()[0], second) << "same name: the file was rewritten, not replaced";
-    EXPECT_LT(c.file_bytes(second), 1200u) << "one message of ~1 KB left in it, was " << before;
-    EXPECT_FALSE(std::filesystem::exists(c.dir.sub("s") + "/" + second + ".tmp"));
-    // Read back through the same thread: a block of the old file must not answer for the new one.
-    EXPECT_EQ(datas(*c.s), compactable::payloads_from(first_kept));
-    EXPECT_EQ(c.s->state().first_seq.value, first_kept);
-    // Appends, removals and an erase still find their records.
-    EXPECT_EQ(c.put("after"), 41u);
-    ASSERT_TRUE(c.s->remove(stream_seq{first_kept}, true).is_ok());
-    ASSERT_TRUE(c.s->write().is_ok());
-
-    auto again = c.reopen_posix();
-    ASSERT_NE(again, nullptr);
-    std::vector<std::string> want = compactable::payloads_from(first_kept + 1);
-    want.push_back("after");
-    EXPECT_EQ(datas(*again), want);
-    EXPECT_EQ(again->state().first_seq.value, first_kept + 1);
-    EXPECT_EQ(again->state().last_seq.value, 41u);
-    EXPECT_TRUE(again->state().lost.empty());
-  }
-}
-
-TEST(Compaction, AMostlyLiveSegmentIsLeftAlone) {
-  compactable c(sync_policy::interval);
-  const std::string first = c.s->segment_files()[0];
-  const std::uint64_t before = c.file_bytes(first);
-  purge_request r;
-  r.up_to = stream_seq{3};  // two of its seven messages
-  ASSERT_TRUE(c.s->purge(r).is_ok());
-  EXPECT_EQ(c.file_bytes(first), before);
-  EXPECT_EQ(datas(*c.s), compactable::payloads_from(3));
-}
-
-// The rewrite is synced before it takes the segment's name: a power loss right after the purge
-// finds every kept message.
-TEST(Compaction, APowerLossRightAfterItLosesNoKeptMessage) {
-  compactable c(sync_policy::always);
-  const std::uint64_t first_kept = c.purge_to_one_kept();
-  c.fs->power_loss();
-  auto again = c.reopen_posix();
-  ASSERT_NE(again, nullptr);
-  EXPECT_EQ(datas(*again), compactable::payloads_from(first_kept));
-  EXPECT_TRUE(again->state().lost.empty());
-}
-
-// A rewrite that fails (here its fsync) leaves the segment as it was and no temporary file; the
-// purge itself succeeds.
-TEST(Compaction, AFailedRewriteLeavesTheSegmentAsItWas) {
-  compactable c(sync_policy::interval);
-  const std::string second = c.s->segment_files()[1];
-  const std::uint64_t before = c.file_bytes(second);
-  c.fs->fail_syncs(EIO);
-  const std::uint64_t first_kept = c.purge_to_one_kept();
-  c.fs->heal();
-  EXPECT_EQ(c.s->segment_files()[0], second);
-  EXPECT_EQ(c.file_bytes(second), before);
-  EXPECT_FALSE(std::filesystem::exists(c.dir.sub("s") + "/" + second + ".tmp"));
-  EXPECT_EQ(datas(*c.s), compactable::payloads_from(first_kept));
-  auto again = c.reopen_posix();
-  ASSERT_NE(again, nullptr);
-  EXPECT_EQ(datas(*again), compactable::payloads_from(first_kept));
-}
-
-// A stream in one segment (the active one) gets its space back from a purge too, with messages
-// appended but not yet written, and keeps its last sequence when that message was removed.
-TEST(Compaction, TheOnlySegmentIsRewrittenTooAndKeepsTheLastSequence) {
-  for (const sync_policy sync : {sync_policy::always, sync_policy::interval}) {
-    SCOPED_TRACE(sync == sync_policy::always ? "sync always" : "sync interval");
-    store_options o;
-    o.sync = sync;  // the default segment of 64 MiB: everything in the active one
-    faulty f(o);
-    // 35 written, 5 still in the buffer (the purge writes them before the rewrite reads them).
-    for (int i = 1; i <= 40; ++i) {
-      f.put(compactable::payload(i));
-      if (i == 35) {
-        ASSERT_TRUE(f.s->write().is_ok());
-      }
-    }
-    ASSERT_TRUE(f.s->remove(stream_seq{40}, true).is_ok());  // the last sequence, removed
-    ASSERT_EQ(f.s->segment_files().size(), 1u);
-    const std::string only = f.dir.sub("s") + "/" + f.s->segment_files()[0];
-    purge_request keep3;
-    keep3.keep = 3;
-    ASSERT_TRUE(f.s->purge(keep3).is_ok());
-    EXPECT_LT(std::filesystem::file_size(only), 3400u) << "three messages of ~1 KB left";
-    std::vector<std::string> want = {compactable::payload(37), compactable::payload(38), compactable::payload(39)};
-    EXPECT_EQ(datas(*f.s), want);
-
-    // Reopened before any append: the removed last message's sequence is still the last one.
-    auto again = f.reopen_posix();
-    ASSERT_NE(again, nullptr);
-    EXPECT_EQ(datas(*again), want);
-    EXPECT_EQ(again->state().first_seq.value, 37u);
-    EXPECT_EQ(again->state().last_seq.value, 40u);
-    EXPECT_TRUE(again->state().lost.empty());
-    auto next = again->append("orders.1", "", "after", 41'000);
-    ASSERT_TRUE(next.is_ok());
-    EXPECT_EQ(next->value, 41u);
-    ASSERT_TRUE(again->write().is_ok());
-    again.reset();
-    store_options posix = o;
-    posix.fs = nullptr;
-    auto third = file_store::open(f.dir.sub("s"), posix);
-    ASSERT_TRUE(third.is_ok()) << third.status().to_string();
-    want.push_back("after");
-    EXPECT_EQ(datas(**third), want);
-    EXPECT_EQ((*third)->state().last_seq.value, 41u);
-  }
-}
-
 // A purge that was answered stays done: under sync always through a power loss, under sync
 // interval through a killed process (what was written survives it; here nothing is lost but the
 // buffer), whatever its shape.
@@ -732,63 +526,6 @@ TEST(FileFault, APurgeWhoseFlushFollowsLeavesTheSyncToIt) {
   EXPECT_EQ(f.fs->syncs(), syncs + 1);
 }
 
-std::size_t count_of(const std::string& dir, const std::string& name) {
-  return std::filesystem::exists(dir + "/" + name) ? 1 : 0;
-}
-
-// The test disk itself: a name changed since its directory's last sync is as it was after a power
-// loss (a new file or directory vanishes, a removed file comes back with its durable bytes, a
-// removed tree comes back, a rename is undone), and a directory sync makes the changes before it
-// durable.
-TEST(FaultFs, APowerLossUndoesTheNamesItsDirectoryDidNotSync) {
-  temp_dir dir;
-  const std::string d = dir.path();
-  std::ofstream(d + "/old", std::ios::binary) << "durable";  // there before the fs: durable
-  std::ofstream(d + "/renamed", std::ios::binary) << "before";
-  std::ofstream(d + "/gone", std::ios::binary) << "gone";
-  fault_fs fs;
-  unique_fd dfd = open_file(d, O_RDONLY | O_DIRECTORY).value();
-  auto write_synced = [&fs](const std::string& path, const std::string& data) {
-    unique_fd fd = fs.create(path, O_WRONLY | O_TRUNC).value();
-    ASSERT_TRUE(fs.write_at(fd.get(), data, 0, path).is_ok());
-    ASSERT_TRUE(fs.sync(fd.get(), false, path).is_ok());  // its bytes, not its name
-  };
-  write_synced(d + "/synced", "s");
-  ASSERT_TRUE(fs.remove(d + "/gone").is_ok());
-  ASSERT_TRUE(fs.sync(dfd.get(), true, d).is_ok());
-  // make_dirs syncs the parent of each directory it creates: a failed sync leaves them new.
-  ASSERT_TRUE(fs.make_dirs(d + "/made/deep").is_ok());
-  ASSERT_TRUE(fs.make_dirs(d + "/tree/sub").is_ok());
-  std::ofstream(d + "/tree/sub/f", std::ios::binary) << "in the tree";
-  // Not followed by a directory sync:
-  fs.fail_syncs(EIO);
-  EXPECT_FALSE(fs.make_dirs(d + "/unsynced/deep").is_ok());
-  EXPECT_FALSE(fs.remove_tree(d + "/tree").is_ok());  // removed, its parent's sync failed
-  fs.heal();
-  EXPECT_EQ(count_of(d, "tree"), 0u);
-  write_synced(d + "/new", "n");
-  ASSERT_TRUE(fs.remove(d + "/old").is_ok());
-  write_synced(d + "/renamed.tmp", "after");
-  ASSERT_TRUE(fs.rename(d + "/renamed.tmp", d + "/renamed").is_ok());
-  EXPECT_EQ(read_file(d + "/renamed").value(), "after");
-  fs.power_loss();
-  EXPECT_TRUE(std::filesystem::is_directory(d + "/made/deep"));
-  EXPECT_EQ(count_of(d, "unsynced"), 0u);
-  EXPECT_EQ(read_file(d + "/tree/sub/f").value(), "in the tree");
-  EXPECT_EQ(read_file(d + "/synced").value(), "s");
-  EXPECT_EQ(count_of(d, "gone"), 0u);
-  EXPECT_EQ(count_of(d, "new"), 0u);
-  EXPECT_EQ(count_of(d, "renamed.tmp"), 0u);
-  EXPECT_EQ(read_file(d + "/old").value(), "durable");
-  EXPECT_EQ(read_file(d + "/renamed").value(), "before");
-}
-
-status flushed(file_store& s) {
-  std::promise<status> p;
-  s.flush_then([&p](status st) { p.set_value(std::move(st)); });
-  return p.get_future().get();
-}
-
 // Under sync always a failed fdatasync of a segment is not forgotten. Linux may drop the pages it
 // could not write and marks them clean, so a later sync succeeds without them. A purge that met
 // the failure on its own thread used to leave the message written before it to the next group
@@ -854,55 +591,6 @@ TEST(FileFault, APurgeThatReplacesTheActiveSegmentMakesItsNamesDurable) {
   EXPECT_EQ(again->state().last_seq.value, last);
 }
 
-// A filtered purge that hollows out a sealed segment in the middle of the stream rewrites it too,
-// keeping the tombstones it holds for older segments: message 3 of the first segment was deleted
-// while the second was active, so its tombstone lives in the second; without it in the rewrite, 3
-// would come back. Checked after a clean reopen and after a power loss right after the purge (sync
-// always: the rewrite and its name are synced before the purge returns).
-TEST(Compaction, APurgeThatHollowsASealedSegmentRewritesItAndKeepsItsTombstonesForOlderOnes) {
-  for (const bool power_loss : {false, true}) {
-    SCOPED_TRACE(power_loss ? "power loss" : "reopened");
-    faulty f(compactable::options(sync_policy::always));
-    auto subject = [](std::uint64_t i) { return i >= 8 && i <= 12 ? "b" : "a"; };
-    for (std::uint64_t i = 1; i <= 8; ++i) ASSERT_EQ(f.put(compactable::payload(i), subject(i)), i);
-    ASSERT_EQ(f.s->segment_files().size(), 2u) << "7 messages a segment";
-    ASSERT_TRUE(f.s->remove(stream_seq{3}, false).is_ok());  // its tombstone goes to the second
-    for (std::uint64_t i = 9; i <= 20; ++i) ASSERT_EQ(f.put(compactable::payload(i), subject(i)), i);
-    ASSERT_TRUE(f.s->write().is_ok());
-    ASSERT_TRUE(flushed(*f.s).is_ok());
-    const std::vector<std::string> files = f.s->segment_files();
-    ASSERT_EQ(files.size(), 3u);
-    const std::string second = f.dir.sub("s") + "/" + files[1];
-    const std::uint64_t before = std::filesystem::file_size(second);
-    purge_request only_b;
-    only_b.filter = "b";
-    ASSERT_EQ(f.s->purge(only_b).value(), 5u);
-    EXPECT_EQ(f.s->segment_files(), files);
-    EXPECT_LT(std::filesystem::file_size(second), before / 2) << "not rewritten";
-    std::vector<std::string> want;
-    for (std::uint64_t i = 1; i <= 20; ++i) {
-      if (i != 3 && (i < 8 || i > 12)) want.push_back(compactable::payload(i));
-    }
-    EXPECT_EQ(datas(*f.s), want);
-    if (power_loss) f.fs->power_loss();
-    auto again = f.reopen_posix();
-    ASSERT_NE(again, nullptr);
-    EXPECT_EQ(datas(*again), want);
-    EXPECT_EQ(again->state().last_seq.value, 20u);
-    EXPECT_TRUE(again->state().lost.empty());
-  }
-}
-
-// Removals other than a purge never rewrite a segment: a work queue's acks, interest retention and
-// per-subject limits remove on the worker, inside an ack or a publish.
-TEST(Compaction, RemovalsOtherThanAPurgeNeverRewrite) {
-  compactable c(sync_policy::interval);
-  const std::string second = c.dir.sub("s") + "/" + c.s->segment_files()[1];
-  const std::uint64_t before = std::filesystem::file_size(second);
-  for (std::uint64_t seq = 8; seq <= 13; ++seq) ASSERT_TRUE(c.s->remove(stream_seq{seq}, false).is_ok());
-  EXPECT_EQ(std::filesystem::file_size(second), before);
-}
-
 // A segment deleted while tombstones in it still matter (for messages of older segments) carries
 // them to the active segment, which is synced before the file goes, whatever the sync policy: the
 // removal can reach the disk first (here the directory is synced as a file system's journal may do
@@ -917,8 +605,7 @@ TEST(FileFault, TombstonesCarriedFromADeletedSegmentAreSyncedBeforeItGoes) {
   f.open();
   for (std::uint64_t seq = 8; seq <= 14; ++seq) ASSERT_TRUE(f.s->remove(stream_seq{seq}, false).is_ok());
   ASSERT_EQ(f.s->segment_files().size(), 2u) << "the second segment emptied and went";
-  unique_fd dfd = open_file(f.dir.sub("s"), O_RDONLY | O_DIRECTORY).value();
-  ASSERT_TRUE(f.fs->sync(dfd.get(), true, f.dir.sub("s")).is_ok());
+  ASSERT_TRUE(f.fs->sync_directory(f.dir.sub("s")).is_ok());
   f.fs->power_loss();
   auto again = f.reopen_posix();
   ASSERT_NE(again, nullptr);
