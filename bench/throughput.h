@@ -71,6 +71,8 @@ struct runs {
   std::vector<double> pub_cpu, sub_cpu;  // ns per message
   std::vector<double> all_cpu;           // ns per message, every thread of the process
   [[nodiscard]] double median() const { return median_of(rates); }
+  // The fastest run: on a shared machine, the one least disturbed by others.
+  [[nodiscard]] double best() const { return rates.empty() ? 0 : *std::max_element(rates.begin(), rates.end()); }
   // The median of the per-round ratios this / `base`: each pair ran side by side, so a noisy
   // moment of the machine spoils one pair rather than one side.
   [[nodiscard]] double paired_ratio(const runs& base) const {

@@ -370,6 +370,78 @@ TEST_F(Kafka, ABrokerGoingDownAndUpIsSurvived) {
   EXPECT_TRUE(eventually([&] { return got.unique() == static_cast<std::size_t>(total); }, 60s)) << got.unique();
 }
 
+// librdkafka's queue holds 16 messages here: publishers wait for reports to make room (taking
+// them themselves), never fail for it, and every callback runs once.
+TEST_F(Kafka, AFullProducerQueueWaitsForReportsInsteadOfFailing) {
+  const std::string topic = new_topic("fullqueue", 4);
+  options o = test_options();
+  o.properties["queue.buffering.max.messages"] = "16";
+  auto t = connect(mock()->bootstrap_servers(), o);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  constexpr int per_thread = 2000;
+  std::atomic<int> ok{0}, failed{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  const auto publish_all = [&](int who) {
+    for (int i = 0; i < per_thread; ++i) {
+      message m(topic, std::to_string(i));
+      m.key = "k" + std::to_string(who) + "." + std::to_string(i % 8);
+      (*t)->publish_async(m, [&](status s) {
+        if (s.is_ok()) {
+          ok.fetch_add(1);
+          return;
+        }
+        failed.fetch_add(1);
+        std::lock_guard lock(mu);
+        errors.push_back(s.to_string());
+      });
+    }
+  };
+  std::thread a(publish_all, 0), b(publish_all, 1);
+  std::vector<message> batch;
+  for (int i = 0; i < 500; ++i) batch.emplace_back(topic, "batch-" + std::to_string(i));
+  const status batched = (*t)->publish(std::move(batch));
+  a.join();
+  b.join();
+  EXPECT_TRUE(batched.is_ok()) << batched.to_string();
+  EXPECT_TRUE((*t)->flush(30s).is_ok());
+  EXPECT_EQ(ok.load(), 2 * per_thread);
+  EXPECT_EQ(failed.load(), 0) << (errors.empty() ? "" : errors.front());
+}
+
+// close() while two threads publish: every message already handed over gets the broker's answer,
+// every later one "publish after the transport was closed", each callback exactly once.
+TEST_F(Kafka, CloseWhilePublishingAnswersEveryCallbackOnce) {
+  const std::string topic = new_topic("closing", 4);
+  auto t = connect_or_die();
+  std::atomic<int> ok{0}, closed{0}, other{0}, published{0};
+  std::atomic<bool> stop{false};
+  const auto publish_all = [&] {
+    for (int i = 0; !stop.load(); ++i) {
+      published.fetch_add(1);
+      t->publish_async(message(topic, std::to_string(i)), [&](status s) {
+        if (s.is_ok()) {
+          ok.fetch_add(1);
+        } else if (s.code() == status_code::failed_precondition) {
+          closed.fetch_add(1);
+        } else {
+          other.fetch_add(1);
+        }
+      });
+      if (closed.load() > 0) stop = true;
+    }
+  };
+  std::thread a(publish_all), b(publish_all);
+  ASSERT_TRUE(eventually([&] { return ok.load() > 200; }, 30s));
+  t->close();
+  ASSERT_TRUE(eventually([&] { return stop.load(); }, 30s));
+  a.join();
+  b.join();
+  EXPECT_EQ(ok + closed + other, published.load()) << "a callback ran twice or never";
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(closed.load(), 0);
+}
+
 TEST_F(Kafka, AnOversizedMessageIsInvalidArgumentNamingTheLimit) {
   const std::string topic = new_topic("big", 1);
   auto t = connect_or_die();

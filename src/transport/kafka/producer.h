@@ -85,30 +85,32 @@ class producer {
   // Checks the topic of `to` and makes sure librdkafka knows it before a message goes there (once
   // per topic).
   status learn(const destination& to);
-  // Counts a caller in while the producer accepts messages (false after close()); leave() after.
+  // Counts one message in flight while the producer accepts messages (false after close(), and
+  // nothing counted); its report, or reports_done(1) after a refusal, counts it out.
   bool enter();
-  void leave() { entering_.fetch_sub(1); }
   status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
   // `n` messages have their reports (their completions ran).
   void reports_done(std::int64_t n);
   // The report thread: waits for reports (the pipe) or queued completions, and runs them.
   void serve();
-  // Takes librdkafka's due reports (serving_ held) and queues their completions for the report
-  // thread; true when the report thread sleeps and must be woken for them.
-  bool collect();
-  // A publisher takes the due reports if no one else is at it, and wakes the report thread for them.
-  void collect_here();
+  // Takes librdkafka's due reports (serving_ held; waiting up to `wait_ms` for the first) and
+  // queues their completions for the report thread; true when the report thread sleeps and must
+  // be woken for them.
+  bool collect(int wait_ms = 0);
+  // A publisher takes the due reports if no one else is at it (false then), and wakes the report
+  // thread for them.
+  bool collect_here(int wait_ms = 0);
   void wake_report_thread();
 
   rd_kafka_t* rk_ = nullptr;  // set once by create()
   const options options_;
-  // On a cache line of its own: the report thread writes it once per batch of reports.
+  // On a cache line of its own: publishers add each message, the report thread subtracts once
+  // per batch of reports.
   alignas(64) std::atomic<std::int64_t> in_flight_{0};  // handed to librdkafka, no report yet
-  // Publishers write these per message; the report thread reads waiters_ once per batch.
+  // Publishers read accepting_ per message; the report thread reads waiters_ once per batch.
   alignas(64) std::atomic<int> waiters_{0};  // threads waiting on cv_
   std::atomic<bool> closing_{false};        // the report thread may end once in_flight_ is 0
-  std::atomic<int> entering_{0};            // callers handing a message over right now
-  std::atomic<bool> accepting_{true};       // close() clears it, then waits for entering_ to be 0
+  std::atomic<bool> accepting_{true};       // close() clears it, then waits for in_flight_ to be 0
   std::shared_mutex topics_mu_;
   std::set<std::string, std::less<>> topics_;  // guarded by topics_mu_: known to librdkafka
   std::mutex mu_;                              // for cv_ only: flush() and a full queue wait for reports on it
