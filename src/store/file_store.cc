@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
 
 #include "base/check.h"
 #include "store/record.h"
@@ -132,7 +133,7 @@ status file_store::create_segment(std::uint64_t base) {
   segments_.push_back(std::move(seg));
   record::append_segment_header(wbuf_, base);
   ++names_changed_;
-  syncer_->dirty(dir_file_);  // the new name must be durable before what is in the file
+  mark_dirty(dir_file_);  // the new name must be durable before what is in the file
   return status::ok();
 }
 
@@ -160,7 +161,7 @@ status file_store::write_buffer() {
   a.written += wbuf_.size();
   wbuf_.clear();
   if (wbuf_.capacity() > 4 * max_buffered) std::string().swap(wbuf_);
-  syncer_->dirty(a.file);
+  mark_dirty(a.file);
   return status::ok();
 }
 
@@ -277,7 +278,7 @@ status file_store::erase_written(const removal& r) {
   FERRY_RETURN_IF_ERROR(fs_.write_at(seg->file->fd.get(), rec, loc.offset, seg->file->name));
   // Not for a segment whose sync failed: no sync of it can succeed again, and the tombstone in the
   // active segment records the removal anyway.
-  if (!seg->file->failed.load(std::memory_order_relaxed)) syncer_->dirty(seg->file);
+  if (!seg->file->failed.load(std::memory_order_relaxed)) mark_dirty(seg->file);
   return status::ok();
 }
 
@@ -456,7 +457,7 @@ status file_store::compact(segment& f) {
     spdlog::warn("file store {}: syncing the directory after compacting {}: {}", dir_, path, d.to_string());
     // The active segment's next appends go to the new file: the next flush syncs the directory
     // again before it acknowledges them.
-    syncer_->dirty(dir_file_);
+    mark_dirty(dir_file_);
   }
   return status::ok();
 }
@@ -505,7 +506,7 @@ status file_store::delete_segment(std::uint32_t no) {
   segments_.erase(std::find_if(segments_.begin(), segments_.end(),
                                [no](const std::unique_ptr<segment>& s) { return s->no == no; }));
   ++names_changed_;
-  syncer_->dirty(dir_file_);  // the next flush makes the removal durable too
+  mark_dirty(dir_file_);  // the next flush makes the removal durable too
   return status::ok();
 }
 
@@ -529,7 +530,7 @@ status file_store::restart_empty() {
   while (segments_.size() > 1) {
     FERRY_RETURN_IF_ERROR(fs_.remove(segments_.front()->file->name));
     segments_.erase(segments_.begin());
-    syncer_->dirty(dir_file_);
+    mark_dirty(dir_file_);
   }
   emptied_.clear();
   floor_written_ = 0;
@@ -587,7 +588,13 @@ void file_store::flush_then(std::function<void(status)> done) {
     done(std::move(s));
     return;
   }
-  syncer_->request(std::move(done));
+  // Its bytes went to the syncer's rounds from the first one marked dirty since the last flush.
+  syncer_->request(std::move(done), std::exchange(unrequested_since_, 0));
+}
+
+void file_store::mark_dirty(const sync_file_ptr& f) {
+  const std::uint64_t gen = syncer_->dirty(f);
+  if (unrequested_since_ == 0) unrequested_since_ = gen;
 }
 
 void file_store::sync_file_then(sync_file_ptr f, std::function<void(status)> done) {
@@ -595,9 +602,9 @@ void file_store::sync_file_then(sync_file_ptr f, std::function<void(status)> don
     done(failed_precondition("store is closed"));
     return;
   }
-  syncer_->dirty(std::move(f));
+  const std::uint64_t since = syncer_->dirty(std::move(f));
   if (opts_.sync == sync_policy::always) {
-    syncer_->request(std::move(done));
+    syncer_->request(std::move(done), since);
   } else {
     done(status::ok());
   }

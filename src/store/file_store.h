@@ -138,6 +138,7 @@ class file_store final : public indexed_store {
   status compact(segment& f);
   // Reads a written record through this thread's read-ahead blocks (file_store.cc).
   status read_record(const segment& seg, const location& loc, std::string& out) const;
+  void mark_dirty(const sync_file_ptr& f);  // syncer_->dirty(), noting the round for flush_then
 
   const std::string dir_;
   const store_options opts_;
@@ -156,6 +157,9 @@ class file_store final : public indexed_store {
   std::uint64_t names_changed_ = 0;  // segment files created or deleted so far
   sync_file_ptr dir_file_;
   std::unique_ptr<syncer> syncer_;
+  // The syncer's round that syncs the first file marked dirty since the last flush_then (0: none):
+  // that flush fails if a sync of any round from there on fails (syncer.h).
+  std::uint64_t unrequested_since_ = 0;
 };
 
 }  // namespace ferry::store

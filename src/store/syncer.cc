@@ -32,17 +32,49 @@ struct syncer::state {
     return first;
   }
 
+  struct waiter {
+    std::function<void(status)> done;
+    std::uint64_t since;  // the first round whose failure is this request's too
+  };
+  struct failure {
+    std::uint64_t gen;
+    status why;
+  };
+  // The outcome for a request of round `gen`: the first failure of the rounds since `since`.
+  // Only the syncer's thread touches `failures` and `forgotten`.
+  status outcome(std::uint64_t since, std::uint64_t gen, const status& own) const {
+    if (since <= forgotten) {
+      return io_error("a sync of this store failed while these bytes were waiting for theirs; they may be lost");
+    }
+    for (const failure& f : failures) {
+      if (f.gen >= since && f.gen < gen) return f.why;
+    }
+    return own;
+  }
+  void remember_failure(std::uint64_t gen, const status& s) {
+    failures.push_back({gen, s});
+    if (failures.size() > max_failures) {
+      forgotten = failures.front().gen;
+      failures.erase(failures.begin());
+    }
+  }
+  static constexpr std::size_t max_failures = 64;
+
   const sync_policy policy;
   const std::int64_t interval_ns;
   file_system& fs;
   std::atomic<std::uint64_t> syncs{0};
 
+  std::vector<failure> failures;  // the latest rounds that failed, oldest first
+  std::uint64_t forgotten = 0;    // failed rounds up to this one are no longer in `failures`
+
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<sync_file_ptr> dirty;                // guarded by mu
-  std::vector<std::function<void(status)>> queue;  // guarded by mu
-  bool stopping = false;                           // guarded by mu
-  status final_status;                             // guarded by mu; set as the thread exits
+  std::vector<sync_file_ptr> dirty;  // guarded by mu
+  std::vector<waiter> queue;         // guarded by mu
+  std::uint64_t taken = 0;           // guarded by mu; rounds that took their snapshot
+  bool stopping = false;             // guarded by mu
+  status final_status;               // guarded by mu; set as the thread exits
 };
 
 syncer::syncer(sync_policy policy, std::int64_t interval_ns, file_system& fs)
@@ -52,19 +84,21 @@ syncer::syncer(sync_policy policy, std::int64_t interval_ns, file_system& fs)
 
 syncer::~syncer() { (void)stop(); }  // close() reports stop()'s error; a destructor has no one to tell
 
-void syncer::dirty(sync_file_ptr f) {
+std::uint64_t syncer::dirty(sync_file_ptr f) {
   std::lock_guard lk(st_->mu);
+  const std::uint64_t gen = st_->taken + 1;
   for (const auto& d : st_->dirty) {
-    if (d == f) return;
+    if (d == f) return gen;
   }
   st_->dirty.push_back(std::move(f));
+  return gen;
 }
 
-void syncer::request(std::function<void(status)> done) {
+void syncer::request(std::function<void(status)> done, std::uint64_t since) {
   {
     std::lock_guard lk(st_->mu);
     if (!st_->stopping) {
-      st_->queue.push_back(std::move(done));
+      st_->queue.push_back({std::move(done), since == 0 ? std::max<std::uint64_t>(st_->taken, 1) : since});
       st_->cv.notify_one();
       return;
     }
@@ -79,18 +113,21 @@ std::uint64_t syncer::sync_count() const { return st_->syncs.load(std::memory_or
 void syncer::run(const std::shared_ptr<state>& st) {
   std::unique_lock lk(st->mu);
   std::vector<sync_file_ptr> files;
-  std::vector<std::function<void(status)>> batch;
+  std::vector<state::waiter> batch;
   for (;;) {
     if (st->policy == sync_policy::always) {
       st->cv.wait(lk, [&] { return st->stopping || !st->queue.empty(); });
       if (st->queue.empty()) break;  // stopping, nothing left to complete
       // Everything queued now shares the next sync: each request was queued after its bytes
-      // were written and marked dirty, so this snapshot (or an earlier, finished one) has them.
+      // were written and marked dirty, so this snapshot or an earlier one has them, and a
+      // request learns of a failure of any of those (state::outcome).
       batch.swap(st->queue);
       files.swap(st->dirty);
+      const std::uint64_t gen = ++st->taken;
       lk.unlock();
       const status s = st->sync_all(files);
-      for (auto& done : batch) done(s);
+      if (!s.is_ok()) st->remember_failure(gen, s);
+      for (auto& w : batch) w.done(st->outcome(w.since, gen, s));
       batch.clear();  // the callbacks' captures die here, on this thread, without the lock
       lk.lock();
     } else {

@@ -7,6 +7,12 @@
 // only the active segment), then calls each request's `done`, in order, on its own thread. With
 // sync interval it instead wakes every interval and syncs whatever is dirty.
 //
+// Each such round syncs a snapshot of the dirty files, numbered from 1 (its generation). Bytes
+// marked dirty just before a round took its snapshot are synced by that round, while a request
+// made just after waits for the next one, which may not touch their file at all: a request
+// therefore says from which generation on its bytes were marked dirty (dirty() returns it), and
+// fails if any round from there to its own failed, not only its own.
+//
 // One syncer (and one thread) per file store; it never touches the store's index, only file
 // descriptors, shared with the store so that a segment deleted meanwhile stays open until the
 // sync that needs it is over. The thread keeps its own state alive, so a `done` that ends up
@@ -58,11 +64,15 @@ class syncer {
   syncer& operator=(const syncer&) = delete;
   ~syncer();  // stop()
 
-  // `f` holds bytes written to the kernel and not yet synced.
-  void dirty(sync_file_ptr f);
+  // `f` holds bytes written to the kernel and not yet synced. Returns the generation of the round
+  // that will sync them.
+  std::uint64_t dirty(sync_file_ptr f);
   // Sync always: calls `done` on the syncer's thread once every file dirtied before this call
-  // is synced (with the first sync error, if any). After stop(), calls `done` with an error.
-  void request(std::function<void(status)> done);
+  // is synced. The outcome is an error if the sync of any round from generation `since` on failed
+  // (0: from the round under way or last taken, which covers bytes marked dirty since the request
+  // before this caller's): pass the smallest generation dirty() returned for the bytes `done`
+  // stands for. After stop(), calls `done` with an error.
+  void request(std::function<void(status)> done, std::uint64_t since = 0);
   // Completes every queued request, syncs what is still dirty, ends the thread and returns the
   // outcome of those last syncs. Idempotent. Called from a `done` (the thread itself), it returns
   // at once and the thread does the same work on its own before it exits.
