@@ -36,37 +36,20 @@ struct syncer::state {
     std::function<void(status)> done;
     std::uint64_t since;  // the first round whose failure is this request's too
   };
-  struct failure {
-    std::uint64_t gen;
-    status why;
-  };
-  // The outcome for a request of round `gen`: the first failure of the rounds since `since`.
-  // Only the syncer's thread touches `failures` and `forgotten`.
+  // The outcome for a request completed by round `gen`: its own, or the latest failure of an
+  // earlier round from `since` on (whether or not earlier ones failed too, the request fails).
   status outcome(std::uint64_t since, std::uint64_t gen, const status& own) const {
-    if (since <= forgotten) {
-      return io_error("a sync of this store failed while these bytes were waiting for theirs; they may be lost");
-    }
-    for (const failure& f : failures) {
-      if (f.gen >= since && f.gen < gen) return f.why;
-    }
+    if (own.is_ok() && failed_gen >= since && failed_gen < gen) return failed_why;
     return own;
   }
-  void remember_failure(std::uint64_t gen, const status& s) {
-    failures.push_back({gen, s});
-    if (failures.size() > max_failures) {
-      forgotten = failures.front().gen;
-      failures.erase(failures.begin());
-    }
-  }
-  static constexpr std::size_t max_failures = 64;
 
   const sync_policy policy;
   const std::int64_t interval_ns;
   file_system& fs;
   std::atomic<std::uint64_t> syncs{0};
 
-  std::vector<failure> failures;  // the latest rounds that failed, oldest first
-  std::uint64_t forgotten = 0;    // failed rounds up to this one are no longer in `failures`
+  std::uint64_t failed_gen = 0;  // the latest round whose sync failed; only the thread touches it
+  status failed_why;             // and its error
 
   std::mutex mu;
   std::condition_variable cv;
@@ -126,7 +109,10 @@ void syncer::run(const std::shared_ptr<state>& st) {
       const std::uint64_t gen = ++st->taken;
       lk.unlock();
       const status s = st->sync_all(files);
-      if (!s.is_ok()) st->remember_failure(gen, s);
+      if (!s.is_ok()) {
+        st->failed_gen = gen;
+        st->failed_why = s;
+      }
       for (auto& w : batch) w.done(st->outcome(w.since, gen, s));
       batch.clear();  // the callbacks' captures die here, on this thread, without the lock
       lk.lock();

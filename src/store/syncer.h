@@ -69,9 +69,9 @@ class syncer {
   std::uint64_t dirty(sync_file_ptr f);
   // Sync always: calls `done` on the syncer's thread once every file dirtied before this call
   // is synced. The outcome is an error if the sync of any round from generation `since` on failed
-  // (0: from the round under way or last taken, which covers bytes marked dirty since the request
-  // before this caller's): pass the smallest generation dirty() returned for the bytes `done`
-  // stands for. After stop(), calls `done` with an error.
+  // (0: from the round under way or last taken, enough for bytes marked dirty just before this
+  // call): pass the smallest generation dirty() returned for the bytes `done` stands for. After
+  // stop(), calls `done` with an error.
   void request(std::function<void(status)> done, std::uint64_t since = 0);
   // Completes every queued request, syncs what is still dirty, ends the thread and returns the
   // outcome of those last syncs. Idempotent. Called from a `done` (the thread itself), it returns
