@@ -312,7 +312,10 @@ api_result<std::uint64_t> stream::store_message(std::string_view subject, std::s
   if (status s = write_appends_locked(js_.server().current_worker()); !s.is_ok() && store_->state().last_seq < *seq) {
     return errors::store_failure(s);
   }
-  store_->flush_then([](status) {});
+  // With publishes of this round still to be confirmed, the round's own flush makes this message
+  // durable too. A flush here would take the round's bytes written above as its own, and a failed
+  // sync of them would reach only this flush's callback, which tells no one (store/syncer.h).
+  if (pending_acks_.empty()) store_->flush_then([](status) {});
   return seq->value;
 }
 
