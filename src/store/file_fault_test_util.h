@@ -3,6 +3,7 @@
 // segments of 7 that purges hollow.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -53,6 +54,21 @@ inline std::vector<std::string> datas(const message_store& s) {
   std::vector<std::string> out;
   for (const stored_message& m : take_snapshot(s).messages) out.push_back(m.data);
   return out;
+}
+
+// A file kept beside the store (a consumer's ack log) in the test's directory, opened for writing.
+inline std::shared_ptr<sync_file> side_file(const faulty& f) {
+  const std::string path = f.dir.sub("acks.log");
+  auto side = std::make_shared<sync_file>(unique_fd(::open(path.c_str(), O_WRONLY | O_CREAT, 0644)), path);
+  EXPECT_TRUE(side->fd.valid()) << path;
+  return side;
+}
+
+// sync_file_then(), waited for.
+inline status side_synced(file_store& s, const sync_file_ptr& f) {
+  std::promise<status> p;
+  s.sync_file_then(f, [&p](status st) { p.set_value(std::move(st)); });
+  return p.get_future().get();
 }
 
 // flush_then(), waited for.
