@@ -410,7 +410,8 @@ TEST_F(Kafka, AFullProducerQueueWaitsForReportsInsteadOfFailing) {
 }
 
 // close() while two threads publish: every message already handed over gets the broker's answer,
-// every later one "publish after the transport was closed", each callback exactly once.
+// every later one "publish after the transport was closed", each callback exactly once; so is a
+// publish to, or a subscription of, a new topic after close().
 TEST_F(Kafka, CloseWhilePublishingAnswersEveryCallbackOnce) {
   const std::string topic = new_topic("closing", 4);
   auto t = connect_or_die();
@@ -440,6 +441,9 @@ TEST_F(Kafka, CloseWhilePublishingAnswersEveryCallbackOnce) {
   EXPECT_EQ(ok + closed + other, published.load()) << "a callback ran twice or never";
   EXPECT_EQ(other.load(), 0);
   EXPECT_GT(closed.load(), 0);
+  // A topic this producer never saw: refused before anything touches the closed librdkafka handle.
+  EXPECT_EQ(t->publish(message(topic + "-later", "x")).code(), status_code::failed_precondition);
+  EXPECT_EQ(t->subscribe(topic + "-later", {}, [](message) {}).status().code(), status_code::failed_precondition);
 }
 
 TEST_F(Kafka, AnOversizedMessageIsInvalidArgumentNamingTheLimit) {

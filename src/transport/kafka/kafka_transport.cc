@@ -82,6 +82,10 @@ class kafka_transport final : public transport {
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
     FERRY_RETURN_IF_ERROR(detail::check_topic(subject));
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return failed_precondition("subscribe after the transport was closed");
+    }
     consumer::config c{.topic = subject, .group = o.group, .subscription = o, .callback = std::move(cb)};
     // The topic exists before anyone waits for it: a group is assigned its partitions at once, and
     // a subscriber without a group knows which partitions to read from their end.

@@ -250,34 +250,36 @@ bool producer::enter() {
 }
 
 status producer::produce(const message& m, completion* c, int flags) {
-  const destination to(m.subject);
-  if (status s = learn(to); !s.is_ok()) {  // checks the topic first
+  // Counted in flight from here to its report or refusal: close() destroys the librdkafka handle
+  // only once nothing is (learn() asks it about a new topic).
+  if (!enter()) {
+    status s = failed_precondition("publish after the transport was closed");
     c->done(s);
     return s;
   }
+  const auto refuse = [&](status s) {
+    reports_done(1);
+    c->done(s);
+    return s;
+  };
+  const destination to(m.subject);
+  if (status s = learn(to); !s.is_ok()) return refuse(s);  // checks the topic first
   headers_ptr h = to_headers(m, to.token());
   std::optional<clock::time_point> give_up;  // set when the queue is first found full
   for (;;) {
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
-    if (enter()) {
-      // flags 0: no copy of the payload, the caller keeps `m` alive until the report.
-      err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(to.topic()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(m.payload.data()), m.payload.size()),
-                              RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_OPAQUE(c),
-                              RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        (void)h.release();  // librdkafka owns the headers now
-        collect_here();
-        return status::ok();
-      }
-      reports_done(1);
+    // flags 0: no copy of the payload, the caller keeps `m` alive until the report.
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(to.topic()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(m.payload.data()), m.payload.size()), RD_KAFKA_V_MSGFLAGS(flags),
+        RD_KAFKA_V_HEADERS(h.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      (void)h.release();  // librdkafka owns the headers now
+      collect_here();
+      return status::ok();
     }
     if (!give_up) give_up = clock::now() + options_.publish_timeout;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clock::now() > *give_up) {
-      status s = err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
-                                                   : refused(err, std::string(to.topic_view()), m.payload.size());
-      c->done(s);
-      return s;
+      return refuse(refused(err, std::string(to.topic_view()), m.payload.size()));
     }
     // The queue is full: reports make room (librdkafka frees a message once its report is
     // taken, whoever then runs the completion). Wait for them in librdkafka where no one else
@@ -348,7 +350,11 @@ status producer::flush(std::chrono::milliseconds timeout) {
 }
 
 result<std::vector<std::int32_t>> producer::ensure_topic(const std::string& topic) {
-  return topic_partitions(rk_, topic, options_.connect_timeout);
+  // Counted in flight while it asks: close() keeps the handle until then.
+  if (!enter()) return failed_precondition("the Kafka transport was closed");
+  auto parts = topic_partitions(rk_, topic, options_.connect_timeout);
+  reports_done(1);
+  return parts;
 }
 
 void producer::close() {

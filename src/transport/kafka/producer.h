@@ -60,7 +60,8 @@ class producer {
                  std::function<void(status)> done);
   // Waits until every message sent so far has its report (deadline_exceeded after `timeout`).
   status flush(std::chrono::milliseconds timeout);
-  // Creates `topic` where the brokers allow it, and returns its partitions.
+  // Creates `topic` where the brokers allow it, and returns its partitions (failed_precondition
+  // after close()).
   result<std::vector<std::int32_t>> ensure_topic(const std::string& topic);
   // Flushes (up to publish_timeout), fails what is left with `cancelled`, stops the report thread.
   // Idempotent.
@@ -85,8 +86,9 @@ class producer {
   // Checks the topic of `to` and makes sure librdkafka knows it before a message goes there (once
   // per topic).
   status learn(const destination& to);
-  // Counts one message in flight while the producer accepts messages (false after close(), and
-  // nothing counted); its report, or reports_done(1) after a refusal, counts it out.
+  // Counts one message (or one ensure_topic()) in flight while the producer accepts messages (false
+  // after close(), and nothing counted); its report, or reports_done(1) after a refusal, counts it
+  // out. close() destroys the handle only once nothing is counted.
   bool enter();
   status refused(rd_kafka_resp_err_t err, const std::string& topic, std::size_t bytes);
   // `n` messages have their reports (their completions ran).

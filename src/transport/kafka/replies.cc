@@ -65,7 +65,13 @@ result<message> replies::request(message m, std::chrono::milliseconds timeout) {
   if (!known) {
     // A topic nobody ever subscribed to does not exist: no one could answer (this handle is a
     // consumer's, which asks brokers not to create topics).
+    std::shared_lock users(rk_users_);  // close() waits for this before it destroys rk
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return failed_precondition("request after the transport was closed");
+    }
     auto exists = topic_partitions(rk, m.subject, std::min(timeout, options_.connect_timeout));
+    users.unlock();
     if (!exists.is_ok()) {
       if (exists.status().code() == status_code::not_found) {
         return unavailable("no responders: Kafka topic " + m.subject + " does not exist");
@@ -99,6 +105,7 @@ void replies::close() {
   }
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
+  std::unique_lock users(rk_users_);  // no request still asks rk_ about its topic
   if (rk_ != nullptr) {
     close_consumer(rk_, "reply topic " + topic_);
   }

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -53,6 +54,9 @@ class replies {
   std::condition_variable cv_;
   std::string topic_;                                       // guarded by mu_ (set once)
   rd_kafka_t* rk_ = nullptr;                                // guarded by mu_ (set once)
+  // Held shared by a request asking rk_ whether its topic exists (outside mu_), and exclusively by
+  // close() before it destroys rk_.
+  std::shared_mutex rk_users_;
   std::map<std::string, std::shared_ptr<waiter>> waiting_;  // by token, guarded by mu_
   std::set<std::string> existing_;                          // request topics seen to exist, guarded by mu_
   bool closed_ = false;                                     // guarded by mu_
