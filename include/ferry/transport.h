@@ -105,7 +105,8 @@ class transport : public publisher, public subscriber {
   // Sends `m` as a request and waits for one reply. `unimplemented` without request_reply;
   // `deadline_exceeded` on timeout; `unavailable` when nobody listens (no responders).
   virtual result<message> request(message m, std::chrono::milliseconds timeout);
-  // Stops every subscription, flushes, disconnects. Idempotent; the destructor calls it.
+  // Stops every subscription, flushes, disconnects. Idempotent; the destructor calls it. Every
+  // later call fails with failed_precondition (publish_async answers its callback so, once).
   virtual void close() = 0;
 };
 

@@ -274,6 +274,38 @@ TEST_P(Conformance, ConcurrentClose) {
   EXPECT_TRUE(got.wait_unique(50)) << got.unique();
 }
 
+// A closed transport refuses every call with failed_precondition, on a subject it used before and
+// on one it never saw (which some transports would first look up through the closed connection),
+// and still answers each publish_async callback exactly once.
+TEST_P(Conformance, AClosedTransportRefusesEveryCall) {
+  auto made = connect(inst());  // a transport of its own, also for inproc (whose fresh() is borrowed)
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> conn = std::move(*made);
+  auto sub = conn->subscribe(subject("closed-seen"), {}, [](message m) { m.ack(); });  // so RabbitMQ routes it
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  const status first = conn->publish(message(subject("closed-seen"), "x"));
+  ASSERT_TRUE(first.is_ok()) << first.to_string();
+  conn->close();
+  conn->close();  // idempotent
+  for (const std::string& s : {subject("closed-seen"), subject("closed-new")}) {
+    EXPECT_EQ(conn->publish(message(s, "x")).code(), status_code::failed_precondition) << s;
+    std::vector<message> batch;
+    batch.emplace_back(s, "a");
+    batch.emplace_back(s, "b");
+    EXPECT_EQ(conn->publish(std::move(batch)).code(), status_code::failed_precondition) << s;
+    std::promise<status> answered;  // a second answer would throw
+    conn->publish_async(message(s, "x"), [&](status st) { answered.set_value(std::move(st)); });
+    auto f = answered.get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << s;
+    EXPECT_EQ(f.get().code(), status_code::failed_precondition) << s;
+    EXPECT_EQ(conn->subscribe(s, {}, [](message m) { m.ack(); }).status().code(), status_code::failed_precondition)
+        << s;
+  }
+  if (caps().request_reply) {
+    EXPECT_EQ(conn->request(message(rpc_subject("closed"), "x"), 1s).status().code(), status_code::failed_precondition);
+  }
+}
+
 // 8. Repeated nacks do not lose or skip anything.
 TEST_P(Conformance, ContinueAfterErrors) {
   FERRY_REQUIRE_CAP(redelivery);

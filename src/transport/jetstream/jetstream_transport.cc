@@ -52,6 +52,7 @@ class jetstream_transport final : public transport {
   [[nodiscard]] std::string_view name() const override { return "jetstream"; }
 
   status publish(message m) override {
+    FERRY_RETURN_IF_ERROR(ctx_->client->check_open("publish"));
     status err;
     if (detail::stream_for(streams_, m.subject, &err) == nullptr) {
       if (!err.is_ok()) return err;
@@ -72,6 +73,7 @@ class jetstream_transport final : public transport {
 
   // Several at once: asynchronous publishes, then one wait for every PubAck.
   status publish(std::vector<message> ms) override {
+    FERRY_RETURN_IF_ERROR(ctx_->client->check_open("publish"));
     if (ms.size() < 2) return transport::publish(std::move(ms));
     for (const message& m : ms) {
       if (detail::stream_for(streams_, m.subject, nullptr) == nullptr) return transport::publish(std::move(ms));
@@ -118,6 +120,7 @@ class jetstream_transport final : public transport {
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
+    FERRY_RETURN_IF_ERROR(ctx_->client->check_open("subscribe"));
     FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
     status err;
     const detail::bound_stream* stream = detail::stream_for(streams_, subject, &err);

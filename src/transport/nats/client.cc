@@ -200,6 +200,7 @@ client::~client() {
 }
 
 status client::publish(message& m) {
+  FERRY_RETURN_IF_ERROR(check_open("publish"));
   if (m.id.empty()) m.id = new_id();
   auto msg = to_nats(m);
   if (!msg.is_ok()) return msg.status();
@@ -213,6 +214,7 @@ status client::publish_raw(const std::string& subject, std::string_view data) {
 }
 
 result<message> client::request(message m, std::chrono::milliseconds timeout) {
+  FERRY_RETURN_IF_ERROR(check_open("request"));
   if (m.id.empty()) m.id = new_id();
   m.reply.clear();
   auto msg = to_nats(m);
@@ -231,9 +233,18 @@ status client::flush(std::chrono::milliseconds timeout) {
   return from_nats(natsConnection_FlushTimeout(nc_, std::max<std::int64_t>(timeout.count(), 1)), "flush");
 }
 
-void client::close() { natsConnection_Close(nc_); }
+void client::close() {
+  closed_.store(true);
+  natsConnection_Close(nc_);
+}
+
+status client::check_open(std::string_view call) const {
+  if (!closed_.load(std::memory_order_relaxed)) return status::ok();
+  return failed_precondition(std::string(call) + " after the transport was closed");
+}
 
 result<natsSubscription*> subscribe_sync(client& c, const std::string& subject, const std::string& group) {
+  FERRY_RETURN_IF_ERROR(c.check_open("subscribe"));
   natsSubscription* sub = nullptr;
   natsStatus s = group.empty() ? natsConnection_SubscribeSync(&sub, c.conn(), subject.c_str())
                                : natsConnection_QueueSubscribeSync(&sub, c.conn(), subject.c_str(), group.c_str());

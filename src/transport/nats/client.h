@@ -4,13 +4,14 @@
 // A `client` owns the natsConnection. It is shared (shared_ptr) by the transport, its
 // subscriptions and the settlers of unsettled JetStream deliveries (which publish their acks on
 // it), so the connection lives until the last of them is gone; close() only closes it, after which
-// publishes fail with `unavailable` and late acks are dropped.
+// publishes, requests and subscriptions fail with `failed_precondition` and late acks are dropped.
 //
 // Thread safety: every method is thread-safe (nats.c connections are).
 #pragma once
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -63,12 +64,15 @@ class client {
   status flush(std::chrono::milliseconds timeout);
   // Closes the connection (idempotent); the object stays valid.
   void close();
+  // failed_precondition "<call> after the transport was closed" once close() was called, else ok.
+  [[nodiscard]] status check_open(std::string_view call) const;
 
  private:
   client(natsConnection* nc, natsOptions* no, options o) : nc_(nc), nopts_(no), opts_(std::move(o)) {}
   natsConnection* const nc_;
   natsOptions* const nopts_;
   const options opts_;
+  std::atomic<bool> closed_{false};
 };
 
 // NATS core subscription options shared by both transports.
