@@ -306,6 +306,32 @@ TEST_P(Conformance, AClosedTransportRefusesEveryCall) {
   }
 }
 
+// Messages kept past their transport: settling them after close(), with the transport and the
+// subscription destroyed, does no harm (what it would send is dropped).
+TEST_P(Conformance, SettlingAfterTheTransportIsGoneIsHarmless) {
+  collector got;
+  {
+    auto made = connect(inst());  // its own, so that close() and the destructor really run
+    ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+    std::unique_ptr<transport> conn = std::move(*made);
+    auto sub = conn->subscribe(subject("late"), {}, got.keeping());
+    ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(conn->publish(message(subject("late"), std::to_string(i))).is_ok());
+    ASSERT_TRUE(got.wait_total(4)) << got.total();
+    conn->close();
+    conn.reset();
+    sub->reset();
+  }
+  std::vector<message> kept = got.messages();
+  ASSERT_EQ(kept.size(), 4u);
+  kept[0].in_progress();
+  (void)kept[0].ack();
+  (void)kept[1].nack();
+  (void)kept[2].nack(10ms);
+  (void)kept[3].term("late");
+  kept.clear();  // the last copies: their settlers go back (or are freed) now
+}
+
 // 8. Repeated nacks do not lose or skip anything.
 TEST_P(Conformance, ContinueAfterErrors) {
   FERRY_REQUIRE_CAP(redelivery);
