@@ -67,6 +67,10 @@ struct options {
   std::chrono::milliseconds connect_timeout{5'000};
   // A publish waits this long for its confirm (and a queued one for a connection).
   std::chrono::milliseconds publish_timeout{10'000};
+  // Messages queued or awaiting their confirm at most: a publish (publish_async too) beyond it
+  // waits for room, up to publish_timeout, then fails with resource_exhausted. Without a bound a
+  // fast publisher queues more than the broker confirms within publish_timeout.
+  std::size_t max_pending = 16'384;
   std::string connection_name = "ferry";  // shown in the management UI
   std::chrono::seconds heartbeat{30};     // AMQP heartbeat (0: none)
   unroutable_policy unroutable = unroutable_policy::error;
@@ -80,8 +84,8 @@ struct options {
 result<std::unique_ptr<transport>> connect(const std::string& address, options o = {});
 
 // amqp://[user:password@]host[:port][/vhost]?key=value (vhost percent-encoded, "%2f" for "/"; none:
-// "/"): keys exchange, dead_letter_exchange, connect_timeout, publish_timeout, heartbeat, name,
-// unroutable (error|drop), unused_queue_expiry.
+// "/"): keys exchange, dead_letter_exchange, connect_timeout, publish_timeout, max_pending,
+// heartbeat, name, unroutable (error|drop), unused_queue_expiry.
 result<std::unique_ptr<transport>> connect_url(const transport_url& url);
 
 }  // namespace ferry::rabbitmq

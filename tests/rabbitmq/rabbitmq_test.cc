@@ -257,6 +257,29 @@ TEST_F(RabbitMQ, AMessageNoQueueTakesIsAnErrorUnlessDropIsAsked) {
   EXPECT_TRUE(dropping->publish(message(nobody, "x")).is_ok());
 }
 
+// publish_async waits for room once max_pending messages are queued or unconfirmed: a fast
+// publisher never has more than that outstanding, and every message is confirmed.
+TEST_F(RabbitMQ, PublishAsyncKeepsAtMostMaxPendingOutstanding) {
+  const std::string subject = new_subject("bounded");
+  auto t = connect_or_die({.max_pending = 8});
+  declare_group(*t, subject, "g");
+  constexpr int n = 2000;
+  std::atomic<int> completed{0}, failed{0};
+  int most = 0;
+  for (int i = 0; i < n; ++i) {
+    t->publish_async(message(subject, std::to_string(i)), [&](status s) {
+      if (!s.is_ok()) failed.fetch_add(1);
+      completed.fetch_add(1);  // before the publisher makes room for the next one
+    });
+    most = std::max(most, i + 1 - completed.load());
+  }
+  EXPECT_TRUE(t->flush(30s).is_ok());
+  EXPECT_EQ(completed.load(), n);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_LE(most, 8) << "more messages outstanding than max_pending";
+  EXPECT_EQ(connect(server()->address(), {.max_pending = 0}).status().code(), status_code::invalid_argument);
+}
+
 TEST_F(RabbitMQ, EveryConfirmedPublishSurvivesAKilledBroker) {
   test::rabbitmq_server own;
   ASSERT_TRUE(own.start(test::make_temp_dir("ferry-rabbitmq-crash-")));
@@ -407,7 +430,8 @@ TEST_F(RabbitMQ, BadInputIsRefusedWithTheReason) {
 
 TEST_F(RabbitMQ, UrlsConnectAndBadOnesSayWhatIsWrong) {
   const std::string hostport = server()->address();
-  auto t = ferry::connect("amqp://guest:guest@" + hostport + "/%2f?exchange=ferry-url&name=url-test&heartbeat=10s");
+  auto t = ferry::connect("amqp://guest:guest@" + hostport +
+                          "/%2f?exchange=ferry-url&name=url-test&heartbeat=10s&max_pending=100");
   ASSERT_TRUE(t.is_ok()) << t.status().to_string();
   EXPECT_EQ((*t)->name(), "rabbitmq");
   recorder got;
@@ -417,9 +441,10 @@ TEST_F(RabbitMQ, UrlsConnectAndBadOnesSayWhatIsWrong) {
   ASSERT_TRUE((*t)->publish(message(subject, "via url")).is_ok());
   EXPECT_TRUE(eventually([&] { return got.size() == 1; }));
 
-  for (const std::string& bad : std::vector<std::string>{
-           "amqp://" + hostport + "?unknown=1", "amqp://" + hostport + "?unroutable=maybe",
-           "amqp://" + hostport + "?publish_timeout=soon", "amqp://a:1,b:2", "amqp://us%zzer@" + hostport}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"amqp://" + hostport + "?unknown=1", "amqp://" + hostport + "?unroutable=maybe",
+                                "amqp://" + hostport + "?publish_timeout=soon", "amqp://" + hostport + "?max_pending=0",
+                                "amqp://a:1,b:2", "amqp://us%zzer@" + hostport}) {
     auto r = ferry::connect(bad);
     EXPECT_EQ(r.status().code(), status_code::invalid_argument) << bad << ": " << r.status().to_string();
   }

@@ -306,6 +306,54 @@ TEST_P(Conformance, AClosedTransportRefusesEveryCall) {
   }
 }
 
+// close() while two threads publish_async: each callback runs exactly once, with ok, or
+// failed_precondition once the transport is closed (or cancelled for what close() gave up on).
+TEST_P(Conformance, CloseWhilePublishingAnswersEveryCallbackOnce) {
+  auto made = connect(inst());
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> conn = std::move(*made);
+  // A group's queue outlives close(), which stops the subscriptions first: RabbitMQ routes every message.
+  auto sub = conn->subscribe(subject("closing"), {.group = caps().consumer_groups ? group("closing") : ""},
+                             [](message m) { m.ack(); });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  std::atomic<int> ok{0}, closed{0}, cancelled{0}, other{0}, published{0};
+  std::mutex mu;
+  std::string first_other;
+  std::atomic<bool> stop{false};
+  const auto publish_all = [&] {
+    for (int i = 0; !stop.load(); ++i) {
+      published.fetch_add(1);
+      conn->publish_async(message(subject("closing"), std::to_string(i)), [&](status s) {
+        if (s.is_ok()) {
+          ok.fetch_add(1);
+        } else if (s.code() == status_code::failed_precondition) {
+          closed.fetch_add(1);
+        } else if (s.code() == status_code::cancelled) {
+          cancelled.fetch_add(1);
+        } else {
+          std::lock_guard lock(mu);
+          if (other.fetch_add(1) == 0) first_other = s.to_string();
+        }
+      });
+      if (closed.load() > 0) stop = true;
+    }
+  };
+  std::thread a(publish_all), b(publish_all);
+  const bool some = eventually([&] { return ok.load() > 200; }, 30s);
+  conn->close();
+  const bool stopped = eventually([&] { return stop.load(); }, 30s);
+  stop = true;
+  a.join();
+  b.join();
+  ASSERT_TRUE(some) << ok.load();
+  ASSERT_TRUE(stopped);
+  EXPECT_TRUE(eventually([&] { return ok + closed + cancelled + other == published.load(); }, 10s))
+      << "a callback ran twice or never: " << ok.load() << " + " << closed.load() << " + " << cancelled.load() << " + "
+      << other.load() << " of " << published.load();
+  EXPECT_EQ(other.load(), 0) << first_other;
+  EXPECT_GT(closed.load(), 0);
+}
+
 // Messages kept past their transport: settling them after close(), with the transport and the
 // subscription destroyed, does no harm (what it would send is dropped).
 TEST_P(Conformance, SettlingAfterTheTransportIsGoneIsHarmless) {

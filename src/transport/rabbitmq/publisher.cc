@@ -55,11 +55,28 @@ void publisher::wake() {
   (void)!::write(wake_fd_, &one, sizeof one);
 }
 
+status publisher::wait_for_room(std::unique_lock<std::mutex>& lock) {
+  const auto full = [&] { return queue_.size() + in_flight_ >= options_.max_pending; };
+  if (!closing_ && full() && std::this_thread::get_id() != thread_.get_id()) {
+    ++room_waiters_;
+    const bool room = room_cv_.wait_for(lock, options_.publish_timeout, [&] { return closing_ || !full(); });
+    --room_waiters_;
+    if (!room) {
+      return resource_exhausted("rabbitmq: " + std::to_string(queue_.size() + in_flight_) +
+                                " messages wait for the broker (max_pending " + std::to_string(options_.max_pending) +
+                                ") and none was confirmed within publish_timeout (" +
+                                std::to_string(options_.publish_timeout.count()) + " ms)");
+    }
+  }
+  if (closing_) return failed_precondition("publish after the transport was closed");
+  return status::ok();
+}
+
 void publisher::publish(message m, publish_callback done) {
   std::unique_lock lock(mu_);
-  if (closing_) {
+  if (status s = wait_for_room(lock); !s.is_ok()) {
     lock.unlock();
-    done(failed_precondition("publish after the transport was closed"));
+    done(std::move(s));
     return;
   }
   const bool was_empty = queue_.empty();
@@ -71,10 +88,9 @@ void publisher::publish(message m, publish_callback done) {
 void publisher::publish(std::vector<message> ms, batch_callback done) {
   auto shared = std::make_shared<batch_callback>(std::move(done));
   std::unique_lock lock(mu_);
-  if (closing_) {
+  if (status s = wait_for_room(lock); !s.is_ok()) {  // room for one: a batch may go over the bound
     lock.unlock();
-    for (std::size_t i = 0; i < ms.size(); ++i)
-      (*shared)(i, failed_precondition("publish after the transport was closed"));
+    for (std::size_t i = 0; i < ms.size(); ++i) (*shared)(i, s);
     return;
   }
   const bool was_empty = queue_.empty();
@@ -119,6 +135,7 @@ void publisher::close() {
     std::lock_guard lock(mu_);
     if (closing_ && !thread_.joinable()) return;
     closing_ = true;
+    room_made_locked();  // waiting publishers fail now
   }
   wake();
   if (thread_.joinable()) thread_.join();
@@ -180,6 +197,7 @@ void publisher::run() {
   {
     std::lock_guard lock(mu_);
     in_flight_ = 0;
+    room_made_locked();
   }
   idle_cv_.notify_all();
   conn_.reset();
@@ -366,6 +384,7 @@ void publisher::complete_prefix() {
     std::lock_guard lock(mu_);
     in_flight_ -= done;
     idle = idle_locked();
+    room_made_locked();
   }
   if (idle) idle_cv_.notify_all();
 }
@@ -392,6 +411,7 @@ void publisher::connection_lost(const status& why) {
   {
     std::lock_guard lock(mu_);
     in_flight_ -= done;
+    room_made_locked();
     for (auto& [token, r] : requests_) {
       if (r->published && !r->finished) tokens.push_back(token);
     }
@@ -414,6 +434,7 @@ void publisher::fail_expired(steady::time_point now) {
       expired.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    if (!expired.empty()) room_made_locked();
   }
   std::size_t done = 0;
   while (!retry_.empty() && retry_.front().give_up < now) {
@@ -432,6 +453,7 @@ void publisher::fail_expired(steady::time_point now) {
   if (done > 0) {
     std::lock_guard lock(mu_);
     in_flight_ -= done;
+    room_made_locked();
   }
   complete_prefix();
   if (!expired.empty()) idle_cv_.notify_all();

@@ -95,6 +95,14 @@ class publisher {
   void finish_request(const std::string& token, result<message> r);
   void wake();
   [[nodiscard]] bool idle_locked() const { return queue_.empty() && in_flight_ == 0; }
+  // Waits (mu_ held through `lock`) until fewer than max_pending messages are queued or
+  // unconfirmed: failed_precondition once closing, resource_exhausted after publish_timeout. The
+  // I/O thread (a callback publishing) never waits: only it makes room.
+  status wait_for_room(std::unique_lock<std::mutex>& lock);
+  // in_flight_ went down or the queue shrank (mu_ held).
+  void room_made_locked() {
+    if (room_waiters_ > 0) room_cv_.notify_all();
+  }
 
   const std::string address_;
   const options options_;
@@ -104,6 +112,8 @@ class publisher {
   std::mutex mu_;
   std::condition_variable idle_cv_;                                   // nothing queued or unconfirmed (flush)
   std::condition_variable reply_cv_;                                  // a request finished
+  std::condition_variable room_cv_;                                   // below max_pending again, or closing
+  int room_waiters_ = 0;                                              // guarded by mu_
   std::deque<job> queue_;                                             // guarded by mu_: not yet published
   std::deque<std::shared_ptr<pending_request>> request_queue_;        // guarded by mu_
   std::map<std::string, std::shared_ptr<pending_request>> requests_;  // guarded by mu_: by token

@@ -171,6 +171,7 @@ result<std::unique_ptr<transport>> connect(const std::string& address, options o
       o.publish_timeout <= std::chrono::milliseconds::zero()) {
     return invalid_argument("rabbitmq: connect_timeout and publish_timeout must be positive");
   }
+  if (o.max_pending == 0) return invalid_argument("rabbitmq: max_pending must be at least 1");
   FERRY_ASSIGN_OR_RETURN(auto p, detail::publisher::start(address, o));
   spdlog::info("rabbitmq: connected to {} (vhost {}, exchange {})", address, o.vhost, o.exchange);
   return std::unique_ptr<transport>(std::make_unique<rabbitmq_transport>(address, std::move(o), std::move(p)));
@@ -217,6 +218,8 @@ result<std::unique_ptr<transport>> connect_url(const transport_url& url) {
     FERRY_ASSIGN_OR_RETURN(auto d, p.duration(key));
     if (d) *field = *d;
   }
+  FERRY_ASSIGN_OR_RETURN(auto max_pending, p.integer("max_pending", 1, std::int64_t{1} << 40));
+  if (max_pending) o.max_pending = static_cast<std::size_t>(*max_pending);
   FERRY_ASSIGN_OR_RETURN(auto heartbeat, p.duration("heartbeat"));
   if (heartbeat) o.heartbeat = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
   FERRY_RETURN_IF_ERROR(p.finish());
