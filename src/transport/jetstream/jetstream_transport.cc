@@ -149,6 +149,7 @@ class jetstream_transport final : public transport {
 
   void close() override {
     std::call_once(closed_, [this] {
+      ctx_->client->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
       loops_.stop_all();
       (void)ctx_->client->flush(std::chrono::seconds(5));
       ctx_->client->close();

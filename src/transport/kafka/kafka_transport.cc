@@ -100,6 +100,10 @@ class kafka_transport final : public transport {
     }
     FERRY_ASSIGN_OR_RETURN(auto con, consumer::start(bootstrap_, options_, producer_, std::move(c)));
     std::lock_guard lock(mu_);
+    if (closed_) {  // close() ran meanwhile and did not see this one
+      con->stop();
+      return failed_precondition("subscribe after the transport was closed");
+    }
     std::erase_if(consumers_, [](const auto& w) { return w.expired(); });
     consumers_.push_back(con);
     return std::unique_ptr<subscription>(std::make_unique<kafka_subscription>(std::move(con)));

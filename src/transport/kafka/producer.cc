@@ -258,8 +258,8 @@ status producer::produce(const message& m, completion* c, int flags) {
     return s;
   }
   const auto refuse = [&](status s) {
+    c->done(s);  // before it is counted out: a flush() returns after the callback ran
     reports_done(1);
-    c->done(s);
     return s;
   };
   const destination to(m.subject);
@@ -267,6 +267,8 @@ status producer::produce(const message& m, completion* c, int flags) {
   headers_ptr h = to_headers(m, to.token());
   std::optional<clock::time_point> give_up;  // set when the queue is first found full
   for (;;) {
+    // close() began (while the topic was looked up, or the queue was full): nothing more goes in.
+    if (!accepting_.load()) return refuse(failed_precondition("publish after the transport was closed"));
     // flags 0: no copy of the payload, the caller keeps `m` alive until the report.
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(to.topic()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),

@@ -238,8 +238,10 @@ status client::flush(std::chrono::milliseconds timeout) {
   return from_nats(natsConnection_FlushTimeout(nc_, std::max<std::int64_t>(timeout.count(), 1)), "flush");
 }
 
+void client::refuse_calls() { closed_.store(true); }
+
 void client::close() {
-  closed_.store(true);
+  refuse_calls();
   natsConnection_Close(nc_);
 }
 
@@ -262,6 +264,7 @@ result<natsSubscription*> subscribe_sync(client& c, const std::string& subject, 
   s = natsConnection_FlushTimeout(c.conn(), std::max<std::int64_t>(c.opts().connect_timeout.count(), 1));
   if (s != NATS_OK && s != NATS_CONNECTION_DISCONNECTED && s != NATS_NOT_YET_CONNECTED) {
     natsSubscription_Destroy(sub);
+    FERRY_RETURN_IF_ERROR(c.check_open("subscribe"));
     return from_nats(s, "subscribing to '" + subject + "'");
   }
   return sub;

@@ -62,7 +62,10 @@ class client {
   // A core NATS request (see transport::request).
   result<message> request(message m, std::chrono::milliseconds timeout);
   status flush(std::chrono::milliseconds timeout);
-  // Closes the connection (idempotent); the object stays valid.
+  // From now on publish, request and subscribe_sync fail with failed_precondition (acks still go
+  // out): a transport's close() calls it first, then stops its subscriptions and flushes.
+  void refuse_calls();
+  // Refuses calls and closes the connection (idempotent); the object stays valid.
   void close();
   // failed_precondition "<call> after the transport was closed" once close() was called, else ok.
   [[nodiscard]] status check_open(std::string_view call) const;

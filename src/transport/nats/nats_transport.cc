@@ -44,6 +44,7 @@ class nats_transport final : public transport {
 
   void close() override {
     std::call_once(closed_, [this] {
+      client_->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
       loops_.stop_all();
       (void)client_->flush(std::chrono::seconds(5));
       client_->close();
