@@ -233,7 +233,10 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
       subject, std::make_unique<pull_source>(ctx, *sub, std::move(make)), std::move(cb), so.max_in_flight,
       o.fetch_batch, ctx->client->opts().poll_interval);
   loop->start();
-  loops.add(loop);
+  if (!loops.add(loop)) {  // the transport's close() ran meanwhile
+    loop->stop();
+    return failed_precondition("subscribe after the transport was closed");
+  }
   return std::unique_ptr<subscription>(std::make_unique<nats::detail::loop_subscription>(std::move(loop)));
 }
 

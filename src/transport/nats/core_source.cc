@@ -104,7 +104,10 @@ result<std::unique_ptr<subscription>> subscribe_core(const std::shared_ptr<clien
   auto loop = std::make_shared<delivery_loop>(subject, std::make_unique<core_source>(c, *sub, transport_name),
                                               std::move(cb), o.max_in_flight, core_batch, c->opts().poll_interval);
   loop->start();
-  loops.add(loop);
+  if (!loops.add(loop)) {  // the transport's close() ran meanwhile
+    loop->stop();
+    return failed_precondition("subscribe after the transport was closed");
+  }
   return std::unique_ptr<subscription>(std::make_unique<loop_subscription>(std::move(loop)));
 }
 

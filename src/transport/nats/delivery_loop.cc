@@ -91,16 +91,19 @@ void delivery_loop::run() {
   }
 }
 
-void loop_registry::add(const std::shared_ptr<delivery_loop>& l) {
+bool loop_registry::add(const std::shared_ptr<delivery_loop>& l) {
   std::lock_guard lock(mu_);
+  if (stopped_) return false;
   std::erase_if(loops_, [](const auto& w) { return w.expired(); });
   loops_.push_back(l);
+  return true;
 }
 
 void loop_registry::stop_all() {
   std::vector<std::weak_ptr<delivery_loop>> loops;
   {
     std::lock_guard lock(mu_);
+    stopped_ = true;
     loops.swap(loops_);
   }
   for (auto& w : loops) {

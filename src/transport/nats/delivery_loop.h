@@ -81,12 +81,15 @@ class delivery_loop : public std::enable_shared_from_this<delivery_loop> {
 // The loops of one transport, so close() can stop them all.
 class loop_registry {
  public:
-  void add(const std::shared_ptr<delivery_loop>& l);
+  // Registers `l`; false after stop_all() (the caller stops it: the transport is closing).
+  [[nodiscard]] bool add(const std::shared_ptr<delivery_loop>& l);
+  // Stops every registered loop, and refuses later ones.
   void stop_all();
 
  private:
   std::mutex mu_;
   std::vector<std::weak_ptr<delivery_loop>> loops_;  // guarded by mu_
+  bool stopped_ = false;                             // guarded by mu_
 };
 
 // The subscription object both transports hand out: stops its loop when stopped or destroyed.
