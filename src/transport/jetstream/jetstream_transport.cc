@@ -68,8 +68,7 @@ class jetstream_transport final : public transport {
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus s = js_PublishMsg(&ack, ctx_->js, msg->get(), &po, &code);
     if (ack != nullptr) jsPubAck_Destroy(ack);
-    if (s != NATS_OK) FERRY_RETURN_IF_ERROR(ctx_->client->check_open("publish"));
-    return detail::from_js(s, code, "publishing on '" + m.subject + "'");
+    return ctx_->client->closed_or("publish", detail::from_js(s, code, "publishing on '" + m.subject + "'"));
   }
 
   // Several at once: asynchronous publishes, then one wait for every PubAck.
@@ -100,8 +99,7 @@ class jetstream_transport final : public transport {
       s = js_PublishMsgAsync(js, &raw, nullptr);
       if (raw != nullptr) natsMsg_Destroy(raw);  // not taken by the library
       if (s != NATS_OK) {
-        first = ctx_->client->check_open("publish");
-        if (first.is_ok()) first = nats::detail::from_nats(s, "publishing on '" + m.subject + "'");
+        first = ctx_->client->closed_or("publish", nats::detail::from_nats(s, "publishing on '" + m.subject + "'"));
         break;
       }
     }
@@ -111,14 +109,11 @@ class jetstream_transport final : public transport {
     s = js_PublishAsyncComplete(js, &po);
     jsCtx_Destroy(js);
     if (!first.is_ok()) return first;
-    status async_error;
     {
       std::lock_guard lock(errs.mu);
-      async_error = errs.first;
+      if (!errs.first.is_ok()) return ctx_->client->closed_or("publish", errs.first);
     }
-    if (!async_error.is_ok() || s != NATS_OK) FERRY_RETURN_IF_ERROR(ctx_->client->check_open("publish"));
-    if (!async_error.is_ok()) return async_error;
-    return nats::detail::from_nats(s, "waiting for the PubAcks");
+    return ctx_->client->closed_or("publish", nats::detail::from_nats(s, "waiting for the PubAcks"));
   }
 
   status flush(std::chrono::milliseconds timeout) override { return ctx_->client->flush(timeout); }

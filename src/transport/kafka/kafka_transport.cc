@@ -82,9 +82,10 @@ class kafka_transport final : public transport {
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
     FERRY_RETURN_IF_ERROR(detail::check_topic(subject));
+    const auto closed = [] { return failed_precondition("subscribe after the transport was closed"); };
     {
       std::lock_guard lock(mu_);
-      if (closed_) return failed_precondition("subscribe after the transport was closed");
+      if (closed_) return closed();
     }
     consumer::config c{.topic = subject, .group = o.group, .subscription = o, .callback = std::move(cb)};
     // The topic exists before anyone waits for it: a group is assigned its partitions at once, and
@@ -94,15 +95,11 @@ class kafka_transport final : public transport {
       c.retry_topic = retry_topic_of(subject, o.group);
       FERRY_RETURN_IF_ERROR(producer_->ensure_topic(c.retry_topic).status());
     }
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return failed_precondition("subscribe after the transport was closed");
-    }
     FERRY_ASSIGN_OR_RETURN(auto con, consumer::start(bootstrap_, options_, producer_, std::move(c)));
     std::lock_guard lock(mu_);
     if (closed_) {  // close() ran meanwhile and did not see this one
       con->stop();
-      return failed_precondition("subscribe after the transport was closed");
+      return closed();
     }
     std::erase_if(consumers_, [](const auto& w) { return w.expired(); });
     consumers_.push_back(con);

@@ -206,8 +206,7 @@ status client::publish(message& m) {
   if (!msg.is_ok()) return msg.status();
   const natsStatus s = natsConnection_PublishMsg(nc_, msg->get());
   if (s == NATS_OK) return status::ok();
-  FERRY_RETURN_IF_ERROR(check_open("publish"));  // closed meanwhile: say so, not "unavailable"
-  return from_nats(s, "publishing on '" + m.subject + "'");
+  return closed_or("publish", from_nats(s, "publishing on '" + m.subject + "'"));
 }
 
 status client::publish_raw(const std::string& subject, std::string_view data) {
@@ -226,10 +225,7 @@ result<message> client::request(message m, std::chrono::milliseconds timeout) {
   if (s == NATS_NO_RESPONDERS) return unavailable("no responders on '" + m.subject + "'");
   if (s == NATS_TIMEOUT)
     return deadline_exceeded("no reply on '" + m.subject + "' within " + std::to_string(timeout.count()) + " ms");
-  if (s != NATS_OK) {
-    FERRY_RETURN_IF_ERROR(check_open("request"));
-    return from_nats(s, "request on '" + m.subject + "'");
-  }
+  if (s != NATS_OK) return closed_or("request", from_nats(s, "request on '" + m.subject + "'"));
   msg_ptr owned(reply);
   return from_nats(reply);
 }
@@ -250,22 +246,24 @@ status client::check_open(std::string_view call) const {
   return failed_precondition(std::string(call) + " after the transport was closed");
 }
 
+status client::closed_or(std::string_view call, status s) const {
+  if (s.is_ok()) return s;
+  status closed = check_open(call);
+  return closed.is_ok() ? s : closed;
+}
+
 result<natsSubscription*> subscribe_sync(client& c, const std::string& subject, const std::string& group) {
   FERRY_RETURN_IF_ERROR(c.check_open("subscribe"));
   natsSubscription* sub = nullptr;
   natsStatus s = group.empty() ? natsConnection_SubscribeSync(&sub, c.conn(), subject.c_str())
                                : natsConnection_QueueSubscribeSync(&sub, c.conn(), subject.c_str(), group.c_str());
-  if (s != NATS_OK) {
-    FERRY_RETURN_IF_ERROR(c.check_open("subscribe"));
-    return from_nats(s, "subscribing to '" + subject + "'");
-  }
+  if (s != NATS_OK) return c.closed_or("subscribe", from_nats(s, "subscribing to '" + subject + "'"));
   natsSubscription_SetPendingLimits(sub, c.opts().pending_limit, -1);
   // Returns once the server has the subscription, so what is published next reaches it.
   s = natsConnection_FlushTimeout(c.conn(), std::max<std::int64_t>(c.opts().connect_timeout.count(), 1));
   if (s != NATS_OK && s != NATS_CONNECTION_DISCONNECTED && s != NATS_NOT_YET_CONNECTED) {
     natsSubscription_Destroy(sub);
-    FERRY_RETURN_IF_ERROR(c.check_open("subscribe"));
-    return from_nats(s, "subscribing to '" + subject + "'");
+    return c.closed_or("subscribe", from_nats(s, "subscribing to '" + subject + "'"));
   }
   return sub;
 }

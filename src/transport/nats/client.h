@@ -69,6 +69,9 @@ class client {
   void close();
   // failed_precondition "<call> after the transport was closed" once close() was called, else ok.
   [[nodiscard]] status check_open(std::string_view call) const;
+  // `s` (ok stays ok); a failure of `call`, though, gives check_open(call)'s status when the transport was closed
+  // meanwhile (nats.c then says "connection closed", which reads as worth retrying).
+  [[nodiscard]] status closed_or(std::string_view call, status s) const;
 
  private:
   client(natsConnection* nc, natsOptions* no, options o) : nc_(nc), nopts_(no), opts_(std::move(o)) {}
