@@ -63,7 +63,9 @@ class subscription {
  public:
   virtual ~subscription() = default;
   // Stops deliveries and waits until no callback of this subscription is running. Unsettled
-  // messages stay with the transport (persistent: redelivered later). Idempotent.
+  // messages stay with the transport (persistent: redelivered later). Idempotent. Called from one of
+  // this subscription's own callbacks it does not wait for that callback, and no callback starts
+  // after it returned.
   virtual void stop() = 0;
   [[nodiscard]] virtual const std::string& subject() const = 0;
 };
@@ -106,7 +108,9 @@ class transport : public publisher, public subscriber {
   // `deadline_exceeded` on timeout; `unavailable` when nobody listens (no responders).
   virtual result<message> request(message m, std::chrono::milliseconds timeout);
   // Stops every subscription, flushes, disconnects. Idempotent; the destructor calls it. Every
-  // later call fails with failed_precondition (publish_async answers its callback so, once).
+  // later call fails with failed_precondition (publish_async answers its callback so, once). May be
+  // called from a subscription's callback (a service that shuts down on a message): it does not
+  // wait for that callback.
   virtual void close() = 0;
 };
 

@@ -724,6 +724,61 @@ TEST_P(Conformance, CallbackReentersTransport) {
   EXPECT_TRUE(end.wait_unique(5)) << hops.load();
 }
 
+// A handler may stop its own subscription (a consumer that wants only the first match): stop()
+// returns there without waiting for the callback that called it, and no callback starts after.
+TEST_P(Conformance, StopFromItsOwnCallback) {
+  std::atomic<subscription*> self{nullptr};
+  std::atomic<bool> stopped{false};
+  std::atomic<int> calls{0}, after_stop{0};
+  std::promise<void> returned;
+  auto sub = t().subscribe(subject("self.stop"), {}, [&](message m) {
+    if (stopped.load()) ++after_stop;
+    m.ack();
+    if (calls.fetch_add(1) == 0) {
+      self.load()->stop();
+      self.load()->stop();  // idempotent there too
+      stopped = true;
+      returned.set_value();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  self = sub->get();
+  ASSERT_TRUE(other().publish(message(subject("self.stop"), "0")).is_ok());
+  // Once it stopped, RabbitMQ refuses what no queue would receive (no_replay): results not asserted.
+  for (int i = 1; i < 20; ++i) (void)other().publish(message(subject("self.stop"), std::to_string(i)));
+  ASSERT_EQ(returned.get_future().wait_for(10s), std::future_status::ready) << "stop() from the callback hung";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(after_stop.load(), 0);
+  (*sub)->stop();
+  sub->reset();  // destroying it from outside afterwards does not wait on anything either
+}
+
+// A service that shuts down on a message closes its transport from a handler: close() stops every
+// subscription without waiting for the callback it runs in, and returns. (inproc: its one bus is
+// closed, the fixture's transport; closing it again at the end is a no-op.)
+TEST_P(Conformance, CloseFromACallback) {
+  std::unique_ptr<transport> owned = inst().single_bus ? nullptr : fresh();
+  transport& conn = owned ? *owned : t();
+  transport& from = owned ? other() : t();
+  std::promise<status> closed;
+  std::atomic<int> calls{0};
+  auto sub = conn.subscribe(subject("self.close"), {}, [&](message m) {
+    m.ack();
+    if (calls.fetch_add(1) == 0) {
+      conn.close();
+      closed.set_value(conn.publish(message(subject("self.close"), "after")));
+    }
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(from.publish(message(subject("self.close"), "0")).is_ok());
+  for (int i = 1; i < 5; ++i) (void)from.publish(message(subject("self.close"), std::to_string(i)));  // as above
+  auto f = closed.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "close() from the callback hung";
+  EXPECT_EQ(f.get().code(), status_code::failed_precondition);
+  sub->reset();
+  owned.reset();
+}
+
 std::string param_name(const testing::TestParamInfo<std::string>& info) { return info.param; }
 
 std::vector<std::string> names() {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -299,6 +300,43 @@ TEST(Inproc, CloseFlushesQueuedMessages) {
   EXPECT_EQ(got.load(), 500);
   EXPECT_EQ(t->publish(message("c", "")).code(), status_code::failed_precondition);
   EXPECT_EQ(t->subscribe("c", {}, [](message) {}).status().code(), status_code::failed_precondition);
+}
+
+// flush() and close() from a callback: the messages queued behind that callback cannot be handed
+// over while they wait, so neither waits for them (close_timeout is 10 s here).
+TEST(Inproc, FlushAndCloseFromACallbackDoNotWaitForThatCallback) {
+  auto t = make_transport({.workers = 1, .close_timeout = 10s});
+  std::promise<std::pair<status, std::chrono::steady_clock::duration>> flushed;
+  std::promise<std::chrono::steady_clock::duration> closed;
+  std::atomic<int> calls{0};
+  std::atomic<bool> second_queued{false};
+  auto sub = t->subscribe("fc", {}, [&](message m) {
+    m.ack();
+    const int n = ++calls;
+    if (n == 1) eventually([&] { return second_queued.load(); });
+    const auto start = std::chrono::steady_clock::now();
+    if (n == 1) {
+      const status s = t->flush(5s);
+      flushed.set_value({s, std::chrono::steady_clock::now() - start});
+    } else if (n == 2) {
+      t->close();
+      closed.set_value(std::chrono::steady_clock::now() - start);
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(t->publish(message("fc", "1")).is_ok());
+  ASSERT_TRUE(t->publish(message("fc", "2")).is_ok());  // queued behind the first callback
+  second_queued = true;
+  auto f = flushed.get_future();
+  ASSERT_EQ(f.wait_for(8s), std::future_status::ready);
+  const auto [s, flush_took] = f.get();
+  // Message 2 still queued behind the caller: reported, not waited for.
+  EXPECT_EQ(s.code(), status_code::deadline_exceeded) << s.to_string();
+  EXPECT_LT(flush_took, 1s);
+  auto c = closed.get_future();
+  ASSERT_EQ(c.wait_for(8s), std::future_status::ready) << "close() from the callback waited for itself";
+  EXPECT_LT(c.get(), 2s);
+  EXPECT_EQ(t->publish(message("fc", "")).code(), status_code::failed_precondition);
 }
 
 TEST(Inproc, SettlingAfterCloseAndStopIsHarmless) {

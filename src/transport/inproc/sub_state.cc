@@ -15,6 +15,11 @@ constexpr std::string_view transport_name = "inproc";
 thread_local const engine* tls_engine = nullptr;  // set while a callback runs
 thread_local const sub_state* tls_sub = nullptr;  // the subscription whose callback runs
 
+// The messages a worker took from a queue for its current turn, not yet handed to the callback
+// (the front one is being handed over). Workers run one turn at a time, so one buffer per thread
+// is enough (and keeps its capacity).
+thread_local ring<message> taken;
+
 }  // namespace
 
 // The settler of one delivery: keeps a copy of the message for a redelivery. Pooled per
@@ -111,8 +116,6 @@ status sub_state::push_many(std::span<message> ms, push_mode mode) {
 }
 
 void sub_state::run(std::size_t budget) {
-  // Workers run one turn at a time, so one buffer per thread is enough (and keeps its capacity).
-  thread_local ring<message> taken;
   do {
     std::size_t n = 0;
     {
@@ -255,6 +258,9 @@ void sub_state::stop() {
 
 bool sub_state::wait_drained(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
+  // From this subscription's callback: what it took for this turn besides the running message
+  // waits behind the caller too.
+  if (running_ && running_on_ == std::this_thread::get_id()) return stopped_ || (queue_.empty() && taken.size() <= 1);
   ++idle_waiters_;
   const bool ok = idle_cv_.wait_until(lock, deadline, [&] { return stopped_ || (queue_.empty() && !running_); });
   --idle_waiters_;

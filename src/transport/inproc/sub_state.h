@@ -72,7 +72,9 @@ class sub_state final : public runnable, public std::enable_shared_from_this<sub
   // Stops deliveries, drops the queue, and waits for a running callback to return (unless called
   // from this subscription's own callback). Idempotent.
   void stop();
-  // Waits until the queue is empty (everything handed to the callback) or `deadline`.
+  // Waits until the queue is empty (everything handed to the callback) or `deadline`. From this
+  // subscription's own callback (close() in a handler) the queue waits behind the caller: true at
+  // once when it is empty, false at once when not.
   bool wait_drained(std::chrono::steady_clock::time_point deadline);
 
   // True while the calling thread runs a callback of a transport using `eng`.
