@@ -146,9 +146,13 @@ class redis_transport final : public transport {
       std::lock_guard lock(mu_);
       readers.swap(readers_);
     }
+    std::vector<std::shared_ptr<stream_reader>> live;
     for (auto& w : readers) {
-      if (auto r = w.lock()) r->stop();
+      if (auto r = w.lock()) live.push_back(std::move(r));
     }
+    // Each thread ends after its current read (up to options::block): all at once, not in turn.
+    for (auto& r : live) r->request_stop();
+    for (auto& r : live) r->stop();
     stop_replies();
   }
 

@@ -113,9 +113,13 @@ status stream_reader::create_group() {
   return status::ok();  // created, or there already
 }
 
-void stream_reader::stop() {
+void stream_reader::request_stop() {
   stopping_.store(true);
   s_->wake.notify_all();
+}
+
+void stream_reader::stop() {
+  request_stop();
   std::thread t;
   {
     std::lock_guard lock(thread_mu_);

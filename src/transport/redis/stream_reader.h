@@ -85,6 +85,9 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   // Stops reading, sends the acks recorded so far, deletes the consumer name if it holds nothing
   // pending, and waits for the thread (unless called from the callback). Idempotent.
   void stop();
+  // Asks the thread to stop without waiting for it (its read blocks up to options::block): close()
+  // asks every subscription first, then waits for each, so they end together.
+  void request_stop();
   [[nodiscard]] const std::string& subject() const { return config_.stream; }
 
  private:
