@@ -58,7 +58,8 @@ struct subscription_options {
   std::uint32_t max_deliver = 0;
 };
 
-// A live subscription; stops (and waits for running callbacks to return) when destroyed.
+// A live subscription; stops (and waits for running callbacks to return) when destroyed. It may be
+// destroyed from its own callback (as stop() may be called there).
 class subscription {
  public:
   virtual ~subscription() = default;
