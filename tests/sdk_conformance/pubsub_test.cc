@@ -656,6 +656,42 @@ TEST_P(Conformance, RequestReply) {
   EXPECT_EQ(t().request(message(rpc_subject("silent"), "x"), 200ms).status().code(), status_code::deadline_exceeded);
 }
 
+// Requests from many threads at once each get their own reply, and a reply that comes after its
+// request timed out is not taken for the answer to a later request.
+TEST_P(Conformance, ConcurrentRequestsGetTheirOwnReplies) {
+  FERRY_REQUIRE_CAP(request_reply);
+  auto responder = other().subscribe(rpc_subject("who"), {.max_in_flight = 64}, [&](message m) {
+    if (m.payload == "late") std::this_thread::sleep_for(600ms);  // past its requester's timeout
+    EXPECT_TRUE(other().publish(reply_to(m, "re:" + m.payload)).is_ok());
+    m.ack();
+  });
+  ASSERT_TRUE(responder.is_ok());
+  ASSERT_TRUE(other().flush(5s).is_ok());
+  EXPECT_EQ(t().request(message(rpc_subject("who"), "late"), 200ms).status().code(), status_code::deadline_exceeded);
+  auto next = t().request(message(rpc_subject("who"), "next"), 10s);
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  EXPECT_EQ(next->payload, "re:next");
+  std::this_thread::sleep_for(600ms);  // the late reply arrives now: nobody waits for it
+  constexpr int threads = 8, each = 25;
+  std::atomic<int> right{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < threads; ++i) {
+    ts.emplace_back([&, i] {
+      for (int j = 0; j < each; ++j) {
+        const std::string q = std::to_string(i) + "." + std::to_string(j);
+        auto r = t().request(message(rpc_subject("who"), q), 20s);
+        EXPECT_TRUE(r.is_ok()) << q << ": " << r.status().to_string();
+        if (r.is_ok()) {
+          EXPECT_EQ(r->payload, "re:" + q);
+          if (r->payload == "re:" + q) ++right;
+        }
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(right.load(), threads * each);
+}
+
 // Every delivery is counted: the third delivery says 3 and redelivered.
 TEST_P(Conformance, DeliveryCount) {
   FERRY_REQUIRE_CAP(delivery_count);
