@@ -1,6 +1,11 @@
 // The JetStream transport (include/ferry/jetstream.h): stream subjects go through JetStream,
 // every other subject through NATS core (the same connection).
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "base/subject_check.h"
@@ -19,12 +24,21 @@ using nats::detail::client;
 // Collects the failures of one batch of asynchronous publishes (nats.c calls back on its thread).
 struct async_errors {
   std::mutex mu;
-  status first;  // guarded by mu
+  status first;  // guarded by mu: the first failure other than "no responders"
+  // Guarded by mu: the Nats-Msg-Id of each message nobody answered for (no stream leader at that
+  // moment: an election, a restarting server), published again one by one.
+  std::set<std::string> unanswered;
 };
 
 void on_async_publish_error(jsCtx*, jsPubAckErr* pae, void* closure) {
   auto* errs = static_cast<async_errors*>(closure);
   std::lock_guard lock(errs->mu);
+  const char* id = nullptr;
+  if (pae->Err == NATS_NO_RESPONDERS && natsMsgHeader_Get(pae->Msg, header::message_id.data(), &id) == NATS_OK &&
+      id != nullptr) {
+    errs->unanswered.insert(id);
+    return;
+  }
   if (errs->first.is_ok()) {
     errs->first = detail::from_js(pae->Err, pae->ErrCode,
                                   std::string("publishing on '") + natsMsg_GetSubject(pae->Msg) + "'" +
@@ -59,16 +73,7 @@ class jetstream_transport final : public transport {
       return ctx_->client->publish(m);  // not a stream subject: NATS core
     }
     if (m.id.empty()) m.id = new_id();
-    auto msg = nats::detail::to_nats(m);
-    if (!msg.is_ok()) return msg.status();
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = opts_.publish_timeout.count();
-    jsPubAck* ack = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = js_PublishMsg(&ack, ctx_->js, msg->get(), &po, &code);
-    if (ack != nullptr) jsPubAck_Destroy(ack);
-    return ctx_->client->closed_or("publish", detail::from_js(s, code, "publishing on '" + m.subject + "'"));
+    return publish_stored(m, clock::now() + opts_.publish_timeout);
   }
 
   // Several at once: asynchronous publishes, then one wait for every PubAck.
@@ -106,18 +111,54 @@ class jetstream_transport final : public transport {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = opts_.publish_timeout.count();
+    const auto give_up = clock::now() + opts_.publish_timeout;
     s = js_PublishAsyncComplete(js, &po);
     jsCtx_Destroy(js);
     if (!first.is_ok()) return first;
+    std::set<std::string> unanswered;
     {
       std::lock_guard lock(errs.mu);
       if (!errs.first.is_ok()) return ctx_->client->closed_or("publish", errs.first);
+      unanswered.swap(errs.unanswered);
     }
-    return ctx_->client->closed_or("publish", nats::detail::from_nats(s, "waiting for the PubAcks"));
+    FERRY_RETURN_IF_ERROR(ctx_->client->closed_or("publish", nats::detail::from_nats(s, "waiting for the PubAcks")));
+    for (const message& m : ms) {  // in order, as publish() would have
+      if (unanswered.contains(m.id)) FERRY_RETURN_IF_ERROR(publish_stored(m, give_up));
+    }
+    return status::ok();
   }
 
   status flush(std::chrono::milliseconds timeout) override { return ctx_->client->flush(timeout); }
 
+ private:
+  using clock = std::chrono::steady_clock;
+
+  // Publishes `m` (id set) to its stream and waits for the PubAck until `give_up`. "No responders"
+  // means no server answers for the stream at this moment (a leader election, a server that is
+  // restarting and has not loaded it yet): published again after a short wait until `give_up`,
+  // as nats.go does; the same Nats-Msg-Id makes a retry that was stored after all count once.
+  status publish_stored(const message& m, clock::time_point give_up) {
+    auto wait = std::chrono::milliseconds(25);
+    for (;;) {
+      auto msg = nats::detail::to_nats(m);
+      if (!msg.is_ok()) return msg.status();
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MaxWait = std::max<std::int64_t>(
+          1, std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now()).count());
+      jsPubAck* ack = nullptr;
+      jsErrCode code = static_cast<jsErrCode>(0);
+      const natsStatus s = js_PublishMsg(&ack, ctx_->js, msg->get(), &po, &code);
+      if (ack != nullptr) jsPubAck_Destroy(ack);
+      if (s != NATS_NO_RESPONDERS || clock::now() + wait >= give_up || !ctx_->client->check_open("publish").is_ok()) {
+        return ctx_->client->closed_or("publish", detail::from_js(s, code, "publishing on '" + m.subject + "'"));
+      }
+      std::this_thread::sleep_for(wait);
+      wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
+    }
+  }
+
+ public:
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
     FERRY_RETURN_IF_ERROR(ctx_->client->check_open("subscribe"));
