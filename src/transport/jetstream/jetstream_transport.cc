@@ -111,9 +111,11 @@ class jetstream_transport final : public transport {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = opts_.publish_timeout.count();
-    const auto give_up = clock::now() + opts_.publish_timeout;
     s = js_PublishAsyncComplete(js, &po);
     jsCtx_Destroy(js);
+    // The unanswered ones get publish_timeout of their own: waiting for the others' PubAcks may
+    // have taken most of the first.
+    const auto give_up = clock::now() + opts_.publish_timeout;
     if (!first.is_ok()) return first;
     std::set<std::string> unanswered;
     {
