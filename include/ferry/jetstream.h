@@ -14,8 +14,8 @@
 // - publish() waits for the stream's PubAck (publish_timeout) and sends message.id as
 //   `Nats-Msg-Id`, so a publish retried with the same id is stored once (the stream's
 //   duplicate window). Several messages at once are published asynchronously, then awaited.
-//   While no server answers for the stream (a leader election, a restarting server) a message is
-//   published again until publish_timeout, then `unavailable`.
+//   While no server answers for the stream (a leader election, a restarting server, a deleted
+//   stream) a message is published again until publish_timeout, then `unavailable`.
 // - subscribe() with a group: a durable pull consumer named after the group (explicit acks,
 //   deliver all, filtered to the subject) shared by every member: each message goes to one
 //   member, and the group resumes where it stopped after a restart. Without a group: an

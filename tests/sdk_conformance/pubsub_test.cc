@@ -159,13 +159,18 @@ TEST_P(Conformance, ResendOnNack) {
   EXPECT_TRUE(got.wait_unique(50)) << got.unique();
 }
 
-// 5. With max_in_flight 1, an unsettled message holds the next back; the ack releases it.
+// 5. With max_in_flight 1, an unsettled message holds the next back; the ack releases it. Both
+// carry one key: Kafka keeps the order of a key, not of a topic whose unkeyed messages the
+// partitioner spreads (without the key "2" came first from another partition once in a full run).
 TEST_P(Conformance, NoAckBlocksNext) {
   collector got;
   auto sub = t().subscribe(subject("noack"), {.max_in_flight = 1}, got.keeping());
   ASSERT_TRUE(sub.is_ok());
-  ASSERT_TRUE(other().publish(message(subject("noack"), "1")).is_ok());
-  ASSERT_TRUE(other().publish(message(subject("noack"), "2")).is_ok());
+  for (const char* payload : {"1", "2"}) {
+    message m(subject("noack"), payload);
+    m.key = "noack";
+    ASSERT_TRUE(other().publish(std::move(m)).is_ok());
+  }
   ASSERT_TRUE(got.wait_total(1));
   EXPECT_FALSE(got.wait_total(2, 300ms)) << "a second message arrived while the first was unsettled";
   auto first = got.messages().front();
@@ -741,9 +746,14 @@ TEST_P(Conformance, RequestReply) {
 // request timed out is not taken for the answer to a later request.
 TEST_P(Conformance, ConcurrentRequestsGetTheirOwnReplies) {
   FERRY_REQUIRE_CAP(request_reply);
+  std::atomic<bool> late_answered{false};
   auto responder = other().subscribe(rpc_subject("who"), {.max_in_flight = 64}, [&](message m) {
     if (m.payload == "late") std::this_thread::sleep_for(600ms);  // past its requester's timeout
+    // Where callbacks run concurrently, "next" is answered only after the late reply went out, so
+    // the late one is in the requester's way on every transport.
+    if (m.payload == "next") eventually([&] { return late_answered.load(); }, 10s);
     EXPECT_TRUE(other().publish(reply_to(m, "re:" + m.payload)).is_ok());
+    if (m.payload == "late") late_answered = true;
     m.ack();
   });
   ASSERT_TRUE(responder.is_ok());
@@ -752,7 +762,6 @@ TEST_P(Conformance, ConcurrentRequestsGetTheirOwnReplies) {
   auto next = t().request(message(rpc_subject("who"), "next"), 10s);
   ASSERT_TRUE(next.is_ok()) << next.status().to_string();
   EXPECT_EQ(next->payload, "re:next");
-  std::this_thread::sleep_for(600ms);  // the late reply arrives now: nobody waits for it
   constexpr int threads = 8, each = 25;
   std::atomic<int> right{0};
   std::vector<std::thread> ts;
@@ -910,8 +919,11 @@ TEST_P(Conformance, AnOversizedMessageIsRefusedByItsLimit) {
     if (s.is_ok()) return true;
     EXPECT_TRUE(s.code() == status_code::invalid_argument || s.code() == status_code::resource_exhausted)
         << path << ": " << s.to_string();
-    EXPECT_NE(s.message().find_first_of("0123456789"), std::string::npos)
-        << path << " names no limit: " << s.to_string();
+    // The test environment's limits: nats-server's and ferryd's max_payload, librdkafka's default
+    // message.max.bytes.
+    const bool names_it =
+        s.message().find("1048576") != std::string::npos || s.message().find("1000000") != std::string::npos;
+    EXPECT_TRUE(names_it) << path << " names no limit: " << s.to_string();
     return false;
   };
   std::size_t carried = 0;
@@ -934,7 +946,7 @@ TEST_P(Conformance, AnOversizedMessageIsRefusedByItsLimit) {
   EXPECT_TRUE(got.ids().contains(after.id));
   for (const message& m : got.messages()) {
     if (m.payload.size() > 5) {
-      EXPECT_EQ(m.payload, huge);
+      EXPECT_TRUE(m.payload == huge) << "a payload of " << m.payload.size() << " bytes came back changed";
     }
   }
   std::size_t big_seen = 0;
@@ -1011,9 +1023,9 @@ TEST_P(Conformance, ManySubscriptionsOnOneTransport) {
   };
   std::printf("%d subscriptions: subscribed in %lld ms, delivered in %lld ms, closed in %lld ms\n", n,
               ms(subscribed - start), ms(delivered - subscribed), ms(closed - delivered));
-  // Generous for 2 loaded cores; one after another, Redis's took 64 reads of up to 100 ms.
+  // Generous for 2 loaded cores; one after another, Redis's took 64 reads of up to 100 ms (10.6 s).
   if (!inst().single_bus) {
-    EXPECT_LT(closed - delivered, 3s);
+    EXPECT_LT(closed - delivered, 5s);
   }
   subs.clear();
 }

@@ -339,6 +339,36 @@ TEST(Inproc, FlushAndCloseFromACallbackDoNotWaitForThatCallback) {
   EXPECT_EQ(t->publish(message("fc", "")).code(), status_code::failed_precondition);
 }
 
+// close() from one subscription's callback still gives every other subscription its close_timeout
+// to drain (another worker hands their messages over meanwhile), whatever order they were made in.
+TEST(Inproc, CloseFromACallbackStillFlushesTheOtherSubscriptions) {
+  auto t = make_transport({.workers = 2});
+  std::atomic<int> b_got{0};
+  std::atomic<bool> all_queued{false};
+  std::promise<void> closed;
+  auto a = t->subscribe("a", {}, [&](message m) {
+    m.ack();
+    if (m.payload == "1") {
+      eventually([&] { return all_queued.load(); });
+      t->close();  // "a 2" waits behind this callback: a's own queue cannot drain
+      closed.set_value();
+    }
+  });
+  ASSERT_TRUE(a.is_ok());
+  auto b = t->subscribe("b", {}, [&](message m) {
+    std::this_thread::sleep_for(2ms);
+    ++b_got;
+    m.ack();
+  });
+  ASSERT_TRUE(b.is_ok());
+  ASSERT_TRUE(t->publish(message("a", "1")).is_ok());
+  ASSERT_TRUE(t->publish(message("a", "2")).is_ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(t->publish(message("b", "")).is_ok());
+  all_queued = true;
+  ASSERT_EQ(closed.get_future().wait_for(8s), std::future_status::ready);
+  EXPECT_EQ(b_got.load(), 50);  // flushed, not dropped
+}
+
 TEST(Inproc, SettlingAfterCloseAndStopIsHarmless) {
   inbox in;
   std::unique_ptr<subscription> kept;

@@ -124,7 +124,8 @@ class jetstream_transport final : public transport {
       unanswered.swap(errs.unanswered);
     }
     FERRY_RETURN_IF_ERROR(ctx_->client->closed_or("publish", nats::detail::from_nats(s, "waiting for the PubAcks")));
-    for (const message& m : ms) {  // in order, as publish() would have
+    // In the batch's order, each after the batch's other messages (a batch is not atomic).
+    for (const message& m : ms) {
       if (unanswered.contains(m.id)) FERRY_RETURN_IF_ERROR(publish_stored(m, give_up));
     }
     return status::ok();
@@ -153,7 +154,13 @@ class jetstream_transport final : public transport {
       const natsStatus s = js_PublishMsg(&ack, ctx_->js, msg->get(), &po, &code);
       if (ack != nullptr) jsPubAck_Destroy(ack);
       if (s != NATS_NO_RESPONDERS || clock::now() + wait >= give_up || !ctx_->client->check_open("publish").is_ok()) {
-        return ctx_->client->closed_or("publish", detail::from_js(s, code, "publishing on '" + m.subject + "'"));
+        status out = detail::from_js(s, code, "publishing on '" + m.subject + "'");
+        if (s == NATS_NO_RESPONDERS) {
+          out = status(out.code(), out.message() +
+                                       " (no server answered for the stream until publish_timeout: "
+                                       "a leader election that takes longer, or a stream that is gone)");
+        }
+        return ctx_->client->closed_or("publish", std::move(out));
       }
       std::this_thread::sleep_for(wait);
       wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
