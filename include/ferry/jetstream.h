@@ -18,7 +18,9 @@
 //   stream) a message is published again until publish_timeout, then `unavailable`.
 // - subscribe() with a group: a durable pull consumer named after the group (explicit acks,
 //   deliver all, filtered to the subject) shared by every member: each message goes to one
-//   member, and the group resumes where it stopped after a restart. Without a group: an
+//   member, and the group resumes where it stopped after a restart (in a cluster, binding to a
+//   consumer made a moment ago can be told "consumer not found": asked again until connect_timeout).
+//   Without a group: an
 //   ephemeral consumer that delivers everything the stream holds for the subject, so a new
 //   subscriber first receives what was published before it (persistence implies it; use a group
 //   to resume instead). A consumer the server lost (a broker restart, an expiry) is made again
