@@ -218,18 +218,23 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
     jsErrCode code = static_cast<jsErrCode>(0);
     natsStatus s = NATS_OK;
     if (!so.group.empty()) {
-      FERRY_RETURN_IF_ERROR(ensure_durable(ctx->js, stream, subject, so, start_seq));
       sub_opts.Consumer = so.group.c_str();
       // In a cluster the server that answers the bind's lookup may not know yet of a consumer
       // that was just created (by this call or by another member at the same moment), and says
       // "consumer not found" (10014; seen once in 30 runs of ten members joining one group at
-      // once): it exists, so ask again, 25 ms doubling to 250 ms, for up to connect_timeout.
+      // once). Make sure it exists and bind again, 25 ms doubling to 250 ms, for up to
+      // connect_timeout, unless the transport closes meanwhile.
       const auto give_up = std::chrono::steady_clock::now() + o.connection.connect_timeout;
       std::chrono::milliseconds wait(25);
       for (;;) {
-        code = static_cast<jsErrCode>(0);
+        FERRY_RETURN_IF_ERROR(ensure_durable(ctx->js, stream, subject, so, start_seq));
         s = js_PullSubscribe(&sub, ctx->js, subject.c_str(), so.group.c_str(), nullptr, &sub_opts, &code);
-        if (s == NATS_OK || code != JSConsumerNotFoundErr || std::chrono::steady_clock::now() + wait >= give_up) break;
+        if (s == NATS_OK || code != JSConsumerNotFoundErr || std::chrono::steady_clock::now() + wait >= give_up ||
+            !ctx->client->check_open("subscribe").is_ok()) {
+          break;
+        }
+        spdlog::debug("jetstream: consumer {} of stream {} not found while binding; asking again in {} ms", so.group,
+                      stream.name, wait.count());
         std::this_thread::sleep_for(wait);
         wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
       }
