@@ -1,16 +1,24 @@
-// What the SDK conformance suite cannot arrange on JetStream: a stream that no server answers for
-// during a publish (its leader is being elected, or a restarting server has not loaded it yet).
-// nats.c then gets "no responders"; the transport publishes again until publish_timeout, so a
-// short gap is ridden out and a long one is reported. The gap is made by deleting the stream
-// through the JetStream API (nats.c requests) and creating it again. Against Debian's nats-server
-// -js, started here on a free port in a temporary directory.
+// What the SDK conformance suite cannot arrange on JetStream:
+// - a stream that no server answers for during a publish (its leader is being elected, or a
+//   restarting server has not loaded it yet). nats.c then gets "no responders"; the transport
+//   publishes again until publish_timeout, so a short gap is ridden out and a long one is
+//   reported. The gap is made by deleting the stream through the JetStream API (nats.c requests)
+//   and creating it again;
+// - a server that answers no consumer request for a while during a subscribe (a cluster electing
+//   its leader after a node was lost): made by stopping the server with SIGSTOP. subscribe() asks
+//   again until subscribe_timeout.
+// Against Debian's nats-server -js, started here on a free port in a temporary directory.
 #include "ferry/jetstream.h"
 
 #include <gtest/gtest.h>
 #include <nats/nats.h>
+#include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +44,7 @@ class server {
   ~server() { proc_.stop(2s); }
   [[nodiscard]] bool up() const { return up_; }
   [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] pid_t pid() const { return proc_.pid(); }
 
  private:
   int port_;
@@ -134,6 +143,70 @@ TEST_F(JetStreamGap, AGapLongerThanPublishTimeoutIsUnavailableAfterIt) {
   EXPECT_NE(s.message().find("No responders"), std::string::npos) << s.to_string();
   EXPECT_GE(took, 2500ms);  // publish_timeout is 3 s: retried until then
   EXPECT_LT(took, 4500ms);
+}
+
+// Stops the server now (SIGSTOP: connections stay open, nothing is answered) and continues it
+// after `pause`, on a thread the caller joins.
+std::thread stop_for(std::chrono::milliseconds pause) {
+  EXPECT_EQ(::kill(the_server().pid(), SIGSTOP), 0);
+  return std::thread([pause] {
+    std::this_thread::sleep_for(pause);
+    EXPECT_EQ(::kill(the_server().pid(), SIGCONT), 0);
+  });
+}
+
+// Each request waits 1 s (publish_timeout): a 2.5 s stop times out two or three of them.
+result<std::unique_ptr<transport>> connect_impatient(std::chrono::milliseconds subscribe_timeout) {
+  return connect(the_server().url(), {.streams = {{.name = stream, .subjects = {"gap.>"}}},
+                                      .publish_timeout = 1s,
+                                      .subscribe_timeout = subscribe_timeout});
+}
+
+TEST_F(JetStreamGap, SubscribeWaitsOutAServerThatCannotAnswer) {
+  auto t = connect_impatient(10s);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  for (const std::string group : {"waiters", ""}) {
+    SCOPED_TRACE("group '" + group + "'");
+    const std::string subject = "gap.wait" + std::to_string(group.size());
+    ASSERT_TRUE((*t)->publish(message(subject, "before")).is_ok());
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> got;
+    std::thread back = stop_for(2500ms);
+    const auto start = clock::now();
+    auto sub = (*t)->subscribe(subject, {.group = group}, [&](message m) {
+      m.ack();
+      std::lock_guard lock(mu);
+      got.push_back(m.payload);
+      cv.notify_all();
+    });
+    const auto took = clock::now() - start;
+    back.join();
+    ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+    EXPECT_GE(took, 2s);  // it was asking while the server was stopped
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 10s, [&] { return !got.empty(); }));
+    EXPECT_EQ(got, std::vector<std::string>{"before"});
+    lock.unlock();
+    (*sub)->stop();
+  }
+  (*t)->close();
+}
+
+TEST_F(JetStreamGap, SubscribeGivesUpAfterSubscribeTimeoutAndSaysSo) {
+  auto t = connect_impatient(2s);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  std::thread back = stop_for(4500ms);
+  const auto start = clock::now();
+  auto sub = (*t)->subscribe("gap.never", {.group = "late"}, [](message m) { m.ack(); });
+  const auto took = clock::now() - start;
+  back.join();
+  ASSERT_FALSE(sub.is_ok());
+  EXPECT_EQ(sub.status().code(), status_code::deadline_exceeded) << sub.status().to_string();
+  EXPECT_NE(sub.status().message().find("subscribe_timeout"), std::string::npos) << sub.status().to_string();
+  EXPECT_GE(took, 1900ms);
+  EXPECT_LT(took, 3500ms);  // the last request began before the 2 s were up, and waits 1 s at most
+  (*t)->close();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -46,8 +47,10 @@ class js_settler final : public settler {
 };
 
 // Makes the natsSubscription of a pull consumer; `start_seq` 0 delivers everything, otherwise
-// from that stream sequence on (a consumer made again after the broker lost it).
-using make_sub_fn = std::function<result<natsSubscription*>(std::uint64_t start_seq)>;
+// from that stream sequence on (a consumer made again after the broker lost it). Gives up asking
+// again once `*stopping` is set (nullptr: never).
+using make_sub_fn =
+    std::function<result<natsSubscription*>(std::uint64_t start_seq, const std::atomic<bool>* stopping)>;
 
 class pull_source final : public nats::detail::delivery_loop::source {
  public:
@@ -98,6 +101,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
 
   // Ends a pending Fetch. A bound durable stays on the server; an ephemeral is deleted.
   void interrupt() override {
+    stopping_.store(true);  // a consumer being made again stops asking
     std::lock_guard lock(mu_);
     stopped_ = true;
     natsSubscription_Unsubscribe(sub_);
@@ -118,7 +122,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
     natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &code);
     if (ci != nullptr) jsConsumerInfo_Destroy(ci);
     if (s != NATS_NOT_FOUND) return;
-    auto fresh = remake_(last_seq_ + 1);
+    auto fresh = remake_(last_seq_ + 1, &stopping_);
     if (!fresh.is_ok()) {
       spdlog::warn("jetstream: the consumer of '{}' is gone and could not be made again: {}",
                    natsSubscription_GetSubject(sub), fresh.status().to_string());
@@ -143,6 +147,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
   std::mutex mu_;          // guards sub_ and stopped_ (interrupt runs on other threads)
   natsSubscription* sub_;  // replaced only by the loop thread
   bool stopped_ = false;
+  std::atomic<bool> stopping_{false};  // set with stopped_, read without the lock
   const make_sub_fn remake_;
   std::uint64_t last_seq_ = 0;  // loop thread only
   std::uint64_t idle_ = 0;      // loop thread only: fetches in a row that brought nothing
@@ -164,9 +169,25 @@ void fill_config(jsConsumerConfig& cfg, const subscription_options& so, std::uin
   if (so.max_deliver > 0) cfg.MaxDeliver = so.max_deliver;
 }
 
-// Creates the group's durable consumer unless it exists (with the same filter).
+// Whether a JetStream API call failed only because no server could answer it yet: the request
+// timed out, nobody listens (a restarting server), or the cluster has no leader (10008). A
+// cluster electing its meta leader after a node was killed answers nothing for seconds.
+bool no_answer_yet(natsStatus s, jsErrCode code) {
+  return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || code == JSClusterNotAvailErr;
+}
+
+// One try at a subscription's natsSubscription: it, or why not and whether asking again may help.
+struct attempt {
+  natsSubscription* sub = nullptr;
+  status failure;
+  bool retry = false;
+};
+
+// Creates the group's durable consumer unless it exists (with the same filter). Sets `retry` when
+// it failed only for want of an answer.
 status ensure_durable(jsCtx* js, const bound_stream& stream, const std::string& subject, const subscription_options& so,
-                      std::uint64_t start_seq) {
+                      std::uint64_t start_seq, bool& retry) {
+  retry = false;
   jsConsumerInfo* ci = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_GetConsumerInfo(&ci, js, stream.name.c_str(), so.group.c_str(), nullptr, &code);
@@ -189,13 +210,61 @@ status ensure_durable(jsCtx* js, const bound_stream& stream, const std::string& 
   s = js_AddConsumer(&ci, js, stream.name.c_str(), &cfg, nullptr, &code);
   if (ci != nullptr) jsConsumerInfo_Destroy(ci);
   if (s == NATS_OK) return status::ok();
-  // Another member may have created it meanwhile.
-  code = static_cast<jsErrCode>(0);
-  if (js_GetConsumerInfo(&ci, js, stream.name.c_str(), so.group.c_str(), nullptr, &code) == NATS_OK) {
+  // Another member may have created it meanwhile (or this request, whose answer timed out).
+  jsErrCode info_code = static_cast<jsErrCode>(0);
+  if (js_GetConsumerInfo(&ci, js, stream.name.c_str(), so.group.c_str(), nullptr, &info_code) == NATS_OK) {
     jsConsumerInfo_Destroy(ci);
     return status::ok();
   }
+  retry = no_answer_yet(s, code);
   return from_js(s, code, "creating consumer " + so.group + " on stream " + stream.name);
+}
+
+// Binds to the group's durable consumer, made first where missing.
+attempt bind_durable(const js_context& ctx, const bound_stream& stream, const std::string& subject,
+                     const subscription_options& so, std::uint64_t start_seq) {
+  attempt a;
+  if (status s = ensure_durable(ctx.js, stream, subject, so, start_seq, a.retry); !s.is_ok()) {
+    a.failure = std::move(s);
+    return a;
+  }
+  jsSubOptions sub_opts;
+  jsSubOptions_Init(&sub_opts);
+  sub_opts.Stream = stream.name.c_str();
+  sub_opts.ManualAck = true;
+  sub_opts.Consumer = so.group.c_str();
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_PullSubscribe(&a.sub, ctx.js, subject.c_str(), so.group.c_str(), nullptr, &sub_opts, &code);
+  if (s == NATS_OK) return a;
+  a.sub = nullptr;
+  // In a cluster the server that answers the bind's lookup may not know yet of a consumer that
+  // was just created (by this call or by another member at the same moment), and says "consumer
+  // not found" (10014; seen once in 30 runs of ten members joining one group at once).
+  a.retry = code == JSConsumerNotFoundErr || no_answer_yet(s, code);
+  a.failure = from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
+  return a;
+}
+
+// Makes an ephemeral consumer (deliver all) and binds to it.
+attempt bind_ephemeral(const js_context& ctx, const options& o, const bound_stream& stream, const std::string& subject,
+                       const subscription_options& so, std::uint64_t start_seq) {
+  attempt a;
+  jsSubOptions sub_opts;
+  jsSubOptions_Init(&sub_opts);
+  sub_opts.Stream = stream.name.c_str();
+  sub_opts.ManualAck = true;
+  fill_config(sub_opts.Config, so, start_seq);
+  sub_opts.Config.MaxAckPending = static_cast<std::int64_t>(so.max_in_flight);
+  sub_opts.Config.InactiveThreshold = to_ns(o.inactive_threshold);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_PullSubscribe(&a.sub, ctx.js, subject.c_str(), nullptr, nullptr, &sub_opts, &code);
+  if (s == NATS_OK) return a;
+  a.sub = nullptr;
+  // A consumer whose creation timed out may exist unused: the server removes it after
+  // inactive_threshold.
+  a.retry = no_answer_yet(s, code);
+  a.failure = from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
+  return a;
 }
 
 }  // namespace
@@ -209,45 +278,31 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
   if (!so.group.empty() && !valid_group_name(so.group)) {
     return invalid_argument("group '" + so.group + "' is not a valid consumer name");
   }
-  make_sub_fn make = [ctx, o, stream, subject, so](std::uint64_t start_seq) -> result<natsSubscription*> {
-    jsSubOptions sub_opts;
-    jsSubOptions_Init(&sub_opts);
-    sub_opts.Stream = stream.name.c_str();
-    sub_opts.ManualAck = true;
-    natsSubscription* sub = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = NATS_OK;
-    if (!so.group.empty()) {
-      sub_opts.Consumer = so.group.c_str();
-      // In a cluster the server that answers the bind's lookup may not know yet of a consumer
-      // that was just created (by this call or by another member at the same moment), and says
-      // "consumer not found" (10014; seen once in 30 runs of ten members joining one group at
-      // once). Make sure it exists and bind again, 25 ms doubling to 250 ms, for up to
-      // connect_timeout, unless the transport closes meanwhile.
-      const auto give_up = std::chrono::steady_clock::now() + o.connection.connect_timeout;
-      std::chrono::milliseconds wait(25);
-      for (;;) {
-        FERRY_RETURN_IF_ERROR(ensure_durable(ctx->js, stream, subject, so, start_seq));
-        s = js_PullSubscribe(&sub, ctx->js, subject.c_str(), so.group.c_str(), nullptr, &sub_opts, &code);
-        if (s == NATS_OK || code != JSConsumerNotFoundErr || std::chrono::steady_clock::now() + wait >= give_up ||
-            !ctx->client->check_open("subscribe").is_ok()) {
-          break;
-        }
-        spdlog::debug("jetstream: consumer {} of stream {} not found while binding; asking again in {} ms", so.group,
-                      stream.name, wait.count());
-        std::this_thread::sleep_for(wait);
-        wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
+  // While JetStream cannot answer (see no_answer_yet) or, for a group, has not applied the
+  // consumer's creation everywhere yet, asks again (25 ms doubling to 250 ms) until
+  // subscribe_timeout, unless the transport closes or the subscription stops meanwhile.
+  make_sub_fn make = [ctx, o, stream, subject, so](std::uint64_t start_seq,
+                                                   const std::atomic<bool>* stopping) -> result<natsSubscription*> {
+    const auto give_up = std::chrono::steady_clock::now() + o.subscribe_timeout;
+    std::chrono::milliseconds wait(25);
+    for (int tries = 1;; ++tries) {
+      attempt a = so.group.empty() ? bind_ephemeral(*ctx, o, stream, subject, so, start_seq)
+                                   : bind_durable(*ctx, stream, subject, so, start_seq);
+      if (a.sub != nullptr) return a.sub;
+      if (!a.retry || (stopping != nullptr && stopping->load()) || !ctx->client->check_open("subscribe").is_ok()) {
+        return a.failure;
       }
-    } else {
-      fill_config(sub_opts.Config, so, start_seq);
-      sub_opts.Config.MaxAckPending = static_cast<std::int64_t>(so.max_in_flight);
-      sub_opts.Config.InactiveThreshold = to_ns(o.inactive_threshold);
-      s = js_PullSubscribe(&sub, ctx->js, subject.c_str(), nullptr, nullptr, &sub_opts, &code);
+      if (std::chrono::steady_clock::now() + wait >= give_up) {
+        return status(a.failure.code(), a.failure.message() + " (still after " + std::to_string(tries) +
+                                            " tries in subscribe_timeout, " +
+                                            std::to_string(o.subscribe_timeout.count()) + " ms)");
+      }
+      spdlog::debug("jetstream: {}; asking again in {} ms", a.failure.message(), wait.count());
+      std::this_thread::sleep_for(wait);
+      wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
     }
-    if (s != NATS_OK) return from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
-    return sub;
   };
-  auto sub = make(0);
+  auto sub = make(0, nullptr);
   if (!sub.is_ok()) return sub.status();
   auto loop = std::make_shared<nats::detail::delivery_loop>(
       subject, std::make_unique<pull_source>(ctx, *sub, std::move(make)), std::move(cb), so.max_in_flight,
