@@ -46,7 +46,7 @@ CLI::Validator size_arg(bool allow_unlimited) {
 
 CLI::Validator duration_arg() {
   return {[](std::string& s) {
-            return message_of(parse_duration(s, {.bare_number_unit = std::chrono::seconds(1)}).status());
+            return message_of(ferry::parse_duration(s, {.bare_number_unit = std::chrono::seconds(1)}).status());
           },
           "DURATION"};
 }

@@ -56,7 +56,7 @@ void print_consumer_info(const ojson& info) {
   print_field("Unprocessed", std::to_string(info.value("num_pending", std::uint64_t{0})));
 }
 
-struct add_args {
+struct consumer_add_args {
   std::string stream, name, target, group, filter, ack = "explicit", deliver = "all", ack_wait, dead_letter_stream;
   std::string description;
   bool pull = false;
@@ -91,7 +91,7 @@ status set_deliver_policy(ojson& cfg, const std::string& d) {
   return status::ok();
 }
 
-status run_add(js_client& js, const add_args& a) {
+status run_consumer_add(js_client& js, const consumer_add_args& a) {
   ojson cfg;
   cfg["durable_name"] = a.name;
   if (!a.description.empty()) cfg["description"] = a.description;
@@ -256,7 +256,7 @@ void add_consumer_commands(CLI::App& app, const connect_options& conn, command_l
   auto* g = app.add_subcommand("consumer", "Manage JetStream consumers and pull messages");
   g->require_subcommand(1);
 
-  auto aa = std::make_shared<add_args>();
+  auto aa = std::make_shared<consumer_add_args>();
   auto* add = g->add_subcommand("add", "Create a durable consumer (pull unless --target is given)");
   add->add_option("stream", aa->stream, "Stream name")->required()->check(name_arg("stream name"));
   add->add_option("name", aa->name, "Consumer (durable) name")->required()->check(name_arg("consumer name"));
@@ -288,7 +288,7 @@ void add_consumer_commands(CLI::App& app, const connect_options& conn, command_l
                   "Copy messages that reach max deliveries or are terminated into this stream (ferryd)")
       ->check(name_arg("stream name"));
   add->add_flag("--json", aa->json, "Print the consumer info as JSON");
-  on_run(out, add, conn, [aa](js_client& js) { return run_add(js, *aa); });
+  on_run(out, add, conn, [aa](js_client& js) { return run_consumer_add(js, *aa); });
 
   auto ia = std::make_shared<name_args>();
   auto* info = g->add_subcommand("info", "Show a consumer's configuration and state");

@@ -68,12 +68,12 @@ std::string key_of(const std::string& bucket, const std::string& subject) {
   return subject.rfind(prefix, 0) == 0 ? subject.substr(prefix.size()) : subject;
 }
 
-struct add_args {
+struct kv_add_args {
   std::string bucket, ttl = "0", storage = "file", max_value_size = "-1";
   std::int64_t history = 1;
 };
 
-status run_add(js_client& js, const add_args& a) {
+status run_kv_add(js_client& js, const kv_add_args& a) {
   FERRY_RETURN_IF_ERROR(check_bucket_name(a.bucket));
   if (a.history < 1 || a.history > 64) return invalid_argument("--history must be between 1 and 64");
   FERRY_ASSIGN_OR_RETURN(std::int64_t ttl, parse_duration_ns(a.ttl));
@@ -271,7 +271,7 @@ void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& o
   auto* g = app.add_subcommand("kv", "Key-value buckets on JetStream");
   g->require_subcommand(1);
 
-  auto aa = std::make_shared<add_args>();
+  auto aa = std::make_shared<kv_add_args>();
   auto* add = g->add_subcommand("add", "Create a bucket");
   add->add_option("bucket", aa->bucket, "Bucket name")->required();
   add->add_option("--history", aa->history, "Values kept per key (1 to 64)")->capture_default_str();
@@ -284,7 +284,7 @@ void add_kv_commands(CLI::App& app, const connect_options& conn, command_list& o
   add->add_option("--storage", aa->storage, "file or memory")
       ->check(CLI::IsMember({"file", "memory"}))
       ->capture_default_str();
-  on_run(out, add, conn, [aa](js_client& js) { return run_add(js, *aa); });
+  on_run(out, add, conn, [aa](js_client& js) { return run_kv_add(js, *aa); });
 
   auto pa = std::make_shared<key_args>();
   auto* put = g->add_subcommand("put", "Set a key's value and print the new revision");

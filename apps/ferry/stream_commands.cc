@@ -57,7 +57,7 @@ void print_stream_info(const ojson& info) {
   print_field("Consumers", std::to_string(s.value("consumer_count", 0)));
 }
 
-struct add_args {
+struct stream_add_args {
   std::string name, storage = "file", retention = "limits", discard = "old";
   std::vector<std::string> subjects;
   std::int64_t max_msgs = -1, max_msgs_per_subject = -1;
@@ -65,7 +65,7 @@ struct add_args {
   bool json = false;
 };
 
-status run_add(js_client& js, const add_args& a) {
+status run_stream_add(js_client& js, const stream_add_args& a) {
   ojson cfg;
   cfg["name"] = a.name;
   if (!a.description.empty()) cfg["description"] = a.description;
@@ -218,7 +218,7 @@ void add_stream_commands(CLI::App& app, const connect_options& conn, command_lis
   auto* g = app.add_subcommand("stream", "Manage JetStream streams");
   g->require_subcommand(1);
 
-  auto aa = std::make_shared<add_args>();
+  auto aa = std::make_shared<stream_add_args>();
   auto* add = g->add_subcommand("add", "Create a stream (the same configuration again is a no-op)");
   add->add_option("name", aa->name, "Stream name")->required()->check(name_arg("stream name"));
   add->add_option("--subjects", aa->subjects,
@@ -255,7 +255,7 @@ void add_stream_commands(CLI::App& app, const connect_options& conn, command_lis
                   "Stream receiving messages of any consumer that reach max deliveries or are terminated (ferryd)")
       ->check(name_arg("stream name"));
   add->add_flag("--json", aa->json, "Print the stream info as JSON");
-  on_run(out, add, conn, [aa](js_client& js) { return run_add(js, *aa); });
+  on_run(out, add, conn, [aa](js_client& js) { return run_stream_add(js, *aa); });
 
   auto ia = std::make_shared<info_args>();
   auto* info = g->add_subcommand("info", "Show a stream's configuration and state");

@@ -19,14 +19,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // --- error messages: every one goes through config_error (file:line: ...) ---
 
 std::string describe(const config_value& v) {
@@ -213,7 +205,7 @@ status get_subject_permission(const config_entry& e, subject_permission& out) {
   out = {};
   if (e.value.kind != config_kind::map) return get_subjects(e, out.allow);
   for (const config_entry& f : e.value.entries) {
-    const std::string k = lower(f.key);
+    const std::string k = ascii_lower(f.key);
     if (k == "allow") {
       FERRY_RETURN_IF_ERROR(get_subjects(f, out.allow));
     } else if (k == "deny") {
@@ -229,7 +221,7 @@ result<permissions> get_permissions(const config_entry& e) {
   if (e.value.kind != config_kind::map) return wrong_type(e, "a map with publish and subscribe");
   permissions p;
   for (const config_entry& f : e.value.entries) {
-    const std::string k = lower(f.key);
+    const std::string k = ascii_lower(f.key);
     if (k == "publish" || k == "pub" || k == "import") {
       FERRY_RETURN_IF_ERROR(get_subject_permission(f, p.publish));
     } else if (k == "subscribe" || k == "sub" || k == "export") {
@@ -248,7 +240,7 @@ status get_users(const config_entry& e, std::vector<user>& out) {
     user u;
     bool named = false;
     for (const config_entry& f : v.entries) {
-      const std::string k = lower(f.key);
+      const std::string k = ascii_lower(f.key);
       if (k == "user" || k == "username") {
         FERRY_ASSIGN_OR_RETURN(u.name, get_string(f));
         named = true;
@@ -277,7 +269,7 @@ status apply_authorization(const config_entry& e, server_options& o) {
   bool has_users = false;
   std::optional<permissions> defaults;
   for (const config_entry& f : e.value.entries) {
-    const std::string k = lower(f.key);
+    const std::string k = ascii_lower(f.key);
     if (k == "user" || k == "username") {
       FERRY_ASSIGN_OR_RETURN(single.name, get_string(f));
     } else if (k == "pass" || k == "password") {
@@ -317,7 +309,7 @@ status apply_tls(const config_entry& e, server_options& o) {
   tls_options t;
   t.enabled = true;
   for (const config_entry& f : e.value.entries) {
-    const std::string k = lower(f.key);
+    const std::string k = ascii_lower(f.key);
     if (k == "cert_file") {
       FERRY_ASSIGN_OR_RETURN(t.cert_file, get_string(f));
     } else if (k == "key_file") {
@@ -371,7 +363,7 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
     return status::ok();
   }
   if (e.value.kind == config_kind::string) {
-    const std::string v = lower(e.value.text);
+    const std::string v = ascii_lower(e.value.text);
     if (v == "enabled" || v == "enable") {
       o.jetstream = true;
     } else if (v == "disabled" || v == "disable") {
@@ -384,7 +376,7 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
   if (e.value.kind != config_kind::map) return wrong_type(e, "a boolean, \"enabled\", \"disabled\" or a map");
   bool enable = true;
   for (const config_entry& f : e.value.entries) {
-    const std::string k = lower(f.key);
+    const std::string k = ascii_lower(f.key);
     if (k == "store_dir" || k == "store" || k == "storedir") {
       FERRY_RETURN_IF_ERROR(set_store_dir(f, o, st));
     } else if (k == "max_memory_store" || k == "max_mem_store" || k == "max_mem" || k == "max_file_store" ||
@@ -396,7 +388,7 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
       FERRY_ASSIGN_OR_RETURN(enable, get_bool(f));
     } else if (k == "sync_interval" || k == "sync") {
       // "always": fsync before every acknowledgement (with group commit); or a duration.
-      if (f.value.kind == config_kind::string && lower(f.value.text) == "always") {
+      if (f.value.kind == config_kind::string && ascii_lower(f.value.text) == "always") {
         o.sync_always = true;
       } else {
         FERRY_ASSIGN_OR_RETURN(o.sync_interval, get_duration(f, o));
@@ -411,7 +403,7 @@ status apply_jetstream(const config_entry& e, server_options& o, apply_state& st
 }
 
 status apply_top_level(const config_entry& e, server_options& o, apply_state& st) {
-  const std::string k = lower(e.key);
+  const std::string k = ascii_lower(e.key);
   if (k == "listen") {
     FERRY_ASSIGN_OR_RETURN(host_port hp, get_host_port(e));
     // A bare port keeps ferryd's host (nats-server would bind every interface).

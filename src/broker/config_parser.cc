@@ -49,14 +49,6 @@ int hex_digit(int c) {
   return -1;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // One character for a message: 'x', "a new line" or "the end of the file" (c < 0).
 std::string describe_char(int c) {
   if (c < 0) return "the end of the file";
@@ -212,7 +204,7 @@ class parser {
       // Unlike nats-server, '{' also ends a key, so that `tls{` reads as `tls {`.
       while (peek() >= 0 && !is_space(peek()) && peek() != ':' && peek() != '=' && peek() != '{') e.key += next();
       if (e.key.empty()) return syntax_error(e.at, "expected a key, found " + describe_char(c));
-      if (lower(e.key) == "include" && is_space(peek())) return parse_include(map, e.at);
+      if (ascii_lower(e.key) == "include" && is_space(peek())) return parse_include(map, e.at);
     }
 
     // The separator is optional; without one the value may even start on a later line.
@@ -396,7 +388,7 @@ class parser {
     const std::string& s = out.text;
     if (s.empty() && !escaped) return syntax_error(out.at, "expected a value, found " + describe_char(peek()));
     if (escaped) return status::ok();
-    const std::string l = lower(s);
+    const std::string l = ascii_lower(s);
     if (l == "true" || l == "yes" || l == "on" || l == "false" || l == "no" || l == "off") {
       out.kind = config_kind::boolean;
       out.boolean = l == "true" || l == "yes" || l == "on";
@@ -427,7 +419,7 @@ class parser {
       return status::ok();
     }
     if (end < s.size()) {
-      multiplier = size_multiplier(lower(std::string_view(s).substr(end)));
+      multiplier = size_multiplier(ascii_lower(std::string_view(s).substr(end)));
       if (multiplier == 0) return status::ok();
     }
     std::int64_t n = 0;
@@ -521,6 +513,14 @@ result<config_value> parse_config(std::string_view text, const std::string& orig
 result<config_value> parse_config_file(const std::string& path) {
   FERRY_ASSIGN_OR_RETURN(std::string text, read_file(path));
   return parse_config(text, path, std::filesystem::path(path).parent_path().string());
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
 }
 
 }  // namespace ferry::broker

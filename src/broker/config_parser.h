@@ -64,4 +64,7 @@ result<config_value> parse_config(std::string_view text, const std::string& orig
 // directory). A file that cannot be read gives an io_error.
 result<config_value> parse_config_file(const std::string& path);
 
+// `s` with its ASCII letters in lower case (keys and units are case-insensitive).
+std::string ascii_lower(std::string_view s);
+
 }  // namespace ferry::broker

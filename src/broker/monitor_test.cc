@@ -17,10 +17,10 @@
 namespace ferry::broker {
 namespace {
 
-struct fixture {
+struct monitor_fixture {
   std::unique_ptr<server> srv;
-  explicit fixture(std::unique_ptr<server> s) : srv(std::move(s)) {}
-  fixture() {
+  explicit monitor_fixture(std::unique_ptr<server> s) : srv(std::move(s)) {}
+  monitor_fixture() {
     spdlog::set_level(spdlog::level::off);
     server_options o;
     o.port = 0;
@@ -42,7 +42,7 @@ struct fixture {
 };
 
 TEST(Monitor, Varz) {
-  fixture f;
+  monitor_fixture f;
   test::raw_client c;
   ASSERT_TRUE(c.connect(f.srv->port()));
   ASSERT_TRUE(c.handshake());
@@ -67,7 +67,7 @@ TEST(Monitor, Varz) {
 }
 
 TEST(Monitor, ConnzWithSubscriptions) {
-  fixture f;
+  monitor_fixture f;
   test::raw_client c;
   ASSERT_TRUE(c.connect(f.srv->port()));
   ASSERT_TRUE(c.handshake(R"({"verbose":false,"name":"probe","lang":"C","version":"1.2.3"})"));
@@ -92,7 +92,7 @@ TEST(Monitor, ConnzWithSubscriptions) {
 }
 
 TEST(Monitor, SubszAndHealthz) {
-  fixture f;
+  monitor_fixture f;
   test::raw_client c;
   ASSERT_TRUE(c.connect(f.srv->port()));
   ASSERT_TRUE(c.handshake());
@@ -110,7 +110,7 @@ TEST(Monitor, SubszAndHealthz) {
 }
 
 TEST(Monitor, PrometheusMetrics) {
-  fixture f;
+  monitor_fixture f;
   test::raw_client c;
   ASSERT_TRUE(c.connect(f.srv->port()));
   ASSERT_TRUE(c.handshake());
@@ -133,7 +133,7 @@ TEST(Monitor, PrometheusMetrics) {
 // nats-server refuses to start when its monitoring port is taken; so does ferryd (no SO_REUSEPORT:
 // two servers answering one port at random would be worse than either).
 TEST(Monitor, ATakenPortIsRefused) {
-  fixture f;
+  monitor_fixture f;
   server_options o;
   o.port = 0;
   o.http_port = f.srv->http_port();
@@ -145,7 +145,7 @@ TEST(Monitor, ATakenPortIsRefused) {
 }
 
 TEST(Monitor, HttpDetails) {
-  fixture f;
+  monitor_fixture f;
   test::raw_client c;
   ASSERT_TRUE(c.connect(f.srv->http_port(), false));
   // Two requests on one kept-alive connection, a HEAD without a body, a percent-encoded query.
@@ -180,7 +180,7 @@ TEST(Monitor, HttpDetails) {
 // answering at once nor hold their connection past the header timeout (5 s for the whole head,
 // however steadily the bytes come).
 TEST(Monitor, SlowClientsNeitherBlockHealthzNorStay) {
-  fixture f;
+  monitor_fixture f;
   constexpr int n = 16;
   std::vector<std::unique_ptr<test::raw_client>> slow;
   for (int i = 0; i < n; ++i) {
@@ -215,7 +215,7 @@ TEST(Monitor, SlowClientsNeitherBlockHealthzNorStay) {
 
 // /jsz, and /varz's "jetstream" object: {} without JetStream, its config and stats with it.
 TEST(Monitor, JetStreamInJszAndVarz) {
-  fixture off;
+  monitor_fixture off;
   EXPECT_EQ(off.get("/varz")["jetstream"], nlohmann::json::object());
   EXPECT_EQ(off.get("/jsz")["disabled"], true);
 
@@ -228,7 +228,7 @@ TEST(Monitor, JetStreamInJszAndVarz) {
   o.store_dir = dir;
   auto srv = server::start(o);
   ASSERT_TRUE(srv.is_ok()) << srv.status().to_string();
-  fixture on{std::move(*srv)};
+  monitor_fixture on{std::move(*srv)};
   test::raw_client c;
   ASSERT_TRUE(c.connect(on.srv->port()));
   ASSERT_TRUE(c.handshake());

@@ -61,8 +61,8 @@ struct result_deleter {
 };
 using pg_result = std::unique_ptr<PGresult, result_deleter>;
 
-struct connection {
-  ~connection() { PQfinish(c); }
+struct pg_connection {
+  ~pg_connection() { PQfinish(c); }
   PGconn* c = nullptr;
 };
 
@@ -70,7 +70,7 @@ class pg_database;
 
 class pg_transaction final : public transaction {
  public:
-  pg_transaction(pg_database* owner, std::unique_ptr<connection> c) : owner_(owner), c_(std::move(c)) {}
+  pg_transaction(pg_database* owner, std::unique_ptr<pg_connection> c) : owner_(owner), c_(std::move(c)) {}
   ~pg_transaction() override { rollback(); }
 
   result<rows> query(std::string_view sql, std::initializer_list<param> params) override {
@@ -140,7 +140,7 @@ class pg_transaction final : public transaction {
   }
 
   pg_database* owner_;
-  std::unique_ptr<connection> c_;
+  std::unique_ptr<pg_connection> c_;
   bool signalled_ = false;
 };
 
@@ -155,8 +155,8 @@ class pg_database final : public database {
     if (listener_.joinable()) listener_.join();
   }
 
-  result<std::unique_ptr<connection>> connect() const {
-    auto c = std::make_unique<connection>();
+  result<std::unique_ptr<pg_connection>> connect() const {
+    auto c = std::make_unique<pg_connection>();
     c->c = PQconnectdb(conninfo_.c_str());
     if (c->c == nullptr || PQstatus(c->c) != CONNECTION_OK) {
       return unavailable("postgres: connect to " + describe() + ": " + (c->c ? PQerrorMessage(c->c) : "out of memory"));
@@ -169,7 +169,7 @@ class pg_database final : public database {
 
   result<std::unique_ptr<transaction>> begin() override {
     // An idle connection to a server that restarted meanwhile is reset, or replaced.
-    FERRY_ASSIGN_OR_RETURN(auto c, pool_.take([](connection& idle) {
+    FERRY_ASSIGN_OR_RETURN(auto c, pool_.take([](pg_connection& idle) {
       if (PQstatus(idle.c) != CONNECTION_OK) PQreset(idle.c);
       return PQstatus(idle.c) == CONNECTION_OK;
     }));
@@ -200,7 +200,7 @@ class pg_database final : public database {
   }
   void wake() override { signal_.notify(); }
 
-  void give_back(std::unique_ptr<connection> c) { pool_.give_back(std::move(c)); }
+  void give_back(std::unique_ptr<pg_connection> c) { pool_.give_back(std::move(c)); }
   detail::commit_signal& commit_signal() { return signal_; }
   [[nodiscard]] const std::string& channel() const { return options_.channel; }
   [[nodiscard]] bool notifies() const { return options_.notify_other_processes; }
@@ -241,7 +241,7 @@ class pg_database final : public database {
 
   std::string conninfo_;
   options options_;
-  detail::connection_pool<connection> pool_;
+  detail::connection_pool<pg_connection> pool_;
   detail::commit_signal signal_;
   std::uint64_t seen_ = 0;
   std::once_flag listener_once_;

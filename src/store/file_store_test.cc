@@ -4,20 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 
 #include "store/record.h"
 #include "store/store_test_util.h"
 
 namespace ferry::store::testing {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string all_segments(const std::string& dir) {
   std::string out;

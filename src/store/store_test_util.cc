@@ -3,9 +3,18 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 
 namespace ferry::store::testing {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 temp_dir::temp_dir() {
   std::string tmpl = std::filesystem::temp_directory_path().string() + "/ferry_store_XXXXXX";

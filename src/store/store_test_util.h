@@ -32,6 +32,9 @@ class temp_dir {
   std::string path_;
 };
 
+// The whole file at `path` ("" if it cannot be read).
+std::string slurp(const std::string& path);
+
 enum class store_kind { memory, file, file_small };
 std::string kind_name(const ::testing::TestParamInfo<store_kind>& info);
 

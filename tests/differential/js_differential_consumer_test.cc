@@ -10,7 +10,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // ORDERS with 6 messages on orders.a/b/c (seq 3 carries headers), seq 2 deleted.
-void fill_orders(recorder& r) {
+void fill_consumer_orders(recorder& r) {
   r.req("$JS.API.STREAM.CREATE.ORDERS", R"({"name":"ORDERS","subjects":["orders.>"]})");
   r.req("orders.a", "one");
   r.req("orders.b", "two");
@@ -28,7 +28,7 @@ std::string durable(const std::string& stream, const std::string& name, const st
 
 TEST(JsDifferential, ConsumerCreate) {
   compare([](recorder& r) {
-    fill_orders(r);
+    fill_consumer_orders(r);
     const std::string dc = "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.";
     r.req(dc + "D1", durable("ORDERS", "D1", R"("ack_policy":"explicit")"));
     r.req(dc + "D1", durable("ORDERS", "D1", R"("ack_policy":"explicit")"));
@@ -139,7 +139,7 @@ TEST(JsDifferential, ConsumerCreate) {
 
 TEST(JsDifferential, ConsumerInfoNamesListDelete) {
   compare([](recorder& r) {
-    fill_orders(r);
+    fill_consumer_orders(r);
     r.req("$JS.API.CONSUMER.NAMES.ORDERS", "");
     r.req("$JS.API.CONSUMER.LIST.ORDERS", "");
     r.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.A", durable("ORDERS", "A", R"("ack_policy":"explicit")"));
@@ -189,7 +189,7 @@ TEST(JsDifferential, ConsumerInfoNamesListDelete) {
 
 TEST(JsDifferential, PullRequests) {
   compare([](recorder& r) {
-    fill_orders(r);
+    fill_consumer_orders(r);
     r.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.P",
           durable("ORDERS", "P",
                   R"("ack_policy":"explicit","ack_wait":30000000000,"max_batch":3,"max_expires":2000000000)"));
@@ -237,7 +237,7 @@ TEST(JsDifferential, PullRequests) {
 
 TEST(JsDifferential, RedeliveryAckPoliciesAndDeliverPolicies) {
   compare([](recorder& r) {
-    fill_orders(r);
+    fill_consumer_orders(r);
     r.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.R",
           durable("ORDERS", "R", R"("ack_policy":"explicit","ack_wait":400000000,"max_deliver":2)"));
     r.pull("ORDERS", "R", R"({"batch":1})", 1, 1000ms);
@@ -289,7 +289,7 @@ TEST(JsDifferential, RedeliveryAckPoliciesAndDeliverPolicies) {
 TEST(JsDifferential, PushConsumers) {
   compare(
       [](recorder& r) {
-        fill_orders(r);
+        fill_consumer_orders(r);
         r.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.PUSH",
               durable("ORDERS", "PUSH", R"("deliver_subject":"push.a","ack_policy":"explicit")"));
         auto got = r.expect("2", 5, 2000ms, "deliveries on push.a");

@@ -12,7 +12,6 @@ namespace ferry::broker::js {
 namespace {
 
 using json = nlohmann::json;
-constexpr std::int64_t second = 1'000'000'000;
 
 // Field readers in the manner of Go's json.Unmarshal: absent or null keeps the default, a value
 // of the wrong type fails the whole request.

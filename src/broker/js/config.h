@@ -16,6 +16,9 @@ namespace ferry::broker::js {
 
 using ojson = nlohmann::ordered_json;
 
+// JetStream's durations are nanoseconds.
+inline constexpr std::int64_t second = 1'000'000'000;
+
 enum class retention_policy { limits, interest, workqueue };
 enum class storage_type { file, memory };
 enum class discard_policy { old, new_ };

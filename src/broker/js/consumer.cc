@@ -18,7 +18,6 @@ namespace ferry::broker::js {
 
 namespace {
 
-constexpr std::int64_t second = 1'000'000'000;
 // Flow control as nats-server 2.9 paces it: a request after about 1 MiB, and no
 // more pushing past about 2 MiB until it is answered.
 constexpr std::uint64_t fc_every_bytes = 1024 * 1024;

@@ -22,8 +22,6 @@ namespace ferry::broker::js {
 
 namespace {
 
-constexpr std::int64_t second = 1'000'000'000;
-
 void send_confirmations(host& server, worker* w, std::vector<std::string>& replies) {
   route_options o;
   o.clients_only = true;
