@@ -80,5 +80,6 @@ function(ferry_grpc_generate target)
     GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
     PLUGIN "protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>")
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${bin}>)
-  set_target_properties(${target} PROPERTIES COMPILE_OPTIONS "")
+  # Each generated file defines the same file-local tables: never one unity source.
+  set_target_properties(${target} PROPERTIES COMPILE_OPTIONS "" UNITY_BUILD OFF)
 endfunction()
