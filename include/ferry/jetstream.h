@@ -24,7 +24,7 @@
 //   to resume instead). While JetStream cannot answer for the consumer (a request times out, no
 //   server listens, a cluster electing its leader says "temporarily unavailable", or, binding to
 //   a consumer made a moment ago, "consumer not found"), subscribe() asks again until
-//   subscribe_timeout. A consumer the server lost (a broker restart, an expiry) is made again
+//   setup_timeout. A consumer the server lost (a broker restart, an expiry) is made again
 //   from the stream sequence after the last one delivered.
 // - Settlement: ack = +ACK, nack = -NAK (with the delay when non-zero), term = +TERM,
 //   in_progress = +WPI. delivery_count is the consumer's NumDelivered; stream_sequence and
@@ -66,22 +66,23 @@ struct options {
   std::vector<stream_config> streams;
   bool create_streams = true;                       // false: every stream must exist (bind only)
   std::chrono::milliseconds publish_timeout{5000};  // one PubAck, or one JetStream API answer (1 s at least)
-  // How long subscribe() keeps asking for its consumer while JetStream cannot answer: long enough
-  // for a cluster to elect a leader after a node was lost.
-  std::chrono::milliseconds subscribe_timeout{15'000};
+  // How long connect() (for its streams) and subscribe() (for its consumer) keep asking while
+  // JetStream cannot answer: long enough for a cluster to elect a leader after a node was lost.
+  std::chrono::milliseconds setup_timeout{15'000};
   std::size_t fetch_batch = 256;                    // most messages one pull asks for
   // An ephemeral consumer is removed by the server this long after its subscriber went away.
   std::chrono::milliseconds inactive_threshold{60'000};
 };
 
-// Connects, then creates or binds every stream. `unavailable` when no server answers;
-// `not_found` for a stream that is missing with create_streams false.
+// Connects, then creates or binds every stream (asking again until setup_timeout while JetStream
+// cannot answer). `unavailable` when no server answers; `not_found` for a stream that is missing
+// with create_streams false.
 result<std::unique_ptr<transport>> connect(const std::string& url, options o);
 
 // jetstream://host:port?stream=ORDERS:order.>,payment.>&stream=DLQ:dlq.>: the nats:// keys for the
 // connection, and stream=NAME[:SUBJECT,SUBJECT...] (repeatable), replicas, storage (file|memory),
 // max_age and duplicate_window (for the streams it creates), create_streams, publish_timeout,
-// subscribe_timeout, fetch_batch, inactive_threshold.
+// setup_timeout, fetch_batch, inactive_threshold.
 result<std::unique_ptr<transport>> connect_url(const transport_url& url);
 
 }  // namespace ferry::jetstream

@@ -4,9 +4,9 @@
 //   publishes again until publish_timeout, so a short gap is ridden out and a long one is
 //   reported. The gap is made by deleting the stream through the JetStream API (nats.c requests)
 //   and creating it again;
-// - a server that answers no consumer request for a while during a subscribe (a cluster electing
-//   its leader after a node was lost): made by stopping the server with SIGSTOP. subscribe() asks
-//   again until subscribe_timeout.
+// - a server that answers no stream or consumer request for a while during connect or subscribe
+//   (a cluster electing its leader after a node was lost): made by stopping the server with
+//   SIGSTOP. Both ask again until setup_timeout.
 // Against Debian's nats-server -js, started here on a free port in a temporary directory.
 #include "ferry/jetstream.h"
 
@@ -25,6 +25,7 @@
 
 #include "process.h"
 #include "raw_client.h"
+#include "transport/jetstream/streams.h"
 
 namespace ferry::jetstream {
 namespace {
@@ -156,10 +157,10 @@ std::thread stop_for(std::chrono::milliseconds pause) {
 }
 
 // Each request waits 1 s (publish_timeout): a 2.5 s stop times out two or three of them.
-result<std::unique_ptr<transport>> connect_impatient(std::chrono::milliseconds subscribe_timeout) {
-  return connect(the_server().url(), {.streams = {{.name = stream, .subjects = {"gap.>"}}},
-                                      .publish_timeout = 1s,
-                                      .subscribe_timeout = subscribe_timeout});
+result<std::unique_ptr<transport>> connect_impatient(std::chrono::milliseconds setup_timeout) {
+  return connect(
+      the_server().url(),
+      {.streams = {{.name = stream, .subjects = {"gap.>"}}}, .publish_timeout = 1s, .setup_timeout = setup_timeout});
 }
 
 TEST_F(JetStreamGap, SubscribeWaitsOutAServerThatCannotAnswer) {
@@ -193,7 +194,33 @@ TEST_F(JetStreamGap, SubscribeWaitsOutAServerThatCannotAnswer) {
   (*t)->close();
 }
 
-TEST_F(JetStreamGap, SubscribeGivesUpAfterSubscribeTimeoutAndSaysSo) {
+// connect()'s stream setup, on a connection made before the stop (connect() itself would first
+// wait for the server's greeting): the stream is created once the server answers.
+TEST_F(JetStreamGap, StreamSetupWaitsOutAServerThatCannotAnswer) {
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, the_server().url().c_str()), NATS_OK);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 1000;  // as the transport sets it for publish_timeout 1 s
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, &jo), NATS_OK);
+  const options o{.streams = {{.name = "WAITED", .subjects = {"waited.>"}}}, .setup_timeout = 10s};
+  std::thread back = stop_for(2500ms);
+  const auto start = clock::now();
+  auto streams = detail::setup_streams(js, o);
+  const auto took = clock::now() - start;
+  back.join();
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  ASSERT_TRUE(streams.is_ok()) << streams.status().to_string();
+  ASSERT_EQ(streams->size(), 1u);
+  EXPECT_EQ((*streams)[0].name, "WAITED");
+  EXPECT_EQ((*streams)[0].subjects, std::vector<std::string>{"waited.>"});
+  EXPECT_GE(took, 2s);  // it was asking while the server was stopped
+  EXPECT_NE(js_api("$JS.API.STREAM.INFO.WAITED", "").find(R"("name":"WAITED")"), std::string::npos);  // on the server
+}
+
+TEST_F(JetStreamGap, SubscribeGivesUpAfterSetupTimeoutAndSaysSo) {
   auto t = connect_impatient(2s);
   ASSERT_TRUE(t.is_ok()) << t.status().to_string();
   std::thread back = stop_for(4500ms);
@@ -203,7 +230,7 @@ TEST_F(JetStreamGap, SubscribeGivesUpAfterSubscribeTimeoutAndSaysSo) {
   back.join();
   ASSERT_FALSE(sub.is_ok());
   EXPECT_EQ(sub.status().code(), status_code::deadline_exceeded) << sub.status().to_string();
-  EXPECT_NE(sub.status().message().find("subscribe_timeout"), std::string::npos) << sub.status().to_string();
+  EXPECT_NE(sub.status().message().find("setup_timeout"), std::string::npos) << sub.status().to_string();
   EXPECT_GE(took, 1900ms);
   EXPECT_LT(took, 3500ms);  // the last request began before the 2 s were up, and waits 1 s at most
   (*t)->close();

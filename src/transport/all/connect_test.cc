@@ -59,7 +59,7 @@ TEST(Connect, BadOptionsAreRefusedNamingThem) {
            bad{"jetstream://127.0.0.1:1?stream=S:a,,b", "empty subject"},
            bad{"jetstream://127.0.0.1:1?storage=tape", "storage"},
            bad{"jetstream://127.0.0.1:1?replicas=9", "replicas"},
-           bad{"jetstream://127.0.0.1:1?subscribe_timeout=forever", "subscribe_timeout"},
+           bad{"jetstream://127.0.0.1:1?setup_timeout=forever", "setup_timeout"},
            bad{"kafka://127.0.0.1:1?nack=later", "nack"},
            bad{"kafka://127.0.0.1:1?commit_interval=1x", "commit_interval"},
            bad{"kafka://127.0.0.1:1?no.such.property=1", "no.such.property"},
@@ -80,7 +80,7 @@ TEST(Connect, UnreachableBrokersAreUnavailableWithinTheTimeout) {
        {"nats://127.0.0.1:1?connect_timeout=500ms&max_reconnect=0", "kafka://127.0.0.1:1?connect_timeout=1s",
         // every jetstream key taken (a key it did not know would be invalid_argument)
         "jetstream://127.0.0.1:1?connect_timeout=500ms&max_reconnect=0&stream=S:s.>&replicas=1&storage=memory&"
-        "max_age=1h&duplicate_window=1m&create_streams=true&publish_timeout=2s&subscribe_timeout=20s&"
+        "max_age=1h&duplicate_window=1m&create_streams=true&publish_timeout=2s&setup_timeout=20s&"
         "fetch_batch=64&inactive_threshold=1m"}) {
     const auto start = std::chrono::steady_clock::now();
     auto t = connect(url);

@@ -169,17 +169,10 @@ void fill_config(jsConsumerConfig& cfg, const subscription_options& so, std::uin
   if (so.max_deliver > 0) cfg.MaxDeliver = so.max_deliver;
 }
 
-// Whether a JetStream API call failed only because no server could answer it yet: the request
-// timed out, nobody listens (a restarting server), or the cluster has no leader (10008). A
-// cluster electing its meta leader after a node was killed answers nothing for seconds.
-bool no_answer_yet(natsStatus s, jsErrCode code) {
-  return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || code == JSClusterNotAvailErr;
-}
-
 // One try at a subscription's natsSubscription: it, or why not and whether asking again may help.
 struct attempt {
   natsSubscription* sub = nullptr;
-  status failure;
+  status failure;  // ok with `sub`
   bool retry = false;
 };
 
@@ -280,27 +273,21 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
   }
   // While JetStream cannot answer (see no_answer_yet) or, for a group, has not applied the
   // consumer's creation everywhere yet, asks again (25 ms doubling to 250 ms) until
-  // subscribe_timeout, unless the transport closes or the subscription stops meanwhile.
+  // setup_timeout, unless the transport closes or the subscription stops meanwhile.
   make_sub_fn make = [ctx, o, stream, subject, so](std::uint64_t start_seq,
                                                    const std::atomic<bool>* stopping) -> result<natsSubscription*> {
-    const auto give_up = std::chrono::steady_clock::now() + o.subscribe_timeout;
-    std::chrono::milliseconds wait(25);
-    for (int tries = 1;; ++tries) {
-      attempt a = so.group.empty() ? bind_ephemeral(*ctx, o, stream, subject, so, start_seq)
-                                   : bind_durable(*ctx, stream, subject, so, start_seq);
-      if (a.sub != nullptr) return a.sub;
-      if (!a.retry || (stopping != nullptr && stopping->load()) || !ctx->client->check_open("subscribe").is_ok()) {
-        return a.failure;
-      }
-      if (std::chrono::steady_clock::now() + wait >= give_up) {
-        return status(a.failure.code(), a.failure.message() + " (still after " + std::to_string(tries) +
-                                            " tries in subscribe_timeout, " +
-                                            std::to_string(o.subscribe_timeout.count()) + " ms)");
-      }
-      spdlog::debug("jetstream: {}; asking again in {} ms", a.failure.message(), wait.count());
-      std::this_thread::sleep_for(wait);
-      wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::milliseconds(250));
-    }
+    natsSubscription* sub = nullptr;
+    FERRY_RETURN_IF_ERROR(ask_until_answered(
+        o,
+        [&](bool& retry) {
+          attempt a = so.group.empty() ? bind_ephemeral(*ctx, o, stream, subject, so, start_seq)
+                                       : bind_durable(*ctx, stream, subject, so, start_seq);
+          sub = a.sub;
+          retry = a.retry;
+          return a.failure;
+        },
+        [&] { return (stopping == nullptr || !stopping->load()) && ctx->client->check_open("subscribe").is_ok(); }));
+    return sub;
   };
   auto sub = make(0, nullptr);
   if (!sub.is_ok()) return sub.status();

@@ -4,6 +4,7 @@
 
 #include <nats/nats.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +31,16 @@ const bound_stream* stream_for(const std::vector<bound_stream>& streams, std::st
 
 // The ferry status for a failed JetStream call.
 status from_js(natsStatus s, jsErrCode code, std::string_view what);
+
+// Whether a JetStream API call failed only because no server could answer it yet: the request
+// timed out, nobody listens (a restarting server), or the cluster has no leader (10008). A
+// cluster electing its meta leader after a node was killed answers nothing for seconds.
+bool no_answer_yet(natsStatus s, jsErrCode code);
+
+// Calls `once` until it succeeds, or fails without setting its `retry` (only a failure for want
+// of an answer sets it), or `keep_asking` (when given) says no: 25 ms doubling to 250 ms between
+// tries, for up to o.setup_timeout. The last failure then says how many tries were made.
+status ask_until_answered(const options& o, const std::function<status(bool& retry)>& once,
+                          const std::function<bool()>& keep_asking = {});
 
 }  // namespace ferry::jetstream::detail

@@ -54,8 +54,8 @@ result<std::unique_ptr<transport>> connect_url(const transport_url& url) {
   if (create) o.create_streams = *create;
   FERRY_ASSIGN_OR_RETURN(auto publish_timeout, p.duration("publish_timeout"));
   if (publish_timeout) o.publish_timeout = *publish_timeout;
-  FERRY_ASSIGN_OR_RETURN(auto subscribe_timeout, p.duration("subscribe_timeout"));
-  if (subscribe_timeout) o.subscribe_timeout = *subscribe_timeout;
+  FERRY_ASSIGN_OR_RETURN(auto setup_timeout, p.duration("setup_timeout"));
+  if (setup_timeout) o.setup_timeout = *setup_timeout;
   FERRY_ASSIGN_OR_RETURN(auto inactive, p.duration("inactive_threshold"));
   if (inactive) o.inactive_threshold = *inactive;
   FERRY_ASSIGN_OR_RETURN(auto batch, p.integer("fetch_batch", 1, 1'000'000));
