@@ -21,9 +21,9 @@
 //   member, and the group resumes where it stopped after a restart. Without a group: an
 //   ephemeral consumer that delivers everything the stream holds for the subject, so a new
 //   subscriber first receives what was published before it (persistence implies it; use a group
-//   to resume instead). While JetStream cannot answer for the consumer (a request times out, no
-//   server listens, a cluster electing its leader says "temporarily unavailable", or, binding to
-//   a consumer made a moment ago, "consumer not found"), subscribe() asks again until
+//   to resume instead). While JetStream cannot answer for the consumer (a request times out, a
+//   cluster electing its leader says "temporarily unavailable", or, binding to a consumer made a
+//   moment ago, "consumer not found"), subscribe() asks again until
 //   setup_timeout. A consumer the server lost (a broker restart, an expiry) is made again
 //   from the stream sequence after the last one delivered.
 // - Settlement: ack = +ACK, nack = -NAK (with the delay when non-zero), term = +TERM,

@@ -236,5 +236,22 @@ TEST_F(JetStreamGap, SubscribeGivesUpAfterSetupTimeoutAndSaysSo) {
   (*t)->close();
 }
 
+// A server without JetStream answers no JetStream request, as a server still starting does; it is
+// not waited for: its "no responders" is not taken for an election.
+TEST(JetStreamConnect, AServerWithoutJetStreamIsRefusedAtOnce) {
+  if (!test::have_program("nats-server")) GTEST_SKIP() << "nats-server is not installed";
+  const int port = test::free_port();
+  test::child_process plain;
+  ASSERT_TRUE(plain.start({"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port)}));
+  ASSERT_TRUE(plain.wait_for_port(port, 20s));
+  const auto start = clock::now();
+  auto t = connect("nats://127.0.0.1:" + std::to_string(port), {.streams = {{.name = "S", .subjects = {"s.>"}}}});
+  const auto took = clock::now() - start;
+  ASSERT_FALSE(t.is_ok());
+  EXPECT_EQ(t.status().code(), status_code::unavailable) << t.status().to_string();
+  EXPECT_NE(t.status().message().find("10076"), std::string::npos) << t.status().to_string();  // not enabled
+  EXPECT_LT(took, 3s) << t.status().to_string();
+}
+
 }  // namespace
 }  // namespace ferry::jetstream

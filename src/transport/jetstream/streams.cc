@@ -71,9 +71,7 @@ status from_js(natsStatus s, jsErrCode code, std::string_view what) {
   }
 }
 
-bool no_answer_yet(natsStatus s, jsErrCode code) {
-  return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || code == JSClusterNotAvailErr;
-}
+bool no_answer_yet(natsStatus s, jsErrCode code) { return s == NATS_TIMEOUT || code == JSClusterNotAvailErr; }
 
 status ask_until_answered(const options& o, const std::function<status(bool& retry)>& once,
                           const std::function<bool()>& keep_asking) {

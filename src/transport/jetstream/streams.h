@@ -33,8 +33,9 @@ const bound_stream* stream_for(const std::vector<bound_stream>& streams, std::st
 status from_js(natsStatus s, jsErrCode code, std::string_view what);
 
 // Whether a JetStream API call failed only because no server could answer it yet: the request
-// timed out, nobody listens (a restarting server), or the cluster has no leader (10008). A
-// cluster electing its meta leader after a node was killed answers nothing for seconds.
+// timed out, or the cluster has no leader (10008). A cluster electing its meta leader after a
+// node was killed answers nothing for seconds. Not "no responders": every server with JetStream
+// listens on the API, so nats.c rightly reads it as JetStream not enabled (10076).
 bool no_answer_yet(natsStatus s, jsErrCode code);
 
 // Calls `once` until it succeeds, or fails without setting its `retry` (only a failure for want
