@@ -239,7 +239,7 @@ TEST_F(JetStreamGap, SubscribeGivesUpAfterSetupTimeoutAndSaysSo) {
 // A server without JetStream answers no JetStream request, as a server still starting does; it is
 // not waited for: its "no responders" is not taken for an election.
 TEST(JetStreamConnect, AServerWithoutJetStreamIsRefusedAtOnce) {
-  if (!test::have_program("nats-server")) GTEST_SKIP() << "nats-server is not installed";
+  ASSERT_TRUE(test::have_program("nats-server")) << "nats-server is not installed (make deps installs it)";
   const int port = test::free_port();
   test::child_process plain;
   ASSERT_TRUE(plain.start({"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port)}));

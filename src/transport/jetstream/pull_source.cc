@@ -7,7 +7,6 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
-#include <thread>
 
 namespace ferry::jetstream::detail {
 
@@ -213,49 +212,38 @@ status ensure_durable(jsCtx* js, const bound_stream& stream, const std::string& 
   return from_js(s, code, "creating consumer " + so.group + " on stream " + stream.name);
 }
 
-// Binds to the group's durable consumer, made first where missing.
-attempt bind_durable(const js_context& ctx, const bound_stream& stream, const std::string& subject,
-                     const subscription_options& so, std::uint64_t start_seq) {
+// Binds to the group's durable consumer, made first where missing, or without a group makes an
+// ephemeral consumer (deliver all) and binds to it.
+attempt bind_consumer(const js_context& ctx, const options& o, const bound_stream& stream, const std::string& subject,
+                      const subscription_options& so, std::uint64_t start_seq) {
   attempt a;
-  if (status s = ensure_durable(ctx.js, stream, subject, so, start_seq, a.retry); !s.is_ok()) {
-    a.failure = std::move(s);
-    return a;
-  }
   jsSubOptions sub_opts;
   jsSubOptions_Init(&sub_opts);
   sub_opts.Stream = stream.name.c_str();
   sub_opts.ManualAck = true;
-  sub_opts.Consumer = so.group.c_str();
+  const char* durable = nullptr;
+  if (!so.group.empty()) {
+    if (status s = ensure_durable(ctx.js, stream, subject, so, start_seq, a.retry); !s.is_ok()) {
+      a.failure = std::move(s);
+      return a;
+    }
+    durable = so.group.c_str();
+    sub_opts.Consumer = durable;
+  } else {
+    fill_config(sub_opts.Config, so, start_seq);
+    sub_opts.Config.MaxAckPending = static_cast<std::int64_t>(so.max_in_flight);
+    sub_opts.Config.InactiveThreshold = to_ns(o.inactive_threshold);
+  }
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_PullSubscribe(&a.sub, ctx.js, subject.c_str(), so.group.c_str(), nullptr, &sub_opts, &code);
+  const natsStatus s = js_PullSubscribe(&a.sub, ctx.js, subject.c_str(), durable, nullptr, &sub_opts, &code);
   if (s == NATS_OK) return a;
   a.sub = nullptr;
   // In a cluster the server that answers the bind's lookup may not know yet of a consumer that
   // was just created (by this call or by another member at the same moment), and says "consumer
-  // not found" (10014; seen once in 30 runs of ten members joining one group at once).
-  a.retry = code == JSConsumerNotFoundErr || no_answer_yet(s, code);
-  a.failure = from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
-  return a;
-}
-
-// Makes an ephemeral consumer (deliver all) and binds to it.
-attempt bind_ephemeral(const js_context& ctx, const options& o, const bound_stream& stream, const std::string& subject,
-                       const subscription_options& so, std::uint64_t start_seq) {
-  attempt a;
-  jsSubOptions sub_opts;
-  jsSubOptions_Init(&sub_opts);
-  sub_opts.Stream = stream.name.c_str();
-  sub_opts.ManualAck = true;
-  fill_config(sub_opts.Config, so, start_seq);
-  sub_opts.Config.MaxAckPending = static_cast<std::int64_t>(so.max_in_flight);
-  sub_opts.Config.InactiveThreshold = to_ns(o.inactive_threshold);
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_PullSubscribe(&a.sub, ctx.js, subject.c_str(), nullptr, nullptr, &sub_opts, &code);
-  if (s == NATS_OK) return a;
-  a.sub = nullptr;
-  // A consumer whose creation timed out may exist unused: the server removes it after
+  // not found" (10014; seen once in 30 runs of ten members joining one group at once). An
+  // ephemeral consumer whose creation timed out may exist unused: the server removes it after
   // inactive_threshold.
-  a.retry = no_answer_yet(s, code);
+  a.retry = no_answer_yet(s, code) || (durable != nullptr && code == JSConsumerNotFoundErr);
   a.failure = from_js(s, code, "subscribing to '" + subject + "' on stream " + stream.name);
   return a;
 }
@@ -280,8 +268,7 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
     FERRY_RETURN_IF_ERROR(ask_until_answered(
         o,
         [&](bool& retry) {
-          attempt a = so.group.empty() ? bind_ephemeral(*ctx, o, stream, subject, so, start_seq)
-                                       : bind_durable(*ctx, stream, subject, so, start_seq);
+          attempt a = bind_consumer(*ctx, o, stream, subject, so, start_seq);
           sub = a.sub;
           retry = a.retry;
           return a.failure;
