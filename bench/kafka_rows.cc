@@ -4,8 +4,10 @@
 // Publishing: n messages of 16 bytes with a key (16 keys) and an id header, acks=all from an
 // idempotent producer with linger.ms=1 and Nagle off (ferry's defaults), until every delivery
 // report is in. Raw and ferry alternate which goes first in a round.
-// Raw: rd_kafka_producev and rd_kafka_poll(0) in the publishing loop, then flush. ferry:
-// publish_async (a callback per message) and publish(batch of 256).
+// Raw: rd_kafka_producev and rd_kafka_poll(0) in the publishing loop (one payload buffer, a key
+// and an id string made for each message), then flush. ferry: publish_async (a callback per
+// message) with a new message each, given up (std::move), and with one message whose key and id
+// are set again for each (as raw reuses its buffer); and publish(batch of 256).
 // Consuming: the same n messages read by a new consumer group, each "acknowledged": raw stores the
 // offset of every message it handled and auto-commits them; ferry acks each message in its
 // callback. Raw is measured twice: one rd_kafka_consumer_poll per message (the usual loop), and
@@ -93,9 +95,16 @@ void raw_publish(const std::string& bootstrap, const std::string& topic, std::ui
 
 ferry::kafka::options ferry_options() { return ferry::kafka_mock::mock_cluster::client_options("bench"); }
 
-// ferry: publish_async (batch = 0) or publish(vector of `batch`).
-void ferry_publish(const std::string& bootstrap, const std::string& topic, std::uint64_t n, std::size_t batch,
-                   runs& r) {
+// How the ferry rows hand their messages over.
+enum class handover : std::uint8_t {
+  fresh,   // publish_async(std::move(m)): a new message each, given up
+  reused,  // publish_async(m): one message, its key and id set again for each (raw's loop reuses
+           // its payload buffer the same way; librdkafka copies what it sends)
+  batch,   // publish(vector of `batch`)
+};
+
+void ferry_publish(const std::string& bootstrap, const std::string& topic, std::uint64_t n, handover how,
+                   std::size_t batch, runs& r) {
   auto t = ferry::kafka::connect(bootstrap, ferry_options());
   if (!t.is_ok()) {
     r.rates.push_back(0);
@@ -106,15 +115,23 @@ void ferry_publish(const std::string& bootstrap, const std::string& topic, std::
   std::atomic<std::uint64_t> failed{0};
   const auto start = clock_type::now();
   const double cpu = thread_cpu_ns(), all = process_cpu_ns();
-  if (batch == 0) {
+  const auto answered = [&](ferry::status s) {
+    if (!s.is_ok()) failed.fetch_add(1);
+    done.fetch_add(1, std::memory_order_release);
+  };
+  if (how == handover::fresh) {
     for (std::uint64_t i = 0; i < n; ++i) {
       ferry::message m(topic, payload);
       m.key = "k" + std::to_string(i % 16);
       m.id = id_of(i);
-      (*t)->publish_async(std::move(m), [&](ferry::status s) {
-        if (!s.is_ok()) failed.fetch_add(1);
-        done.fetch_add(1, std::memory_order_release);
-      });
+      (*t)->publish_async(std::move(m), answered);
+    }
+  } else if (how == handover::reused) {
+    ferry::message m(topic, payload);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      m.key = "k" + std::to_string(i % 16);
+      m.id = id_of(i);
+      (*t)->publish_async(m, answered);
     }
   } else {
     for (std::uint64_t i = 0; i < n; i += batch) {
@@ -232,10 +249,11 @@ void ferry_consume(const std::string& bootstrap, const std::string& topic, std::
 void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   const bool pub_raw = wanted("kafka-pub-raw-inline"), pub_raw_batch = wanted("kafka-pub-raw-batch"),
              pub_raw_thread = wanted("kafka-pub-raw-thread"), pub_async = wanted("kafka-pub-async"),
-             pub_batch = wanted("kafka-pub-batch"), con_raw = wanted("kafka-consume-raw"),
-             con_raw_batch = wanted("kafka-consume-raw-batch"), con_ferry = wanted("kafka-consume-ferry");
-  if (!pub_raw && !pub_raw_batch && !pub_raw_thread && !pub_async && !pub_batch && !con_raw && !con_raw_batch &&
-      !con_ferry) {
+             pub_reused = wanted("kafka-pub-reused"), pub_batch = wanted("kafka-pub-batch"),
+             con_raw = wanted("kafka-consume-raw"), con_raw_batch = wanted("kafka-consume-raw-batch"),
+             con_ferry = wanted("kafka-consume-ferry");
+  if (!pub_raw && !pub_raw_batch && !pub_raw_thread && !pub_async && !pub_reused && !pub_batch && !con_raw &&
+      !con_raw_batch && !con_ferry) {
     return;
   }
   auto cluster = ferry::kafka_mock::mock_cluster::start(3);
@@ -246,7 +264,7 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   const std::string bootstrap = (*cluster)->bootstrap_servers();
   // The mock keeps the last 5 MiB of each partition: the consumed topic stays below that.
   const std::uint64_t pub_n = quick ? 50'000 : 200'000, con_n = quick ? 20'000 : 200'000;
-  runs raw_p, raw_batch_p, raw_thread_p, async_p, batch_p, raw_c, raw_batch_c, ferry_c;
+  runs raw_p, raw_batch_p, raw_thread_p, async_p, reused_p, batch_p, raw_c, raw_batch_c, ferry_c;
   for (int i = 0; i < rounds; ++i) {
     auto topic = [&](const char* what, int partitions = 4) {
       const std::string t = std::string("bench.") + what + "." + std::to_string(i);
@@ -261,8 +279,9 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
       if (pub_raw_thread) raw_publish(bootstrap, topic("raw-thread"), pub_n, 0, raw_thread_p, true);
     };
     const auto ferry_rows = [&] {
-      if (pub_async) ferry_publish(bootstrap, topic("async"), pub_n, 0, async_p);
-      if (pub_batch) ferry_publish(bootstrap, topic("batch"), pub_n, 256, batch_p);
+      if (pub_async) ferry_publish(bootstrap, topic("async"), pub_n, handover::fresh, 0, async_p);
+      if (pub_reused) ferry_publish(bootstrap, topic("reused"), pub_n, handover::reused, 0, reused_p);
+      if (pub_batch) ferry_publish(bootstrap, topic("batch"), pub_n, handover::batch, 256, batch_p);
     };
     if (i % 2 == 0) {
       raw_rows();
@@ -283,20 +302,24 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   if (pub_raw) raw_p.print("raw librdkafka, produce (acks=all)");
   if (pub_raw_batch) raw_batch_p.print("raw librdkafka, 256 at a time");
   if (pub_raw_thread) raw_thread_p.print("raw librdkafka, reports on a poll thread");
-  if (pub_async) async_p.print("ferry kafka, publish_async");
+  if (pub_async) async_p.print("ferry kafka, publish_async, new messages");
+  if (pub_reused) reused_p.print("ferry kafka, publish_async, one reused");
   if (pub_batch) batch_p.print("ferry kafka, publish(batch of 256)");
   if (con_raw) raw_c.print("raw librdkafka, consume + store offset");
   if (con_raw_batch) raw_batch_c.print("raw librdkafka, batched consume + store");
   if (con_ferry) ferry_c.print("ferry kafka, subscribe + ack");
-  if (pub_raw && pub_raw_batch && pub_async && pub_batch) {
-    std::printf("ferry kafka / raw librdkafka (medians): publish_async %.2f, publish(batch of 256) %.2f\n",
-                async_p.median() / raw_p.median(), batch_p.median() / raw_batch_p.median());
-    std::printf(
-        "ferry kafka / raw librdkafka (median of the rounds' ratios): publish_async %.2f, "
-        "publish(batch of 256) %.2f\n",
-        async_p.paired_ratio(raw_p), batch_p.paired_ratio(raw_batch_p));
-    std::printf("ferry kafka / raw librdkafka (fastest runs): publish_async %.2f, publish(batch of 256) %.2f\n",
-                async_p.best() / raw_p.best(), batch_p.best() / raw_batch_p.best());
+  if (pub_raw && pub_raw_batch && pub_async && pub_reused && pub_batch) {
+    const auto ratios = [&](const char* how, double async, double reused, double batch) {
+      std::printf(
+          "ferry kafka / raw librdkafka (%s): publish_async new %.2f, reused %.2f; publish(batch of 256) %.2f\n", how,
+          async, reused, batch);
+    };
+    ratios("medians", async_p.median() / raw_p.median(), reused_p.median() / raw_p.median(),
+           batch_p.median() / raw_batch_p.median());
+    ratios("median of the rounds' ratios", async_p.paired_ratio(raw_p), reused_p.paired_ratio(raw_p),
+           batch_p.paired_ratio(raw_batch_p));
+    ratios("fastest runs", async_p.best() / raw_p.best(), reused_p.best() / raw_p.best(),
+           batch_p.best() / raw_batch_p.best());
   }
   if (con_raw && con_ferry) {
     std::printf("ferry kafka / raw librdkafka (medians): consume with ack %.2f\n", ferry_c.median() / raw_c.median());

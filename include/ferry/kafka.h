@@ -13,7 +13,9 @@
 //   is not ferry, gets "<topic>/<partition>/<offset>", the same on every delivery); other headers
 //   as given (any bytes, several values per name).
 // - publish() returns once the brokers acknowledged the message (idempotent producer, acks=all);
-//   publish(vector) and publish_async() keep many messages in flight.
+//   publish(vector) and publish_async() keep many messages in flight. publish_async() hands the
+//   message to librdkafka, which copies it, before it returns: a message the caller keeps
+//   (publish_async(m, done)) costs no copy and may be refilled for the next call at once.
 // - subscribe() with a group: a member of that Kafka consumer group (cooperative-sticky). A new
 //   group starts at the beginning of each partition, a known one at its committed offsets. ack()
 //   may come in any order: the transport commits, per partition, only up to the lowest offset

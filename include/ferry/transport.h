@@ -88,7 +88,16 @@ class publisher {
   // transport knows it (persistent transports: on the thread that receives the broker's answer, so
   // it must be quick and must not wait for another publish). Keeps many messages in flight where
   // the transport can; the default calls publish() and then `done` on the caller's thread.
-  virtual void publish_async(message m, publish_callback done);
+  //
+  // The transport takes what it sends before the call returns: the caller may change, reuse or
+  // destroy `m` at once (a producer that sends many messages may fill one message again and again,
+  // as a Kafka producer refills one buffer). An empty id is filled in on what is sent, not in `m`:
+  // each call gets an id of its own. Kafka serializes `m` on the caller's thread, so the const
+  // overload costs no copy there; a transport that queues messages copies it.
+  virtual void publish_async(const message& m, publish_callback done);
+  // The same for a message the caller gives up: a transport that queues messages keeps it without
+  // a copy.
+  virtual void publish_async(message&& m, publish_callback done);
   // Waits until everything published so far has left the process (or `timeout`).
   virtual status flush(std::chrono::milliseconds timeout) = 0;
 };

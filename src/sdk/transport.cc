@@ -26,7 +26,9 @@ status publisher::publish(std::vector<message> ms) {
   return status::ok();
 }
 
-void publisher::publish_async(message m, publish_callback done) { done(publish(std::move(m))); }
+void publisher::publish_async(const message& m, publish_callback done) { done(publish(m)); }
+
+void publisher::publish_async(message&& m, publish_callback done) { done(publish(std::move(m))); }
 
 result<message> transport::request(message, std::chrono::milliseconds) {
   return status(status_code::unimplemented, std::string(name()) + " transport has no request/reply");

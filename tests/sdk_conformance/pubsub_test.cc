@@ -1,6 +1,7 @@
 // Watermill's universal Pub/Sub behaviours (pubsub/tests/test_pubsub.go), where they apply, plus
 // the transport-level checks Watermill never makes (binary headers, empty payloads, delivery
 // count, nack delay, request/reply).
+#include <algorithm>
 #include <future>
 
 #include "suite.h"
@@ -36,6 +37,48 @@ TEST_P(Conformance, PublishSubscribe) {
     EXPECT_EQ(as_multimap(m.headers), as_multimap(it->second.headers));
     EXPECT_EQ(m.delivery.transport, t().name());
   }
+}
+
+// publish_async takes what it sends before it returns: one message, rewritten in place after each
+// call (before its callback can have run), arrives as each version it held at its call, each with
+// an id of its own (the caller's message has none). A transport that sent from the caller's
+// buffers later, or filled in one id for all, fails here.
+TEST_P(Conformance, PublishAsyncSendsWhatAKeptMessageHeldAtTheCall) {
+  collector got;
+  auto sub = t().subscribe(subject("kept"), {}, got.acking());
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  constexpr int n = 40;
+  const auto version = [](int i) {  // one length for all: each version overwrites the same buffer
+    return "version-" + std::string(1, static_cast<char>('a' + i / 26)) +
+           std::string(1, static_cast<char>('a' + i % 26)) + std::string(48, static_cast<char>('A' + i % 26));
+  };
+  std::mutex mu;
+  std::vector<status> answers;
+  message m(subject("kept"), version(0));
+  m.key = "one";
+  for (int i = 0; i < n; ++i) {
+    std::copy_n(version(i).begin(), m.payload.size(), m.payload.begin());
+    m.headers.set("Version", version(i).substr(0, 10));
+    other().publish_async(m, [&](status s) {
+      std::lock_guard lock(mu);
+      answers.push_back(std::move(s));
+    });
+  }
+  std::fill(m.payload.begin(), m.payload.end(), '!');
+  m.headers.set("Version", "overwritten");
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return answers.size() == n;
+  }));
+  for (const status& s : answers) EXPECT_TRUE(s.is_ok()) << s.to_string();
+  ASSERT_TRUE(got.wait_unique(n)) << got.unique() << " distinct ids of " << n;
+  std::set<std::string> expected, payloads;
+  for (int i = 0; i < n; ++i) expected.insert(version(i));
+  for (const message& d : got.messages()) {
+    payloads.insert(d.payload);
+    EXPECT_EQ(d.headers.value_or("Version", ""), d.payload.substr(0, 10));
+  }
+  EXPECT_EQ(payloads, expected);
 }
 
 // Header values with CR, LF or NUL: carried intact where the transport can (inproc, Kafka), refused

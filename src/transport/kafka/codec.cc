@@ -27,10 +27,10 @@ destination::destination(const std::string& subject) : subject_(subject) {
   token_ = std::string_view(subject).substr(hash + 1);
 }
 
-headers_ptr to_headers(const message& m, std::string_view reply_token) {
+headers_ptr to_headers(const message& m, std::string_view id, std::string_view reply_token) {
   headers_ptr h(rd_kafka_headers_new(m.headers.size() + 1 + (m.reply.empty() ? 0 : 1) + (reply_token.empty() ? 0 : 1)));
   for (const auto& [name, value] : m.headers) add(h.get(), name, value);
-  add(h.get(), wire::id, m.id);
+  add(h.get(), wire::id, id);
   if (!m.reply.empty()) add(h.get(), wire::reply_to, m.reply);
   if (!reply_token.empty()) add(h.get(), wire::reply_token, reply_token);
   return h;

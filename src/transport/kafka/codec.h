@@ -40,9 +40,10 @@ class destination {
   std::string_view token_;
 };
 
-// The headers of `m` on the wire: its user headers, then Ferry-Id, Ferry-Reply-To (when m.reply is
-// set) and Ferry-Reply-Token (when `reply_token` is not empty).
-headers_ptr to_headers(const message& m, std::string_view reply_token);
+// The headers of `m` on the wire: its user headers, then Ferry-Id (`id`: m.id, or the one made for
+// a message without), Ferry-Reply-To (when m.reply is set) and Ferry-Reply-Token (when
+// `reply_token` is not empty).
+headers_ptr to_headers(const message& m, std::string_view id, std::string_view reply_token);
 
 // What the transport itself wrote into a consumed message's headers.
 struct bookkeeping {

@@ -60,22 +60,16 @@ class kafka_transport final : public transport {
   }
   [[nodiscard]] std::string_view name() const override { return "kafka"; }
 
-  status publish(message m) override {
-    if (m.id.empty()) m.id = new_id();
-    return producer_->publish(m);
-  }
+  // The producer fills in an empty id on what it sends.
+  status publish(message m) override { return producer_->publish(m); }
 
-  status publish(std::vector<message> ms) override {
-    for (message& m : ms) {
-      if (m.id.empty()) m.id = new_id();
-    }
-    return producer_->publish_batch(ms);
-  }
+  status publish(std::vector<message> ms) override { return producer_->publish_batch(ms); }
 
-  void publish_async(message m, publish_callback done) override {
-    if (m.id.empty()) m.id = new_id();
-    producer_->publish_async(m, std::move(done));
-  }
+  // librdkafka copies what it sends before the call returns: a message the caller keeps costs no
+  // copy, and one it gives up is not worth keeping.
+  void publish_async(const message& m, publish_callback done) override { producer_->publish_async(m, std::move(done)); }
+
+  void publish_async(message&& m, publish_callback done) override { producer_->publish_async(m, std::move(done)); }
 
   status flush(std::chrono::milliseconds timeout) override { return producer_->flush(timeout); }
 

@@ -117,16 +117,26 @@ void producer::serve() {
   pthread_setname_np(pthread_self(), "ferry-kafka-dr");
   std::vector<outcome> run;
   bool retry_soon = false;  // a publisher was taking the reports: look again shortly
+  // Publishers took the reports of the last round. While they stream, librdkafka writes the pipe
+  // after each of their polls (the first report after a poll), and a wake-up for each would cost
+  // more than the callbacks it runs: the thread naps instead, not woken, and runs what was queued
+  // meanwhile in one go (a callback waits at most `nap` longer).
+  bool streaming = false;
+  constexpr auto nap = std::chrono::microseconds(500);
   while (!closing_.load() || in_flight_.load() > 0) {
-    bool sleep = false;
+    bool idle = false;
     {
       std::lock_guard lock(ready_mu_);
-      sleep = ready_.empty();
-      sleeping_ = sleep;
+      idle = ready_.empty();
+      sleeping_ = idle && !streaming;
     }
-    if (sleep) {
+    if (idle && streaming) {
+      std::this_thread::sleep_for(nap);
+    } else if (idle) {
       pollfd wake{.fd = wake_fds_[0], .events = POLLIN, .revents = 0};
       (void)::poll(&wake, 1, retry_soon ? 1 : 100);  // the timeout only bounds a missed wake-up
+    }
+    if (idle) {
       char bytes[256];
       while (::read(wake_fds_[0], bytes, sizeof bytes) > 0) {
       }
@@ -134,10 +144,11 @@ void producer::serve() {
     // A publisher holding serving_ is taking the reports itself and wakes this thread if it finds
     // any; waiting for it here would only make its unlock a futex wake. It may have polled just
     // before the reports that woke this thread arrived, though: hence the short retry.
-    retry_soon = !serving_.try_lock();
+    retry_soon = !try_serve();
+    std::size_t mine = 0;  // reports this thread took itself
     if (!retry_soon) {
-      (void)collect();
-      serving_.unlock();
+      (void)collect(0, &mine);
+      end_serve();
     }
     {
       std::lock_guard lock(ready_mu_);
@@ -153,12 +164,14 @@ void producer::serve() {
       run[i].first->done(std::move(run[i].second));
     }
     if (!run.empty()) reports_done(static_cast<std::int64_t>(run.size()));
+    streaming = run.size() > mine;
     run.clear();
   }
 }
 
-bool producer::collect(int wait_ms) {
+bool producer::collect(int wait_ms, std::size_t* taken) {
   rd_kafka_poll(rk_, wait_ms);  // on_report fills served_
+  if (taken != nullptr) *taken = served_.size();
   if (served_.empty()) return false;
   std::lock_guard lock(ready_mu_);
   if (ready_.empty()) {
@@ -171,9 +184,9 @@ bool producer::collect(int wait_ms) {
 }
 
 bool producer::collect_here(int wait_ms) {
-  if (!serving_.try_lock()) return false;  // someone else is taking them
+  if (!try_serve()) return false;  // someone else is taking them
   const bool wake = collect(wait_ms);
-  serving_.unlock();
+  end_serve();
   if (wake) wake_report_thread();
   return true;
 }
@@ -264,7 +277,9 @@ status producer::produce(const message& m, completion* c, int flags) {
   };
   const destination to(m.subject);
   if (status s = learn(to); !s.is_ok()) return refuse(s);  // checks the topic first
-  headers_ptr h = to_headers(m, to.token());
+  // A message without an id gets one here, on what is sent: the caller's message stays as it was.
+  const std::string made = m.id.empty() ? new_id() : std::string();
+  headers_ptr h = to_headers(m, m.id.empty() ? std::string_view(made) : std::string_view(m.id), to.token());
   std::optional<clock::time_point> give_up;  // set when the queue is first found full
   for (;;) {
     // close() began (while the topic was looked up, or the queue was full): nothing more goes in.

@@ -87,7 +87,10 @@ class rabbitmq_transport final : public transport {
     return o.wait();
   }
 
-  void publish_async(message m, publish_callback done) override {
+  // The I/O thread publishes the queued message: a message the caller keeps is copied first.
+  void publish_async(const message& m, publish_callback done) override { publish_async(message(m), std::move(done)); }
+
+  void publish_async(message&& m, publish_callback done) override {
     if (status s = prepare(m); !s.is_ok()) {
       done(std::move(s));
       return;
