@@ -308,19 +308,29 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
   if (con_raw) raw_c.print("raw librdkafka, consume + store offset");
   if (con_raw_batch) raw_batch_c.print("raw librdkafka, batched consume + store");
   if (con_ferry) ferry_c.print("ferry kafka, subscribe + ack");
-  if (pub_raw && pub_raw_batch && pub_async && pub_reused && pub_batch) {
-    const auto ratios = [&](const char* how, double async, double reused, double batch) {
-      std::printf(
-          "ferry kafka / raw librdkafka (%s): publish_async new %.2f, reused %.2f; publish(batch of 256) %.2f\n", how,
-          async, reused, batch);
-    };
-    ratios("medians", async_p.median() / raw_p.median(), reused_p.median() / raw_p.median(),
-           batch_p.median() / raw_batch_p.median());
-    ratios("median of the rounds' ratios", async_p.paired_ratio(raw_p), reused_p.paired_ratio(raw_p),
-           batch_p.paired_ratio(raw_batch_p));
-    ratios("fastest runs", async_p.best() / raw_p.best(), reused_p.best() / raw_p.best(),
-           batch_p.best() / raw_batch_p.best());
-  }
+  // Each ferry publish row against its raw counterpart, where both ran.
+  struct pair_of_rows {
+    const char* name;
+    const runs& ferry;
+    const runs& raw;
+    bool ran;
+  };
+  const pair_of_rows pairs[] = {{"publish_async new", async_p, raw_p, pub_async && pub_raw},
+                                {"reused", reused_p, raw_p, pub_reused && pub_raw},
+                                {"publish(batch of 256)", batch_p, raw_batch_p, pub_batch && pub_raw_batch}};
+  const auto ratios = [&](const char* how, double (*of)(const runs&, const runs&)) {
+    std::string line;
+    for (const pair_of_rows& p : pairs) {
+      if (!p.ran) continue;
+      char one[64];
+      std::snprintf(one, sizeof one, "%s%s %.2f", line.empty() ? "" : ", ", p.name, of(p.ferry, p.raw));
+      line += one;
+    }
+    if (!line.empty()) std::printf("ferry kafka / raw librdkafka (%s): %s\n", how, line.c_str());
+  };
+  ratios("medians", [](const runs& f, const runs& r) { return f.median() / r.median(); });
+  ratios("median of the rounds' ratios", [](const runs& f, const runs& r) { return f.paired_ratio(r); });
+  ratios("fastest runs", [](const runs& f, const runs& r) { return f.best() / r.best(); });
   if (con_raw && con_ferry) {
     std::printf("ferry kafka / raw librdkafka (medians): consume with ack %.2f\n", ferry_c.median() / raw_c.median());
   }

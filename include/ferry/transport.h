@@ -93,7 +93,8 @@ class publisher {
   // destroy `m` at once (a producer that sends many messages may fill one message again and again,
   // as a Kafka producer refills one buffer). An empty id is filled in on what is sent, not in `m`:
   // each call gets an id of its own. Kafka serializes `m` on the caller's thread, so the const
-  // overload costs no copy there; a transport that queues messages copies it.
+  // overload costs no copy there; elsewhere a kept message is copied once (into a queue, or into
+  // publish()'s parameter).
   virtual void publish_async(const message& m, publish_callback done);
   // The same for a message the caller gives up: a transport that queues messages keeps it without
   // a copy.

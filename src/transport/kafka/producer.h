@@ -11,9 +11,10 @@
 // publisher never runs a completion. Taking the reports on the publishing thread frees each
 // message on the thread that allocated it and keeps the two threads off librdkafka's counter lock
 // at the same time (the report thread alone cost publish_async ~45% of raw librdkafka's rate).
-// While publishers take the reports, the report thread naps (500 µs) between rounds rather than
-// being woken for each batch of them: a callback then runs up to 500 µs later, and the thread
-// wakes 2,000 times a second at most instead of after every poll of a publisher.
+// While publishers stream (they took 64 or more reports since the report thread last looked), the
+// report thread naps about 500 µs between rounds rather than being woken for each batch of
+// reports: a callback, or a publish() made beside the stream, then completes up to about 500 µs
+// later.
 //
 // Thread safety: every method is thread-safe. Completions run on the report thread and must not
 // block on another report.
