@@ -316,7 +316,7 @@ void kafka_rows(int rounds, bool quick, const wanted_fn& wanted) {
     bool ran;
   };
   const pair_of_rows pairs[] = {{"publish_async new", async_p, raw_p, pub_async && pub_raw},
-                                {"reused", reused_p, raw_p, pub_reused && pub_raw},
+                                {"publish_async reused", reused_p, raw_p, pub_reused && pub_raw},
                                 {"publish(batch of 256)", batch_p, raw_batch_p, pub_batch && pub_raw_batch}};
   const auto ratios = [&](const char* how, double (*of)(const runs&, const runs&)) {
     std::string line;

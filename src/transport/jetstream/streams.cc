@@ -31,7 +31,7 @@ result<bound_stream> info_of(jsCtx* js, const std::string& name, bool& retry) {
   jsStreamInfo* si = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), nullptr, &code);
-  retry = s != NATS_OK && no_answer_yet(s, code);
+  retry = no_answer_yet(s, code);
   if (s != NATS_OK) return from_js(s, code, "stream info of " + name);
   bound_stream b{name, {}};
   for (int i = 0; si->Config != nullptr && i < si->Config->SubjectsLen; ++i)

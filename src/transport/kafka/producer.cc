@@ -117,7 +117,7 @@ void producer::serve() {
   pthread_setname_np(pthread_self(), "ferry-kafka-dr");
   std::vector<outcome> run;
   bool retry_soon = false;  // a publisher was taking the reports: look again shortly
-  // Publishers took most reports of the last round, at least `stream` of them. While they stream,
+  // Publishers took at least `stream` of the last round's reports. While they stream,
   // librdkafka writes the pipe for the first report after each of their polls, and a wake-up for
   // each would cost more than the callbacks it runs: the thread naps instead, not woken, and runs
   // what was queued meanwhile in one go. A report that comes in meanwhile waits for the nap too, so
@@ -133,13 +133,13 @@ void producer::serve() {
       idle = ready_.empty();
       sleeping_ = idle && !streaming;
     }
-    if (idle && streaming) {
-      std::this_thread::sleep_for(nap);
-    } else if (idle) {
-      pollfd wake{.fd = wake_fds_[0], .events = POLLIN, .revents = 0};
-      (void)::poll(&wake, 1, retry_soon ? 1 : 100);  // the timeout only bounds a missed wake-up
-    }
     if (idle) {
+      if (streaming) {
+        std::this_thread::sleep_for(nap);
+      } else {
+        pollfd wake{.fd = wake_fds_[0], .events = POLLIN, .revents = 0};
+        (void)::poll(&wake, 1, retry_soon ? 1 : 100);  // the timeout only bounds a missed wake-up
+      }
       char bytes[256];
       while (::read(wake_fds_[0], bytes, sizeof bytes) > 0) {
       }
@@ -281,8 +281,10 @@ status producer::produce(const message& m, completion* c, int flags) {
   const destination to(m.subject);
   if (status s = learn(to); !s.is_ok()) return refuse(s);  // checks the topic first
   // A message without an id gets one here, on what is sent: the caller's message stays as it was.
-  const std::string made = m.id.empty() ? new_id() : std::string();
-  headers_ptr h = to_headers(m, m.id.empty() ? std::string_view(made) : std::string_view(m.id), to.token());
+  std::string made;
+  std::string_view id = m.id;
+  if (id.empty()) id = made = new_id();
+  headers_ptr h = to_headers(m, id, to.token());
   std::optional<clock::time_point> give_up;  // set when the queue is first found full
   for (;;) {
     // close() began (while the topic was looked up, or the queue was full): nothing more goes in.
