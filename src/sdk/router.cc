@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "ferry/check.h"
 #include "sdk/handler_runtime.h"
@@ -86,7 +89,20 @@ void router::stop(std::chrono::milliseconds grace) {
     for (auto& h : impl_->handlers) handlers.push_back(h.get());
   }
   // Handlers added from now on are refused (state stopped), so `handlers` is the whole set.
-  for (auto* h : handlers) h->begin_stop();
+  // Their subscriptions stop side by side: a transport's stop() may wait for a read in progress
+  // (Redis: up to its `block`), and one handler after another would wait that long each.
+  {
+    std::vector<std::jthread> stopping;  // joined at the end of this block
+    stopping.reserve(handlers.size());
+    for (std::size_t i = 1; i < handlers.size(); ++i) {
+      try {
+        stopping.emplace_back([h = handlers[i]] { h->begin_stop(); });
+      } catch (const std::system_error&) {
+        handlers[i]->begin_stop();  // no thread to be had: here, then
+      }
+    }
+    if (!handlers.empty()) handlers[0]->begin_stop();
+  }
   const auto deadline = std::chrono::steady_clock::now() + grace;
   for (auto* h : handlers) {
     if (h->wait_idle(deadline)) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -326,6 +327,71 @@ TEST(RouterTest, StopAfterGraceNacksStuckHandlerAndDiscardsItsOutputs) {
   ASSERT_TRUE(eventually([&] { return r.stats("in").in_flight == 0; }));
   EXPECT_TRUE(t.published().empty());
   EXPECT_EQ(t.settled().size(), 1u);
+}
+
+// A transport whose subscriptions' stop() waits (up to a limit) until every one of them is
+// stopping: it returns at once only when they are stopped side by side.
+class waits_for_all_stops : public test_transport {
+ public:
+  explicit waits_for_all_stops(int n) : n_(n) {}
+  result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
+                                                  delivery_callback callback) override {
+    FERRY_ASSIGN_OR_RETURN(auto inner,
+                           test_transport::subscribe(std::move(subject), std::move(options), std::move(callback)));
+    return std::unique_ptr<subscription>(std::make_unique<sub>(*this, std::move(inner)));
+  }
+  // How many stop() calls found all n stopping within the limit.
+  [[nodiscard]] int overlapped() const {
+    std::lock_guard lock(mu_);
+    return overlapped_;
+  }
+
+ private:
+  class sub : public subscription {
+   public:
+    sub(waits_for_all_stops& t, std::unique_ptr<subscription> inner) : t_(t), inner_(std::move(inner)) {}
+    void stop() override {
+      if (!stopped_) {
+        stopped_ = true;
+        t_.arrive();
+      }
+      inner_->stop();
+    }
+    [[nodiscard]] const std::string& subject() const override { return inner_->subject(); }
+
+   private:
+    waits_for_all_stops& t_;
+    std::unique_ptr<subscription> inner_;
+    bool stopped_ = false;
+  };
+
+  void arrive() {
+    std::unique_lock lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+    if (cv_.wait_for(lock, 2s, [&] { return arrived_ >= n_; })) ++overlapped_;
+  }
+
+  const int n_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;     // guarded by mu_
+  int overlapped_ = 0;  // guarded by mu_
+};
+
+// Four handlers' subscriptions stop side by side: each stop() sees the other three begun.
+TEST(RouterTest, StopStopsTheSubscriptionsSideBySide) {
+  waits_for_all_stops t(4);
+  router r(t);
+  for (const char* s : {"a", "b", "c", "d"}) {
+    ASSERT_TRUE(r.add_handler(opts(s), [](message&) { return outcome::ack(); }).is_ok());
+  }
+  ASSERT_TRUE(r.start().is_ok());
+  ASSERT_EQ(t.subscriptions(), 4u);
+  r.stop(1s);
+  EXPECT_EQ(t.overlapped(), 4);
+  EXPECT_EQ(t.subscriptions(), 0u);
+  EXPECT_EQ(t.deliver(message("a", "late")), 0u);  // unsubscribed
 }
 
 TEST(RouterTest, HandlerMayPublishAndAddHandlers) {
