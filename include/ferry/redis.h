@@ -62,7 +62,9 @@ struct options {
   std::chrono::milliseconds connect_timeout{5'000};
   // publish() retries through a lost connection for this long, then fails with unavailable.
   std::chrono::milliseconds publish_timeout{10'000};
-  // The longest a read blocks (bounds how long stop() waits for a subscription's thread).
+  // The longest a read blocks. stop() ends a blocked read at once (CLIENT UNBLOCK from a short
+  // connection of its own); where the server refuses CLIENT to this user, stop() waits for the read
+  // to end, up to `block`.
   std::chrono::milliseconds block{100};
   std::string reply_stream;  // empty: "ferry.reply.<random>"
 };

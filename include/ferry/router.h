@@ -110,8 +110,8 @@ class router {
   // Stops taking new messages, nacks messages that were received but not started, lets running
   // handlers finish for up to `grace` and then nacks the messages of those still running (their
   // outputs are discarded when they return), and unsubscribes. The handlers' subscriptions stop
-  // side by side (a thread each), so a transport whose stop waits for a read in progress (Redis,
-  // up to its `block`) waits once, not once per handler. Returns after about `grace` at most.
+  // side by side (a thread each), so a transport whose stop waits for a read in progress (Redis
+  // without CLIENT UNBLOCK, up to its `block`) waits once, not once per handler. Returns after about `grace` at most.
   // Idempotent. Must not be called from a handler.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
   [[nodiscard]] bool running() const;

@@ -293,6 +293,44 @@ TEST_F(Redis, BadSubjectsAndReservedHeadersAreRefused) {
   }
 }
 
+// With a 10 s `block`, a stop that waited for the read in progress would take up to 10 s. Stops
+// right after subscribe race the read to Redis (the CLIENT UNBLOCK may come first); stops later
+// find it blocked. A stream that gets entries after the stops shows the subscriptions are gone.
+TEST_F(Redis, StopEndsABlockedReadAtOnceInsteadOfWaitingForItsBlock) {
+  const std::string stream = new_stream("unblock");
+  auto t = connect_or_die("unblocker", 10s);
+  std::atomic<int> seen{0};
+  for (int i = 0; i < 12; ++i) {
+    const std::string group = i % 2 == 0 ? "" : "g";  // XREAD and XREADGROUP both block
+    auto sub = t->subscribe(stream, {.group = group}, [&](message m) {
+      ++seen;
+      m.ack();
+    });
+    ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+    if (i >= 6) std::this_thread::sleep_for(150ms);  // blocked in its read by now
+    const auto start = std::chrono::steady_clock::now();
+    (*sub)->stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "stop number " << i << (group.empty() ? " (XREAD)" : "");
+  }
+  // close() asks all at once: three blocked subscriptions and the reply listener (started by a
+  // request nobody answers) end together, well within one block.
+  EXPECT_EQ(t->request(message(new_stream("unanswered"), "q"), 50ms).status().code(), status_code::deadline_exceeded);
+  std::vector<std::unique_ptr<subscription>> live;
+  for (const char* group : {"", "g", "h"}) {
+    auto sub = t->subscribe(stream, {.group = group}, [&](message) { ++seen; });
+    ASSERT_TRUE(sub.is_ok());
+    live.push_back(std::move(*sub));
+  }
+  std::this_thread::sleep_for(150ms);
+  const auto start = std::chrono::steady_clock::now();
+  t->close();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  auto other = connect_or_die("writer");
+  ASSERT_TRUE(other->publish(message(stream, "after")).is_ok());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(seen.load(), 0) << "a stopped subscription delivered";
+}
+
 TEST_F(Redis, AnUnreachableServerIsUnavailableWithinTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   auto t = connect("127.0.0.1:1", {.connect_timeout = 1s});

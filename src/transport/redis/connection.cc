@@ -1,6 +1,10 @@
 #include "transport/redis/connection.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/time.h>
+
+#include <algorithm>
+#include <thread>
 
 namespace ferry::redis::detail {
 namespace {
@@ -134,6 +138,52 @@ result<reply> connection::next_reply() {
   reply r(static_cast<redisReply*>(out));
   if (r->type == REDIS_REPLY_ERROR) return from_error_reply(text(r.get()));
   return r;
+}
+
+void blocking_reads::connected(connection& c) {
+  args a;
+  a.add("CLIENT").add("ID");
+  auto r = c.run(a);
+  client_id_ = r.is_ok() && (*r)->type == REDIS_REPLY_INTEGER ? (*r)->integer : -1;
+}
+
+result<reply> blocking_reads::run(connection& c, args& a) {
+  // Against stop(): it sets stopping_ before it reads reading_as_, so either this sees stopping_
+  // or stop() sees the id and unblocks the read.
+  reading_as_.store(client_id_);
+  if (stopping_.load()) {
+    reading_as_.store(-1);
+    return reply(nullptr);
+  }
+  auto r = c.run(a);
+  reading_as_.store(-1);
+  return r;
+}
+
+bool blocking_reads::stop() {
+  if (stopping_.exchange(true)) return false;
+  const std::int64_t id = reading_as_.load();
+  if (id < 0) return true;
+  options o = options_;
+  o.connect_timeout = std::min(o.connect_timeout, o.block);
+  auto c = connection::open(address_, o, "");
+  if (!c.is_ok()) return true;  // the read ends by itself within `block`
+  // The UNBLOCK may reach Redis before the read does (two connections): then it unblocks nothing
+  // and goes again.
+  const auto give_up = std::chrono::steady_clock::now() + options_.block;
+  args a;
+  a.add("CLIENT").add("UNBLOCK").add(static_cast<std::uint64_t>(id));
+  while (reading_as_.load() == id && std::chrono::steady_clock::now() < give_up) {
+    auto r = (*c)->run(a);
+    if (!r.is_ok()) {
+      spdlog::debug("redis: CLIENT UNBLOCK refused ({}): the read ends within {} ms", r.status().to_string(),
+                    options_.block.count());
+      break;
+    }
+    if ((*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 status check_stream(std::string_view subject, subject_use use) {

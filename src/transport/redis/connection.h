@@ -7,7 +7,9 @@
 #include <hiredis/hiredis.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -89,6 +91,30 @@ class connection {
   const std::string name_;  // CLIENT SETNAME, as the server lists it
   redisContext* c_ = nullptr;
   std::chrono::milliseconds read_timeout_{0};
+};
+
+// The blocking reads (XREAD/XREADGROUP ... BLOCK) of one thread on one connection, and a stop that
+// ends the read in progress at once: CLIENT UNBLOCK from a short connection of its own (the read
+// returns as if it timed out: nothing read). Where the server refuses CLIENT to this user, the
+// read ends by itself within options::block.
+class blocking_reads {
+ public:
+  blocking_reads(std::string address, const options& o) : address_(std::move(address)), options_(o) {}
+  // The reading thread, after each (re)connect of `c`: learns its client id.
+  void connected(connection& c);
+  // The reading thread: sends `a` on `c` and waits for its reply; a nil reply if stop() came first.
+  result<reply> run(connection& c, args& a);
+  // Any thread: from now on stopping() is true and no read blocks; the one in progress, if any,
+  // is ended. False if stop() was called before.
+  bool stop();
+  [[nodiscard]] bool stopping() const { return stopping_.load(); }
+
+ private:
+  const std::string address_;
+  const options options_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> reading_as_{-1};  // the connection's client id while a read is out
+  std::int64_t client_id_ = -1;               // the reading thread's: -1 if the server did not tell
 };
 
 // OK when `subject` is a usable stream key: not empty, no whitespace or control bytes, and no

@@ -93,7 +93,7 @@ class redis_subscription final : public subscription {
 class redis_transport final : public transport {
  public:
   redis_transport(std::string address, options o, std::unique_ptr<connection> c)
-      : address_(std::move(address)), options_(std::move(o)), pub_(std::move(c)) {}
+      : address_(std::move(address)), options_(std::move(o)), pub_(std::move(c)), reply_reads_(address_, options_) {}
   ~redis_transport() override { close(); }
 
   [[nodiscard]] capabilities caps() const override {
@@ -219,7 +219,7 @@ class redis_transport final : public transport {
   std::map<std::string, std::optional<message>> waiting_;  // by token, guarded by reply_mu_
   std::unique_ptr<connection> reply_conn_;                 // the listener's
   std::string reply_last_id_;
-  std::atomic<bool> reply_stop_{false};
+  detail::blocking_reads reply_reads_;  // on reply_conn_; stopped by close()
   std::thread reply_thread_;
 };
 
@@ -228,6 +228,7 @@ status redis_transport::start_replies() {
   const std::string stream = options_.reply_stream.empty() ? "ferry.reply." + new_id() : options_.reply_stream;
   FERRY_ASSIGN_OR_RETURN(reply_conn_, connection::open(address_, options_, "ferry-replies"));
   reply_conn_->set_read_timeout(options_.block + options_.connect_timeout);
+  reply_reads_.connected(*reply_conn_);
   args a;
   a.add("XREVRANGE").add(stream).add("+").add("-").add("COUNT").add("1");
   FERRY_ASSIGN_OR_RETURN(reply r, reply_conn_->run(a));
@@ -239,20 +240,20 @@ status redis_transport::start_replies() {
 }
 
 void redis_transport::serve_replies() {
-  while (!reply_stop_.load()) {
+  while (!reply_reads_.stopping()) {
     args a;
     a.add("XREAD").add("COUNT").add("256").add("BLOCK").add(static_cast<std::uint64_t>(options_.block.count()));
     a.add("STREAMS").add(reply_stream_).add(reply_last_id_);
-    auto r = reply_conn_->run(a);
+    auto r = reply_reads_.run(*reply_conn_, a);
     if (!r.is_ok()) {
-      if (reply_stop_.load()) break;
+      if (reply_reads_.stopping()) break;
       std::this_thread::sleep_for(100ms);
-      (void)reply_conn_->reconnect();
+      if (reply_conn_->reconnect().is_ok()) reply_reads_.connected(*reply_conn_);
       continue;
     }
     const redisReply* top = r->get();
-    if (top->type != REDIS_REPLY_ARRAY || top->elements == 0 || top->element[0]->type != REDIS_REPLY_ARRAY ||
-        top->element[0]->elements < 2) {
+    if (top == nullptr || top->type != REDIS_REPLY_ARRAY || top->elements == 0 ||
+        top->element[0]->type != REDIS_REPLY_ARRAY || top->element[0]->elements < 2) {
       continue;
     }
     const redisReply* entries = top->element[0]->element[1];
@@ -273,7 +274,7 @@ void redis_transport::serve_replies() {
 }
 
 void redis_transport::stop_replies() {
-  reply_stop_.store(true);
+  reply_reads_.stop();
   if (reply_thread_.joinable()) reply_thread_.join();
   std::lock_guard lock(reply_mu_);
   replied_.notify_all();
@@ -284,7 +285,7 @@ result<message> redis_transport::request(message m, std::chrono::milliseconds ti
   const std::string token = new_id();
   {
     std::lock_guard lock(reply_mu_);
-    if (reply_stop_.load()) return failed_precondition("request after the transport was closed");
+    if (reply_reads_.stopping()) return failed_precondition("request after the transport was closed");
     FERRY_RETURN_IF_ERROR(start_replies());
     m.reply = reply_stream_ + "#" + token;
     waiting_[token];
@@ -294,7 +295,7 @@ result<message> redis_transport::request(message m, std::chrono::milliseconds ti
   std::unique_lock lock(reply_mu_);
   auto it = waiting_.find(token);
   if (sent.is_ok()) {
-    replied_.wait_for(lock, timeout, [&] { return it->second.has_value() || reply_stop_.load(); });
+    replied_.wait_for(lock, timeout, [&] { return it->second.has_value() || reply_reads_.stopping(); });
   }
   std::optional<message> got = std::move(it->second);
   waiting_.erase(it);

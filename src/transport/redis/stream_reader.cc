@@ -79,11 +79,12 @@ bool settlements::hold(entry_key id) {
 // --- reader ---
 
 result<std::shared_ptr<stream_reader>> stream_reader::start(const std::string& address, const options& o, config c) {
-  std::shared_ptr<stream_reader> self(new stream_reader(o, std::move(c)));
+  std::shared_ptr<stream_reader> self(new stream_reader(address, o, std::move(c)));
   const config& cfg = self->config_;
   FERRY_ASSIGN_OR_RETURN(self->conn_,
                          connection::open(address, o, "ferry-" + (cfg.group.empty() ? cfg.stream : cfg.consumer)));
   self->conn_->set_read_timeout(o.block + o.connect_timeout);
+  self->reads_.connected(*self->conn_);
   if (cfg.group.empty()) {
     // Everything after the stream's last entry now: what is published once subscribe() returns.
     args a;
@@ -99,8 +100,12 @@ result<std::shared_ptr<stream_reader>> stream_reader::start(const std::string& a
   return self;
 }
 
-stream_reader::stream_reader(const options& o, config c)
-    : options_(o), config_(std::move(c)), s_(std::make_shared<settlements>()), history_(!config_.group.empty()) {}
+stream_reader::stream_reader(const std::string& address, const options& o, config c)
+    : options_(o),
+      config_(std::move(c)),
+      s_(std::make_shared<settlements>()),
+      reads_(address, o),
+      history_(!config_.group.empty()) {}
 
 stream_reader::~stream_reader() { stop(); }
 
@@ -114,7 +119,7 @@ status stream_reader::create_group() {
 }
 
 void stream_reader::request_stop() {
-  stopping_.store(true);
+  if (!reads_.stop()) return;
   s_->wake.notify_all();
 }
 
@@ -136,13 +141,13 @@ std::size_t stream_reader::room() const {
 
 void stream_reader::run() {
   pthread_setname_np(pthread_self(), "ferry-redis-sub");
-  while (!stopping_.load()) {
+  while (!reads_.stopping()) {
     status st = round();
     if (st.is_ok()) {
       backoff_ = 0ms;
       continue;
     }
-    if (stopping_.load()) break;
+    if (reads_.stopping()) break;
     if (!config_.group.empty() && st.message().find("NOGROUP") != std::string::npos) {
       spdlog::warn("redis: subscription {}: the group is gone ({}); creating it again", config_.stream, st.message());
       (void)create_group();
@@ -152,9 +157,11 @@ void stream_reader::run() {
     spdlog::warn("redis: subscription {}: {}; reconnecting in {} ms", config_.stream, st.to_string(), backoff_.count());
     {
       std::unique_lock lock(s_->mu);
-      s_->wake.wait_for(lock, backoff_, [&] { return stopping_.load(); });
+      s_->wake.wait_for(lock, backoff_, [&] { return reads_.stopping(); });
     }
-    if (conn_->reconnect().is_ok() && !config_.group.empty()) {
+    if (!conn_->reconnect().is_ok()) continue;
+    reads_.connected(*conn_);
+    if (!config_.group.empty()) {
       history_ = true;  // its pending entries first: what was read but not acknowledged
       history_from_ = "0";
     }
@@ -243,7 +250,7 @@ status stream_reader::round() {
     std::unique_lock lock(s_->mu);
     auto until = steady::now() + options_.block;
     for (const auto& r : s_->retries) until = std::min(until, r.due);
-    s_->wake.wait_until(lock, until, [&] { return room() > 0 || stopping_.load(); });
+    s_->wake.wait_until(lock, until, [&] { return room() > 0 || reads_.stopping(); });
     return status::ok();
   }
   auto block = options_.block;
@@ -263,7 +270,8 @@ status stream_reader::round() {
     a.add("XREAD").add("COUNT").add(n).add("BLOCK").add(static_cast<std::uint64_t>(block.count()));
     a.add("STREAMS").add(config_.stream).add(last_id_);
   }
-  FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
+  // A group's history read does not block.
+  FERRY_ASSIGN_OR_RETURN(reply r, grouped && history_ ? conn_->run(a) : reads_.run(*conn_, a));
   const redisReply* entries = entries_of(r.get());
   if (history_) {
     if (entries == nullptr || entries->elements == 0) {
@@ -315,7 +323,7 @@ void stream_reader::add_ids(const std::vector<entry_key>& ids, args& a) {
 }
 
 status stream_reader::deliver_entries(const redisReply* entries, const std::vector<std::uint32_t>& counts) {
-  for (std::size_t i = 0; i < entries->elements && !stopping_.load(); ++i) deliver(entries->element[i], counts[i]);
+  for (std::size_t i = 0; i < entries->elements && !reads_.stopping(); ++i) deliver(entries->element[i], counts[i]);
   return status::ok();
 }
 

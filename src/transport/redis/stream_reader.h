@@ -85,13 +85,14 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   // Stops reading, sends the acks recorded so far, deletes the consumer name if it holds nothing
   // pending, and waits for the thread (unless called from the callback). Idempotent.
   void stop();
-  // Asks the thread to stop without waiting for it (its read blocks up to options::block): close()
-  // asks every subscription first, then waits for each, so they end together.
+  // Asks the thread to stop without waiting for it: ends its blocking read at once (CLIENT UNBLOCK
+  // from a connection of its own; where the server refuses it, the read ends within
+  // options::block). close() asks every subscription first, then waits for each.
   void request_stop();
   [[nodiscard]] const std::string& subject() const { return config_.stream; }
 
  private:
-  stream_reader(const options& o, config c);
+  stream_reader(const std::string& address, const options& o, config c);
   void run();
   // One round: sends the recorded settlements, reads what there is room for, delivers it.
   status round();
@@ -112,7 +113,7 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   const config config_;
   const std::shared_ptr<settlements> s_;
   std::unique_ptr<connection> conn_;  // the thread's only
-  std::atomic<bool> stopping_{false};
+  blocking_reads reads_;              // on conn_; its stop() is the subscription's
   std::mutex thread_mu_;  // guards thread_
   std::thread thread_;
 
