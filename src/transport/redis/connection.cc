@@ -9,6 +9,8 @@
 namespace ferry::redis::detail {
 namespace {
 
+using namespace std::chrono_literals;
+
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
@@ -160,30 +162,38 @@ result<reply> blocking_reads::run(connection& c, args& a) {
   return r;
 }
 
-bool blocking_reads::stop() {
-  if (stopping_.exchange(true)) return false;
-  const std::int64_t id = reading_as_.load();
-  if (id < 0) return true;
-  options o = options_;
-  o.connect_timeout = std::min(o.connect_timeout, o.block);
-  auto c = connection::open(address_, o, "");
-  if (!c.is_ok()) return true;  // the read ends by itself within `block`
-  // The UNBLOCK may reach Redis before the read does (two connections): then it unblocks nothing
-  // and goes again.
-  const auto give_up = std::chrono::steady_clock::now() + options_.block;
-  args a;
-  a.add("CLIENT").add("UNBLOCK").add(static_cast<std::uint64_t>(id));
-  while (reading_as_.load() == id && std::chrono::steady_clock::now() < give_up) {
-    auto r = (*c)->run(a);
-    if (!r.is_ok()) {
-      spdlog::debug("redis: CLIENT UNBLOCK refused ({}): the read ends within {} ms", r.status().to_string(),
-                    options_.block.count());
-      break;
-    }
-    if ((*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+void blocking_reads::stop_all(std::span<blocking_reads* const> reads) {
+  std::vector<std::pair<blocking_reads*, std::int64_t>> out;  // the reads in progress
+  for (blocking_reads* r : reads) {
+    if (r->stopping_.exchange(true)) continue;
+    if (const std::int64_t id = r->reading_as_.load(); id >= 0) out.emplace_back(r, id);
   }
-  return true;
+  if (out.empty()) return;
+  const blocking_reads& first = *out.front().first;
+  options o = first.options_;
+  o.connect_timeout = std::min(o.connect_timeout, o.block);  // also each command's reply timeout
+  auto c = connection::open(first.address_, o, "");
+  if (!c.is_ok()) return;  // the reads end by themselves within `block`
+  // An UNBLOCK may reach Redis before its read does (two connections): it unblocks nothing then,
+  // and goes again while the read is still out. A read on a connection Redis has dropped is never
+  // unblocked: the deadline ends the tries.
+  const auto give_up = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(o.block, 50ms);
+  while (!out.empty()) {
+    std::erase_if(out, [&](const auto& p) {
+      if (p.first->reading_as_.load() != p.second) return true;  // that read has returned
+      args a;
+      a.add("CLIENT").add("UNBLOCK").add(static_cast<std::uint64_t>(p.second));
+      auto r = (*c)->run(a);
+      if (!r.is_ok()) {
+        spdlog::debug("redis: CLIENT UNBLOCK refused ({}): the read ends within {} ms", r.status().to_string(),
+                      o.block.count());
+        return true;
+      }
+      return (*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1;
+    });
+    if (out.empty() || (*c)->broken() || std::chrono::steady_clock::now() >= give_up) return;
+    std::this_thread::sleep_for(1ms);
+  }
 }
 
 status check_stream(std::string_view subject, subject_use use) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,8 +96,8 @@ class connection {
 
 // The blocking reads (XREAD/XREADGROUP ... BLOCK) of one thread on one connection, and a stop that
 // ends the read in progress at once: CLIENT UNBLOCK from a short connection of its own (the read
-// returns as if it timed out: nothing read). Where the server refuses CLIENT to this user, the
-// read ends by itself within options::block.
+// returns as if it timed out: nothing read). Where the server refuses CLIENT to this user, or does
+// not answer, the read ends by itself within options::block.
 class blocking_reads {
  public:
   blocking_reads(std::string address, const options& o) : address_(std::move(address)), options_(o) {}
@@ -105,8 +106,14 @@ class blocking_reads {
   // The reading thread: sends `a` on `c` and waits for its reply; a nil reply if stop() came first.
   result<reply> run(connection& c, args& a);
   // Any thread: from now on stopping() is true and no read blocks; the one in progress, if any,
-  // is ended. False if stop() was called before.
-  bool stop();
+  // is ended. Returns within about 2 x min(connect_timeout, block) + 50 ms, even when the server
+  // does not answer.
+  void stop() {
+    blocking_reads* self = this;
+    stop_all({&self, 1});
+  }
+  // stop() of several (of one server and options), together: one connection for all, one deadline.
+  static void stop_all(std::span<blocking_reads* const> reads);
   [[nodiscard]] bool stopping() const { return stopping_.load(); }
 
  private:

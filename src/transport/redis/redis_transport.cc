@@ -150,7 +150,10 @@ class redis_transport final : public transport {
     for (auto& w : readers) {
       if (auto r = w.lock()) live.push_back(std::move(r));
     }
-    // Each thread ends after its current read (up to options::block): all at once, not in turn.
+    // The blocking reads of all, the reply listener's too, end together; then each thread.
+    std::vector<detail::blocking_reads*> reads{&reply_reads_};
+    for (auto& r : live) reads.push_back(&r->reads());
+    detail::blocking_reads::stop_all(reads);
     for (auto& r : live) r->request_stop();
     for (auto& r : live) r->stop();
     stop_replies();
@@ -275,7 +278,13 @@ void redis_transport::serve_replies() {
 
 void redis_transport::stop_replies() {
   reply_reads_.stop();
-  if (reply_thread_.joinable()) reply_thread_.join();
+  std::thread t;
+  {
+    // Under the lock: request() starts the listener under it once it saw stopping() false.
+    std::lock_guard lock(reply_mu_);
+    t = std::move(reply_thread_);
+  }
+  if (t.joinable()) t.join();
   std::lock_guard lock(reply_mu_);
   replied_.notify_all();
 }

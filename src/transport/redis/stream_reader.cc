@@ -119,7 +119,10 @@ status stream_reader::create_group() {
 }
 
 void stream_reader::request_stop() {
-  if (!reads_.stop()) return;
+  reads_.stop();
+  // Between the waiter's test of stopping() and its sleep, a notify would be lost: the lock
+  // orders it before the test or after the sleep began.
+  { std::lock_guard lock(s_->mu); }
   s_->wake.notify_all();
 }
 

@@ -85,10 +85,11 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   // Stops reading, sends the acks recorded so far, deletes the consumer name if it holds nothing
   // pending, and waits for the thread (unless called from the callback). Idempotent.
   void stop();
-  // Asks the thread to stop without waiting for it: ends its blocking read at once (CLIENT UNBLOCK
-  // from a connection of its own; where the server refuses it, the read ends within
-  // options::block). close() asks every subscription first, then waits for each.
+  // Asks the thread to stop without waiting for its end; ends its blocking read at once (see
+  // blocking_reads). close() ends the reads of all its subscriptions first (reads()), then stops
+  // each.
   void request_stop();
+  blocking_reads& reads() { return reads_; }
   [[nodiscard]] const std::string& subject() const { return config_.stream; }
 
  private:
