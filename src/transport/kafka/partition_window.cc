@@ -13,15 +13,24 @@ std::uint64_t partition_window::key_hash(std::string_view key) {
 
 partition_window::entry& partition_window::at(std::int64_t offset) {
   if (!base_) base_ = offset;  // where this window starts: the group's position
-  const auto i = static_cast<std::size_t>(offset - *base_);
-  if (i >= entries_.size()) entries_.resize(i + 1);
-  return entries_[i];
+  if (entries_.empty() || offset > entries_.back().offset) return entries_.emplace_back(entry{.offset = offset});
+  if (entry* e = find(offset)) return *e;
+  return *entries_.insert(from(offset), entry{.offset = offset});  // the log has it after all
+}
+
+std::deque<partition_window::entry>::iterator partition_window::from(std::int64_t offset) {
+  return std::lower_bound(entries_.begin(), entries_.end(), offset,
+                          [](const entry& e, std::int64_t o) { return e.offset < o; });
 }
 
 partition_window::entry* partition_window::find(std::int64_t offset) {
-  if (!base_ || offset < *base_) return nullptr;
-  const auto i = static_cast<std::size_t>(offset - *base_);
-  return i < entries_.size() ? &entries_[i] : nullptr;
+  if (entries_.empty() || offset < entries_.front().offset || offset > entries_.back().offset) return nullptr;
+  if (const auto i = static_cast<std::size_t>(offset - entries_.front().offset);
+      i < entries_.size() && entries_[i].offset == offset) {
+    return &entries_[i];
+  }
+  auto it = from(offset);
+  return it != entries_.end() && it->offset == offset ? &*it : nullptr;
 }
 
 std::optional<partition_window::delivery> partition_window::fetched(std::int64_t offset, std::uint64_t key) {
@@ -83,13 +92,10 @@ bool partition_window::rewind(std::int64_t offset, std::uint64_t serial) {
 void partition_window::rewind_to(std::int64_t offset) { supersede_from(offset); }
 
 void partition_window::supersede_from(std::int64_t offset) {
-  if (base_) {
-    for (auto i = static_cast<std::size_t>(std::max<std::int64_t>(offset - *base_, 0)); i < entries_.size(); ++i) {
-      entry& e = entries_[i];
-      if (e.st != state::pending) continue;
-      unpend(e);
-      e.st = state::rewound;
-    }
+  for (auto it = from(offset); it != entries_.end(); ++it) {
+    if (it->st != state::pending) continue;
+    unpend(*it);
+    it->st = state::rewound;
   }
   rewind_ = rewind_ ? std::min(*rewind_, offset) : offset;
 }
@@ -102,10 +108,12 @@ std::optional<std::int64_t> partition_window::commit_position() const {
 }
 
 void partition_window::trim() {
-  while (!entries_.empty() && (entries_.front().st == state::done || entries_.front().st == state::none)) {
+  while (!entries_.empty() && entries_.front().st == state::done) {
+    base_ = entries_.front().offset + 1;
     entries_.pop_front();
-    ++*base_;
   }
+  // Offsets the log lacks between the last settled one and the next kept one count as settled.
+  if (!entries_.empty()) base_ = entries_.front().offset;
 }
 
 }  // namespace ferry::kafka::detail

@@ -64,28 +64,34 @@ class partition_window {
 
   // Deliveries that still count and are not settled.
   [[nodiscard]] std::size_t unsettled() const { return unsettled_; }
-  // Offsets kept: from the commit position to the last one fetched.
+  // Offsets kept: fetched from the commit position on (offsets the log lacks take no room).
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
 
  private:
-  // `none`: not fetched (a gap in the log: offsets come in order, so only a gap is skipped).
+  // `none`: just made by at(), given its state at once.
   enum class state : std::uint8_t { none, pending, done, rewound, held };
   struct entry {
+    std::int64_t offset = 0;
     state st = state::none;
     std::uint32_t count = 0;   // deliveries so far
     std::uint64_t serial = 0;  // of the current delivery
     std::uint64_t key = 0;     // hash of the ordering key; 0: none
   };
-  // The entry of `offset` (>= base_), extending the window up to it.
+  // The entry of `offset` (>= base_), made if the window has none.
   entry& at(std::int64_t offset);
   entry* find(std::int64_t offset);
+  // The first entry at or after `offset`.
+  std::deque<entry>::iterator from(std::int64_t offset);
   void supersede_from(std::int64_t offset);
   // `e` leaves the pending state.
   void unpend(entry& e);
-  // Drops settled entries and gaps from the front, advancing base_.
+  // Drops settled entries from the front, advancing base_.
   void trim();
 
-  std::deque<entry> entries_;  // entries_[i] is offset base_ + i
+  // By offset, ascending. An offset the log lacks (compacted away, a transaction marker) has no
+  // entry: a gap of millions in a compacted topic costs nothing. Without gaps, entries_[i] is
+  // offset entries_.front().offset + i, which find() tries first.
+  std::deque<entry> entries_;
   // Every offset below base_ is settled; unset until the first fetch (the group's position).
   std::optional<std::int64_t> base_;
   std::optional<std::int64_t> committed_;

@@ -60,6 +60,76 @@ TEST(PartitionWindow, RandomSettlementOrderNeverCommitsPastAnUnsettledOffset) {
   }
 }
 
+// A compacted topic keeps few records of a key updated millions of times: offsets 0, 50,000,000,
+// 90,000,000... A window that kept a slot per offset from the first unsettled one would hold
+// gigabytes here.
+TEST(PartitionWindow, AGapOfMillionsOfOffsetsTakesNoRoom) {
+  partition_window w;
+  auto a = fetch(w, 0);
+  auto b = fetch(w, 50'000'000);
+  auto c = fetch(w, 90'000'000);
+  EXPECT_EQ(w.size(), 3u);
+  EXPECT_TRUE(w.settle(50'000'000, b.serial));
+  EXPECT_EQ(w.commit_position(), 0) << "0 is unsettled";
+  EXPECT_TRUE(w.settle(0, a.serial));
+  EXPECT_EQ(w.commit_position(), 90'000'000) << "what lies between is not in the log";
+  EXPECT_EQ(w.size(), 1u);
+  EXPECT_TRUE(w.settle(90'000'000, c.serial));
+  EXPECT_EQ(w.commit_position(), 90'000'001);
+  EXPECT_EQ(w.size(), 0u);
+  EXPECT_TRUE(fetch(w, 200'000'000).count == 1);
+  EXPECT_EQ(w.size(), 1u);
+}
+
+TEST(PartitionWindow, ARewindAcrossGapsRedeliversWhatTheLogHas) {
+  partition_window w;
+  auto a = fetch(w, 3);
+  auto b = fetch(w, 9);  // 4..8: transaction markers, or compacted away
+  auto c = fetch(w, 10);
+  EXPECT_TRUE(w.settle(10, c.serial));
+  EXPECT_TRUE(w.rewind(3, a.serial));
+  EXPECT_FALSE(w.settle(9, b.serial)) << "rewound with 3: that delivery no longer counts";
+  EXPECT_EQ(w.take_rewind(), 3);
+  EXPECT_EQ(fetch(w, 3).count, 2u);
+  auto again = fetch(w, 9);
+  EXPECT_EQ(again.count, 2u);
+  EXPECT_FALSE(w.fetched(10).has_value()) << "settled before the rewind";
+  EXPECT_TRUE(w.settle(9, again.serial));
+  EXPECT_EQ(w.commit_position(), 3);
+}
+
+// Random gaps and a random settlement order: the commit position is always the first offset
+// fetched and not settled (or one past the last, once all are).
+TEST(PartitionWindow, RandomGapsAndOrderNeverCommitPastAnUnsettledOffset) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 50; ++round) {
+    partition_window w;
+    std::vector<std::int64_t> offsets;
+    std::vector<partition_window::delivery> d;
+    for (std::int64_t o = 0; offsets.size() < 64;
+         o += 1 + static_cast<std::int64_t>(rng() % 4 == 0 ? rng() % 1000 : 0)) {
+      offsets.push_back(o);
+      d.push_back(fetch(w, o));
+    }
+    std::vector<std::size_t> order(offsets.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<bool> settled(offsets.size(), false);
+    for (std::size_t i : order) {
+      ASSERT_TRUE(w.settle(offsets[i], d[i].serial));
+      settled[i] = true;
+      const auto first = static_cast<std::size_t>(std::find(settled.begin(), settled.end(), false) - settled.begin());
+      const std::int64_t expected = first < offsets.size() ? offsets[first] : offsets.back() + 1;
+      if (auto p = w.commit_position()) {
+        EXPECT_EQ(*p, expected);
+        w.committed(*p);
+      }
+      EXPECT_EQ(w.size(), offsets.size() - first);
+    }
+    EXPECT_EQ(w.unsettled(), 0u);
+  }
+}
+
 TEST(PartitionWindow, SettlingTwiceOrWithAnOldSerialDoesNothing) {
   partition_window w;
   auto a = fetch(w, 0);
