@@ -216,6 +216,8 @@ std::chrono::milliseconds consumer::poll_timeout(steady::time_point now) const {
 }
 
 void consumer::wait_for_room() {
+  // act() saw room, then held or unblocked deliveries filled it: full from now.
+  if (!full_since_) full_since_ = steady::now();
   auto until = std::min(*full_since_ + pause_after, next_commit_);
   if (next_resume_) until = std::min(until, *next_resume_);
   std::unique_lock lock(d_->mu);
