@@ -45,7 +45,9 @@
 //   subscribed), deadline_exceeded on timeout.
 //
 // Thread safety: every method is thread-safe; callbacks run on the subscriptions' threads, never
-// under a transport lock; publish_async's callbacks run on the producer's delivery-report thread.
+// under a transport lock; publish_async's callbacks run on the producer's delivery-report thread
+// (there publish(), a batch, flush() and request(), which would wait for that thread, are refused
+// with failed_precondition; close() works, the rest of it done by a thread of its own).
 #pragma once
 
 #include <chrono>

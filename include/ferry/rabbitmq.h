@@ -34,7 +34,9 @@
 //   wait up to publish_timeout; unacknowledged deliveries come back from the broker, redelivered.
 //
 // Thread safety: every method is thread-safe; callbacks run on the subscriptions' threads;
-// publish_async callbacks on the transport's I/O thread. A subscription's thread also answers the
+// publish_async callbacks on the transport's I/O thread (there publish(), flush() and request(),
+// which would wait for that thread, are refused with failed_precondition; close() works, the rest
+// of it done by a thread of its own). A subscription's thread also answers the
 // broker's heartbeats: a callback that blocks longer than twice `heartbeat` loses the connection
 // (the broker requeues what it had not acknowledged).
 #pragma once

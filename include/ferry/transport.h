@@ -86,8 +86,11 @@ class publisher {
   virtual status publish(std::vector<message> ms);
   // Publishes without waiting: `done` runs once, with what publish() would have returned, when the
   // transport knows it (persistent transports: on the thread that receives the broker's answer, so
-  // it must be quick and must not wait for another publish). Keeps many messages in flight where
-  // the transport can; the default calls publish() and then `done` on the caller's thread.
+  // it must be quick and must not wait for another publish: where that thread would wait for
+  // itself, Kafka's and RabbitMQ's, publish(), a batch, flush() and request() are refused there
+  // with failed_precondition; publish_async and close() work, and `done` may hold the last
+  // reference to the transport). Keeps many messages in flight where the transport can; the
+  // default calls publish() and then `done` on the caller's thread.
   //
   // The transport takes what it sends before the call returns: the caller may change, reuse or
   // destroy `m` at once (a producer that sends many messages may fill one message again and again,
@@ -120,8 +123,8 @@ class transport : public publisher, public subscriber {
   virtual result<message> request(message m, std::chrono::milliseconds timeout);
   // Stops every subscription, flushes, disconnects. Idempotent; the destructor calls it. Every
   // later call fails with failed_precondition (publish_async answers its callback so, once). May be
-  // called from a subscription's callback (a service that shuts down on a message): it does not
-  // wait for that callback.
+  // called from a subscription's callback (a service that shuts down on a message) or a
+  // publish_async callback: it does not wait for that callback.
   virtual void close() = 0;
 };
 

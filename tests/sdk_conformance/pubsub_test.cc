@@ -950,6 +950,75 @@ TEST_P(Conformance, CloseFromACallback) {
   owned.reset();
 }
 
+// A service that shuts down on a publish result closes its transport inside a publish_async
+// callback, or drops the last reference to it there (a callback that holds a shared_ptr to the
+// transport). Neither may hang or end the process (a thread that joins itself); every callback
+// still runs once, and a publish after the close fails with failed_precondition.
+TEST_P(Conformance, CloseFromAPublishAsyncCallback) {
+  constexpr int n = 50;
+  const auto open = [&]() -> std::unique_ptr<transport> {
+    auto made = connect(inst());  // a transport of its own (inproc: a new bus, which close() ends)
+    EXPECT_TRUE(made.is_ok()) << made.status().to_string();
+    return made.is_ok() ? std::move(*made) : nullptr;
+  };
+  {
+    std::unique_ptr<transport> conn = open();
+    ASSERT_NE(conn, nullptr);
+    std::promise<status> after;
+    std::atomic<int> calls{0};
+    for (int i = 0; i < n; ++i) {
+      conn->publish_async(message(subject("async.close"), std::to_string(i)), [&](status) {
+        if (calls.fetch_add(1) == 0) {
+          conn->close();
+          after.set_value(conn->publish(message(subject("async.close"), "after")));
+        }
+      });
+    }
+    auto f = after.get_future();
+    ASSERT_EQ(f.wait_for(20s), std::future_status::ready) << "close() from a publish_async callback hung";
+    EXPECT_EQ(f.get().code(), status_code::failed_precondition);
+    EXPECT_TRUE(eventually([&] { return calls.load() == n; }, 20s)) << calls.load() << " of " << n << " callbacks ran";
+    conn.reset();
+    EXPECT_EQ(calls.load(), n);
+  }
+  std::shared_ptr<transport> shared = open();
+  ASSERT_NE(shared, nullptr);
+  std::atomic<int> calls{0};
+  for (int i = 0; i < n; ++i) {
+    shared->publish_async(message(subject("async.drop"), std::to_string(i)),
+                          [&calls, keep = shared](status) { calls.fetch_add(1); });
+  }
+  shared.reset();  // the last callback to be freed destroys the transport
+  EXPECT_TRUE(eventually([&] { return calls.load() == n; }, 20s)) << calls.load() << " of " << n << " callbacks ran";
+}
+
+// publish(), a batch and flush() wait for the broker's answer; inside a publish_async callback, on
+// a transport whose answers that very thread runs (Kafka's report thread, RabbitMQ's I/O thread),
+// they would wait for themselves. Each either works or is refused with failed_precondition naming
+// publish_async; none hangs.
+TEST_P(Conformance, WaitingCallsInsideAPublishAsyncCallbackDoNotHang) {
+  std::promise<std::vector<status>> got;
+  std::atomic<bool> once{false};
+  t().publish_async(message(subject("async.wait"), "first"), [&](status) {
+    if (once.exchange(true)) return;
+    std::vector<status> s;
+    s.push_back(t().publish(message(subject("async.wait"), "one")));
+    s.push_back(
+        t().publish(std::vector<message>{message(subject("async.wait"), "a"), message(subject("async.wait"), "b")}));
+    s.push_back(t().flush(5s));
+    got.set_value(std::move(s));
+  });
+  auto f = got.get_future();
+  ASSERT_EQ(f.wait_for(20s), std::future_status::ready) << "a waiting call inside a publish_async callback hung";
+  const char* calls[] = {"publish()", "publish(batch)", "flush()"};
+  const auto s = f.get();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i].is_ok()) continue;
+    EXPECT_EQ(s[i].code(), status_code::failed_precondition) << calls[i] << ": " << s[i].to_string();
+    EXPECT_NE(s[i].message().find("publish_async"), std::string::npos) << calls[i] << ": " << s[i].to_string();
+  }
+}
+
 // A message over the transport's size limit (NATS max_payload: resource_exhausted, "a limit was
 // reached"; Kafka message.max.bytes: invalid_argument, as #9 asks) is refused naming the limit, on
 // every publish path, before it reaches the broker; the connection stays up and a normal message

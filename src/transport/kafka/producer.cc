@@ -92,6 +92,7 @@ result<std::shared_ptr<producer>> producer::create(const std::string& bootstrap,
   p->reports_queue_ = rd_kafka_queue_get_main(p->rk_);
   rd_kafka_queue_io_event_enable(p->reports_queue_, p->wake_fds_[1], "r", 1);
   p->reports_ = std::thread([raw = p.get()] { raw->serve(); });
+  p->reports_id_ = p->reports_.get_id();
   // Ask for the cluster's brokers: this fails fast when none answers.
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err =
@@ -316,13 +317,25 @@ status producer::produce(const message& m, completion* c, int flags) {
   }
 }
 
+namespace {
+
+status would_wait_for_itself(std::string_view call) {
+  return failed_precondition(
+      "kafka: " + std::string(call) +
+      " inside a publish_async callback would wait for its own reports: use publish_async there");
+}
+
+}  // namespace
+
 status producer::publish(const message& m) {
+  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("publish()");
   waiter w;
   if (status s = produce(m, &w); !s.is_ok()) return s;
   return w.wait();
 }
 
 status producer::publish_batch(const std::vector<message>& ms) {
+  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("publish(batch)");
   batch b(ms.size());
   status first;
   for (const message& m : ms) {
@@ -359,6 +372,7 @@ void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km,
 }
 
 status producer::flush(std::chrono::milliseconds timeout) {
+  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("flush()");
   waiters_.fetch_add(1);
   bool drained = false;
   {
@@ -380,6 +394,16 @@ result<std::vector<std::int32_t>> producer::ensure_topic(const std::string& topi
 }
 
 void producer::close() {
+  if (std::this_thread::get_id() == reports_id_ && rk_ != nullptr) {
+    // A publish_async callback closes (or destroys) the transport: nothing more is taken from
+    // now on, and a thread of its own waits for the rest and then for this one. Whoever destroys
+    // the transport holds the producer while it closes it, so one is to be had here.
+    accepting_.store(false);
+    if (auto keep = weak_from_this().lock()) {
+      std::thread([keep = std::move(keep)] { keep->close(); }).detach();
+      return;
+    }
+  }
   std::call_once(closed_, [this] {
     if (rk_ == nullptr) return;  // create() failed before the handle
     accepting_.store(false);     // a caller still handing a message over holds in_flight_ above 0

@@ -43,7 +43,7 @@ namespace ferry::kafka::detail {
 
 class destination;
 
-class producer {
+class producer : public std::enable_shared_from_this<producer> {
  public:
   // Connects and checks that a broker answers within o.connect_timeout (unavailable otherwise).
   static result<std::shared_ptr<producer>> create(const std::string& bootstrap, const options& o);
@@ -52,9 +52,10 @@ class producer {
   producer& operator=(const producer&) = delete;
 
   // Publishes `m` (subject = topic, or a reply address) and waits for the broker's answer.
+  // failed_precondition inside a publish_async callback (the report thread would wait for itself).
   status publish(const message& m);
   // Publishes all of `ms` at once, then waits; the first failure, if any (the others were still
-  // sent: a batch is not atomic).
+  // sent: a batch is not atomic). failed_precondition inside a publish_async callback.
   status publish_batch(const std::vector<message>& ms);
   // Publishes `m` and returns at once; `done` gets the broker's answer on the report thread (or a
   // refusal at once, on this thread).
@@ -63,12 +64,15 @@ class producer {
   void send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
                  std::function<void(status)> done);
   // Waits until every message sent so far has its report (deadline_exceeded after `timeout`).
+  // failed_precondition inside a publish_async callback.
   status flush(std::chrono::milliseconds timeout);
   // Creates `topic` where the brokers allow it, and returns its partitions (failed_precondition
   // after close()).
   result<std::vector<std::int32_t>> ensure_topic(const std::string& topic);
   // Flushes (up to publish_timeout), fails what is left with `cancelled`, stops the report thread.
-  // Idempotent.
+  // Idempotent. Inside a publish_async callback it refuses new messages at once and leaves the
+  // rest to a thread of its own (the report thread cannot wait for itself), which holds the
+  // producer until it is done.
   void close();
 
   [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
@@ -139,6 +143,7 @@ class producer {
   rd_kafka_queue_t* reports_queue_ = nullptr;  // librdkafka's main queue (its reports), with the pipe as io event
   std::once_flag closed_;
   std::thread reports_;
+  std::thread::id reports_id_;  // set before anyone else sees the producer
 };
 
 }  // namespace ferry::kafka::detail

@@ -21,12 +21,13 @@ constexpr std::size_t batch = 512;
 
 }  // namespace
 
-result<std::unique_ptr<publisher>> publisher::start(std::string address, options o) {
-  std::unique_ptr<publisher> p(new publisher(std::move(address), std::move(o)));
+result<std::shared_ptr<publisher>> publisher::start(std::string address, options o) {
+  std::shared_ptr<publisher> p(new publisher(std::move(address), std::move(o)));
   p->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (p->wake_fd_ < 0) return errno_status("rabbitmq: eventfd", errno);
   FERRY_RETURN_IF_ERROR(p->connect());
   p->thread_ = std::thread([self = p.get()] { self->run(); });
+  p->thread_id_ = p->thread_.get_id();
   return p;
 }
 
@@ -57,7 +58,7 @@ void publisher::wake() {
 
 status publisher::wait_for_room(std::unique_lock<std::mutex>& lock) {
   const auto full = [&] { return queue_.size() + in_flight_ >= options_.max_pending; };
-  if (!closing_ && full() && std::this_thread::get_id() != thread_.get_id()) {
+  if (!closing_ && full() && !on_io_thread()) {
     ++room_waiters_;
     const bool room = room_cv_.wait_for(lock, options_.publish_timeout, [&] { return closing_ || !full(); });
     --room_waiters_;
@@ -131,14 +132,21 @@ status publisher::flush(std::chrono::milliseconds timeout) {
 }
 
 void publisher::close() {
+  std::thread t;
   {
     std::lock_guard lock(mu_);
-    if (closing_ && !thread_.joinable()) return;
     closing_ = true;
     room_made_locked();  // waiting publishers fail now
+    if (!on_io_thread()) t = std::move(thread_);
   }
   wake();
-  if (thread_.joinable()) thread_.join();
+  if (on_io_thread()) {
+    // A publish_async callback closes (or destroys) the transport: the I/O thread cannot join
+    // itself. Whoever destroys the transport holds the publisher while it closes it.
+    if (auto keep = weak_from_this().lock()) std::thread([keep = std::move(keep)] { keep->close(); }).detach();
+    return;
+  }
+  if (t.joinable()) t.join();
 }
 
 void publisher::run() {

@@ -30,10 +30,10 @@
 
 namespace ferry::rabbitmq::detail {
 
-class publisher {
+class publisher : public std::enable_shared_from_this<publisher> {
  public:
   // Connects (so that a bad address or password fails here) and starts the thread.
-  static result<std::unique_ptr<publisher>> start(std::string address, options o);
+  static result<std::shared_ptr<publisher>> start(std::string address, options o);
   ~publisher();
   publisher(const publisher&) = delete;
   publisher& operator=(const publisher&) = delete;
@@ -46,8 +46,13 @@ class publisher {
   result<message> request(message m, std::chrono::milliseconds timeout);
   // Waits until nothing is queued or unconfirmed (or `timeout`: deadline_exceeded).
   status flush(std::chrono::milliseconds timeout);
-  // Completes what it can within publish_timeout, fails the rest (cancelled), disconnects.
+  // Completes what it can within publish_timeout, fails the rest (cancelled), disconnects. On the
+  // I/O thread (a publish_async callback) it refuses new messages at once and leaves the rest to a
+  // thread of its own, which holds the publisher until the I/O thread has ended.
   void close();
+  // True on the I/O thread, which runs the publish callbacks: a call there that waits for the
+  // broker (publish, flush, request) would wait for itself.
+  [[nodiscard]] bool on_io_thread() const { return std::this_thread::get_id() == thread_id_; }
 
  private:
   struct job {
@@ -107,7 +112,8 @@ class publisher {
   const std::string address_;
   const options options_;
   int wake_fd_ = -1;
-  std::thread thread_;
+  std::thread thread_;         // guarded by mu_ once started
+  std::thread::id thread_id_;  // set before anyone else sees the publisher
 
   std::mutex mu_;
   std::condition_variable idle_cv_;                                   // nothing queued or unconfirmed (flush)

@@ -55,7 +55,7 @@ class outcomes {
 
 class rabbitmq_transport final : public transport {
  public:
-  rabbitmq_transport(std::string address, options o, std::unique_ptr<detail::publisher> p)
+  rabbitmq_transport(std::string address, options o, std::shared_ptr<detail::publisher> p)
       : address_(std::move(address)), options_(std::move(o)), pub_(std::move(p)) {}
   ~rabbitmq_transport() override { close(); }
 
@@ -73,6 +73,7 @@ class rabbitmq_transport final : public transport {
   [[nodiscard]] std::string_view name() const override { return "rabbitmq"; }
 
   status publish(message m) override {
+    FERRY_RETURN_IF_ERROR(not_on_io_thread("publish()"));
     FERRY_RETURN_IF_ERROR(prepare(m));
     outcomes o(1);
     pub_->publish(std::move(m), [&o](status s) { o.done(0, std::move(s)); });
@@ -80,6 +81,7 @@ class rabbitmq_transport final : public transport {
   }
 
   status publish(std::vector<message> ms) override {
+    FERRY_RETURN_IF_ERROR(not_on_io_thread("publish(batch)"));
     for (message& m : ms) FERRY_RETURN_IF_ERROR(prepare(m));
     outcomes o(ms.size());
     if (ms.empty()) return status::ok();
@@ -98,7 +100,10 @@ class rabbitmq_transport final : public transport {
     pub_->publish(std::move(m), std::move(done));
   }
 
-  status flush(std::chrono::milliseconds timeout) override { return pub_->flush(timeout); }
+  status flush(std::chrono::milliseconds timeout) override {
+    FERRY_RETURN_IF_ERROR(not_on_io_thread("flush()"));
+    return pub_->flush(timeout);
+  }
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
@@ -129,6 +134,7 @@ class rabbitmq_transport final : public transport {
   result<message> request(message m, std::chrono::milliseconds timeout) override {
     FERRY_RETURN_IF_ERROR(detail::check_subject(m.subject, false));
     FERRY_RETURN_IF_ERROR(detail::check_message(m));
+    FERRY_RETURN_IF_ERROR(not_on_io_thread("request()"));
     if (m.id.empty()) m.id = new_id();
     return pub_->request(std::move(m), timeout);
   }
@@ -147,6 +153,14 @@ class rabbitmq_transport final : public transport {
   }
 
  private:
+  // A call that waits for the I/O thread, made on it (in a publish_async callback), is refused.
+  [[nodiscard]] status not_on_io_thread(std::string_view call) const {
+    if (!pub_->on_io_thread()) return status::ok();
+    return failed_precondition("rabbitmq: " + std::string(call) +
+                               " inside a publish_async callback would wait for the thread that runs it: use "
+                               "publish_async there");
+  }
+
   // Checks `m` and gives it an id.
   static status prepare(message& m) {
     // A reply goes to a direct reply-to address ("amq.rabbitmq.reply-to...#<correlation id>").
@@ -158,7 +172,7 @@ class rabbitmq_transport final : public transport {
 
   const std::string address_;
   const options options_;
-  const std::unique_ptr<detail::publisher> pub_;
+  const std::shared_ptr<detail::publisher> pub_;
   std::mutex mu_;
   std::vector<std::weak_ptr<consumer>> consumers_;  // guarded by mu_
   std::atomic<bool> closed_{false};
