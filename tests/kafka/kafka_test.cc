@@ -294,7 +294,7 @@ TEST_F(Kafka, RetryTopicsRedeliverWithTheCountAfterTheDelayWhileThePartitionFlow
   auto t = connect_or_die(nack_mode::retry_topics);
   std::mutex mu;
   struct delivery {
-    std::string payload, id;
+    std::string payload, id, key, header;
     std::uint64_t count;
     bool redelivered;
     std::chrono::steady_clock::time_point at;
@@ -302,8 +302,8 @@ TEST_F(Kafka, RetryTopicsRedeliverWithTheCountAfterTheDelayWhileThePartitionFlow
   std::vector<delivery> seen;
   auto sub = t->subscribe(topic, {.group = group}, [&](message m) {
     std::lock_guard lock(mu);
-    seen.push_back(
-        {m.payload, m.id, m.delivery.delivery_count, m.delivery.redelivered, std::chrono::steady_clock::now()});
+    seen.push_back({m.payload, m.id, m.key, std::string(m.headers.get("trace").value_or("")), m.delivery.delivery_count,
+                    m.delivery.redelivered, std::chrono::steady_clock::now()});
     EXPECT_EQ(m.subject, topic) << "a retry copy is delivered under its topic";
     if (m.payload == "poison" && m.delivery.delivery_count < 3) {
       m.nack(400ms);
@@ -315,6 +315,7 @@ TEST_F(Kafka, RetryTopicsRedeliverWithTheCountAfterTheDelayWhileThePartitionFlow
   message poison(topic, "poison");
   poison.key = "same";
   poison.id = "poison-id";
+  poison.headers.set("trace", "t-1");
   ASSERT_TRUE(t->publish(poison).is_ok());
   message next(topic, "next");
   next.key = "same";
@@ -335,6 +336,8 @@ TEST_F(Kafka, RetryTopicsRedeliverWithTheCountAfterTheDelayWhileThePartitionFlow
     EXPECT_EQ(p[i].count, i + 1);
     EXPECT_EQ(p[i].redelivered, i > 0);
     EXPECT_EQ(p[i].id, "poison-id") << "the copy keeps the id";
+    EXPECT_EQ(p[i].key, "same") << "and the key";
+    EXPECT_EQ(p[i].header, "t-1") << "and the headers";
     if (i > 0) {
       EXPECT_GE(p[i].at - p[i - 1].at, 380ms) << "delivery " << i + 1 << " came before its delay";
     }
@@ -342,6 +345,40 @@ TEST_F(Kafka, RetryTopicsRedeliverWithTheCountAfterTheDelayWhileThePartitionFlow
   EXPECT_LT(next_at, p[1].at) << "the partition kept flowing: the next message did not wait for the retry";
   const auto c = committed(group, topic, 1)[0];
   EXPECT_TRUE(eventually([&] { return committed(group, topic, 1)[0] == 2; })) << c;
+}
+
+// A handler may keep a message past its subscription's end (a slow handler at shutdown). In
+// retry-topic mode the transport keeps what a nack would copy: had it kept librdkafka's message,
+// rd_kafka_destroy would wait for it, and the subscription's end for its 10 s limit (on top of
+// revoke_timeout, 5 s here, for the unsettled message). A nack after the end copies nothing: the
+// partition's next owner has the original.
+TEST_F(Kafka, AMessageKeptPastItsSubscriptionsStopHoldsNothingUp) {
+  const std::string topic = new_topic("keptpast", 1), group = "g-kept-" + new_id();
+  auto t = connect_or_die(nack_mode::retry_topics);
+  std::mutex mu;
+  std::vector<message> kept;
+  auto sub = t->subscribe(topic, {.group = group}, [&](message m) {
+    std::lock_guard lock(mu);
+    kept.push_back(std::move(m));
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(t->publish(message(topic, "kept")).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return kept.size() == 1;
+  }));
+  const auto start = std::chrono::steady_clock::now();
+  sub->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s) << "the subscription's end waited for the kept message";
+  kept[0].nack(0ms);
+  kept.clear();
+  recorder got;
+  auto next = t->subscribe(topic, {.group = group}, got.acking());
+  ASSERT_TRUE(next.is_ok());
+  ASSERT_TRUE(eventually([&] { return got.all().size() == 1; })) << "the next member gets the original";
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(got.all().size(), 1u) << "and no retry copy besides";
+  EXPECT_EQ(got.all()[0].payload, "kept");
 }
 
 TEST_F(Kafka, ABrokerGoingDownAndUpIsSurvived) {

@@ -79,11 +79,9 @@ bookkeeping from_kafka(const rd_kafka_message_t* km, std::string_view subject, m
   return out;
 }
 
-headers_ptr retry_headers(const rd_kafka_message_t* km, std::string_view id, std::uint32_t delivery_count,
+headers_ptr retry_headers(const rd_kafka_headers_t* src, std::string_view id, std::uint32_t delivery_count,
                           std::chrono::system_clock::time_point not_before) {
-  rd_kafka_headers_t* src = nullptr;
-  headers_ptr h(rd_kafka_message_headers(km, &src) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_headers_copy(src)
-                                                                                 : rd_kafka_headers_new(2));
+  headers_ptr h(src != nullptr ? rd_kafka_headers_copy(src) : rd_kafka_headers_new(3));
   for (std::string_view name : {wire::id, wire::delivery_count, wire::not_before}) {
     rd_kafka_header_remove(h.get(), std::string(name).c_str());
   }

@@ -57,9 +57,10 @@ struct bookkeeping {
 // (partition, stream_sequence = offset + 1, published). Returns the bookkeeping headers.
 bookkeeping from_kafka(const rd_kafka_message_t* km, std::string_view subject, message& m);
 
-// A copy of the headers of `km` with its id, delivery count and not-before time set: the headers
-// of its retry-topic copy (the id is written even when `km` had none, so it stays the same).
-headers_ptr retry_headers(const rd_kafka_message_t* km, std::string_view id, std::uint32_t delivery_count,
+// A copy of a consumed message's headers `src` (null: it had none) with its id, delivery count and
+// not-before time set: the headers of its retry-topic copy (the id is written even when the
+// message had none, so it stays the same).
+headers_ptr retry_headers(const rd_kafka_headers_t* src, std::string_view id, std::uint32_t delivery_count,
                           std::chrono::system_clock::time_point not_before);
 
 }  // namespace ferry::kafka::detail

@@ -394,7 +394,7 @@ void consumer::deliver(rd_kafka_message_t* raw, bool released) {
   m.delivery.redelivered = count > 1;
   kafka_settler* s = d_->pool.take();
   s->start(d_, p->part, km->offset, *d, count);
-  if (!d_->retry_topic.empty()) s->keep(std::move(km), m.id);
+  if (!d_->retry_topic.empty()) s->keep(km.get(), m.id);
   m.attach(s);
   d_->in_flight.fetch_add(1);
   config_.callback(std::move(m));

@@ -27,13 +27,19 @@ void kafka_settler::start(std::shared_ptr<deliveries> owner, std::shared_ptr<ass
   count_ = count;
 }
 
-void kafka_settler::keep(message_ptr raw, std::string_view id) {
-  raw_ = std::move(raw);
+void kafka_settler::keep(const rd_kafka_message_t* km, std::string_view id) {
+  kept_ = true;
   id_ = id;
+  key_.assign(static_cast<const char*>(km->key), km->key != nullptr ? km->key_len : 0);
+  payload_.assign(static_cast<const char*>(km->payload), km->payload != nullptr ? km->len : 0);
+  rd_kafka_headers_t* src = nullptr;
+  headers_.reset(rd_kafka_message_headers(km, &src) == RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_headers_copy(src)
+                                                                                  : nullptr);
 }
 
 void kafka_settler::release() {
-  raw_.reset();
+  kept_ = false;
+  headers_.reset();
   part_.reset();
   // `keep` may be the last reference to the pool, which owns this settler: nothing touches `this`
   // after give_back().
@@ -42,7 +48,7 @@ void kafka_settler::release() {
 }
 
 void kafka_settler::nack(std::chrono::milliseconds delay) {
-  if (raw_ && !owner_->retry_topic.empty()) {
+  if (kept_ && !owner_->retry_topic.empty()) {
     copy_to_retry_topic(delay);
   } else {
     rewind(delay);
@@ -85,12 +91,17 @@ void kafka_settler::rewind(std::chrono::milliseconds delay) {
 // Retry-topic mode: the copy carries the next delivery's count and its due time; the original
 // counts as settled once the copy is stored (until then a crash redelivers the original).
 void kafka_settler::copy_to_retry_topic(std::chrono::milliseconds delay) {
+  {
+    // Revoked: the next owner redelivers the original, so a copy would be handled twice.
+    std::lock_guard lock(owner_->mu);
+    if (part_->revoked) return;
+  }
   const auto due = std::chrono::system_clock::now() + delay;
   auto d = owner_;
   auto part = part_;
   const std::int64_t offset = offset_;
   const std::uint64_t serial = delivery_.serial;
-  d->out->send_copy(d->retry_topic, raw_.get(), retry_headers(raw_.get(), id_, count_ + 1, due),
+  d->out->send_copy(d->retry_topic, key_, payload_, retry_headers(headers_.get(), id_, count_ + 1, due),
                     [d, part, offset, serial](status s) {
                       {
                         std::lock_guard lock(d->mu);

@@ -69,8 +69,10 @@ class kafka_settler final : public settler {
  public:
   void start(std::shared_ptr<deliveries> owner, std::shared_ptr<assigned_partition> part, std::int64_t offset,
              partition_window::delivery d, std::uint32_t count);
-  // Retry-topic mode: what nack copies (the consumed message and its id).
-  void keep(message_ptr raw, std::string_view id);
+  // Retry-topic mode: what nack copies (the consumed message's key, payload and headers, and its
+  // id). Copied: a consumed message held past its subscription's stop would hold up
+  // rd_kafka_destroy.
+  void keep(const rd_kafka_message_t* km, std::string_view id);
 
   void ack() override { done(); }
   void term(std::string_view) override { done(); }
@@ -90,7 +92,9 @@ class kafka_settler final : public settler {
   partition_window::delivery delivery_;
   std::uint32_t count_ = 1;
   std::string id_;
-  message_ptr raw_;
+  bool kept_ = false;  // keep() was called for this delivery
+  std::string key_, payload_;
+  headers_ptr headers_;  // null when the message had none
 };
 
 }  // namespace ferry::kafka::detail

@@ -352,14 +352,15 @@ void producer::publish_async(const message& m, publish_callback done) {
   (void)produce(m, new callback(std::move(done)), RD_KAFKA_MSG_F_COPY);  // reports (and deletes itself) either way
 }
 
-void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
+void producer::send_copy(const std::string& topic, std::string_view key, std::string_view payload, headers_ptr headers,
                          std::function<void(status)> done) {
   auto* c = new callback(std::move(done));
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__DESTROY;
   if (enter()) {
-    err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(km->key, km->key_len),
-                            RD_KAFKA_V_VALUE(km->payload, km->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+    err = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
+                            RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       (void)headers.release();
       collect_here();
@@ -368,7 +369,7 @@ void producer::send_copy(const std::string& topic, const rd_kafka_message_t* km,
     reports_done(1);
   }
   c->done(err == RD_KAFKA_RESP_ERR__DESTROY ? failed_precondition("publish after the transport was closed")
-                                            : refused(err, topic, km->len));
+                                            : refused(err, topic, payload.size()));
 }
 
 status producer::flush(std::chrono::milliseconds timeout) {

@@ -61,7 +61,7 @@ class producer : public std::enable_shared_from_this<producer> {
   // refusal at once, on this thread).
   void publish_async(const message& m, publish_callback done);
   // Sends a copy of the consumed `km` (key, payload) to `topic` with `headers`; `done` as above.
-  void send_copy(const std::string& topic, const rd_kafka_message_t* km, headers_ptr headers,
+  void send_copy(const std::string& topic, std::string_view key, std::string_view payload, headers_ptr headers,
                  std::function<void(status)> done);
   // Waits until every message sent so far has its report (deadline_exceeded after `timeout`).
   // failed_precondition inside a publish_async callback.
