@@ -21,6 +21,8 @@ using namespace std::chrono_literals;
 
 // How long max_in_flight may stay reached before the partitions are paused.
 constexpr auto pause_after = 200ms;
+// How long a partition whose seek back failed waits before the next try.
+constexpr auto seek_retry = 100ms;
 
 std::string_view key_of(const rd_kafka_message_t* km) {
   return {static_cast<const char*>(km->key), km->key == nullptr ? 0 : km->key_len};
@@ -284,12 +286,37 @@ void consumer::act_on_partitions(std::chrono::steady_clock::time_point now) {
   for (const auto& [p, offset] : rewound) drop_undelivered(*p, offset);
   if (pause->cnt > 0) rd_kafka_pause_partitions(rk_, pause.get());
   if (resume->cnt > 0) rd_kafka_resume_partitions(rk_, resume.get());
-  if (seek->cnt > 0) {
-    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, seek.get(), 5000)) {
-      spdlog::warn("kafka: subscription {}: seeking: {}", config_.topic, rd_kafka_error_string(e));
-      rd_kafka_error_destroy(e);
+  if (seek->cnt > 0) seek_or_retry(*seek, now);
+}
+
+void consumer::seek_or_retry(const rd_kafka_topic_partition_list_t& seek, steady::time_point now) {
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, const_cast<rd_kafka_topic_partition_list_t*>(&seek), 5000);
+  if (e != nullptr) {
+    spdlog::warn("kafka: subscription {}: seeking: {}", config_.topic, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  // A partition that did not go back still owes its rewind: what the log brings past it is
+  // dropped again (delivered later, in order), and the seek is tried again after a pause.
+  bool again = false;
+  {
+    std::lock_guard lock(d_->mu);
+    for (int i = 0; i < seek.cnt; ++i) {
+      const rd_kafka_topic_partition_t& el = seek.elems[i];
+      if (e == nullptr && el.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      auto it = parts_.find({el.topic, el.partition});
+      if (it == parts_.end()) continue;  // revoked meanwhile: its next owner starts from the commit
+      if (el.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("kafka: subscription {}: seeking [{}] to {}: {}; trying again", config_.topic, el.partition,
+                     el.offset, rd_kafka_err2str(el.err));
+      }
+      assigned_partition& part = *it->second.part;
+      part.window.rewind_to(el.offset);
+      const auto at = now + seek_retry;
+      part.resume_at = part.resume_at ? std::max(*part.resume_at, at) : at;
+      again = true;
     }
   }
+  if (again) d_->actions.store(true);
 }
 
 void consumer::drop_undelivered(partition_state& p, std::int64_t from) {
