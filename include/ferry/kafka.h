@@ -30,8 +30,9 @@
 // - nack(delay), two modes (options::nack, or `nack=` in the URL):
 //     blocking:     the partition goes back to the nacked offset and pauses for the delay: the
 //                   key's order is kept, the partition waits. Messages after it that were already
-//                   acked are not delivered again; unsettled ones are. delivery_count is counted
-//                   by this member (it starts again at 1 on another member).
+//                   acked are not delivered again; unsettled ones are (redelivered, but their
+//                   delivery_count not raised: they did not fail). delivery_count is counted by
+//                   this member (it starts again at 1 on another member).
 //     retry_topics: the message is copied to "<topic>.retry.<group>" with its delivery count and
 //                   a not-before time, the original is committed, and the subscription consumes
 //                   the retry topic once the time has come: the partition keeps flowing, the

@@ -418,7 +418,7 @@ void consumer::deliver(rd_kafka_message_t* raw, bool released) {
     return;
   }
   m.delivery.delivery_count = count;
-  m.delivery.redelivered = count > 1;
+  m.delivery.redelivered = count > 1 || d->redelivered;
   kafka_settler* s = d_->pool.take();
   s->start(d_, p->part, km->offset, *d, count);
   if (!d_->retry_topic.empty()) s->keep(km.get(), m.id);

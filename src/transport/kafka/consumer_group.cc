@@ -14,7 +14,9 @@ void consumer::commit(bool sync, const std::vector<std::shared_ptr<assigned_part
     std::lock_guard lock(d_->mu);
     for (const auto& part : parts) {
       if (part->revoked) continue;
-      if (auto pos = part->window.commit_position()) {
+      // A partition about to go is committed whatever was sent before: an asynchronous commit of
+      // the same position may have failed without its answer served yet.
+      if (auto pos = sync ? part->window.position() : part->window.commit_position()) {
         rd_kafka_topic_partition_list_add(list.get(), part->topic.c_str(), part->partition)->offset = *pos;
         part->window.committed(*pos);
       }

@@ -45,8 +45,9 @@ std::optional<partition_window::delivery> partition_window::fetched(std::int64_t
   if (key != 0) ++busy_[key];
   e.st = state::pending;
   e.serial = next_serial_++;
-  ++e.count;
-  return delivery{e.serial, e.count};
+  if (!std::exchange(e.again, false)) ++e.count;
+  const bool redelivered = std::exchange(e.delivered, true);
+  return delivery{e.serial, e.count, redelivered};
 }
 
 bool partition_window::busy(std::uint64_t key) const {
@@ -85,17 +86,18 @@ void partition_window::unpend(entry& e) {
 bool partition_window::rewind(std::int64_t offset, std::uint64_t serial) {
   entry* e = find(offset);
   if (e == nullptr || e->st != state::pending || e->serial != serial) return false;
-  supersede_from(offset);
+  supersede_from(offset, offset);
   return true;
 }
 
-void partition_window::rewind_to(std::int64_t offset) { supersede_from(offset); }
+void partition_window::rewind_to(std::int64_t offset) { supersede_from(offset, std::nullopt); }
 
-void partition_window::supersede_from(std::int64_t offset) {
+void partition_window::supersede_from(std::int64_t offset, std::optional<std::int64_t> nacked) {
   for (auto it = from(offset); it != entries_.end(); ++it) {
     if (it->st != state::pending) continue;
     unpend(*it);
     it->st = state::rewound;
+    it->again = it->offset != nacked;
   }
   rewind_ = rewind_ ? std::min(*rewind_, offset) : offset;
 }

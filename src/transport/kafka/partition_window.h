@@ -23,10 +23,14 @@ namespace ferry::kafka::detail {
 class partition_window {
  public:
   // One delivery of an offset: `serial` tells it from other deliveries of the same offset;
-  // `count` is how many times this window delivered it (1 the first time).
+  // `count` is how many of this window's deliveries of it count (1 the first time): a delivery cut
+  // short by another offset's nack (the partition went back past it while it was unsettled) does
+  // not, so a healthy message behind a failing one does not reach max_deliver for it.
+  // `redelivered`: this window delivered it before, counted or not.
   struct delivery {
     std::uint64_t serial = 0;
     std::uint32_t count = 1;
+    bool redelivered = false;
   };
 
   // The hash that stands for an ordering key here (0: no key). Keys are compared by hash: two keys
@@ -46,10 +50,11 @@ class partition_window {
   // when that delivery no longer counts (rewound past, or unknown).
   bool settle(std::int64_t offset, std::uint64_t serial);
   // Blocking nack of delivery `serial` of `offset`: it and every later unsettled offset must be
-  // delivered again. False (and no change) when the delivery no longer counts.
+  // delivered again (the later ones' deliveries not counted). False (and no change) when the
+  // delivery no longer counts.
   bool rewind(std::int64_t offset, std::uint64_t serial);
-  // The log is going back to `offset` without a delivery (a retry message that is not due yet):
-  // like rewind() for every unsettled offset from `offset` on.
+  // The log is going back to `offset` without a nack (a retry message that is not due yet, a seek
+  // that failed): every unsettled offset from `offset` on is delivered again, uncounted.
   void rewind_to(std::int64_t offset);
 
   // The offset to seek to after rewinds (the lowest rewound), if one is owed; take_rewind() also
@@ -61,6 +66,8 @@ class partition_window {
   // last committed: everything below it is settled.
   [[nodiscard]] std::optional<std::int64_t> commit_position() const;
   void committed(std::int64_t position) { committed_ = position; }
+  // The position to commit even when it was committed already (unset before the first fetch).
+  [[nodiscard]] std::optional<std::int64_t> position() const { return base_; }
 
   // Deliveries that still count and are not settled.
   [[nodiscard]] std::size_t unsettled() const { return unsettled_; }
@@ -73,7 +80,9 @@ class partition_window {
   struct entry {
     std::int64_t offset = 0;
     state st = state::none;
-    std::uint32_t count = 0;   // deliveries so far
+    std::uint32_t count = 0;   // deliveries so far that count
+    bool again = false;        // delivered before; the next delivery repeats one cut short (uncounted)
+    bool delivered = false;    // delivered at least once
     std::uint64_t serial = 0;  // of the current delivery
     std::uint64_t key = 0;     // hash of the ordering key; 0: none
   };
@@ -82,7 +91,8 @@ class partition_window {
   entry* find(std::int64_t offset);
   // The first entry at or after `offset`.
   std::deque<entry>::iterator from(std::int64_t offset);
-  void supersede_from(std::int64_t offset);
+  // Every pending offset from `offset` on is rewound; `nacked` (if any) counts its delivery.
+  void supersede_from(std::int64_t offset, std::optional<std::int64_t> nacked);
   // `e` leaves the pending state.
   void unpend(entry& e);
   // Drops settled entries from the front, advancing base_.

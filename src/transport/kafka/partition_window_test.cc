@@ -23,6 +23,7 @@ TEST(PartitionWindow, OutOfOrderAcksCommitOnlyTheSettledPrefix) {
   EXPECT_EQ(w.commit_position(), 10) << "the group's start";
   w.committed(10);
   EXPECT_EQ(w.commit_position(), std::nullopt);
+  EXPECT_EQ(w.position(), 10) << "what a revoke commits again, sent or not";
   EXPECT_TRUE(w.settle(12, d[2].serial));
   EXPECT_TRUE(w.settle(14, d[4].serial));
   EXPECT_EQ(w.commit_position(), std::nullopt) << "10 is unsettled: nothing may be committed";
@@ -92,7 +93,8 @@ TEST(PartitionWindow, ARewindAcrossGapsRedeliversWhatTheLogHas) {
   EXPECT_EQ(w.take_rewind(), 3);
   EXPECT_EQ(fetch(w, 3).count, 2u);
   auto again = fetch(w, 9);
-  EXPECT_EQ(again.count, 2u);
+  EXPECT_EQ(again.count, 1u) << "cut short by 3's nack";
+  EXPECT_TRUE(again.redelivered);
   EXPECT_FALSE(w.fetched(10).has_value()) << "settled before the rewind";
   EXPECT_TRUE(w.settle(9, again.serial));
   EXPECT_EQ(w.commit_position(), 3);
@@ -155,20 +157,45 @@ TEST(PartitionWindow, RewindRedeliversTheNackedAndLaterUnsettledButSkipsSettledO
   EXPECT_EQ(w.pending_rewind(), std::nullopt);
 
   auto r1 = fetch(w, 1);
-  EXPECT_EQ(r1.count, 2u);
+  EXPECT_EQ(r1.count, 2u) << "nacked: its delivery counts";
+  EXPECT_TRUE(r1.redelivered);
   auto r2 = fetch(w, 2);
-  EXPECT_EQ(r2.count, 2u);
+  EXPECT_EQ(r2.count, 1u) << "cut short by 1's nack: not counted";
+  EXPECT_TRUE(r2.redelivered);
   EXPECT_FALSE(w.fetched(3).has_value()) << "acked before the rewind: not delivered again";
   auto r4 = fetch(w, 4);
-  EXPECT_EQ(r4.count, 2u);
+  EXPECT_EQ(r4.count, 1u);
+  EXPECT_TRUE(r4.redelivered);
   auto f5 = fetch(w, 5);
   EXPECT_EQ(f5.count, 1u);
+  EXPECT_FALSE(f5.redelivered);
   EXPECT_EQ(w.commit_position(), 1);
   w.committed(1);
   for (auto [o, s] : {std::pair{1, r1.serial}, {2, r2.serial}, {4, r4.serial}, {5, f5.serial}}) {
     EXPECT_TRUE(w.settle(o, s)) << o;
   }
   EXPECT_EQ(w.commit_position(), 6);
+}
+
+// A poison message nacked five times while the next one is still in a slow handler each time: the
+// poison one's count grows to 6 (max_deliver 5 takes it), the healthy one's stays 1.
+TEST(PartitionWindow, AMessageBehindAFailingOneDoesNotCountItsNacks) {
+  partition_window w;
+  auto poison = fetch(w, 0);
+  auto healthy = fetch(w, 1);
+  for (std::uint32_t i = 2; i <= 6; ++i) {
+    ASSERT_TRUE(w.rewind(0, poison.serial));
+    EXPECT_FALSE(w.settle(1, healthy.serial)) << "cut short by the rewind";
+    EXPECT_EQ(w.take_rewind(), 0);
+    poison = fetch(w, 0);
+    healthy = fetch(w, 1);
+    EXPECT_EQ(poison.count, i);
+    EXPECT_EQ(healthy.count, 1u);
+    EXPECT_TRUE(healthy.redelivered);
+  }
+  EXPECT_TRUE(w.settle(1, healthy.serial));
+  EXPECT_TRUE(w.settle(0, poison.serial));
+  EXPECT_EQ(w.commit_position(), 2);
 }
 
 TEST(PartitionWindow, TheLowestOfSeveralRewindsWins) {
