@@ -10,7 +10,6 @@
 #include <cstring>
 #include <set>
 
-#include "base/thread.h"
 #include "transport/kafka/codec.h"
 
 namespace ferry::kafka::detail {
@@ -63,8 +62,7 @@ result<std::shared_ptr<consumer>> consumer::start(const std::string& bootstrap, 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return from_rdkafka(err, "subscribing to " + cfg.topic);
   }
   self->next_commit_ = steady::now() + o.commit_interval;
-  std::lock_guard lock(self->thread_mu_);
-  self->thread_ = std::thread([keep = self] { keep->run(); });
+  self->thread_.start(self, &consumer::run);
   return self;
 }
 
@@ -88,12 +86,7 @@ consumer::~consumer() {
 void consumer::stop() {
   stopping_.store(true);
   d_->wake_up();
-  std::thread t;
-  {
-    std::lock_guard lock(thread_mu_);
-    t = std::move(thread_);
-  }
-  join_unless_self(std::move(t));
+  thread_.join();
 }
 
 void consumer::run() {

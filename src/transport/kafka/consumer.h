@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread.h"
 #include "ferry/kafka.h"
 #include "ferry/transport.h"
 #include "transport/kafka/deliveries.h"
@@ -115,8 +116,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for batch polls (the thread's)
   std::atomic<bool> stopping_{false};
-  std::mutex thread_mu_;  // guards thread_ (start/stop)
-  std::thread thread_;
+  subscription_thread thread_;
 
   // The thread's own state.
   std::map<key, partition_state> parts_;

@@ -8,8 +8,6 @@
 
 #include <algorithm>
 
-#include "base/thread.h"
-
 namespace ferry::rabbitmq::detail {
 namespace {
 
@@ -89,8 +87,7 @@ result<std::shared_ptr<consumer>> consumer::start(const std::string& address, co
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
   }
   FERRY_RETURN_IF_ERROR(set_up);
-  std::lock_guard lock(self->thread_mu_);
-  self->thread_ = std::thread([keep = self] { keep->run(); });
+  self->thread_.start(self, &consumer::run);
   return self;
 }
 
@@ -124,12 +121,7 @@ void consumer::stop() {
   stopping_.store(true);
   const std::uint64_t one = 1;
   (void)!::write(s_->wake_fd, &one, sizeof one);
-  std::thread t;
-  {
-    std::lock_guard lock(thread_mu_);
-    t = std::move(thread_);
-  }
-  join_unless_self(std::move(t));
+  thread_.join();
 }
 
 void consumer::run() {

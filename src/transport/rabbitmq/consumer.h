@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread.h"
 #include "ferry/rabbitmq.h"
 #include "ferry/settler_pool.h"
 #include "ferry/transport.h"
@@ -120,8 +121,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   const config config_;
   const std::shared_ptr<settlements> s_;
   std::atomic<bool> stopping_{false};
-  std::mutex thread_mu_;  // guards thread_
-  std::thread thread_;
+  subscription_thread thread_;
 
   // The thread's own state.
   std::unique_ptr<connection> conn_;

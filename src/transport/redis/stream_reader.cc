@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 
-#include "base/thread.h"
 #include "transport/redis/codec.h"
 
 namespace ferry::redis::detail {
@@ -95,8 +94,7 @@ result<std::shared_ptr<stream_reader>> stream_reader::start(const std::string& a
     FERRY_RETURN_IF_ERROR(self->create_group());
   }
   self->next_reclaim_ = steady::now() + std::clamp(cfg.subscription.ack_wait / 2, 100ms, 5000ms);
-  std::lock_guard lock(self->thread_mu_);
-  self->thread_ = std::thread([keep = self] { keep->run(); });
+  self->thread_.start(self, &stream_reader::run);
   return self;
 }
 
@@ -128,12 +126,7 @@ void stream_reader::request_stop() {
 
 void stream_reader::stop() {
   request_stop();
-  std::thread t;
-  {
-    std::lock_guard lock(thread_mu_);
-    t = std::move(thread_);
-  }
-  join_unless_self(std::move(t));
+  thread_.join();
 }
 
 std::size_t stream_reader::room() const {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread.h"
 #include "ferry/redis.h"
 #include "ferry/settler_pool.h"
 #include "ferry/transport.h"
@@ -115,8 +116,7 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   const std::shared_ptr<settlements> s_;
   std::unique_ptr<connection> conn_;  // the thread's only
   blocking_reads reads_;              // on conn_; its stop() is the subscription's
-  std::mutex thread_mu_;  // guards thread_
-  std::thread thread_;
+  subscription_thread thread_;
 
   // The thread's own state.
   bool history_;  // a group member first reads its own pending entries back
