@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -286,6 +287,8 @@ TEST_F(Redis, BadSubjectsAndReservedHeadersAreRefused) {
     EXPECT_EQ(t->publish(message(bad, "x")).code(), status_code::invalid_argument) << bad;
     EXPECT_EQ(t->subscribe(bad, {}, [](message) {}).status().code(), status_code::invalid_argument) << bad;
   }
+  EXPECT_EQ(t->subscribe("orders#eu", {}, [](message) {}).status().code(), status_code::invalid_argument)
+      << "'#' marks a reply address: a publish to it goes to the stream before it";
   for (const char* reserved : {"payload", "ferry-id", "ferry-anything"}) {
     message m(new_stream("reserved"), "x");
     m.headers.set(reserved, "v");
@@ -329,6 +332,100 @@ TEST_F(Redis, StopEndsABlockedReadAtOnceInsteadOfWaitingForItsBlock) {
   ASSERT_TRUE(other->publish(message(stream, "after")).is_ok());
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(seen.load(), 0) << "a stopped subscription delivered";
+}
+
+// An error reply in the middle of a pipelined batch (WRONGTYPE here; OOM or READONLY in
+// production) ends the batch with that error, and the replies after it are read too: left
+// unread, each would answer the next publish in place of its own.
+TEST_F(Redis, AnErrorReplyInABatchLeavesTheConnectionInStep) {
+  const std::string stream = new_stream("instep"), not_a_stream = new_stream("string");
+  cli("SET " + not_a_stream + " x");
+  auto t = connect_or_die("instep");
+  std::vector<message> batch{message(stream, "a"), message(not_a_stream, "b"), message(stream, "c")};
+  EXPECT_EQ(t->publish(std::move(batch)).code(), status_code::invalid_argument);
+  ASSERT_TRUE(t->publish(message(stream, "d")).is_ok());
+  EXPECT_EQ(t->publish(message(not_a_stream, "e")).code(), status_code::invalid_argument)
+      << "this publish got another command's reply";
+  ASSERT_TRUE(t->publish(message(stream, "f")).is_ok());
+  const std::string range = cli("XRANGE " + stream + " - +");
+  for (const char* p : {"a", "c", "d", "f"}) {
+    EXPECT_NE(range.find(std::string("\n") + p + "\n"), std::string::npos) << p << " is not in the stream: " << range;
+  }
+}
+
+// Entries this member already holds (in its handlers) between the ones it takes over from a dead
+// member: the takeover still finds every delivery count (Redis lists them in one range).
+TEST_F(Redis, TakenOverEntriesGetTheirCountsBesideOnesThisMemberHolds) {
+  const std::string stream = new_stream("counts"), group = "g";
+  auto t = connect_or_die("counter");
+  std::vector<message> batch;
+  for (int i = 1; i <= 10; ++i) batch.emplace_back(stream, std::to_string(i));
+  ASSERT_TRUE(t->publish(std::move(batch)).is_ok());
+  cli("XGROUP CREATE " + stream + " " + group + " 0");
+  std::vector<std::string> id;  // the entry ids ("<ms>-<seq>") among XRANGE's lines
+  for (const std::string& l : lines(cli("XRANGE " + stream + " - +"))) {
+    const auto dash = l.find('-');
+    const auto digits = [](std::string_view s) {
+      return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (dash != std::string::npos && digits(std::string_view(l).substr(0, dash)) &&
+        digits(std::string_view(l).substr(dash + 1))) {
+      id.push_back(l);
+    }
+  }
+  ASSERT_EQ(id.size(), 10u) << cli("XRANGE " + stream + " - +");
+  cli("XREADGROUP GROUP " + group + " dead COUNT 10 STREAMS " + stream + " '>'");  // "dead" holds all ten
+  cli("XCLAIM " + stream + " " + group + " holder 0 " + id[1] + " " + id[3]);      // 2 and 4 go to "holder"
+  cli("XACK " + stream + " " + group + " " + id[5] + " " + id[7] + " " + id[9]);
+  std::this_thread::sleep_for(400ms);  // idle past ack_wait: "dead" is taken over
+  auto holder = connect(server()->address(), {.consumer = "holder"});
+  ASSERT_TRUE(holder.is_ok());
+  std::mutex mu;
+  std::map<std::string, std::uint32_t> count;
+  std::vector<message> held;
+  auto sub = (*holder)->subscribe(stream, {.group = group, .ack_wait = 300ms}, [&](message m) {
+    std::lock_guard lock(mu);
+    count[m.payload] = m.delivery.delivery_count;
+    if (m.payload == "2" || m.payload == "4") {
+      held.push_back(std::move(m));  // still in its handler when the others are taken over
+    } else {
+      m.ack();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return count.size() == 7;
+  })) << count.size();
+  std::lock_guard lock(mu);
+  for (const char* p : {"1", "3", "5", "7", "9"}) {
+    EXPECT_EQ(count[p], 2u) << "entry " << p << ": delivered to \"dead\", then taken over";
+  }
+}
+
+// With MAXLEN trimming, an entry a member held pending may be gone when the member comes back
+// with its name: its history read answers [id, nil]. It is not delivered as an empty message,
+// and it leaves the pending list.
+TEST_F(Redis, APendingEntryTrimmedAwayIsNotDeliveredEmpty) {
+  const std::string stream = new_stream("trimmed"), group = "g";
+  auto t = connect_or_die("trim");
+  ASSERT_TRUE(t->publish(message(stream, "old")).is_ok());
+  cli("XGROUP CREATE " + stream + " " + group + " 0");
+  cli("XREADGROUP GROUP " + group + " returning COUNT 1 STREAMS " + stream + " '>'");  // pending, never acked
+  ASSERT_TRUE(t->publish(message(stream, "new")).is_ok());
+  cli("XTRIM " + stream + " MAXLEN 1");  // "old" is gone, still pending for "returning"
+  auto back = connect(server()->address(), {.consumer = "returning"});
+  ASSERT_TRUE(back.is_ok());
+  recorder got;
+  auto sub = (*back)->subscribe(stream, {.group = group}, got.acking());
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(eventually([&] { return !got.all().empty(); }));
+  std::this_thread::sleep_for(300ms);
+  const auto all = got.all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].payload, "new");
+  EXPECT_TRUE(eventually([&] { return lines(cli("XPENDING " + stream + " " + group))[0] == "0"; }))
+      << cli("XPENDING " + stream + " " + group);
 }
 
 TEST_F(Redis, AnUnreachableServerIsUnavailableWithinTheTimeout) {

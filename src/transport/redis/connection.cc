@@ -203,6 +203,10 @@ status check_stream(std::string_view subject, subject_use use) {
     return invalid_argument("\"" + std::string(subject) +
                             "\": Redis streams have no wildcards; subscribe to each stream by its full name");
   }
+  if (subject.find('#') != std::string_view::npos) {
+    // A publish to "stream#token" goes to `stream` (a reply address): no stream is read by that name.
+    return invalid_argument("\"" + std::string(subject) + "\": '#' marks a reply address (stream#token)");
+  }
   return check_subject(subject, use);
 }
 

@@ -190,7 +190,9 @@ class redis_transport final : public transport {
   }
 
   // Sends the XADDs of ms[done..] pipelined and reads their replies, advancing `done`. hiredis
-  // formats a command when it is appended, so one argument vector serves them all.
+  // formats a command when it is appended, so one argument vector serves them all. An error reply
+  // (OOM, READONLY, WRONGTYPE) ends the batch, but the replies after it are still read: left
+  // unread, each would answer the next publish in place of its own.
   status send(std::span<message> ms, std::size_t& done) {
     if (pub_->broken()) FERRY_RETURN_IF_ERROR(pub_->reconnect());
     for (std::size_t i = done; i < ms.size(); ++i) {
@@ -198,7 +200,13 @@ class redis_transport final : public transport {
       FERRY_RETURN_IF_ERROR(xadd(ms[i], xadd_args_));
       FERRY_RETURN_IF_ERROR(pub_->append(xadd_args_));
     }
-    for (; done < ms.size(); ++done) FERRY_RETURN_IF_ERROR(pub_->next_reply().status());
+    for (; done < ms.size(); ++done) {
+      status s = pub_->next_reply().status();
+      if (s.is_ok()) continue;
+      if (pub_->broken()) return s;  // resent from `done` after a reconnect
+      for (std::size_t rest = ms.size() - done - 1; rest > 0 && !pub_->broken(); --rest) (void)pub_->next_reply();
+      return s;
+    }
     return status::ok();
   }
 

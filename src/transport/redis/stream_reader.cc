@@ -144,19 +144,22 @@ void stream_reader::run() {
       continue;
     }
     if (reads_.stopping()) break;
-    if (!config_.group.empty() && st.message().find("NOGROUP") != std::string::npos) {
+    const bool no_group = !config_.group.empty() && st.message().find("NOGROUP") != std::string::npos;
+    if (no_group) {
       spdlog::warn("redis: subscription {}: the group is gone ({}); creating it again", config_.stream, st.message());
-      (void)create_group();
-      continue;
-    }
-    backoff_ = std::clamp(backoff_ * 2, 100ms, 2000ms);
-    spdlog::warn("redis: subscription {}: {}; reconnecting in {} ms", config_.stream, st.to_string(), backoff_.count());
-    {
+    } else {
+      backoff_ = std::clamp(backoff_ * 2, 100ms, 2000ms);
+      spdlog::warn("redis: subscription {}: {}; reconnecting in {} ms", config_.stream, st.to_string(),
+                   backoff_.count());
       std::unique_lock lock(s_->mu);
       s_->wake.wait_for(lock, backoff_, [&] { return reads_.stopping(); });
     }
+    // Always a new connection: a round cut short by an error reply leaves the replies of the
+    // commands pipelined after it unread, and each would answer the next command in place of its
+    // own.
     if (!conn_->reconnect().is_ok()) continue;
     reads_.connected(*conn_);
+    if (no_group) (void)create_group();
     if (!config_.group.empty()) {
       history_ = true;  // its pending entries first: what was read but not acknowledged
       history_from_ = "0";
@@ -165,18 +168,22 @@ void stream_reader::run() {
   finish();
 }
 
-std::vector<settlements::retry> stream_reader::take_due() {
+std::vector<settlements::retry> stream_reader::take_due(std::size_t max) {
   std::vector<settlements::retry> due;
   const auto now = steady::now();
   std::lock_guard lock(s_->mu);
-  auto it = std::partition(s_->retries.begin(), s_->retries.end(), [&](const auto& r) { return r.due > now; });
-  due.assign(std::make_move_iterator(it), std::make_move_iterator(s_->retries.end()));
-  s_->retries.erase(it, s_->retries.end());
+  for (auto it = s_->retries.begin(); it != s_->retries.end() && due.size() < max;) {
+    if (it->due > now) {
+      ++it;
+      continue;
+    }
+    due.push_back(std::move(*it));
+    it = s_->retries.erase(it);
+  }
   return due;
 }
 
 status stream_reader::round() {
-  const bool grouped = !config_.group.empty();
   acks_.clear();
   touches_.clear();
   {
@@ -184,7 +191,24 @@ status stream_reader::round() {
     acks_.swap(s_->acks);
     touches_.swap(s_->touches);
   }
-  const std::vector<settlements::retry> due = take_due();
+  // A claimed retry takes a slot again: no more than there is room for.
+  std::vector<settlements::retry> due = take_due(room());
+  std::size_t claimed = 0;
+  if (status s = settle(due, claimed); !s.is_ok()) {
+    // Sent again on the next connection (an XACK or XCLAIM JUSTID twice does no harm): a lost
+    // ack would have the entry handled twice, a lost touch let another member take it.
+    std::lock_guard lock(s_->mu);
+    s_->acks.insert(s_->acks.end(), acks_.begin(), acks_.end());
+    s_->touches.insert(s_->touches.end(), touches_.begin(), touches_.end());
+    s_->retries.insert(s_->retries.end(), std::make_move_iterator(due.begin() + static_cast<std::ptrdiff_t>(claimed)),
+                       std::make_move_iterator(due.end()));
+    return s;
+  }
+  return read();
+}
+
+status stream_reader::settle(const std::vector<settlements::retry>& due, std::size_t& claimed) {
+  const bool grouped = !config_.group.empty();
   // Queue what the settlers recorded; the replies are read below, in the same round trip as the
   // read that follows.
   int queued_acks = 0;
@@ -218,17 +242,23 @@ status stream_reader::round() {
     FERRY_RETURN_IF_ERROR(conn_->append(c));
   }
   for (int i = 0; i < queued_acks; ++i) FERRY_RETURN_IF_ERROR(conn_->next_reply().status());
-  for (const settlements::retry& r : due) {
+  for (; claimed < due.size(); ++claimed) {
     FERRY_ASSIGN_OR_RETURN(reply entries, conn_->next_reply());
     if (entries->type != REDIS_REPLY_ARRAY) continue;
-    for (std::size_t i = 0; i < entries->elements; ++i) deliver(entries->element[i], r.count + 1);
+    for (std::size_t i = 0; i < entries->elements && !reads_.stopping(); ++i) {
+      deliver(entries->element[i], due[claimed].count + 1);
+    }
   }
+  return status::ok();
+}
 
+status stream_reader::read() {
+  const bool grouped = !config_.group.empty();
+  args a;
   // Entries other members left pending for longer than ack_wait.
   const auto now = steady::now();
   if (grouped && !history_ && now >= next_reclaim_ && room() > 0) {
     next_reclaim_ = now + std::clamp(config_.subscription.ack_wait / 2, 100ms, 5000ms);
-    a.clear();
     a.add("XAUTOCLAIM").add(config_.stream).add(config_.group).add(config_.consumer);
     a.add(static_cast<std::uint64_t>(config_.subscription.ack_wait.count())).add(reclaim_cursor_);
     a.add("COUNT").add(static_cast<std::uint64_t>(room()));
@@ -284,22 +314,31 @@ status stream_reader::round() {
 }
 
 result<std::vector<std::uint32_t>> stream_reader::counts_of(const redisReply* entries) {
-  std::vector<std::uint32_t> out(entries->elements, 1);
+  // Entries taken over or read back were delivered before: 2 at least, unless Redis tells more.
+  std::vector<std::uint32_t> out(entries->elements, 2);
   if (entries->elements == 0) return out;
-  args a;
-  a.add("XPENDING").add(config_.stream).add(config_.group);
-  a.add(entry_id(entries->element[0])).add(entry_id(entries->element[entries->elements - 1]));
-  a.add(static_cast<std::uint64_t>(entries->elements)).add(config_.consumer);
-  FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
-  std::map<std::string_view, std::uint32_t> by_id;
-  for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e->type == REDIS_REPLY_ARRAY && e->elements >= 4 && e->element[3]->type == REDIS_REPLY_INTEGER) {
-      by_id[text(e->element[0])] = static_cast<std::uint32_t>(e->element[3]->integer);
+  std::map<std::string_view, std::size_t> wanted;  // id -> index in `entries`
+  for (std::size_t i = 0; i < entries->elements; ++i) wanted.emplace(entry_id(entries->element[i]), i);
+  // This member's other pending entries between the first id and the last come back too (ones in
+  // its handlers, nacked ones): page through the range until every id was seen.
+  std::string from(entry_id(entries->element[0]));
+  const std::string to(entry_id(entries->element[entries->elements - 1]));
+  const std::uint64_t page = std::max<std::uint64_t>(entries->elements, 64);
+  while (!wanted.empty()) {
+    args a;
+    a.add("XPENDING").add(config_.stream).add(config_.group).add(from).add(to).add(page).add(config_.consumer);
+    FERRY_ASSIGN_OR_RETURN(reply r, conn_->run(a));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) break;
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 || e->element[3]->type != REDIS_REPLY_INTEGER) continue;
+      if (auto it = wanted.find(text(e->element[0])); it != wanted.end()) {
+        out[it->second] = static_cast<std::uint32_t>(e->element[3]->integer);
+        wanted.erase(it);
+      }
     }
-  }
-  for (std::size_t i = 0; i < entries->elements; ++i) {
-    if (auto it = by_id.find(entry_id(entries->element[i])); it != by_id.end()) out[i] = it->second;
+    if (r->elements < page) break;
+    from = "(" + std::string(text(r->element[r->elements - 1]->element[0]));  // after the last one seen
   }
   return out;
 }
@@ -324,10 +363,21 @@ status stream_reader::deliver_entries(const redisReply* entries, const std::vect
 }
 
 void stream_reader::deliver(const redisReply* entry, std::uint32_t count) {
-  // XAUTOCLAIM and XCLAIM answer a nil entry for one deleted (trimmed) meanwhile.
+  // XCLAIM and XAUTOCLAIM leave out entries deleted (trimmed) meanwhile; older servers answered nil.
   if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements < 2) return;
   const std::string_view id = entry_id(entry);
   const entry_key key = entry_key::parse(id);
+  if (entry->element[1]->type != REDIS_REPLY_ARRAY) {
+    // A pending entry trimmed away (MAXLEN) comes back from a history read as [id, nil]: there is
+    // nothing to deliver, and it leaves the pending list.
+    if (!config_.group.empty()) {
+      std::lock_guard lock(s_->mu);
+      s_->acks.push_back(key);
+    }
+    spdlog::warn("redis: {} entry {} was pending but is gone from the stream (trimmed): not delivered", config_.stream,
+                 id);
+    return;
+  }
   {
     std::lock_guard lock(s_->mu);
     if (!s_->hold(key)) return;  // a handler here still has it

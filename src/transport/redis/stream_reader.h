@@ -96,12 +96,19 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
  private:
   stream_reader(const std::string& address, const options& o, config c);
   void run();
-  // One round: sends the recorded settlements, reads what there is room for, delivers it.
+  // One round: sends the recorded settlements (settle()), reads what there is room for and
+  // delivers it (read()). What a failed round did not send goes back to the settlements.
   status round();
+  // Sends the acks and touches of this round and claims `due` (group), or re-reads it (no
+  // group), delivering what comes back; `claimed` counts the retries whose reply was read.
+  status settle(const std::vector<settlements::retry>& due, std::size_t& claimed);
+  // Takes over stale entries of other members (group), then reads new entries (or its own
+  // pending ones, after a (re)connect).
+  status read();
   status create_group();
   // Sends acks and touches, claims due retries and stale entries (group); re-reads due retries
   // (no group). Queues the commands on conn_ (replies read by finish_control()).
-  std::vector<settlements::retry> take_due();
+  std::vector<settlements::retry> take_due(std::size_t max);
   status deliver_entries(const redisReply* entries, const std::vector<std::uint32_t>& counts);
   // Redis's delivery counters of entries just read from history or claimed.
   result<std::vector<std::uint32_t>> counts_of(const redisReply* entries);
