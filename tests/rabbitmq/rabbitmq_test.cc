@@ -418,6 +418,25 @@ TEST_F(RabbitMQ, BadInputIsRefusedWithTheReason) {
   message long_id(new_subject("x"), "x");
   long_id.id = std::string(300, 'i');
   EXPECT_EQ(t->publish(long_id).code(), status_code::invalid_argument);
+  // Each of these closed the channel or broke the connection, and was published again and again
+  // until publish_timeout: RabbitMQ's sender-selected distribution headers, and headers that do
+  // not fit one frame.
+  for (const char* name : {"CC", "BCC"}) {
+    message cc(new_subject("x"), "x");
+    cc.headers.set(name, "other.queue");
+    EXPECT_EQ(t->publish(cc).code(), status_code::invalid_argument) << name;
+  }
+  message wide(new_subject("x"), "x");
+  for (int i = 0; i < 200; ++i) wide.headers.set("h" + std::to_string(i), std::string(1024, 'v'));
+  const status too_wide = t->publish(wide);
+  EXPECT_EQ(too_wide.code(), status_code::invalid_argument);
+  EXPECT_NE(too_wide.message().find("frame"), std::string::npos) << too_wide.to_string();
+  const std::string fine = new_subject("fine");
+  auto bound = t->subscribe(fine, {}, [](message m) { m.ack(); });  // a queue takes it
+  ASSERT_TRUE(bound.is_ok()) << bound.status().to_string();
+  const auto sent_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(t->publish(message(fine, "fine")).is_ok()) << "the connection is still up";
+  EXPECT_LT(std::chrono::steady_clock::now() - sent_at, 5s);
 
   EXPECT_EQ(connect(server()->address(), {.password = "wrong"}).status().code(), status_code::unauthenticated);
   EXPECT_EQ(connect(server()->address(), {.vhost = "no-such-vhost"}).status().code(), status_code::not_found);

@@ -992,6 +992,33 @@ TEST_P(Conformance, CloseFromAPublishAsyncCallback) {
   EXPECT_TRUE(eventually([&] { return calls.load() == n; }, 20s)) << calls.load() << " of " << n << " callbacks ran";
 }
 
+// A handler publishes one message asynchronously and then one with publish(), which waits; the
+// first one's callback closes the transport. The close stops the subscriptions, whose handler
+// waits for an answer that the thread running that callback delivers (Kafka's report thread,
+// RabbitMQ's I/O thread): it must not wait for that handler there. The handler's publish returns
+// (published or refused).
+TEST_P(Conformance, CloseFromAPublishAsyncCallbackWhileAHandlerWaitsInPublish) {
+  auto made = connect(inst());  // a transport of its own (inproc: a new bus)
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> conn = std::move(*made);
+  std::promise<status> waited;
+  std::atomic<bool> once{false};
+  auto sub = conn->subscribe(subject("close.wait"), {}, [&](message m) {
+    m.ack();
+    if (once.exchange(true)) return;
+    conn->publish_async(message(subject("close.other"), "async"), [&](status) { conn->close(); });
+    waited.set_value(conn->publish(message(subject("close.other"), "sync")));
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(conn->publish(message(subject("close.wait"), "go")).is_ok());
+  auto f = waited.get_future();
+  ASSERT_EQ(f.wait_for(20s), std::future_status::ready) << "the handler's publish never returned";
+  (void)f.get();
+  EXPECT_EQ(conn->publish(message(subject("close.wait"), "after")).code(), status_code::failed_precondition);
+  sub->reset();
+  conn.reset();
+}
+
 // publish(), a batch and flush() wait for the broker's answer; inside a publish_async callback, on
 // a transport whose answers that very thread runs (Kafka's report thread, RabbitMQ's I/O thread),
 // they would wait for themselves. Each either works or is refused with failed_precondition naming

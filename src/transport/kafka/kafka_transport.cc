@@ -44,7 +44,7 @@ class kafka_transport final : public transport {
       : bootstrap_(std::move(bootstrap)),
         options_(std::move(o)),
         producer_(std::move(p)),
-        replies_(bootstrap_, options_, producer_) {}
+        replies_(std::make_shared<detail::replies>(bootstrap_, options_, producer_)) {}
   ~kafka_transport() override { close(); }
 
   [[nodiscard]] capabilities caps() const override {
@@ -102,7 +102,7 @@ class kafka_transport final : public transport {
 
   result<message> request(message m, std::chrono::milliseconds timeout) override {
     if (m.id.empty()) m.id = new_id();
-    return replies_.request(std::move(m), timeout);
+    return replies_->request(std::move(m), timeout);
   }
 
   void close() override {
@@ -113,10 +113,21 @@ class kafka_transport final : public transport {
       closed_ = true;
       consumers.swap(consumers_);
     }
-    for (auto& w : consumers) {
-      if (auto c = w.lock()) c->stop();
+    const auto stop_all = [consumers = std::move(consumers), replies = replies_] {
+      for (const auto& w : consumers) {
+        if (auto c = w.lock()) c->stop();
+      }
+      replies->close();
+    };
+    if (producer_->on_report_thread()) {
+      // Inside a publish_async callback. A subscription's callback may be waiting in publish() for
+      // a report only this thread delivers: stopping the subscriptions here could wait for ever.
+      // New messages are refused now; the rest ends on threads of their own.
+      producer_->close();
+      std::thread(stop_all).detach();
+      return;
     }
-    replies_.close();
+    stop_all();
     producer_->close();
   }
 
@@ -124,7 +135,7 @@ class kafka_transport final : public transport {
   const std::string bootstrap_;
   const options options_;
   const std::shared_ptr<detail::producer> producer_;
-  detail::replies replies_;
+  const std::shared_ptr<detail::replies> replies_;  // shared with a close() finished elsewhere
   std::mutex mu_;
   std::vector<std::weak_ptr<consumer>> consumers_;  // guarded by mu_
   bool closed_ = false;                             // guarded by mu_

@@ -328,14 +328,14 @@ status would_wait_for_itself(std::string_view call) {
 }  // namespace
 
 status producer::publish(const message& m) {
-  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("publish()");
+  if (on_report_thread()) return would_wait_for_itself("publish()");
   waiter w;
   if (status s = produce(m, &w); !s.is_ok()) return s;
   return w.wait();
 }
 
 status producer::publish_batch(const std::vector<message>& ms) {
-  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("publish(batch)");
+  if (on_report_thread()) return would_wait_for_itself("publish(batch)");
   batch b(ms.size());
   status first;
   for (const message& m : ms) {
@@ -373,7 +373,7 @@ void producer::send_copy(const std::string& topic, std::string_view key, std::st
 }
 
 status producer::flush(std::chrono::milliseconds timeout) {
-  if (std::this_thread::get_id() == reports_id_) return would_wait_for_itself("flush()");
+  if (on_report_thread()) return would_wait_for_itself("flush()");
   waiters_.fetch_add(1);
   bool drained = false;
   {
@@ -395,7 +395,7 @@ result<std::vector<std::int32_t>> producer::ensure_topic(const std::string& topi
 }
 
 void producer::close() {
-  if (std::this_thread::get_id() == reports_id_ && rk_ != nullptr) {
+  if (on_report_thread() && rk_ != nullptr) {
     // A publish_async callback closes (or destroys) the transport: nothing more is taken from
     // now on, and a thread of its own waits for the rest and then for this one. Whoever destroys
     // the transport holds the producer while it closes it, so one is to be had here.

@@ -76,6 +76,8 @@ class producer : public std::enable_shared_from_this<producer> {
   void close();
 
   [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
+  // True on the report thread, which runs publish_async's callbacks.
+  [[nodiscard]] bool on_report_thread() const { return std::this_thread::get_id() == reports_id_; }
   [[nodiscard]] const options& opts() const { return options_; }
 
   // The outcome of one message, called once by the report thread (or by send on a refusal).

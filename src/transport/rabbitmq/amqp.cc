@@ -318,6 +318,10 @@ status check_subject(std::string_view subject, bool pattern) {
 
 status check_message(const message& m) {
   if (m.id.size() > 255) return invalid_argument("rabbitmq: message id longer than 255 bytes");
+  // The properties (id, key, headers, reply address, ...) go in one frame of AMQP_DEFAULT_FRAME_SIZE
+  // (the frame_max asked for at login): past it rabbitmq-c cannot encode them, and the connection
+  // would break and republish for ever. A margin covers the fixed properties and field types.
+  std::size_t properties = m.id.size() + m.key.size() + m.reply.size() + 512;
   for (const auto& [name, value] : m.headers) {
     if (name.empty() || name.size() > 128) {
       return invalid_argument("rabbitmq: header name empty or longer than 128 bytes: \"" + name.substr(0, 64) + "\"");
@@ -325,6 +329,16 @@ status check_message(const message& m) {
     if (name == x_delivery_count || name == header::key) {
       return invalid_argument("rabbitmq: header \"" + name + "\" is reserved (the transport sets it)");
     }
+    if (name == "CC" || name == "BCC") {
+      // RabbitMQ reads them as extra routing keys (sender-selected distribution), an array only:
+      // a string closes the channel (PRECONDITION_FAILED).
+      return invalid_argument("rabbitmq: header \"" + name + "\" is RabbitMQ's sender-selected distribution");
+    }
+    properties += name.size() + value.size() + 6;
+  }
+  if (properties > AMQP_DEFAULT_FRAME_SIZE) {
+    return invalid_argument("rabbitmq: the message's headers, id and key take about " + std::to_string(properties) +
+                            " bytes, more than one AMQP frame (" + std::to_string(AMQP_DEFAULT_FRAME_SIZE) + ")");
   }
   return status::ok();
 }

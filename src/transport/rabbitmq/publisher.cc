@@ -196,7 +196,11 @@ void publisher::run() {
   }
   reply_cv_.notify_all();
   for (sent& s : sent_) {
-    if (!s.confirmed) left.push_back(std::move(s.j));
+    if (s.confirmed) {
+      s.j.finish(std::move(s.outcome));  // confirmed out of order, behind one that was not
+    } else {
+      left.push_back(std::move(s.j));
+    }
   }
   for (job& j : retry_) left.push_back(std::move(j));
   sent_.clear();

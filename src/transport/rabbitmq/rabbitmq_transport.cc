@@ -121,14 +121,17 @@ class rabbitmq_transport final : public transport {
                                                     .queue = std::move(queue),
                                                     .subscription = o,
                                                     .callback = std::move(cb)}));
-    std::lock_guard lock(mu_);
-    if (closed_.load()) {
-      c->stop();
-      return failed_precondition("subscribe after the transport was closed");
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_.load()) {
+        std::erase_if(consumers_, [](const auto& w) { return w.expired(); });
+        consumers_.push_back(c);
+        return std::unique_ptr<subscription>(std::make_unique<rabbitmq_subscription>(std::move(c)));
+      }
     }
-    std::erase_if(consumers_, [](const auto& w) { return w.expired(); });
-    consumers_.push_back(c);
-    return std::unique_ptr<subscription>(std::make_unique<rabbitmq_subscription>(std::move(c)));
+    // Not under mu_: a callback of this subscription may be calling close(), which takes it.
+    c->stop();
+    return failed_precondition("subscribe after the transport was closed");
   }
 
   result<message> request(message m, std::chrono::milliseconds timeout) override {
@@ -146,9 +149,20 @@ class rabbitmq_transport final : public transport {
       if (closed_.exchange(true)) return;
       consumers.swap(consumers_);
     }
-    for (auto& w : consumers) {
-      if (auto c = w.lock()) c->stop();
+    const auto stop_all = [consumers = std::move(consumers)] {
+      for (const auto& w : consumers) {
+        if (auto c = w.lock()) c->stop();
+      }
+    };
+    if (pub_->on_io_thread()) {
+      // Inside a publish_async callback. A subscription's callback may be waiting in publish() for
+      // a confirm only this thread delivers: stopping the subscriptions here could wait for ever.
+      // New messages are refused now; the rest ends on threads of their own.
+      pub_->close();
+      std::thread(stop_all).detach();
+      return;
     }
+    stop_all();
     pub_->close();
   }
 
