@@ -282,8 +282,8 @@ void consumer::act_on_partitions(std::chrono::steady_clock::time_point now) {
   if (seek->cnt > 0) seek_or_retry(*seek, now);
 }
 
-void consumer::seek_or_retry(const rd_kafka_topic_partition_list_t& seek, steady::time_point now) {
-  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, const_cast<rd_kafka_topic_partition_list_t*>(&seek), 5000);
+void consumer::seek_or_retry(rd_kafka_topic_partition_list_t& seek, steady::time_point now) {
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, &seek, 5000);
   if (e != nullptr) {
     spdlog::warn("kafka: subscription {}: seeking: {}", config_.topic, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);

@@ -84,7 +84,7 @@ class consumer : public std::enable_shared_from_this<consumer> {
   void act_on_partitions(std::chrono::steady_clock::time_point now);
   // Seeks the partitions of `seek` back; one that fails keeps its rewind and is paused for a
   // moment, then tried again.
-  void seek_or_retry(const rd_kafka_topic_partition_list_t& seek, std::chrono::steady_clock::time_point now);
+  void seek_or_retry(rd_kafka_topic_partition_list_t& seek, std::chrono::steady_clock::time_point now);
   // Waits (without polling) until there is room, something to do, or the time to pause has come.
   void wait_for_room();
   std::chrono::milliseconds poll_timeout(std::chrono::steady_clock::time_point now) const;

@@ -5,6 +5,12 @@
 #include "transport/kafka/codec.h"
 
 namespace ferry::kafka::detail {
+namespace {
+
+// A kept payload above this size gives its buffer back when the settler returns to the pool.
+constexpr std::size_t large_payload = 64 * 1024;
+
+}  // namespace
 
 void deliveries::wake_up() {
   std::lock_guard lock(mu);
@@ -28,7 +34,6 @@ void kafka_settler::start(std::shared_ptr<deliveries> owner, std::shared_ptr<ass
 }
 
 void kafka_settler::keep(const rd_kafka_message_t* km, std::string_view id) {
-  kept_ = true;
   id_ = id;
   key_.assign(static_cast<const char*>(km->key), km->key != nullptr ? km->key_len : 0);
   payload_.assign(static_cast<const char*>(km->payload), km->payload != nullptr ? km->len : 0);
@@ -38,8 +43,9 @@ void kafka_settler::keep(const rd_kafka_message_t* km, std::string_view id) {
 }
 
 void kafka_settler::release() {
-  kept_ = false;
   headers_.reset();
+  // Pooled: a large payload's buffer is not kept for the next delivery.
+  if (payload_.capacity() > large_payload) payload_ = std::string();
   part_.reset();
   // `keep` may be the last reference to the pool, which owns this settler: nothing touches `this`
   // after give_back().
@@ -48,7 +54,7 @@ void kafka_settler::release() {
 }
 
 void kafka_settler::nack(std::chrono::milliseconds delay) {
-  if (kept_ && !owner_->retry_topic.empty()) {
+  if (!owner_->retry_topic.empty()) {  // keep() ran at delivery
     copy_to_retry_topic(delay);
   } else {
     rewind(delay);

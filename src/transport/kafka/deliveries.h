@@ -92,7 +92,6 @@ class kafka_settler final : public settler {
   partition_window::delivery delivery_;
   std::uint32_t count_ = 1;
   std::string id_;
-  bool kept_ = false;  // keep() was called for this delivery
   std::string key_, payload_;
   headers_ptr headers_;  // null when the message had none
 };

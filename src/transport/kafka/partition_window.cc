@@ -45,8 +45,8 @@ std::optional<partition_window::delivery> partition_window::fetched(std::int64_t
   if (key != 0) ++busy_[key];
   e.st = state::pending;
   e.serial = next_serial_++;
+  const bool redelivered = e.count > 0;  // the first delivery always counts
   if (!std::exchange(e.again, false)) ++e.count;
-  const bool redelivered = std::exchange(e.delivered, true);
   return delivery{e.serial, e.count, redelivered};
 }
 

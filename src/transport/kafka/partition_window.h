@@ -80,9 +80,8 @@ class partition_window {
   struct entry {
     std::int64_t offset = 0;
     state st = state::none;
-    std::uint32_t count = 0;   // deliveries so far that count
-    bool again = false;        // delivered before; the next delivery repeats one cut short (uncounted)
-    bool delivered = false;    // delivered at least once
+    std::uint32_t count = 0;   // deliveries so far that count (the first always does)
+    bool again = false;        // the next delivery repeats one cut short (uncounted)
     std::uint64_t serial = 0;  // of the current delivery
     std::uint64_t key = 0;     // hash of the ordering key; 0: none
   };

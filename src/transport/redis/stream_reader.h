@@ -106,8 +106,7 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   // pending ones, after a (re)connect).
   status read();
   status create_group();
-  // Sends acks and touches, claims due retries and stale entries (group); re-reads due retries
-  // (no group). Queues the commands on conn_ (replies read by finish_control()).
+  // Takes out of the settlements the retries whose delay is over, at most `max`.
   std::vector<settlements::retry> take_due(std::size_t max);
   status deliver_entries(const redisReply* entries, const std::vector<std::uint32_t>& counts);
   // Redis's delivery counters of entries just read from history or claimed.
