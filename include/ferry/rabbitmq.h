@@ -32,6 +32,9 @@
 // - Connection loss: every connection reconnects with backoff and declares its topology again;
 //   unconfirmed messages are published again (a consumer may see one twice: same id), queued ones
 //   wait up to publish_timeout; unacknowledged deliveries come back from the broker, redelivered.
+// - Resource alarm (the broker short of memory or disk blocks publishing connections): nothing
+//   more is written until the broker unblocks; publishes fail after publish_timeout with its
+//   reason. A write that makes no progress for publish_timeout breaks the connection.
 //
 // Thread safety: every method is thread-safe; callbacks run on the subscriptions' threads;
 // publish_async callbacks on the transport's I/O thread (there publish(), flush() and request(),
@@ -67,7 +70,8 @@ struct options {
   // x-delivery-limit send there); empty: none.
   std::string dead_letter_exchange;
   std::chrono::milliseconds connect_timeout{5'000};
-  // A publish waits this long for its confirm (and a queued one for a connection).
+  // A publish waits this long for its confirm (and a queued one for a connection, or for a broker
+  // that blocks publishing to read again).
   std::chrono::milliseconds publish_timeout{10'000};
   // Messages queued or awaiting their confirm at most: a publish (publish_async too) beyond it
   // waits for room, up to publish_timeout, then fails with resource_exhausted. Without a bound a

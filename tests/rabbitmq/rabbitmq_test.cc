@@ -341,6 +341,69 @@ TEST_F(RabbitMQ, EveryConfirmedPublishSurvivesAKilledBroker) {
   EXPECT_EQ(failures.load(), 0) << "publishes failed although the broker came back within publish_timeout";
 }
 
+// A broker short of memory or disk blocks the connections that publish (it stops reading them)
+// until its alarm clears. Publishing then fails within publish_timeout, saying why, instead of
+// waiting for the alarm; close() does not wait for it either; once it clears, publishing goes on.
+TEST_F(RabbitMQ, AResourceAlarmFailsPublishesWithinPublishTimeoutAndTheyGoOnAfterIt) {
+  test::rabbitmq_server own;
+  ASSERT_TRUE(own.start(test::make_temp_dir("ferry-rabbitmq-alarm-")));
+  const std::string subject = new_subject("alarm");
+  auto t = connect_or_die(own.address(), {.publish_timeout = 2s});
+  declare_group(*t, subject, "g");
+  ASSERT_TRUE(t->publish(message(subject, "before")).is_ok());
+  ASSERT_TRUE(own.ctl({"set_vm_memory_high_watermark", "0.000001"}));
+
+  // A message blocks the connection that sends it; the broker says why, and the publish fails
+  // with that reason after publish_timeout.
+  const auto tried = std::chrono::steady_clock::now();
+  const status during = t->publish(message(subject, "during"));
+  EXPECT_LT(std::chrono::steady_clock::now() - tried, 4s);
+  EXPECT_EQ(during.code(), status_code::unavailable) << during.to_string();
+  EXPECT_NE(during.message().find("the broker blocks publishing (low on memory)"), std::string::npos)
+      << during.to_string();
+
+  // More bytes than the sockets' buffers hold, on a new connection: the I/O thread's write stalls
+  // (the broker reads nothing), and the watchdog ends it after publish_timeout.
+  auto stuck = connect_or_die(own.address(), {.publish_timeout = 2s});
+  const std::string big(256 * 1024, 'x');
+  constexpr int n = 200;
+  std::atomic<int> completed{0};
+  std::mutex mu;
+  std::map<status_code, int> codes;
+  std::string reason;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    stuck->publish_async(message(subject, big), [&](status s) {
+      std::lock_guard lock(mu);
+      ++codes[s.code()];
+      if (!s.is_ok()) reason = s.message();
+      completed.fetch_add(1);
+    });
+  }
+  EXPECT_TRUE(eventually([&] { return completed.load() == n; }, 10s)) << completed.load() << " of " << n;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 6s);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(codes[status_code::unavailable], n);
+    // The broker's reason, or the watchdog's when the write stalled before the reason was read.
+    EXPECT_TRUE(reason.find("low on memory") != std::string::npos ||
+                reason.find("the broker read nothing") != std::string::npos)
+        << reason;
+  }
+  // Closing does not wait for the alarm either.
+  stuck->publish_async(message(subject, big), [](status) {});
+  const auto close_started = std::chrono::steady_clock::now();
+  stuck.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - close_started, 4s);
+
+  ASSERT_TRUE(own.ctl({"set_vm_memory_high_watermark", "0.4"}));
+  EXPECT_TRUE(eventually([&] { return t->publish(message(subject, "after")).is_ok(); }, 20s));
+  recorder got;
+  auto sub = t->subscribe(subject, {.group = "g"}, got.acking());
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  EXPECT_TRUE(eventually([&] { return got.payloads().count("after") == 1 && got.payloads().count("before") == 1; }));
+}
+
 // --- interop with pika (a client we did not write) ---
 
 bool have_pika() { return ::system("/usr/bin/python3 -c 'import pika' >/dev/null 2>&1") == 0; }

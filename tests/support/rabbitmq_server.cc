@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +12,7 @@ namespace ferry::test {
 namespace {
 
 constexpr const char* server_script = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+constexpr const char* ctl_script = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 
 }  // namespace
 
@@ -25,13 +27,14 @@ bool rabbitmq_server::start(const std::string& dir) {
   if (!available()) return false;
   dir_ = dir;
   port_ = free_port();
-  const int dist_port = free_port(), epmd_port = free_port();
+  const int dist_port = free_port();
+  const int epmd_port = epmd_port_ = free_port();
   std::filesystem::create_directories(dir + "/log");
   std::ofstream(dir + "/enabled_plugins") << "[].\n";
   std::ofstream(dir + "/rabbitmq.conf") << "listeners.tcp.default = 127.0.0.1:" << port_ << "\n"
                                         << "loopback_users = none\n"
                                         << "log.console = false\nlog.file.level = info\n";
-  const std::string node = "ferrytest" + std::to_string(port_) + "@localhost";
+  const std::string node = node_name_ = "ferrytest" + std::to_string(port_) + "@localhost";
   if (!epmd_.start({"epmd", "-port", std::to_string(epmd_port), "-address", "127.0.0.1"}, dir + "/log/epmd.log") ||
       !epmd_.wait_for_port(epmd_port, std::chrono::seconds(10))) {
     return false;
@@ -49,6 +52,13 @@ bool rabbitmq_server::start(const std::string& dir) {
 
 bool rabbitmq_server::start_again() {
   return node_.start({server_script}, dir_ + "/log/server.out") && node_.wait_for_port(port_, std::chrono::seconds(90));
+}
+
+bool rabbitmq_server::ctl(const std::vector<std::string>& args) const {
+  std::string command = "env HOME=" + dir_ + " RABBITMQ_NODENAME=" + node_name_ +
+                        " ERL_EPMD_PORT=" + std::to_string(epmd_port_) + " " + ctl_script + " -n " + node_name_;
+  for (const std::string& a : args) command += " '" + a + "'";
+  return std::system((command + " >>" + dir_ + "/log/ctl.out 2>&1").c_str()) == 0;
 }
 
 }  // namespace ferry::test

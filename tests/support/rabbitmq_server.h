@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "process.h"
 
@@ -21,6 +22,9 @@ class rabbitmq_server {
   // ports and data.
   void kill() { node_.kill(); }
   bool start_again();
+  // Runs rabbitmqctl against the node with `args` (each one word, no quoting); true on exit 0.
+  // Its output goes to dir/log/ctl.out.
+  bool ctl(const std::vector<std::string>& args) const;
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] int port() const { return port_; }
 
@@ -28,7 +32,9 @@ class rabbitmq_server {
   child_process epmd_;
   child_process node_;
   std::string dir_;
+  std::string node_name_;
   int port_ = 0;
+  int epmd_port_ = 0;
 };
 
 }  // namespace ferry::test

@@ -138,8 +138,18 @@ result<std::unique_ptr<connection>> connection::open(const std::string& address,
     self->broken_ = true;
     return unavailable("rabbitmq: cannot connect to " + address + ": " + amqp_error_string2(rc));
   }
-  amqp_table_entry_t props[] = {entry("connection_name", text_value(name)), entry("product", text_value("ferry"))};
-  const amqp_table_t table{2, props};
+  // connection.blocked: the broker says when a resource alarm makes it stop reading what this
+  // connection publishes (the library merges this with its own capabilities).
+  amqp_field_value_t yes{};
+  yes.kind = AMQP_FIELD_KIND_BOOLEAN;
+  yes.value.boolean = 1;
+  amqp_table_entry_t capabilities[] = {entry("connection.blocked", yes)};
+  amqp_field_value_t capability_table{};
+  capability_table.kind = AMQP_FIELD_KIND_TABLE;
+  capability_table.value.table = {1, capabilities};
+  amqp_table_entry_t props[] = {entry("connection_name", text_value(name)), entry("product", text_value("ferry")),
+                                entry("capabilities", capability_table)};
+  const amqp_table_t table{3, props};
   const amqp_rpc_reply_t r = amqp_login_with_properties(self->c_, o.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
                                                         static_cast<int>(o.heartbeat.count()), &table,
                                                         AMQP_SASL_METHOD_PLAIN, o.user.c_str(), o.password.c_str());

@@ -43,6 +43,9 @@ class connection {
   [[nodiscard]] amqp_connection_state_t get() const { return c_; }
   [[nodiscard]] int fd() const { return amqp_get_sockfd(c_); }
   [[nodiscard]] bool broken() const { return broken_; }
+  // Closes without the connection.close handshake (a broker that blocks this connection reads
+  // nothing, and the handshake would wait for rpc_timeout).
+  void abandon() { broken_ = true; }
 
   // The outcome of the last synchronous call (queue.declare...): OK, or the broker's reason. A
   // channel error is answered (close-ok) and the channel opened again; a connection error breaks

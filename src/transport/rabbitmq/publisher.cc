@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@ result<std::shared_ptr<publisher>> publisher::start(std::string address, options
   FERRY_RETURN_IF_ERROR(p->connect());
   p->thread_ = std::thread([self = p.get()] { self->run(); });
   p->thread_id_ = p->thread_.get_id();
+  p->watchdog_ = std::thread([self = p.get()] { self->watch(); });
   return p;
 }
 
@@ -36,8 +38,14 @@ publisher::~publisher() {
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-status publisher::connect() {
+void publisher::disconnect() {
+  if (conn_ && blocked_) conn_->abandon();
   conn_.reset();
+  blocked_.reset();
+}
+
+status publisher::connect() {
+  disconnect();
   FERRY_ASSIGN_OR_RETURN(conn_, connection::open(address_, options_, options_.connection_name, 2));
   FERRY_RETURN_IF_ERROR(declare_exchange(*conn_, messages_channel, options_.exchange));
   amqp_confirm_select(conn_->get(), messages_channel);
@@ -132,12 +140,15 @@ status publisher::flush(std::chrono::milliseconds timeout) {
 }
 
 void publisher::close() {
-  std::thread t;
+  std::thread t, watchdog;
   {
     std::lock_guard lock(mu_);
     closing_ = true;
     room_made_locked();  // waiting publishers fail now
-    if (!on_io_thread()) t = std::move(thread_);
+    if (!on_io_thread()) {
+      t = std::move(thread_);
+      watchdog = std::move(watchdog_);
+    }
   }
   wake();
   if (on_io_thread()) {
@@ -147,6 +158,37 @@ void publisher::close() {
     return;
   }
   if (t.joinable()) t.join();
+  if (watchdog.joinable()) {
+    {
+      std::lock_guard lock(watch_mu_);
+      watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    watchdog.join();
+  }
+}
+
+void publisher::watch() {
+  pthread_setname_np(pthread_self(), "ferry-amqp-dog");
+  const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.publish_timeout).count();
+  const auto tick = std::clamp(options_.publish_timeout / 4, std::chrono::milliseconds(50), 1000ms);
+  std::unique_lock lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, tick, [&] { return watch_stop_; })) {
+    if (writing_fd_ < 0 || steady_ns() - write_progress_.load(std::memory_order_relaxed) <= limit) continue;
+    spdlog::warn(
+        "rabbitmq: publisher: a write to {} has made no progress for publish_timeout ({} ms): the broker reads "
+        "nothing; closing the connection",
+        address_, options_.publish_timeout.count());
+    stalled_.store(true);
+    ::shutdown(writing_fd_, SHUT_RDWR);  // the I/O thread's write fails; it connects again
+    writing_fd_ = -1;
+  }
+}
+
+void publisher::writing(int fd) {
+  std::lock_guard lock(watch_mu_);
+  writing_fd_ = fd;
+  if (fd >= 0) progressed();
 }
 
 void publisher::run() {
@@ -166,6 +208,7 @@ void publisher::run() {
         backoff_ = std::clamp(backoff_ * 2, 100ms, 2000ms);
         spdlog::warn("rabbitmq: publisher: {}; connecting again in {} ms", s.to_string(), backoff_.count());
         conn_.reset();
+        trouble_ = s.message();
         fail_expired(now);
         pollfd p{wake_fd_, POLLIN, 0};
         (void)::poll(&p, 1, static_cast<int>(backoff_.count()));
@@ -179,7 +222,10 @@ void publisher::run() {
     if (send_queued()) {
       if (const status s = read_frames(1000ms); !s.is_ok()) connection_lost(s);
     } else {
-      connection_lost(unavailable("rabbitmq: publishing failed: the connection broke"));
+      connection_lost(unavailable(stalled_.exchange(false)
+                                      ? "rabbitmq: a write made no progress for publish_timeout: the broker read "
+                                        "nothing (a resource alarm, or a stuck broker or network)"
+                                      : "rabbitmq: publishing failed: the connection broke"));
     }
     fail_expired(steady::now());
   }
@@ -212,10 +258,11 @@ void publisher::run() {
     room_made_locked();
   }
   idle_cv_.notify_all();
-  conn_.reset();
+  disconnect();
 }
 
 bool publisher::send_queued() {
+  if (blocked_) return true;  // nothing more until the broker reads again
   std::deque<job> jobs;
   std::vector<std::shared_ptr<pending_request>> requests;
   {
@@ -237,6 +284,11 @@ bool publisher::send_queued() {
     retry_.clear();
   }
   amqp_connection_state_t c = conn_->get();
+  writing(conn_->fd());
+  struct done_writing {
+    publisher* p;
+    ~done_writing() { p->writing(-1); }
+  } done_writing{this};
   const amqp_boolean_t mandatory = options_.unroutable == unroutable_policy::error ? 1 : 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const message& m = jobs[i].m;
@@ -253,6 +305,7 @@ bool publisher::send_queued() {
     const outgoing out(m, correlation, {});
     const int rc = amqp_basic_publish(c, messages_channel, bytes(exchange), bytes(routing_key), must_route, 0,
                                       out.properties(), bytes(m.payload));
+    progressed();
     if (!conn_->check(rc, "basic.publish").is_ok()) {
       std::move(jobs.begin() + static_cast<std::ptrdiff_t>(i), jobs.end(), std::back_inserter(retry_));
       for (auto& r : requests) finish_request(r->token, unavailable("rabbitmq: the connection broke"));
@@ -265,6 +318,7 @@ bool publisher::send_queued() {
     const outgoing out(r->m, r->token, direct_reply_to);
     const int rc = amqp_basic_publish(c, requests_channel, bytes(options_.exchange), bytes(r->m.subject), 1, 0,
                                       out.properties(), bytes(r->m.payload));
+    progressed();
     if (const status s = conn_->check(rc, "basic.publish (request)"); !s.is_ok()) {
       for (std::size_t j = i; j < requests.size(); ++j) finish_request(requests[j]->token, s);
       return false;
@@ -281,7 +335,11 @@ status publisher::read_frames(std::chrono::milliseconds wait) {
     pollfd p[2] = {{conn_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     {
       std::lock_guard lock(mu_);
-      if (!queue_.empty() || !request_queue_.empty() || !retry_.empty()) wait = 0ms;
+      if (blocked_) {
+        wait = std::min(wait, 100ms);  // only expiries to look after
+      } else if (!queue_.empty() || !request_queue_.empty() || !retry_.empty()) {
+        wait = 0ms;
+      }
     }
     (void)::poll(p, 2, static_cast<int>(wait.count()));
     if ((p[1].revents & POLLIN) != 0) {
@@ -346,11 +404,16 @@ status publisher::on_frame(const amqp_frame_t& f) {
     }
     case AMQP_CONNECTION_BLOCKED_METHOD: {
       const auto* b = static_cast<const amqp_connection_blocked_t*>(f.payload.method.decoded);
-      spdlog::warn("rabbitmq: the broker blocks publishing: {}", view(b->reason));
+      blocked_ = std::string(view(b->reason));
+      spdlog::warn(
+          "rabbitmq: publisher: {} blocks publishing ({}): messages wait until it reads again, up to "
+          "publish_timeout",
+          address_, *blocked_);
       return status::ok();
     }
     case AMQP_CONNECTION_UNBLOCKED_METHOD:
-      spdlog::info("rabbitmq: the broker accepts publishing again");
+      blocked_.reset();
+      spdlog::info("rabbitmq: publisher: {} accepts publishing again", address_);
       return status::ok();
     default:
       return status::ok();
@@ -391,6 +454,7 @@ void publisher::complete_prefix() {
     ++done;
   }
   if (done == 0) return;
+  trouble_.clear();  // the broker confirms again
   bool idle;
   {
     std::lock_guard lock(mu_);
@@ -404,7 +468,8 @@ void publisher::complete_prefix() {
 void publisher::connection_lost(const status& why) {
   spdlog::warn("rabbitmq: publisher: {}; {} unconfirmed messages will be published again", why.to_string(),
                std::count_if(sent_.begin(), sent_.end(), [](const sent& s) { return !s.confirmed; }));
-  conn_.reset();  // a closed channel only: the connection closes cleanly
+  disconnect();  // a closed channel only: the connection closes cleanly
+  trouble_ = why.message();
   std::deque<job> again;
   std::size_t done = 0;
   for (sent& s : sent_) {
@@ -436,8 +501,14 @@ void publisher::connection_lost(const status& why) {
 void publisher::fail_expired(steady::time_point now) {
   // Called once per turn of the thread: the status is made only when something did expire.
   const auto late = [&] {
-    return unavailable("rabbitmq: not confirmed by the broker within publish_timeout (" +
-                       std::to_string(options_.publish_timeout.count()) + " ms)");
+    std::string why = "rabbitmq: not confirmed by the broker within publish_timeout (" +
+                      std::to_string(options_.publish_timeout.count()) + " ms)";
+    if (blocked_) {
+      why += ": the broker blocks publishing (" + *blocked_ + ")";
+    } else if (!trouble_.empty()) {
+      why += "; last trouble: " + trouble_;
+    }
+    return unavailable(why);
   };
   std::deque<job> expired;
   {

@@ -10,6 +10,13 @@
 // unavailable. Requests in flight fail with unavailable when the connection breaks (their reply
 // queue is gone with it).
 //
+// A broker short of memory or disk blocks the connections that publish: it stops reading them
+// until its alarm clears, and says so (connection.blocked, a capability this client announces).
+// Meanwhile the thread publishes nothing more and keeps reading; queued and unconfirmed jobs fail
+// after publish_timeout with the broker's reason. A write that does not finish within
+// publish_timeout (the alarm came in the middle of a batch, or the broker or the network is stuck)
+// is ended by a watchdog thread, which shuts the socket down: the connection breaks as above.
+//
 // Thread safety: every method is thread-safe; callbacks run on the I/O thread.
 #pragma once
 
@@ -20,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,6 +107,15 @@ class publisher : public std::enable_shared_from_this<publisher> {
   void fail_expired(std::chrono::steady_clock::time_point now);
   void finish_request(const std::string& token, result<message> r);
   void wake();
+  // The watchdog thread's loop (see the top of this file).
+  void watch();
+  // The I/O thread starts (fd >= 0) or ends (-1) writing to its connection's socket `fd`; a
+  // write that finishes in between moves the watchdog's clock on (progressed()).
+  void writing(int fd);
+  void progressed() { write_progress_.store(steady_ns(), std::memory_order_relaxed); }
+  static std::int64_t steady_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+  // Drops the connection (without the close handshake while the broker blocks it).
+  void disconnect();
   [[nodiscard]] bool idle_locked() const { return queue_.empty() && in_flight_ == 0; }
   // Waits (mu_ held through `lock`) until fewer than max_pending messages are queued or
   // unconfirmed: failed_precondition once closing, resource_exhausted after publish_timeout. The
@@ -113,6 +130,7 @@ class publisher : public std::enable_shared_from_this<publisher> {
   const options options_;
   int wake_fd_ = -1;
   std::thread thread_;         // guarded by mu_ once started
+  std::thread watchdog_;       // guarded by mu_
   std::thread::id thread_id_;  // set before anyone else sees the publisher
 
   std::mutex mu_;
@@ -126,12 +144,21 @@ class publisher : public std::enable_shared_from_this<publisher> {
   std::size_t in_flight_ = 0;                                         // guarded by mu_: published, not yet confirmed
   bool closing_ = false;                                              // guarded by mu_
 
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  int writing_fd_ = -1;                          // guarded by watch_mu_: the socket being written, or -1
+  bool watch_stop_ = false;                      // guarded by watch_mu_
+  std::atomic<std::int64_t> write_progress_{0};  // when the last write began or finished (steady ns)
+  std::atomic<bool> stalled_{false};             // the watchdog ended a write
+
   // The thread's own.
   std::unique_ptr<connection> conn_;
   std::deque<sent> sent_;  // unconfirmed, by delivery tag from first_tag_
   std::uint64_t first_tag_ = 1;
   std::vector<std::string> returned_;  // message-ids the broker returned (no queue took them)
   std::deque<job> retry_;              // unconfirmed when the connection broke: published first
+  std::optional<std::string> blocked_;  // the broker's reason while it blocks this connection
+  std::string trouble_;                 // why the connection last broke, until the broker confirms again
   std::chrono::milliseconds backoff_{0};
 };
 
