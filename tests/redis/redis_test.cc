@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -401,6 +402,41 @@ TEST_F(Redis, TakenOverEntriesGetTheirCountsBesideOnesThisMemberHolds) {
   for (const char* p : {"1", "3", "5", "7", "9"}) {
     EXPECT_EQ(count[p], 2u) << "entry " << p << ": delivered to \"dead\", then taken over";
   }
+}
+
+// A handler slower than ack_wait: the member's own XAUTOCLAIM takes its entry back while the
+// handler still holds it (not delivered again), and Redis adds a delivery to its counter each
+// time. Those were no deliveries: a member that takes the entry over after this one stopped gets
+// count 2, not one more per ack_wait/2 the handler took, and max_deliver does not drop it after a
+// single try.
+TEST_F(Redis, AHandlerSlowerThanAckWaitDoesNotInflateTheDeliveryCount) {
+  const std::string stream = new_stream("slow");
+  auto t = connect_or_die("slow");
+  std::mutex mu;
+  std::optional<message> kept;  // callbacks run on the reader's thread: the "slow handler" keeps it
+  auto sub = t->subscribe(stream, {.group = "g", .ack_wait = 200ms, .max_deliver = 3}, [&](message m) {
+    std::lock_guard lock(mu);
+    kept = std::move(m);
+  });
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_TRUE(t->publish(message(stream, "slow")).is_ok());
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return kept.has_value();
+  }));
+  std::this_thread::sleep_for(1500ms);  // several of the member's XAUTOCLAIM rounds
+  (*sub)->stop();                       // unsettled: left pending for another member
+
+  auto next = connect_or_die("next");
+  recorder got;
+  std::atomic<std::uint32_t> count{0};
+  auto taker = next->subscribe(stream, {.group = "g", .ack_wait = 200ms, .max_deliver = 3}, [&](message m) {
+    count.store(m.delivery.delivery_count);
+    m.ack();
+  });
+  ASSERT_TRUE(taker.is_ok());
+  EXPECT_TRUE(eventually([&] { return count.load() != 0; }, 10s)) << "not taken over (dropped at max_deliver?)";
+  EXPECT_EQ(count.load(), 2u);
 }
 
 // With MAXLEN trimming, an entry a member held pending may be gone when the member comes back

@@ -227,6 +227,13 @@ status stream_reader::settle(const std::vector<settlements::retry>& due, std::si
     FERRY_RETURN_IF_ERROR(conn_->append(t));
     ++queued_acks;
   }
+  for (const auto& [id, count] : recounts_) {
+    args r;  // JUSTID: this claim counts nothing itself
+    r.add("XCLAIM").add(config_.stream).add(config_.group).add(config_.consumer).add("0").add_owned(id.str());
+    r.add("RETRYCOUNT").add(static_cast<std::uint64_t>(count)).add("JUSTID");
+    FERRY_RETURN_IF_ERROR(conn_->append(r));
+    ++queued_acks;
+  }
   std::vector<args> claims(due.size());
   for (std::size_t i = 0; i < due.size(); ++i) {
     const settlements::retry& r = due[i];
@@ -242,6 +249,7 @@ status stream_reader::settle(const std::vector<settlements::retry>& due, std::si
     FERRY_RETURN_IF_ERROR(conn_->append(c));
   }
   for (int i = 0; i < queued_acks; ++i) FERRY_RETURN_IF_ERROR(conn_->next_reply().status());
+  recounts_.clear();
   for (; claimed < due.size(); ++claimed) {
     FERRY_ASSIGN_OR_RETURN(reply entries, conn_->next_reply());
     if (entries->type != REDIS_REPLY_ARRAY) continue;
@@ -380,7 +388,12 @@ void stream_reader::deliver(const redisReply* entry, std::uint32_t count) {
   }
   {
     std::lock_guard lock(s_->mu);
-    if (!s_->hold(key)) return;  // a handler here still has it
+    if (!s_->hold(key)) {
+      // A handler here still has it: this member's own XAUTOCLAIM (its handler is slower than
+      // ack_wait) or history read took it back, and Redis counted a delivery that was none.
+      if (!config_.group.empty() && count > 1) recounts_.emplace_back(key, count - 1);
+      return;
+    }
   }
   s_->in_flight.fetch_add(1);
   const std::uint32_t max_deliver = config_.subscription.max_deliver;

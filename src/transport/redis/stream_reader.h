@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/thread.h"
@@ -132,6 +133,9 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   std::string reclaim_cursor_ = "0-0";
   std::chrono::milliseconds backoff_{0};
   std::vector<entry_key> acks_, touches_;  // taken from the settlements each round (keep their room)
+  // Entries a handler here still holds that this member claimed back (XAUTOCLAIM, a history
+  // read): Redis counted a delivery that was none. Their counters go back in the next round.
+  std::vector<std::pair<entry_key, std::uint32_t>> recounts_;
   std::string id_text_;                    // the ids of one command, one after another
 };
 
