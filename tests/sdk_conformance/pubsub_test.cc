@@ -950,6 +950,114 @@ TEST_P(Conformance, CloseFromACallback) {
   owned.reset();
 }
 
+// Several threads close one transport while a handler runs (a signal handler's thread and the
+// main thread at shutdown, and the handler itself). A close() that comes second returns only once
+// the transport is closed: no callback runs after any close() returned, so the caller may free
+// what the callbacks use. A close() from the handler, which the first close() waits for, returns
+// at once.
+TEST_P(Conformance, ASecondCloseReturnsOnlyOnceTheTransportIsClosed) {
+  auto made = connect(inst());  // a transport of its own (inproc: a new bus, which close() ends)
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> conn = std::move(*made);
+  std::promise<void> entered, self_closed;
+  std::atomic<bool> once{false}, release{false}, handler_done{false};
+  auto sub = conn->subscribe(subject("close.twice"), {}, [&](message m) {
+    m.ack();
+    if (once.exchange(true)) return;
+    entered.set_value();
+    while (!release.load()) std::this_thread::sleep_for(1ms);  // a slow handler
+    conn->close();                                             // while the other threads' close() wait for this handler
+    self_closed.set_value();
+    std::this_thread::sleep_for(50ms);
+    handler_done.store(true);
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(conn->publish(message(subject("close.twice"), "go")).is_ok());
+  ASSERT_EQ(entered.get_future().wait_for(10s), std::future_status::ready);
+  std::atomic<int> returned{0}, early{0};
+  const auto close_it = [&] {
+    conn->close();
+    if (!handler_done.load()) early.fetch_add(1);
+    returned.fetch_add(1);
+  };
+  std::thread first(close_it);
+  std::this_thread::sleep_for(200ms);  // the first close() waits for the handler now
+  std::thread second(close_it);
+  std::this_thread::sleep_for(200ms);
+  release.store(true);
+  auto self = self_closed.get_future();
+  const bool self_returned = self.wait_for(10s) == std::future_status::ready;
+  const bool both_returned = eventually([&] { return returned.load() == 2; }, 10s);
+  if (!self_returned || !both_returned) {
+    // Hung: leave the threads and the transport as they are rather than hang the suite.
+    first.detach();
+    second.detach();
+    (void)sub->release();
+    (void)conn.release();
+    FAIL() << (self_returned ? "" : "close() from the handler hung; ") << returned.load() << " of 2 close() returned";
+  }
+  first.join();
+  second.join();
+  EXPECT_EQ(early.load(), 0) << "a close() returned while a handler still ran";
+  sub->reset();
+  conn.reset();
+}
+
+// A handler closes the transport first (its own subscription stops without waiting for it) and
+// goes on; a close() from another thread meanwhile returns only once that handler has returned.
+// Likewise a subscription stopped by two threads at once: each stop() waits for the callback.
+TEST_P(Conformance, ACloseOrStopAfterAnotherWaitsForTheRunningHandler) {
+  for (const bool whole_transport : {true, false}) {
+    SCOPED_TRACE(whole_transport ? "close() from the handler, then from another thread" : "stop() from two threads");
+    auto made = connect(inst());  // a transport of its own (inproc: a new bus, which close() ends)
+    ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+    std::unique_ptr<transport> conn = std::move(*made);
+    std::unique_ptr<subscription> sub;
+    std::promise<void> entered;
+    std::atomic<bool> once{false}, release{false}, handler_done{false};
+    auto made_sub = conn->subscribe(subject("close.after"), {}, [&](message m) {
+      m.ack();
+      if (once.exchange(true)) return;
+      if (whole_transport) conn->close();
+      entered.set_value();
+      while (!release.load()) std::this_thread::sleep_for(1ms);  // goes on after its close()
+      std::this_thread::sleep_for(50ms);
+      handler_done.store(true);
+    });
+    ASSERT_TRUE(made_sub.is_ok()) << made_sub.status().to_string();
+    sub = std::move(*made_sub);
+    ASSERT_TRUE(conn->publish(message(subject("close.after"), "go")).is_ok());
+    ASSERT_EQ(entered.get_future().wait_for(10s), std::future_status::ready);
+    std::atomic<int> returned{0}, early{0};
+    const auto end_it = [&] {
+      if (whole_transport) {
+        conn->close();
+      } else {
+        sub->stop();
+      }
+      if (!handler_done.load()) early.fetch_add(1);
+      returned.fetch_add(1);
+    };
+    std::thread first(end_it);
+    std::this_thread::sleep_for(100ms);
+    std::thread second(end_it);
+    std::this_thread::sleep_for(200ms);
+    release.store(true);
+    if (!eventually([&] { return returned.load() == 2; }, 10s)) {
+      first.detach();  // hung: leave them rather than hang the suite
+      second.detach();
+      (void)sub.release();
+      (void)conn.release();
+      FAIL() << returned.load() << " of 2 calls returned";
+    }
+    first.join();
+    second.join();
+    EXPECT_EQ(early.load(), 0) << "a call returned while the handler still ran";
+    sub.reset();
+    conn.reset();
+  }
+}
+
 // A service that shuts down on a publish result closes its transport inside a publish_async
 // callback, or drops the last reference to it there (a callback that holds a shared_ptr to the
 // transport). Neither may hang or end the process (a thread that joins itself); every callback

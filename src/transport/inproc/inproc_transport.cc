@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "base/subject_check.h"
 #include "base/subject_match.h"
 #include "ferry/inproc.h"
@@ -207,7 +208,8 @@ class inproc_transport final : public transport {
     FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
     if (options.max_in_flight == 0) return invalid_argument("max_in_flight must be at least 1");
     if (!callback) return invalid_argument("subscribe needs a callback");
-    auto s = std::make_shared<sub_state>(bus_->eng, std::move(subject), std::move(options), std::move(callback));
+    auto s = std::make_shared<sub_state>(bus_->eng, std::move(subject), std::move(options),
+                                         ::ferry::detail::scoped_callback(this, std::move(callback)));
     {
       std::lock_guard lock(bus_->mu);
       bus_->subs.push_back(s);
@@ -246,7 +248,8 @@ class inproc_transport final : public transport {
   }
 
   void close() override {
-    std::call_once(close_once_, [this] {
+    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    {
       bus_->closed.store(true);
       (void)flush(bus_->eng->opts.close_timeout);
       std::vector<std::shared_ptr<sub_state>> subs;
@@ -265,7 +268,8 @@ class inproc_transport final : public transport {
       for (const auto& s : subs) s->stop();
       bus_->eng->timer->stop();
       bus_->eng->pool->stop();
-    });
+    }
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
@@ -334,7 +338,7 @@ class inproc_transport final : public transport {
   }
 
   const std::shared_ptr<bus> bus_;
-  std::once_flag close_once_;
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 };
 
 }  // namespace

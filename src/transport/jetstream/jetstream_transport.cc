@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "base/subject_check.h"
 #include "ferry/jetstream.h"
 #include "transport/jetstream/pull_source.h"
@@ -175,6 +176,7 @@ class jetstream_transport final : public transport {
     status err;
     const detail::bound_stream* stream = detail::stream_for(streams_, subject, &err);
     if (!err.is_ok()) return err;
+    callback = ::ferry::detail::scoped_callback(this, std::move(callback));
     if (stream == nullptr) {
       return nats::detail::subscribe_core(ctx_->client, "jetstream", std::move(subject), options, std::move(callback),
                                           loops_);
@@ -193,12 +195,12 @@ class jetstream_transport final : public transport {
   }
 
   void close() override {
-    std::call_once(closed_, [this] {
-      ctx_->client->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
-      loops_.stop_all();
-      (void)ctx_->client->flush(std::chrono::seconds(5));
-      ctx_->client->close();
-    });
+    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    ctx_->client->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
+    loops_.stop_all();
+    (void)ctx_->client->flush(std::chrono::seconds(5));
+    ctx_->client->close();
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
@@ -206,7 +208,7 @@ class jetstream_transport final : public transport {
   const options opts_;
   const std::vector<detail::bound_stream> streams_;
   nats::detail::loop_registry loops_;
-  std::once_flag closed_;
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 };
 
 }  // namespace

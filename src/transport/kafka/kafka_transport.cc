@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "ferry/kafka.h"
 #include "transport/kafka/client.h"
 #include "transport/kafka/consumer.h"
@@ -81,7 +82,10 @@ class kafka_transport final : public transport {
       std::lock_guard lock(mu_);
       if (closed_) return closed();
     }
-    consumer::config c{.topic = subject, .group = o.group, .subscription = o, .callback = std::move(cb)};
+    consumer::config c{.topic = subject,
+                       .group = o.group,
+                       .subscription = o,
+                       .callback = ::ferry::detail::scoped_callback(this, std::move(cb))};
     // The topic exists before anyone waits for it: a group is assigned its partitions at once, and
     // a subscriber without a group knows which partitions to read from their end.
     FERRY_ASSIGN_OR_RETURN(c.partitions, producer_->ensure_topic(subject));
@@ -106,10 +110,11 @@ class kafka_transport final : public transport {
   }
 
   void close() override {
+    const bool on_report_thread = producer_->on_report_thread();
+    if (!close_->begin(on_report_thread || ::ferry::detail::callback_scope::inside(this))) return;
     std::vector<std::weak_ptr<consumer>> consumers;
     {
       std::lock_guard lock(mu_);
-      if (closed_) return;
       closed_ = true;
       consumers.swap(consumers_);
     }
@@ -119,16 +124,21 @@ class kafka_transport final : public transport {
       }
       replies->close();
     };
-    if (producer_->on_report_thread()) {
+    if (on_report_thread) {
       // Inside a publish_async callback. A subscription's callback may be waiting in publish() for
       // a report only this thread delivers: stopping the subscriptions here could wait for ever.
-      // New messages are refused now; the rest ends on threads of their own.
+      // New messages are refused now; the rest ends on threads of their own (a close() elsewhere
+      // waits for it).
       producer_->close();
-      std::thread(stop_all).detach();
+      std::thread([stop_all = std::move(stop_all), gate = close_] {
+        stop_all();
+        gate->finished();
+      }).detach();
       return;
     }
     stop_all();
     producer_->close();
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
@@ -139,6 +149,8 @@ class kafka_transport final : public transport {
   std::mutex mu_;
   std::vector<std::weak_ptr<consumer>> consumers_;  // guarded by mu_
   bool closed_ = false;                             // guarded by mu_
+  // Shared with a close() finished on a thread of its own.
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 };
 
 }  // namespace

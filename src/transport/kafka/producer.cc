@@ -91,7 +91,10 @@ result<std::shared_ptr<producer>> producer::create(const std::string& bootstrap,
   // librdkafka writes a byte to the pipe when reports arrive while nobody polls.
   p->reports_queue_ = rd_kafka_queue_get_main(p->rk_);
   rd_kafka_queue_io_event_enable(p->reports_queue_, p->wake_fds_[1], "r", 1);
-  p->reports_ = std::thread([raw = p.get()] { raw->serve(); });
+  p->reports_ = std::thread([raw = p.get()] {
+    raw->serve();
+    raw->reports_id_.store(std::thread::id());  // a later thread may be given the same id
+  });
   p->reports_id_ = p->reports_.get_id();
   // Ask for the cluster's brokers: this fails fast when none answers.
   const rd_kafka_metadata_t* md = nullptr;

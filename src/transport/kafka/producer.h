@@ -77,7 +77,7 @@ class producer : public std::enable_shared_from_this<producer> {
 
   [[nodiscard]] rd_kafka_t* handle() const { return rk_; }
   // True on the report thread, which runs publish_async's callbacks.
-  [[nodiscard]] bool on_report_thread() const { return std::this_thread::get_id() == reports_id_; }
+  [[nodiscard]] bool on_report_thread() const { return std::this_thread::get_id() == reports_id_.load(); }
   [[nodiscard]] const options& opts() const { return options_; }
 
   // The outcome of one message, called once by the report thread (or by send on a refusal).
@@ -145,7 +145,8 @@ class producer : public std::enable_shared_from_this<producer> {
   rd_kafka_queue_t* reports_queue_ = nullptr;  // librdkafka's main queue (its reports), with the pipe as io event
   std::once_flag closed_;
   std::thread reports_;
-  std::thread::id reports_id_;  // set before anyone else sees the producer
+  // Set before anyone else sees the producer; cleared when the thread ends (a new thread may get its id).
+  std::atomic<std::thread::id> reports_id_;
 };
 
 }  // namespace ferry::kafka::detail

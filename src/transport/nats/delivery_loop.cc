@@ -50,27 +50,16 @@ delivery_loop::delivery_loop(std::string subject, std::unique_ptr<source> src, d
 delivery_loop::~delivery_loop() { stop(); }
 
 void delivery_loop::start() {
-  std::lock_guard lock(mu_);
   // The thread holds the loop: a loop stopped from its own callback is detached and lives on
   // until the thread returns.
-  thread_ = std::thread([self = shared_from_this()] { self->run(); });
+  thread_.start(shared_from_this(), &delivery_loop::run);
 }
 
 void delivery_loop::stop() {
   stopping_.store(true);
   gate_->close();
   src_->interrupt();
-  std::thread t;
-  {
-    std::lock_guard lock(mu_);
-    t = std::move(thread_);
-  }
-  if (!t.joinable()) return;
-  if (t.get_id() == std::this_thread::get_id()) {
-    t.detach();
-  } else {
-    t.join();
-  }
+  thread_.join();  // every caller waits for the thread's end, except the thread itself
 }
 
 void delivery_loop::run() {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread.h"
 #include "ferry/transport.h"
 
 namespace ferry::nats::detail {
@@ -60,7 +61,8 @@ class delivery_loop : public std::enable_shared_from_this<delivery_loop> {
   ~delivery_loop();
   void start();
   // Stops taking messages, nacks those taken but not yet handed over, and waits until the
-  // callback has returned (unless called from it). Idempotent.
+  // callback has returned (unless called from it), however many threads stop it at once.
+  // Idempotent.
   void stop();
   [[nodiscard]] const std::string& subject() const { return subject_; }
 
@@ -74,8 +76,7 @@ class delivery_loop : public std::enable_shared_from_this<delivery_loop> {
   const std::size_t max_batch_;
   const std::chrono::milliseconds poll_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;  // guards thread_ (start/stop)
-  std::thread thread_;
+  subscription_thread thread_;
 };
 
 // The loops of one transport, so close() can stop them all.

@@ -2,6 +2,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "ferry/nats.h"
 #include "transport/nats/client.h"
 #include "transport/nats/core_source.h"
@@ -35,7 +36,8 @@ class nats_transport final : public transport {
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
-    return detail::subscribe_core(client_, "nats", std::move(subject), options, std::move(callback), loops_);
+    return detail::subscribe_core(client_, "nats", std::move(subject), options,
+                                  ::ferry::detail::scoped_callback(this, std::move(callback)), loops_);
   }
 
   result<message> request(message m, std::chrono::milliseconds timeout) override {
@@ -43,18 +45,18 @@ class nats_transport final : public transport {
   }
 
   void close() override {
-    std::call_once(closed_, [this] {
-      client_->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
-      loops_.stop_all();
-      (void)client_->flush(std::chrono::seconds(5));
-      client_->close();
-    });
+    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    client_->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
+    loops_.stop_all();
+    (void)client_->flush(std::chrono::seconds(5));
+    client_->close();
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
   const std::shared_ptr<client> client_;
   detail::loop_registry loops_;
-  std::once_flag closed_;
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 };
 
 }  // namespace

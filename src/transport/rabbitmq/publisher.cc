@@ -27,7 +27,10 @@ result<std::shared_ptr<publisher>> publisher::start(std::string address, options
   p->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (p->wake_fd_ < 0) return errno_status("rabbitmq: eventfd", errno);
   FERRY_RETURN_IF_ERROR(p->connect());
-  p->thread_ = std::thread([self = p.get()] { self->run(); });
+  p->thread_ = std::thread([self = p.get()] {
+    self->run();
+    self->thread_id_.store(std::thread::id());  // a later thread may be given the same id
+  });
   p->thread_id_ = p->thread_.get_id();
   p->watchdog_ = std::thread([self = p.get()] { self->watch(); });
   return p;

@@ -60,7 +60,7 @@ class publisher : public std::enable_shared_from_this<publisher> {
   void close();
   // True on the I/O thread, which runs the publish callbacks: a call there that waits for the
   // broker (publish, flush, request) would wait for itself.
-  [[nodiscard]] bool on_io_thread() const { return std::this_thread::get_id() == thread_id_; }
+  [[nodiscard]] bool on_io_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
 
  private:
   struct job {
@@ -131,7 +131,9 @@ class publisher : public std::enable_shared_from_this<publisher> {
   int wake_fd_ = -1;
   std::thread thread_;         // guarded by mu_ once started
   std::thread watchdog_;       // guarded by mu_
-  std::thread::id thread_id_;  // set before anyone else sees the publisher
+  // Set before anyone else sees the publisher; cleared when the thread ends (a new thread may get
+  // its id).
+  std::atomic<std::thread::id> thread_id_;
 
   std::mutex mu_;
   std::condition_variable idle_cv_;                                   // nothing queued or unconfirmed (flush)

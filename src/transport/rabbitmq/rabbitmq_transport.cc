@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "ferry/rabbitmq.h"
 #include "transport/rabbitmq/amqp.h"
 #include "transport/rabbitmq/consumer.h"
@@ -115,12 +116,13 @@ class rabbitmq_transport final : public transport {
     }
     if (queue.size() > 255) queue.resize(255);
     if (closed_.load()) return failed_precondition("subscribe after the transport was closed");
-    FERRY_ASSIGN_OR_RETURN(auto c, consumer::start(address_, options_,
-                                                   {.subject = std::move(subject),
-                                                    .group = o.group,
-                                                    .queue = std::move(queue),
-                                                    .subscription = o,
-                                                    .callback = std::move(cb)}));
+    FERRY_ASSIGN_OR_RETURN(auto c,
+                           consumer::start(address_, options_,
+                                           {.subject = std::move(subject),
+                                            .group = o.group,
+                                            .queue = std::move(queue),
+                                            .subscription = o,
+                                            .callback = ::ferry::detail::scoped_callback(this, std::move(cb))}));
     {
       std::lock_guard lock(mu_);
       if (!closed_.load()) {
@@ -143,10 +145,12 @@ class rabbitmq_transport final : public transport {
   }
 
   void close() override {
+    const bool on_io_thread = pub_->on_io_thread();
+    if (!close_->begin(on_io_thread || ::ferry::detail::callback_scope::inside(this))) return;
     std::vector<std::weak_ptr<consumer>> consumers;
     {
       std::lock_guard lock(mu_);
-      if (closed_.exchange(true)) return;
+      closed_.store(true);
       consumers.swap(consumers_);
     }
     const auto stop_all = [consumers = std::move(consumers)] {
@@ -154,16 +158,21 @@ class rabbitmq_transport final : public transport {
         if (auto c = w.lock()) c->stop();
       }
     };
-    if (pub_->on_io_thread()) {
+    if (on_io_thread) {
       // Inside a publish_async callback. A subscription's callback may be waiting in publish() for
       // a confirm only this thread delivers: stopping the subscriptions here could wait for ever.
-      // New messages are refused now; the rest ends on threads of their own.
+      // New messages are refused now; the rest ends on threads of their own (a close() elsewhere
+      // waits for it).
       pub_->close();
-      std::thread(stop_all).detach();
+      std::thread([stop_all = std::move(stop_all), gate = close_] {
+        stop_all();
+        gate->finished();
+      }).detach();
       return;
     }
     stop_all();
     pub_->close();
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
@@ -190,6 +199,8 @@ class rabbitmq_transport final : public transport {
   std::mutex mu_;
   std::vector<std::weak_ptr<consumer>> consumers_;  // guarded by mu_
   std::atomic<bool> closed_{false};
+  // Shared with a close() finished on a thread of its own.
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 };
 
 }  // namespace

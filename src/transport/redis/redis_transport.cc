@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/close_gate.h"
 #include "ferry/redis.h"
 #include "transport/redis/codec.h"
 #include "transport/redis/connection.h"
@@ -120,7 +121,10 @@ class redis_transport final : public transport {
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
     FERRY_RETURN_IF_ERROR(detail::check_stream(subject, subject_use::subscribe));
-    stream_reader::config c{.stream = subject, .group = o.group, .subscription = o, .callback = std::move(cb)};
+    stream_reader::config c{.stream = subject,
+                            .group = o.group,
+                            .subscription = o,
+                            .callback = ::ferry::detail::scoped_callback(this, std::move(cb))};
     if (!o.group.empty()) c.consumer = consumer_names::take(options_.consumer, subject, o.group);
     const std::string name = c.consumer;
     auto r = stream_reader::start(address_, options_, std::move(c));
@@ -140,7 +144,8 @@ class redis_transport final : public transport {
   result<message> request(message m, std::chrono::milliseconds timeout) override;
 
   void close() override {
-    if (closed_.exchange(true)) return;
+    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    closed_.store(true);
     std::vector<std::weak_ptr<stream_reader>> readers;
     {
       std::lock_guard lock(mu_);
@@ -157,6 +162,7 @@ class redis_transport final : public transport {
     for (auto& r : live) r->request_stop();
     for (auto& r : live) r->stop();
     stop_replies();
+    ::ferry::detail::close_gate::finish(close_, this);
   }
 
  private:
@@ -222,6 +228,7 @@ class redis_transport final : public transport {
   std::mutex mu_;
   std::vector<std::weak_ptr<stream_reader>> readers_;  // guarded by mu_
   std::atomic<bool> closed_{false};
+  const std::shared_ptr<::ferry::detail::close_gate> close_ = std::make_shared<::ferry::detail::close_gate>();
 
   // Request/reply.
   std::mutex reply_mu_;
