@@ -17,7 +17,7 @@ result<inbox> inbox::open(sql::database& db, inbox_options options) {
                                     " (consumer TEXT NOT NULL, id TEXT NOT NULL, handled_ms " +
                                     (pg ? "BIGINT" : "INTEGER") + " NOT NULL, PRIMARY KEY (consumer, id))")
                                 .status());
-      return tx.exec("CREATE INDEX IF NOT EXISTS " + t + "_age ON " + t + " (handled_ms)").status();
+      return detail::run_schema_statement(tx, "CREATE INDEX IF NOT EXISTS " + t + "_age ON " + t + " (handled_ms)");
     });
     if (s.is_ok() || s.code() != status_code::already_exists) break;  // two processes created it at once
   }

@@ -54,7 +54,8 @@ status create_tables(sql::database& db, const std::string& ddl) {
       while (from < ddl.size()) {
         std::size_t end = ddl.find(';', from);
         if (end == std::string::npos) end = ddl.size();
-        if (end > from) FERRY_RETURN_IF_ERROR(tx.exec(std::string_view(ddl).substr(from, end - from)).status());
+        if (end > from)
+          FERRY_RETURN_IF_ERROR(detail::run_schema_statement(tx, std::string_view(ddl).substr(from, end - from)));
         from = end + 1;
       }
       return status::ok();
@@ -296,8 +297,16 @@ struct outbox_relay::impl {
       FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
       FERRY_ASSIGN_OR_RETURN(*active, hold_lease(*tx));
       if (*active) {
-        FERRY_ASSIGN_OR_RETURN(sql::rows r, tx->query(columns() + " WHERE sent_ms IS NULL ORDER BY seq LIMIT $1",
-                                                      {static_cast<std::int64_t>(options.batch)}));
+        std::vector<std::string> keys;
+        std::vector<std::int64_t> seqs;
+        held_now(keys, seqs);
+        const std::string held_keys_json =
+            nlohmann::json(keys).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        FERRY_ASSIGN_OR_RETURN(
+            sql::rows r,
+            tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key NOT IN (SELECT value FROM json_each($2))"
+                                  " AND seq NOT IN (SELECT value FROM json_each($3)) ORDER BY seq LIMIT $1",
+                      {static_cast<std::int64_t>(options.batch), held_keys_json, int_list(seqs, dialect::sqlite)}));
         for (const auto& x : r) rows.push_back(to_row(x));
       }
       FERRY_RETURN_IF_ERROR(tx->commit());
@@ -326,10 +335,14 @@ struct outbox_relay::impl {
     FERRY_ASSIGN_OR_RETURN(sql::rows h, tx->query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"));
     const std::string horizon = h.at(0).text(0);
     const auto limit = static_cast<std::int64_t>(options.batch);
-    FERRY_ASSIGN_OR_RETURN(sql::rows cand, tx->query("SELECT msg_key FROM " + t +
-                                                         " WHERE sent_ms IS NULL AND msg_key <> '' AND xid < $2::xid8"
-                                                         " GROUP BY msg_key ORDER BY min(seq) LIMIT $1",
-                                                     {limit, horizon}));
+    std::vector<std::string> held_k;
+    std::vector<std::int64_t> held_s;
+    held_now(held_k, held_s);
+    FERRY_ASSIGN_OR_RETURN(sql::rows cand,
+                           tx->query("SELECT msg_key FROM " + t +
+                                         " WHERE sent_ms IS NULL AND msg_key <> '' AND xid < $2::xid8"
+                                         " AND msg_key <> ALL($3::text[]) GROUP BY msg_key ORDER BY min(seq) LIMIT $1",
+                                     {limit, horizon, text_array(held_k)}));
     std::vector<pending_row> rows;
     if (!cand.empty()) {
       std::vector<std::string> keys;
@@ -356,9 +369,10 @@ struct outbox_relay::impl {
     }
     FERRY_ASSIGN_OR_RETURN(
         sql::rows keyless,
-        tx->query(
-            "SELECT seq FROM " + t + " WHERE sent_ms IS NULL AND msg_key = '' AND xid < $2::xid8 ORDER BY seq LIMIT $1",
-            {limit, horizon}));
+        tx->query("SELECT seq FROM " + t +
+                      " WHERE sent_ms IS NULL AND msg_key = '' AND xid < $2::xid8 AND seq <> ALL($3::bigint[])"
+                      " ORDER BY seq LIMIT $1",
+                  {limit, horizon, int_list(held_s, dialect::postgres)}));
     if (!keyless.empty()) {
       std::vector<std::int64_t> seqs;
       for (const auto& r : keyless) seqs.push_back(r.integer(0));
@@ -397,11 +411,47 @@ struct outbox_relay::impl {
         }
       }
     }
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (results[i].code() == status_code::cancelled) continue;  // not tried: its key failed before
+      const auto hold = [&](held_back* h, bool known) {
+        h->delay = known ? std::min<milliseconds>(h->delay * 2, std::chrono::seconds(30)) : options.retry_backoff;
+        h->until = now + h->delay;
+      };
+      const std::string& key = rows[i].m.key;
+      if (results[i].is_ok()) {
+        if (key.empty()) {
+          held_rows.erase(rows[i].seq);
+        } else {
+          held_keys.erase(key);
+        }
+      } else if (key.empty()) {
+        auto [it, added] = held_rows.try_emplace(rows[i].seq);
+        hold(&it->second, !added);
+      } else {
+        auto [it, added] = held_keys.try_emplace(key);
+        hold(&it->second, !added);
+      }
+    }
     stats.published += ok;
     stats.failures += failed;
-    last_failed = failed > 0;
     return ok;
+  }
+
+  // The keys and keyless rows to leave out of a pass (their wait is not over). Entries a minute
+  // past their wait go (another relay sent those rows, or the next failure starts over).
+  void held_now(std::vector<std::string>& keys, std::vector<std::int64_t>& seqs) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto collect = [&](auto& held, auto& out) {
+      for (auto it = held.begin(); it != held.end();) {
+        if (it->second.until > now) out.push_back(it->first);
+        it = now - it->second.until > std::chrono::minutes(1) ? held.erase(it) : std::next(it);
+      }
+    };
+    std::lock_guard lock(mu);
+    collect(held_keys, keys);
+    collect(held_rows, seqs);
   }
 
   result<std::size_t> pass() {
@@ -486,10 +536,19 @@ struct outbox_relay::impl {
   const std::string t;
   std::thread thread;
   std::atomic<bool> stopping{false};
-  mutable std::mutex mu;  // guards stats, last_failed, want_pending, last_pending
+  mutable std::mutex mu;  // guards stats, last_failed, held_keys, held_rows, want_pending, last_pending
   std::condition_variable stop_cv;
   outbox_relay_stats stats;
   bool last_failed = false;
+  // Keys, and keyless rows by sequence, whose last publish failed: each waits on its own clock
+  // (retry_backoff, doubling up to 30 s) and is left out of the passes until then, so that a
+  // message the broker keeps refusing holds up neither the other keys nor the relay. Guarded by mu.
+  struct held_back {
+    std::chrono::steady_clock::time_point until;
+    milliseconds delay;
+  };
+  std::map<std::string, held_back> held_keys;
+  std::map<std::int64_t, held_back> held_rows;
   bool want_pending = true;
   std::chrono::steady_clock::time_point last_pending{};
   std::chrono::steady_clock::time_point last_purge{};

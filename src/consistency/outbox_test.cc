@@ -1,11 +1,12 @@
 // Outbox, relay and inbox on both databases, relaying through the in-process transport.
 #include "ferry/outbox.h"
 
+#include <future>
 #include <set>
 #include <thread>
 
-#include "sql/db_fixture.h"
 #include "ferry/inproc.h"
+#include "sql/db_fixture.h"
 
 namespace ferry {
 namespace {
@@ -124,7 +125,7 @@ TEST_P(Outbox, AFailedPublishKeepsTheRowsAndTriesAgain) {
     ASSERT_TRUE(write(db(), m).is_ok());
   }
   pub.down = true;
-  outbox_relay relay(db(), pub);
+  outbox_relay relay(db(), pub, {.retry_backoff = 300ms});
   auto r = relay.relay_once();
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r.value(), 0u);
@@ -135,6 +136,10 @@ TEST_P(Outbox, AFailedPublishKeepsTheRowsAndTriesAgain) {
             std::string::npos)
       << relay.prometheus_text();
   pub.down = false;
+  r = relay.relay_once();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r.value(), 0u) << "the key waits retry_backoff before its next try";
+  std::this_thread::sleep_for(350ms);
   drain(relay);
   ASSERT_TRUE(got_.wait_for(5));
   std::vector<std::string> order;
@@ -255,6 +260,62 @@ TEST_P(Outbox, AKeyWaitsForItsEarlierRowHiddenBehindTheHorizon) {
   std::vector<std::string> order;
   for (const auto& m : got_.all()) order.push_back(m.payload);
   EXPECT_EQ(order, (std::vector<std::string>{"first", "second"}));
+}
+
+// A message the broker keeps refusing (a subject no stream takes) waits on its own clock: its key
+// and the keyless row are left out of the next passes until their backoff is over, so the rows
+// behind them in the table go out at once, and the relay itself does not back off.
+TEST_P(Outbox, ARefusedMessageHoldsUpNeitherOtherKeysNorTheRelay) {
+  testing_db::switchable_publisher pub(*bus_);
+  pub.refused_subject = "orders.poison";
+  for (int i = 0; i < 4; ++i) {
+    message m("orders.poison", "bad" + std::to_string(i));
+    m.key = "bad";
+    ASSERT_TRUE(write(db(), m).is_ok());
+  }
+  ASSERT_TRUE(write(db(), message("orders.poison", "keyless")).is_ok());
+  message good("orders.created", "good");
+  good.key = "good";
+  ASSERT_TRUE(write(db(), good).is_ok());
+  ASSERT_TRUE(write(db(), message("orders.created", "good keyless")).is_ok());
+  outbox_relay relay(db(), pub, {.batch = 4, .retry_backoff = 10s});
+  std::size_t published = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    auto r = relay.relay_once();
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    published += r.value();
+  }
+  EXPECT_EQ(published, 2u);
+  ASSERT_TRUE(got_.wait_for(2, 2s)) << got_.all().size();
+  EXPECT_EQ(relay.stats().failures, 2u) << "each refused row tried once within its backoff";
+  EXPECT_EQ(count("sent_ms IS NULL"), 5);  // nothing dropped
+
+  // Started as a thread, the relay goes on with new rows while the refused ones wait.
+  ASSERT_TRUE(relay.start().is_ok());
+  message later("orders.created", "later");
+  later.key = "good";
+  ASSERT_TRUE(write(db(), later).is_ok());
+  EXPECT_TRUE(got_.wait_for(3, 5s)) << got_.all().size();
+  relay.stop();
+}
+
+// Opening the outbox (a relay starting, another instance) while a business transaction that added
+// a message is still open neither waits for that transaction nor holds up other writers. On
+// PostgreSQL "CREATE INDEX IF NOT EXISTS" took the table's SHARE lock even with the index there.
+TEST_P(Outbox, OpeningItWhileAWriterIsOpenWaitsForNobody) {
+  if (!postgres()) GTEST_SKIP() << "SQLite has one writer at a time: an open write transaction holds every other";
+  auto holder = db().begin();
+  ASSERT_TRUE(holder.is_ok()) << holder.status().to_string();
+  ASSERT_TRUE(box_->add(*holder.value(), message("orders.created", "held")).is_ok());
+  auto other = open_again();
+  std::promise<status> opened;
+  std::thread opener([&] { opened.set_value(outbox::open(*other).status()); });
+  auto f = opened.get_future();
+  const bool at_once = f.wait_for(3s) == std::future_status::ready;
+  holder.value()->rollback();
+  opener.join();
+  EXPECT_TRUE(at_once) << "outbox::open waited for a transaction that had added a message";
+  EXPECT_TRUE(f.get().is_ok());
 }
 
 TEST_P(Outbox, RefusesBadInput) {

@@ -79,7 +79,7 @@ struct saga_orchestrator::impl {
     status s;
     for (int attempt = 0; attempt < 3; ++attempt) {
       s = db.in_transaction([&](sql::transaction& tx) -> status {
-        for (const auto& q : ddl) FERRY_RETURN_IF_ERROR(tx.exec(q).status());
+        for (const auto& q : ddl) FERRY_RETURN_IF_ERROR(detail::run_schema_statement(tx, q));
         return status::ok();
       });
       if (s.is_ok() || s.code() != status_code::already_exists) break;

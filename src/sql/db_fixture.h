@@ -116,11 +116,15 @@ class switchable_publisher : public publisher {
   explicit switchable_publisher(publisher& inner) : inner_(inner) {}
   status publish(message m) override {
     if (down) return unavailable("broker down (test)");
+    if (!refused_subject.empty() && m.subject == refused_subject) {
+      return invalid_argument("no stream takes " + m.subject + " (test)");
+    }
     ++published;
     return inner_.publish(std::move(m));
   }
   status flush(std::chrono::milliseconds timeout) override { return inner_.flush(timeout); }
   std::atomic<bool> down{false};
+  std::string refused_subject;  // set before publishing starts: always refused
   std::atomic<int> published{0};
 
  private:
