@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/prometheus.h"
+#include "base/subject_check.h"
 #include "ferry/tracing.h"
 #include "table_name.h"
 
@@ -170,13 +171,20 @@ struct saga_orchestrator::impl {
     return r;
   }
 
+  // Puts the command of a step (or compensation) in the outbox. When the command cannot be made
+  // (its builder threw, or its subject is not one to publish to) `*unmade` is set: a failure of
+  // the step, as a local step that throws; any other error is the database's (the transition is
+  // tried again).
   status send(sql::transaction& tx, const saga_definition& d, const saga_instance& s, std::string_view phase,
-              const saga_command& build) {
+              const saga_command& build, bool* unmade) {
     message m;
-    FERRY_RETURN_IF_ERROR(guarded("saga command", [&] {
+    status made = guarded("saga command", [&] {
       m = build(s);
       return status::ok();
-    }));
+    });
+    if (made.is_ok()) made = check_subject(m.subject, subject_use::publish);
+    *unmade = !made.is_ok();
+    FERRY_RETURN_IF_ERROR(made);
     // The step, its phase and the instance's version: a reply matches only the try it answers.
     const std::string step = std::string(phase) + ":" + std::to_string(s.step) + ":" + std::to_string(s.version);
     // One id per try: a relay that sends this row again reuses it (dedup), a new try gets a new one.
@@ -252,7 +260,13 @@ struct saga_orchestrator::impl {
           }
           continue;
         }
-        FERRY_RETURN_IF_ERROR(send(tx, d, s, "do", st.command));
+        bool unmade = false;
+        if (status r = send(tx, d, s, "do", st.command, &unmade); !r.is_ok()) {
+          if (!unmade) return r;
+          ++tr.counted.steps;
+          begin_compensation(s, "step " + st.name + " failed: its command could not be made: " + r.to_string(), false);
+          continue;
+        }
         s.awaiting = true;
         if (st.timeout.count() > 0) tr.due_ms = detail::wall_ms() + st.timeout.count();
         break;
@@ -272,7 +286,12 @@ struct saga_orchestrator::impl {
         continue;
       }
       if (st.compensate_command) {
-        FERRY_RETURN_IF_ERROR(send(tx, d, s, "undo", st.compensate_command));
+        bool unmade = false;
+        if (status r = send(tx, d, s, "undo", st.compensate_command, &unmade); !r.is_ok()) {
+          if (!unmade) return r;
+          compensation_failed(s, tr, "its command could not be made: " + r.to_string());
+          break;
+        }
         s.awaiting = true;
         const milliseconds wait = st.timeout.count() > 0 ? st.timeout : options.compensation_timeout;
         tr.due_ms = detail::wall_ms() + wait.count();
@@ -444,7 +463,14 @@ struct saga_orchestrator::impl {
     for (const auto& id : ids) {
       auto r = fire(id);
       if (!r.is_ok()) {
-        spdlog::warn("saga {}: firing its timeout failed: {} (tried again later)", id, r.status().to_string());
+        // Moved back, so that deadlines failing for good (a type not defined in this process, a
+        // failing on_end hook) do not take every pass's first places from the others.
+        const auto later = detail::wall_ms() + failed_deadline_delay.count();
+        const status moved = db.in_transaction([&](sql::transaction& tx) {
+          return tx.exec("UPDATE " + t + "_deadline SET due_ms = $2 WHERE saga_id = $1", {id, later}).status();
+        });
+        spdlog::warn("saga {}: firing its timeout failed: {}; tried again in {} s{}", id, r.status().to_string(),
+                     failed_deadline_delay.count() / 1000, moved.is_ok() ? "" : " (moving it failed too)");
         continue;
       }
       if (r.value()) ++fired;
@@ -452,6 +478,7 @@ struct saga_orchestrator::impl {
     return fired;
   }
 
+  static constexpr milliseconds failed_deadline_delay{5'000};
   sql::database& db;
   const outbox& box;
   saga_options options;

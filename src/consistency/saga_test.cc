@@ -284,6 +284,67 @@ TEST_P(Saga, AReplyToAnEarlierTryOfACompensationIsIgnored) {
   EXPECT_EQ(load("e1").status, saga_status::compensated);
 }
 
+// A command that cannot be made (its builder throws, or its subject is not one to publish to) is a
+// failure of its step, as a local step that throws: a forward step compensates what went before,
+// and a compensation's counts as a failed try until the saga is stuck. Before, the transition was
+// tried again for ever (the reply nacked, the timer due every pass) and the saga never moved.
+TEST_P(Saga, ACommandThatCannotBeMadeFailsItsStep) {
+  orchestrator_ = make_orchestrator(db(), {.max_compensation_attempts = 2, .compensation_backoff = 1ms});
+  saga_definition d{.type = "broken", .reply_subject = "saga.order.reply"};
+  d.steps.push_back({.name = "reserve",
+                     .command = [](const saga_instance&) { return message("cmd.reserve", ""); },
+                     .compensate_command = [](const saga_instance&) { return message("cmd.rel ease", ""); }});
+  d.steps.push_back({.name = "charge", .command = [](const saga_instance& s) {
+                       return message("cmd.charge", std::to_string(s.data.at("amount").get<int>()));  // throws
+                     }});
+  ASSERT_TRUE(orchestrator_->define(d).is_ok());
+  ASSERT_TRUE(
+      db().in_transaction([&](sql::transaction& tx) { return orchestrator_->start(tx, "broken", "b1", {}); }).is_ok());
+  message reserve = next_command();
+  EXPECT_EQ(reserve.subject, "cmd.reserve");
+  EXPECT_TRUE(reply(reserve, true).is_ack()) << "the charge step's failure is the saga's to handle, not a retry";
+  saga_instance s = load("b1");
+  EXPECT_EQ(s.status, saga_status::compensating);
+  EXPECT_NE(s.error.find("charge failed: its command could not be made"), std::string::npos) << s.error;
+  EXPECT_EQ(s.attempts, 1u) << "the release's subject is refused: one failed try";
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(orchestrator_->fire_due_timeouts().value(), 1u);  // the back-off ends: the second try fails too
+  s = load("b1");
+  EXPECT_EQ(s.status, saga_status::stuck);
+  EXPECT_NE(s.error.find("could not be made"), std::string::npos) << s.error;
+  EXPECT_EQ(orchestrator_->stats().stuck, 1u);
+}
+
+// Deadlines that keep failing (instances of a type this process does not define: a type retired
+// in a rolling deploy, or another service's sagas in the same table) are moved back: they do not
+// take the first places of every pass (100) from the deadlines behind them for ever.
+TEST_P(Saga, DeadlinesThatKeepFailingDoNotHoldUpTheOthers) {
+  orchestrator_ = make_orchestrator(db(), {}, 100ms);
+  ASSERT_TRUE(start("t1").is_ok());  // its reserve step times out after 100 ms
+  ASSERT_TRUE(db().in_transaction([](sql::transaction& tx) -> status {
+                    for (int i = 0; i < 100; ++i) {
+                      const std::string id = "other-" + std::to_string(i);
+                      FERRY_RETURN_IF_ERROR(
+                          tx.exec("INSERT INTO ferry_saga (id, type, status, step, awaiting, attempts, data, version,"
+                                  " error, created_ms, updated_ms) VALUES ($1, 'retired', 'running', 0, 1, 0, '{}',"
+                                  " 1, '', 0, 0)",
+                                  {id})
+                              .status());
+                      FERRY_RETURN_IF_ERROR(
+                          tx.exec("INSERT INTO ferry_saga_deadline (saga_id, version, due_ms) VALUES ($1, 1, $2)",
+                                  {id, std::int64_t{i}})
+                              .status());
+                    }
+                    return status::ok();
+                  })
+                  .is_ok());
+  std::this_thread::sleep_for(150ms);
+  std::size_t fired = 0;
+  for (int pass = 0; pass < 3 && fired == 0; ++pass) fired += orchestrator_->fire_due_timeouts().value();
+  EXPECT_EQ(fired, 1u) << "t1's timeout stayed behind 100 that fail";
+  EXPECT_EQ(load("t1").status, saga_status::compensating);
+}
+
 TEST_P(Saga, AFailedLocalStepLeavesNoWritesAndTheSagaStillMovesOn) {
   saga_definition d{.type = "local"};
   d.steps.push_back({.name = "write-twice", .local = [](sql::transaction& tx, saga_instance& s) -> status {
