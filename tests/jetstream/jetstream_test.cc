@@ -6,7 +6,9 @@
 //   and creating it again;
 // - a server that answers no stream or consumer request for a while during connect or subscribe
 //   (a cluster electing its leader after a node was lost): made by stopping the server with
-//   SIGSTOP. Both ask again until setup_timeout.
+//   SIGSTOP. Both ask again until setup_timeout;
+// - a subscription's consumer that the server lost (deleted through the API) while a message was
+//   still in a handler: the consumer made again starts at that message.
 // Against Debian's nats-server -js, started here on a free port in a temporary directory.
 #include "ferry/jetstream.h"
 
@@ -14,11 +16,14 @@
 #include <nats/nats.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -234,6 +239,84 @@ TEST_F(JetStreamGap, SubscribeGivesUpAfterSetupTimeoutAndSaysSo) {
   EXPECT_GE(took, 1900ms);
   EXPECT_LT(took, 3500ms);  // the last request began before the 2 s were up, and waits 1 s at most
   (*t)->close();
+}
+
+// The names of the stream's consumers ("" when none answered), as the API's JSON text.
+std::string consumer_names() { return js_api("$JS.API.CONSUMER.NAMES." + stream, ""); }
+std::vector<std::string> names_in(const std::string& reply) {
+  std::vector<std::string> out;
+  const auto list = reply.find("\"consumers\":[");
+  if (list == std::string::npos) return out;
+  for (std::size_t at = reply.find('"', list + 13); at != std::string::npos && at < reply.find(']', list);
+       at = reply.find('"', reply.find('"', at + 1) + 1)) {
+    out.push_back(reply.substr(at + 1, reply.find('"', at + 1) - at - 1));
+  }
+  return out;
+}
+
+// The server loses a subscription's consumer (a restart of ferryd, inactive_threshold passed
+// during a long disconnect) while a message is still in a handler. The consumer made again starts
+// at that message, not after the last one delivered: the handler's nack brings it back (before,
+// it was never delivered again), and a message acknowledged meanwhile is not handled twice.
+TEST_F(JetStreamGap, AConsumerMadeAgainStartsAtTheLowestUnacknowledgedMessage) {
+  nats::options fast;
+  fast.poll_interval = 100ms;  // a quiet fetch every 100 ms: the loss is noticed within about a second
+  auto made =
+      connect(the_server().url(),
+              {.connection = fast, .streams = {{.name = stream, .subjects = {"gap.>"}}}, .publish_timeout = 3s});
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> t = std::move(*made);
+  std::mutex mu;
+  std::optional<message> held;
+  std::vector<std::string> got;
+  const std::vector<std::string> others = names_in(consumer_names());  // other tests' groups
+  const auto ours = [&] {
+    std::vector<std::string> mine;
+    for (const auto& n : names_in(consumer_names())) {
+      if (std::find(others.begin(), others.end(), n) == others.end()) mine.push_back(n);
+    }
+    return mine;
+  };
+  auto sub = t->subscribe("gap.lost", {}, [&](message m) {
+    std::lock_guard lock(mu);
+    got.push_back(m.payload);
+    if (m.payload == "a" && !held) {
+      held = std::move(m);  // still in its handler
+    } else {
+      m.ack();
+    }
+  });
+  ASSERT_TRUE(sub.is_ok()) << sub.status().to_string();
+  ASSERT_TRUE(t->publish(message("gap.lost", "a")).is_ok());
+  ASSERT_TRUE(t->publish(message("gap.lost", "b")).is_ok());
+  const auto wait_for = [&](const std::function<bool()>& p) {
+    for (auto end = clock::now() + 10s; clock::now() < end; std::this_thread::sleep_for(20ms)) {
+      std::lock_guard lock(mu);
+      if (p()) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for([&] { return got.size() == 2; }));
+  const std::vector<std::string> before = ours();
+  ASSERT_EQ(before.size(), 1u) << consumer_names();
+  ASSERT_NE(js_api("$JS.API.CONSUMER.DELETE." + stream + "." + before[0], "").find("\"success\":true"),
+            std::string::npos);
+  bool remade = false;
+  for (auto end = clock::now() + 10s; clock::now() < end && !remade; std::this_thread::sleep_for(50ms)) {
+    const auto now = ours();
+    remade = now.size() == 1 && now[0] != before[0];
+  }
+  ASSERT_TRUE(remade) << "the subscription did not make its consumer again: " << consumer_names();
+  {
+    std::lock_guard lock(mu);
+    held->nack();  // its redelivery comes from the new consumer
+  }
+  EXPECT_TRUE(wait_for([&] { return std::count(got.begin(), got.end(), "a") == 2; })) << "a was lost";
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(std::count(got.begin(), got.end(), "b"), 1) << "b was acknowledged: not handled again";
+  (void)(*sub).release();  // stopped with the transport
+  t->close();
 }
 
 // A server without JetStream answers no JetStream request, as a server still starting does; it is

@@ -8,6 +8,8 @@
 #include <functional>
 #include <mutex>
 
+#include "transport/jetstream/ledger.h"
+
 namespace ferry::jetstream::detail {
 
 namespace {
@@ -23,15 +25,22 @@ std::int64_t to_ns(std::chrono::milliseconds d) { return d.count() * 1'000'000; 
 // means a redelivery after AckWait, which at-least-once allows).
 class js_settler final : public settler {
  public:
-  js_settler(std::shared_ptr<in_flight_gate> g, std::shared_ptr<nats::detail::client> c, std::string ack_subject)
-      : gate_(std::move(g)), client_(std::move(c)), ack_(std::move(ack_subject)) {}
-  void ack() override { send("+ACK", true); }
+  js_settler(std::shared_ptr<in_flight_gate> g, std::shared_ptr<nats::detail::client> c, std::string ack_subject,
+             std::shared_ptr<ledger> l, std::uint64_t seq)
+      : gate_(std::move(g)), client_(std::move(c)), ack_(std::move(ack_subject)), ledger_(std::move(l)), seq_(seq) {}
+  void ack() override {
+    if (ledger_ && seq_ != 0) ledger_->settled(seq_);
+    send("+ACK", true);
+  }
   void nack(std::chrono::milliseconds delay) override {
     send(delay.count() > 0 ? "-NAK {\"delay\":" + std::to_string(to_ns(delay)) + "}" : std::string("-NAK"), true);
   }
   // nats-server 2.9 takes only a bare +TERM (a reason is 2.10.4+): the reason stays with the
   // dead-letter middleware.
-  void term(std::string_view) override { send("+TERM", true); }
+  void term(std::string_view) override {
+    if (ledger_ && seq_ != 0) ledger_->settled(seq_);
+    send("+TERM", true);
+  }
   void in_progress() override { send("+WPI", false); }
 
  private:
@@ -43,6 +52,8 @@ class js_settler final : public settler {
   const std::shared_ptr<in_flight_gate> gate_;
   const std::shared_ptr<nats::detail::client> client_;
   const std::string ack_;
+  const std::shared_ptr<ledger> ledger_;
+  const std::uint64_t seq_;  // 0: unknown (no metadata)
 };
 
 // Makes the natsSubscription of a pull consumer; `start_seq` 0 delivers everything, otherwise
@@ -82,7 +93,9 @@ class pull_source final : public nats::detail::delivery_loop::source {
       m.reply.clear();  // the ack subject is the transport's business
       m.delivery.transport = transport_name;
       jsMsgMetaData* meta = nullptr;
+      std::uint64_t seq = 0;
       if (natsMsg_GetMetaData(&meta, raw) == NATS_OK) {
+        seq = meta->Sequence.Stream;
         m.delivery.delivery_count = meta->NumDelivered;
         m.delivery.stream_sequence = meta->Sequence.Stream;
         m.delivery.redelivered = meta->NumDelivered > 1;
@@ -91,7 +104,12 @@ class pull_source final : public nats::detail::delivery_loop::source {
         last_seq_ = std::max(last_seq_, meta->Sequence.Stream);
         jsMsgMetaData_Destroy(meta);
       }
-      m.attach(std::make_unique<js_settler>(gate, ctx_->client, ack));
+      if (seq != 0 && !ledger_->delivered(seq)) {
+        // Settled before a consumer made again delivered it once more: acked, not handled twice.
+        (void)ctx_->client->publish_raw(ack, "+ACK");
+        continue;
+      }
+      m.attach(std::make_unique<js_settler>(gate, ctx_->client, ack, ledger_, seq));
       out.push_back(std::move(m));
     }
     natsMsgList_Destroy(&list);
@@ -112,7 +130,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
     return stopped_ ? nullptr : sub_;
   }
 
-  // Makes the consumer again, from the message after the last one delivered, if the server no
+  // Makes the consumer again, from the lowest sequence not yet acknowledged, if the server no
   // longer has it (only from the loop thread).
   void check_consumer(natsSubscription* sub) {
     if (natsConnection_Status(ctx_->client->conn()) != NATS_CONN_STATUS_CONNECTED) return;
@@ -121,14 +139,17 @@ class pull_source final : public nats::detail::delivery_loop::source {
     natsStatus s = natsSubscription_GetConsumerInfo(&ci, sub, nullptr, &code);
     if (ci != nullptr) jsConsumerInfo_Destroy(ci);
     if (s != NATS_NOT_FOUND) return;
-    auto fresh = remake_(last_seq_ + 1, &stopping_);
+    const std::uint64_t from = ledger_->restart_at(last_seq_);
+    auto fresh = remake_(from, &stopping_);
     if (!fresh.is_ok()) {
       spdlog::warn("jetstream: the consumer of '{}' is gone and could not be made again: {}",
                    natsSubscription_GetSubject(sub), fresh.status().to_string());
       return;
     }
-    spdlog::info("jetstream: the consumer of '{}' was gone; made again from stream sequence {}",
-                 natsSubscription_GetSubject(sub), last_seq_ + 1);
+    spdlog::info(
+        "jetstream: the consumer of '{}' was gone; made again from stream sequence {} (the lowest one "
+        "not yet acknowledged)",
+        natsSubscription_GetSubject(sub), from);
     natsSubscription* old = nullptr;
     {
       std::lock_guard lock(mu_);
@@ -148,6 +169,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
   bool stopped_ = false;
   std::atomic<bool> stopping_{false};  // set with stopped_, read without the lock
   const make_sub_fn remake_;
+  const std::shared_ptr<ledger> ledger_ = std::make_shared<ledger>();
   std::uint64_t last_seq_ = 0;  // loop thread only
   std::uint64_t idle_ = 0;      // loop thread only: fetches in a row that brought nothing
 };
