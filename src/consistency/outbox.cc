@@ -100,6 +100,18 @@ std::string text_array(const std::vector<std::string>& v) {
   return out + "}";
 }
 
+// Bytes as upper-case hex, as SQLite's hex() writes them.
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 // An integer list as a PostgreSQL array literal ("{1,2}") or a JSON array ("[1,2]").
 std::string int_list(const std::vector<std::int64_t>& v, dialect d) {
   std::string out(1, d == dialect::postgres ? '{' : '[');
@@ -300,13 +312,14 @@ struct outbox_relay::impl {
         std::vector<std::string> keys;
         std::vector<std::int64_t> seqs;
         held_now(keys, seqs);
-        const std::string held_keys_json =
-            nlohmann::json(keys).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        // As hex: a key is any bytes, JSON text only UTF-8.
+        nlohmann::json hex_keys = nlohmann::json::array();
+        for (const std::string& k : keys) hex_keys.push_back(to_hex(k));
         FERRY_ASSIGN_OR_RETURN(
             sql::rows r,
-            tx->query(columns() + " WHERE sent_ms IS NULL AND msg_key NOT IN (SELECT value FROM json_each($2))"
+            tx->query(columns() + " WHERE sent_ms IS NULL AND hex(msg_key) NOT IN (SELECT value FROM json_each($2))"
                                   " AND seq NOT IN (SELECT value FROM json_each($3)) ORDER BY seq LIMIT $1",
-                      {static_cast<std::int64_t>(options.batch), held_keys_json, int_list(seqs, dialect::sqlite)}));
+                      {static_cast<std::int64_t>(options.batch), hex_keys.dump(), int_list(seqs, dialect::sqlite)}));
         for (const auto& x : r) rows.push_back(to_row(x));
       }
       FERRY_RETURN_IF_ERROR(tx->commit());
@@ -412,6 +425,10 @@ struct outbox_relay::impl {
       }
     }
     const auto now = std::chrono::steady_clock::now();
+    // Held back at most this many keys and rows: past it (the broker is down, not refusing a few
+    // messages) the relay backs off as a whole, as it did for every failure before.
+    const std::size_t cap = 4 * std::max<std::size_t>(options.batch, 1);
+    bool full = false;
     std::lock_guard lock(mu);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (results[i].code() == status_code::cancelled) continue;  // not tried: its key failed before
@@ -426,6 +443,9 @@ struct outbox_relay::impl {
         } else {
           held_keys.erase(key);
         }
+      } else if ((key.empty() ? !held_rows.contains(rows[i].seq) : !held_keys.contains(key)) &&
+                 held_keys.size() + held_rows.size() >= cap) {
+        full = true;
       } else if (key.empty()) {
         auto [it, added] = held_rows.try_emplace(rows[i].seq);
         hold(&it->second, !added);
@@ -434,6 +454,7 @@ struct outbox_relay::impl {
         hold(&it->second, !added);
       }
     }
+    if (full) last_failed = true;
     stats.published += ok;
     stats.failures += failed;
     return ok;

@@ -299,6 +299,45 @@ TEST_P(Outbox, ARefusedMessageHoldsUpNeitherOtherKeysNorTheRelay) {
   relay.stop();
 }
 
+// SQLite: a refused key that is not UTF-8 is held back as well (keys go to SQL as hex).
+TEST_P(Outbox, ARefusedKeyOfAnyBytesIsHeldBack) {
+  if (postgres()) GTEST_SKIP() << "PostgreSQL text is UTF-8: such a key is refused when written";
+  testing_db::switchable_publisher pub(*bus_);
+  pub.refused_subject = "orders.poison";
+  for (int i = 0; i < 4; ++i) {
+    message m("orders.poison", "bad");
+    m.key = "\xff\xfe";
+    ASSERT_TRUE(write(db(), m).is_ok());
+  }
+  ASSERT_TRUE(write(db(), message("orders.created", "good")).is_ok());
+  outbox_relay relay(db(), pub, {.batch = 4, .retry_backoff = 10s});
+  for (int pass = 0; pass < 3; ++pass) ASSERT_TRUE(relay.relay_once().is_ok());
+  EXPECT_TRUE(got_.wait_for(1, 2s));
+  EXPECT_EQ(relay.stats().failures, 1u);
+}
+
+// A broker that is down fails every row: the relay holds back at most 4 x batch keys (each tried
+// again on its own clock), then backs off as a whole instead of going through the whole backlog,
+// a batch of new keys every pass.
+TEST_P(Outbox, ABrokerThatIsDownIsNotSweptWithTheWholeBacklog) {
+  testing_db::switchable_publisher pub(*bus_);
+  pub.down = true;
+  for (int i = 0; i < 100; ++i) {
+    message m("orders.created", std::to_string(i));
+    m.key = "k" + std::to_string(i);
+    ASSERT_TRUE(write(db(), m).is_ok());
+  }
+  outbox_relay relay(db(), pub, {.batch = 4, .poll_interval = 50ms, .retry_backoff = 200ms});
+  ASSERT_TRUE(relay.start().is_ok());
+  std::this_thread::sleep_for(1s);
+  relay.stop();
+  EXPECT_GE(pub.tried.load(), 16);
+  // 16 held, and the batch of the pass that found them full; without the bound about 80 (a batch
+  // of new keys every 50 ms).
+  EXPECT_LE(count("attempts > 0"), 20) << "keys tried: the relay went through the backlog";
+  EXPECT_EQ(count("sent_ms IS NULL"), 100);
+}
+
 // Opening the outbox (a relay starting, another instance) while a business transaction that added
 // a message is still open neither waits for that transaction nor holds up other writers. On
 // PostgreSQL "CREATE INDEX IF NOT EXISTS" took the table's SHARE lock even with the index there.

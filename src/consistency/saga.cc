@@ -450,24 +450,45 @@ struct saga_orchestrator::impl {
   }
 
   result<std::size_t> fire_due() {
-    std::vector<std::string> ids;
+    struct due_deadline {
+      std::string id;
+      std::int64_t version, due_ms;
+    };
+    std::vector<due_deadline> deadlines;
     {
+      // Only instances of the types this process defines (and deadlines left by deleted ones):
+      // another service's sagas in the same table, or a type retired in a rolling deploy, are
+      // not this process's to fire, and would take the first places of every pass.
+      nlohmann::json types = nlohmann::json::array();
+      {
+        std::lock_guard lock(mu);
+        for (const auto& [name, def] : defs) types.push_back(name);
+      }
+      const std::string in_types = db.kind() == sql::dialect::postgres
+                                       ? "s.type IN (SELECT json_array_elements_text($2::json))"
+                                       : "s.type IN (SELECT value FROM json_each($2))";
       FERRY_ASSIGN_OR_RETURN(auto tx, db.begin());
       FERRY_ASSIGN_OR_RETURN(
-          sql::rows r, tx->query("SELECT saga_id FROM " + t + "_deadline WHERE due_ms <= $1 ORDER BY due_ms LIMIT 100",
-                                 {detail::wall_ms()}));
+          sql::rows r,
+          tx->query("SELECT d.saga_id, d.version, d.due_ms FROM " + t + "_deadline d LEFT JOIN " + t +
+                        " s ON s.id = d.saga_id WHERE d.due_ms <= $1 AND (s.id IS NULL OR " + in_types +
+                        ") ORDER BY d.due_ms LIMIT 100",
+                    {detail::wall_ms(), types.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}));
       tx->rollback();
-      for (const auto& x : r) ids.push_back(x.text(0));
+      for (const auto& x : r) deadlines.push_back({x.text(0), x.integer(1), x.integer(2)});
     }
     std::size_t fired = 0;
-    for (const auto& id : ids) {
+    for (const auto& [id, version, due_ms] : deadlines) {
       auto r = fire(id);
       if (!r.is_ok()) {
-        // Moved back, so that deadlines failing for good (a type not defined in this process, a
-        // failing on_end hook) do not take every pass's first places from the others.
+        // Moved back, so that deadlines failing for good (a failing on_end hook, unreadable data)
+        // do not take every pass's first places from the others; only if nobody moved it since.
         const auto later = detail::wall_ms() + failed_deadline_delay.count();
         const status moved = db.in_transaction([&](sql::transaction& tx) {
-          return tx.exec("UPDATE " + t + "_deadline SET due_ms = $2 WHERE saga_id = $1", {id, later}).status();
+          return tx
+              .exec("UPDATE " + t + "_deadline SET due_ms = $2 WHERE saga_id = $1 AND version = $3 AND due_ms = $4",
+                    {id, later, version, due_ms})
+              .status();
         });
         spdlog::warn("saga {}: firing its timeout failed: {}; tried again in {} s{}", id, r.status().to_string(),
                      failed_deadline_delay.count() / 1000, moved.is_ok() ? "" : " (moving it failed too)");

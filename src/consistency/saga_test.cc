@@ -315,9 +315,9 @@ TEST_P(Saga, ACommandThatCannotBeMadeFailsItsStep) {
   EXPECT_EQ(orchestrator_->stats().stuck, 1u);
 }
 
-// Deadlines that keep failing (instances of a type this process does not define: a type retired
-// in a rolling deploy, or another service's sagas in the same table) are moved back: they do not
-// take the first places of every pass (100) from the deadlines behind them for ever.
+// Deadlines of instances of a type this process does not define (a type retired in a rolling
+// deploy, or another service's sagas in the same table) are not this process's to fire: they do
+// not take the first places of every pass (100) from the deadlines behind them for ever.
 TEST_P(Saga, DeadlinesThatKeepFailingDoNotHoldUpTheOthers) {
   orchestrator_ = make_orchestrator(db(), {}, 100ms);
   ASSERT_TRUE(start("t1").is_ok());  // its reserve step times out after 100 ms

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/close_gate.h"
+
 namespace ferry::detail {
 
 namespace {
@@ -79,7 +81,12 @@ void handler_runtime::worker_loop(slot& s) {
       s.current = &it->msg;
       s.abandoned.store(false, std::memory_order_relaxed);
     }
-    dispatch(it->msg, chain_, env_, &s.abandoned);
+    {
+      // A handler runs here, not on the transport's delivery thread: a close() of the transport
+      // from it must not wait for a close() that waits for that thread (blocked in push()).
+      const callback_scope scope(static_cast<const transport*>(&in_));
+      dispatch(it->msg, chain_, env_, &s.abandoned);
+    }
     {
       std::lock_guard lock(slots_mu_);
       s.current = nullptr;

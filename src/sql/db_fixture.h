@@ -115,6 +115,7 @@ class switchable_publisher : public publisher {
  public:
   explicit switchable_publisher(publisher& inner) : inner_(inner) {}
   status publish(message m) override {
+    tried.fetch_add(1);
     if (down) return unavailable("broker down (test)");
     if (!refused_subject.empty() && m.subject == refused_subject) {
       return invalid_argument("no stream takes " + m.subject + " (test)");
@@ -126,6 +127,7 @@ class switchable_publisher : public publisher {
   std::atomic<bool> down{false};
   std::string refused_subject;  // set before publishing starts: always refused
   std::atomic<int> published{0};
+  std::atomic<int> tried{0};  // every publish, failed ones too
 
  private:
   publisher& inner_;

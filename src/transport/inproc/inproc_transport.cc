@@ -208,8 +208,9 @@ class inproc_transport final : public transport {
     FERRY_RETURN_IF_ERROR(check_subject(subject, subject_use::subscribe));
     if (options.max_in_flight == 0) return invalid_argument("max_in_flight must be at least 1");
     if (!callback) return invalid_argument("subscribe needs a callback");
-    auto s = std::make_shared<sub_state>(bus_->eng, std::move(subject), std::move(options),
-                                         ::ferry::detail::scoped_callback(this, std::move(callback)));
+    auto s = std::make_shared<sub_state>(
+        bus_->eng, std::move(subject), std::move(options),
+        ::ferry::detail::scoped_callback(static_cast<const transport*>(this), std::move(callback)));
     {
       std::lock_guard lock(bus_->mu);
       bus_->subs.push_back(s);
@@ -248,7 +249,7 @@ class inproc_transport final : public transport {
   }
 
   void close() override {
-    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(::ferry::detail::callback_scope::inside(static_cast<const transport*>(this)))) return;
     {
       bus_->closed.store(true);
       (void)flush(bus_->eng->opts.close_timeout);
@@ -269,7 +270,7 @@ class inproc_transport final : public transport {
       bus_->eng->timer->stop();
       bus_->eng->pool->stop();
     }
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

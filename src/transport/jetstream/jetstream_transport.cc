@@ -176,7 +176,7 @@ class jetstream_transport final : public transport {
     status err;
     const detail::bound_stream* stream = detail::stream_for(streams_, subject, &err);
     if (!err.is_ok()) return err;
-    callback = ::ferry::detail::scoped_callback(this, std::move(callback));
+    callback = ::ferry::detail::scoped_callback(static_cast<const transport*>(this), std::move(callback));
     if (stream == nullptr) {
       return nats::detail::subscribe_core(ctx_->client, "jetstream", std::move(subject), options, std::move(callback),
                                           loops_);
@@ -195,12 +195,12 @@ class jetstream_transport final : public transport {
   }
 
   void close() override {
-    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(::ferry::detail::callback_scope::inside(static_cast<const transport*>(this)))) return;
     ctx_->client->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
     loops_.stop_all();
     (void)ctx_->client->flush(std::chrono::seconds(5));
     ctx_->client->close();
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

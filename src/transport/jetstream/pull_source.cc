@@ -25,14 +25,21 @@ std::int64_t to_ns(std::chrono::milliseconds d) { return d.count() * 1'000'000; 
 // means a redelivery after AckWait, which at-least-once allows).
 class js_settler final : public settler {
  public:
+  // `last_try`: the server delivers it no more after a nack (max_deliver reached).
   js_settler(std::shared_ptr<in_flight_gate> g, std::shared_ptr<nats::detail::client> c, std::string ack_subject,
-             std::shared_ptr<ledger> l, std::uint64_t seq)
-      : gate_(std::move(g)), client_(std::move(c)), ack_(std::move(ack_subject)), ledger_(std::move(l)), seq_(seq) {}
+             std::shared_ptr<ledger> l, std::uint64_t seq, bool last_try)
+      : gate_(std::move(g)),
+        client_(std::move(c)),
+        ack_(std::move(ack_subject)),
+        ledger_(std::move(l)),
+        seq_(seq),
+        last_try_(last_try) {}
   void ack() override {
     if (ledger_ && seq_ != 0) ledger_->settled(seq_);
     send("+ACK", true);
   }
   void nack(std::chrono::milliseconds delay) override {
+    if (ledger_ && seq_ != 0 && last_try_) ledger_->given_up(seq_);
     send(delay.count() > 0 ? "-NAK {\"delay\":" + std::to_string(to_ns(delay)) + "}" : std::string("-NAK"), true);
   }
   // nats-server 2.9 takes only a bare +TERM (a reason is 2.10.4+): the reason stays with the
@@ -54,6 +61,7 @@ class js_settler final : public settler {
   const std::string ack_;
   const std::shared_ptr<ledger> ledger_;
   const std::uint64_t seq_;  // 0: unknown (no metadata)
+  const bool last_try_;
 };
 
 // Makes the natsSubscription of a pull consumer; `start_seq` 0 delivers everything, otherwise
@@ -64,8 +72,8 @@ using make_sub_fn =
 
 class pull_source final : public nats::detail::delivery_loop::source {
  public:
-  pull_source(std::shared_ptr<js_context> ctx, natsSubscription* sub, make_sub_fn remake)
-      : ctx_(std::move(ctx)), sub_(sub), remake_(std::move(remake)) {}
+  pull_source(std::shared_ptr<js_context> ctx, natsSubscription* sub, make_sub_fn remake, std::uint32_t max_deliver)
+      : ctx_(std::move(ctx)), sub_(sub), remake_(std::move(remake)), max_deliver_(max_deliver) {}
   ~pull_source() override { natsSubscription_Destroy(sub_); }
 
   bool next(std::size_t max, std::chrono::milliseconds wait, const std::shared_ptr<in_flight_gate>& gate,
@@ -94,8 +102,10 @@ class pull_source final : public nats::detail::delivery_loop::source {
       m.delivery.transport = transport_name;
       jsMsgMetaData* meta = nullptr;
       std::uint64_t seq = 0;
+      bool last_try = false;
       if (natsMsg_GetMetaData(&meta, raw) == NATS_OK) {
         seq = meta->Sequence.Stream;
+        last_try = max_deliver_ > 0 && meta->NumDelivered >= max_deliver_;
         m.delivery.delivery_count = meta->NumDelivered;
         m.delivery.stream_sequence = meta->Sequence.Stream;
         m.delivery.redelivered = meta->NumDelivered > 1;
@@ -109,7 +119,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
         (void)ctx_->client->publish_raw(ack, "+ACK");
         continue;
       }
-      m.attach(std::make_unique<js_settler>(gate, ctx_->client, ack, ledger_, seq));
+      m.attach(std::make_unique<js_settler>(gate, ctx_->client, ack, ledger_, seq, last_try));
       out.push_back(std::move(m));
     }
     natsMsgList_Destroy(&list);
@@ -169,6 +179,7 @@ class pull_source final : public nats::detail::delivery_loop::source {
   bool stopped_ = false;
   std::atomic<bool> stopping_{false};  // set with stopped_, read without the lock
   const make_sub_fn remake_;
+  const std::uint64_t max_deliver_;  // the consumer's MaxDeliver (0: unlimited)
   const std::shared_ptr<ledger> ledger_ = std::make_shared<ledger>();
   std::uint64_t last_seq_ = 0;  // loop thread only
   std::uint64_t idle_ = 0;      // loop thread only: fetches in a row that brought nothing
@@ -301,8 +312,8 @@ result<std::unique_ptr<subscription>> subscribe_pull(const std::shared_ptr<js_co
   auto sub = make(0, nullptr);
   if (!sub.is_ok()) return sub.status();
   auto loop = std::make_shared<nats::detail::delivery_loop>(
-      subject, std::make_unique<pull_source>(ctx, *sub, std::move(make)), std::move(cb), so.max_in_flight,
-      o.fetch_batch, ctx->client->opts().poll_interval);
+      subject, std::make_unique<pull_source>(ctx, *sub, std::move(make), so.max_deliver), std::move(cb),
+      so.max_in_flight, o.fetch_batch, ctx->client->opts().poll_interval);
   loop->start();
   if (!loops.add(loop)) {  // the transport's close() ran meanwhile
     loop->stop();

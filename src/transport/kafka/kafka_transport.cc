@@ -82,10 +82,11 @@ class kafka_transport final : public transport {
       std::lock_guard lock(mu_);
       if (closed_) return closed();
     }
-    consumer::config c{.topic = subject,
-                       .group = o.group,
-                       .subscription = o,
-                       .callback = ::ferry::detail::scoped_callback(this, std::move(cb))};
+    consumer::config c{
+        .topic = subject,
+        .group = o.group,
+        .subscription = o,
+        .callback = ::ferry::detail::scoped_callback(static_cast<const transport*>(this), std::move(cb))};
     // The topic exists before anyone waits for it: a group is assigned its partitions at once, and
     // a subscriber without a group knows which partitions to read from their end.
     FERRY_ASSIGN_OR_RETURN(c.partitions, producer_->ensure_topic(subject));
@@ -111,7 +112,9 @@ class kafka_transport final : public transport {
 
   void close() override {
     const bool on_report_thread = producer_->on_report_thread();
-    if (!close_->begin(on_report_thread || ::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(on_report_thread ||
+                       ::ferry::detail::callback_scope::inside(static_cast<const transport*>(this))))
+      return;
     std::vector<std::weak_ptr<consumer>> consumers;
     {
       std::lock_guard lock(mu_);
@@ -130,15 +133,16 @@ class kafka_transport final : public transport {
       // New messages are refused now; the rest ends on threads of their own (a close() elsewhere
       // waits for it).
       producer_->close();
-      std::thread([stop_all = std::move(stop_all), gate = close_] {
+      std::thread([stop_all = std::move(stop_all), producer = producer_, gate = close_] {
         stop_all();
+        producer->close();  // waits until the producer's own closer has ended the report thread
         gate->finished();
       }).detach();
       return;
     }
     stop_all();
     producer_->close();
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

@@ -36,8 +36,9 @@ class nats_transport final : public transport {
 
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options options,
                                                   delivery_callback callback) override {
-    return detail::subscribe_core(client_, "nats", std::move(subject), options,
-                                  ::ferry::detail::scoped_callback(this, std::move(callback)), loops_);
+    return detail::subscribe_core(
+        client_, "nats", std::move(subject), options,
+        ::ferry::detail::scoped_callback(static_cast<const transport*>(this), std::move(callback)), loops_);
   }
 
   result<message> request(message m, std::chrono::milliseconds timeout) override {
@@ -45,12 +46,12 @@ class nats_transport final : public transport {
   }
 
   void close() override {
-    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(::ferry::detail::callback_scope::inside(static_cast<const transport*>(this)))) return;
     client_->refuse_calls();  // first: nothing new while the subscriptions stop and the flush runs
     loops_.stop_all();
     (void)client_->flush(std::chrono::seconds(5));
     client_->close();
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

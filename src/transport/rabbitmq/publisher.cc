@@ -33,6 +33,7 @@ result<std::shared_ptr<publisher>> publisher::start(std::string address, options
   });
   p->thread_id_ = p->thread_.get_id();
   p->watchdog_ = std::thread([self = p.get()] { self->watch(); });
+  p->started_ = true;
   return p;
 }
 
@@ -144,6 +145,7 @@ status publisher::flush(std::chrono::milliseconds timeout) {
 
 void publisher::close() {
   std::thread t, watchdog;
+  bool joined_elsewhere = false;
   {
     std::lock_guard lock(mu_);
     closing_ = true;
@@ -151,6 +153,7 @@ void publisher::close() {
     if (!on_io_thread()) {
       t = std::move(thread_);
       watchdog = std::move(watchdog_);
+      joined_elsewhere = !t.joinable() && started_;
     }
   }
   wake();
@@ -158,6 +161,12 @@ void publisher::close() {
     // A publish_async callback closes (or destroys) the transport: the I/O thread cannot join
     // itself. Whoever destroys the transport holds the publisher while it closes it.
     if (auto keep = weak_from_this().lock()) std::thread([keep = std::move(keep)] { keep->close(); }).detach();
+    return;
+  }
+  if (joined_elsewhere) {
+    // Another close() joins the I/O thread: return once it has ended, as that one does.
+    std::unique_lock lock(mu_);
+    ended_cv_.wait(lock, [&] { return ended_; });
     return;
   }
   if (t.joinable()) t.join();
@@ -169,6 +178,11 @@ void publisher::close() {
     watch_cv_.notify_all();
     watchdog.join();
   }
+  {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+  }
+  ended_cv_.notify_all();
 }
 
 void publisher::watch() {

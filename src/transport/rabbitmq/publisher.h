@@ -145,6 +145,9 @@ class publisher : public std::enable_shared_from_this<publisher> {
   std::map<std::string, std::shared_ptr<pending_request>> requests_;  // guarded by mu_: by token
   std::size_t in_flight_ = 0;                                         // guarded by mu_: published, not yet confirmed
   bool closing_ = false;                                              // guarded by mu_
+  bool started_ = false;              // guarded by mu_ once started: the threads were started
+  bool ended_ = false;                // guarded by mu_: a close() joined the I/O thread
+  std::condition_variable ended_cv_;  // ended_ became true
 
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

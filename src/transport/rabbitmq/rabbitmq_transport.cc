@@ -116,13 +116,13 @@ class rabbitmq_transport final : public transport {
     }
     if (queue.size() > 255) queue.resize(255);
     if (closed_.load()) return failed_precondition("subscribe after the transport was closed");
-    FERRY_ASSIGN_OR_RETURN(auto c,
-                           consumer::start(address_, options_,
-                                           {.subject = std::move(subject),
-                                            .group = o.group,
-                                            .queue = std::move(queue),
-                                            .subscription = o,
-                                            .callback = ::ferry::detail::scoped_callback(this, std::move(cb))}));
+    FERRY_ASSIGN_OR_RETURN(auto c, consumer::start(address_, options_,
+                                                   {.subject = std::move(subject),
+                                                    .group = o.group,
+                                                    .queue = std::move(queue),
+                                                    .subscription = o,
+                                                    .callback = ::ferry::detail::scoped_callback(
+                                                        static_cast<const transport*>(this), std::move(cb))}));
     {
       std::lock_guard lock(mu_);
       if (!closed_.load()) {
@@ -146,7 +146,8 @@ class rabbitmq_transport final : public transport {
 
   void close() override {
     const bool on_io_thread = pub_->on_io_thread();
-    if (!close_->begin(on_io_thread || ::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(on_io_thread || ::ferry::detail::callback_scope::inside(static_cast<const transport*>(this))))
+      return;
     std::vector<std::weak_ptr<consumer>> consumers;
     {
       std::lock_guard lock(mu_);
@@ -164,15 +165,16 @@ class rabbitmq_transport final : public transport {
       // New messages are refused now; the rest ends on threads of their own (a close() elsewhere
       // waits for it).
       pub_->close();
-      std::thread([stop_all = std::move(stop_all), gate = close_] {
+      std::thread([stop_all = std::move(stop_all), pub = pub_, gate = close_] {
         stop_all();
+        pub->close();  // waits until the I/O thread has ended (its callbacks with it)
         gate->finished();
       }).detach();
       return;
     }
     stop_all();
     pub_->close();
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

@@ -121,10 +121,11 @@ class redis_transport final : public transport {
   result<std::unique_ptr<subscription>> subscribe(std::string subject, subscription_options o,
                                                   delivery_callback cb) override {
     FERRY_RETURN_IF_ERROR(detail::check_stream(subject, subject_use::subscribe));
-    stream_reader::config c{.stream = subject,
-                            .group = o.group,
-                            .subscription = o,
-                            .callback = ::ferry::detail::scoped_callback(this, std::move(cb))};
+    stream_reader::config c{
+        .stream = subject,
+        .group = o.group,
+        .subscription = o,
+        .callback = ::ferry::detail::scoped_callback(static_cast<const transport*>(this), std::move(cb))};
     if (!o.group.empty()) c.consumer = consumer_names::take(options_.consumer, subject, o.group);
     const std::string name = c.consumer;
     auto r = stream_reader::start(address_, options_, std::move(c));
@@ -144,7 +145,7 @@ class redis_transport final : public transport {
   result<message> request(message m, std::chrono::milliseconds timeout) override;
 
   void close() override {
-    if (!close_->begin(::ferry::detail::callback_scope::inside(this))) return;
+    if (!close_->begin(::ferry::detail::callback_scope::inside(static_cast<const transport*>(this)))) return;
     closed_.store(true);
     std::vector<std::weak_ptr<stream_reader>> readers;
     {
@@ -162,7 +163,7 @@ class redis_transport final : public transport {
     for (auto& r : live) r->request_stop();
     for (auto& r : live) r->stop();
     stop_replies();
-    ::ferry::detail::close_gate::finish(close_, this);
+    ::ferry::detail::close_gate::finish(close_, static_cast<const transport*>(this));
   }
 
  private:

@@ -195,6 +195,7 @@ status stream_reader::round() {
   std::vector<settlements::retry> due = take_due(room());
   std::size_t claimed = 0;
   if (status s = settle(due, claimed); !s.is_ok()) {
+    recounts_.clear();  // not sent again later: by then another member may own the entry
     // Sent again on the next connection (an XACK or XCLAIM JUSTID twice does no harm): a lost
     // ack would have the entry handled twice, a lost touch let another member take it.
     std::lock_guard lock(s_->mu);
@@ -228,9 +229,11 @@ status stream_reader::settle(const std::vector<settlements::retry>& due, std::si
     ++queued_acks;
   }
   for (const auto& [id, count] : recounts_) {
-    args r;  // JUSTID: this claim counts nothing itself
-    r.add("XCLAIM").add(config_.stream).add(config_.group).add(config_.consumer).add("0").add_owned(id.str());
-    r.add("RETRYCOUNT").add(static_cast<std::uint64_t>(count)).add("JUSTID");
+    // A retry claimed in this round counts for itself (and a claim here first would reset the
+    // idle time its minimum is measured against).
+    if (std::any_of(due.begin(), due.end(), [&](const settlements::retry& d) { return d.id == id.str(); })) continue;
+    args r;
+    recount(id, count, r);
     FERRY_RETURN_IF_ERROR(conn_->append(r));
     ++queued_acks;
   }
@@ -351,6 +354,12 @@ result<std::vector<std::uint32_t>> stream_reader::counts_of(const redisReply* en
   return out;
 }
 
+void stream_reader::recount(const entry_key& id, std::uint32_t count, args& r) const {
+  // JUSTID: this claim counts nothing itself.
+  r.add("XCLAIM").add(config_.stream).add(config_.group).add(config_.consumer).add("0").add_owned(id.str());
+  r.add("RETRYCOUNT").add(static_cast<std::uint64_t>(count)).add("JUSTID");
+}
+
 void stream_reader::add_ids(const std::vector<entry_key>& ids, args& a) {
   // One buffer for all the ids, sized first so that the views into it stay valid.
   id_text_.clear();
@@ -428,6 +437,13 @@ void stream_reader::finish() {
     add_ids(acks_, a);
     (void)conn_->run(a);
   }
+  // Counters set back that the last round did not send: the entries stay pending for others.
+  for (const auto& [id, count] : recounts_) {
+    args r;
+    recount(id, count, r);
+    (void)conn_->run(r);
+  }
+  recounts_.clear();
   // The consumer name goes only when it holds nothing: its pending entries stay visible for
   // XAUTOCLAIM by the others (or for this name after a restart).
   args p;

@@ -113,6 +113,8 @@ class stream_reader : public std::enable_shared_from_this<stream_reader> {
   // Redis's delivery counters of entries just read from history or claimed.
   result<std::vector<std::uint32_t>> counts_of(const redisReply* entries);
   void deliver(const redisReply* entry, std::uint32_t count);
+  // Adds XCLAIM ... RETRYCOUNT `count` JUSTID of `id` to `r`: sets its delivery counter back.
+  void recount(const entry_key& id, std::uint32_t count, args& r) const;
   // Adds `ids` to `a` (their text in id_text_, which must not change until `a` is sent).
   void add_ids(const std::vector<entry_key>& ids, args& a);
   [[nodiscard]] std::size_t room() const;
