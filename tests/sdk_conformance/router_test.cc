@@ -4,6 +4,7 @@
 // and no loss across a service restart.
 #include "ferry/router.h"
 
+#include <future>
 #include <random>
 
 #include "ferry/dedup.h"
@@ -216,6 +217,52 @@ TEST_P(Conformance, RouterBackPressure) {
   // The router counts a handler as running until just after its ack returns, and the transport
   // may deliver the next message in between: one more than the bound can show for an instant.
   EXPECT_LE(worst.load(), max_in_flight + 1);
+}
+
+// A router's handler closes the transport while the main thread closes it too. The main close()
+// waits for the transport's delivery thread, which waits for room in the handler's full queue,
+// which only the worker running that handler makes: the handler's close() must return at once
+// (the router marks its workers as the transport's callbacks). Both return.
+TEST_P(Conformance, RouterHandlerClosingWhileAnotherThreadClosesDoesNotDeadlock) {
+  auto made = connect(inst());  // a transport of its own (inproc: a new bus, which close() ends)
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  std::unique_ptr<transport> conn = std::move(*made);
+  std::promise<void> entered;
+  std::atomic<bool> once{false}, handler_closed{false};
+  auto r = std::make_unique<router>(*conn);
+  ASSERT_TRUE(r->add_handler({.name = "closer",
+                              .subject = subject("router.close"),
+                              .concurrency = 1,
+                              .queue_size = 1,
+                              .subscription = {.max_in_flight = 8}},
+                             [&](message&) -> outcome {
+                               if (!once.exchange(true)) {
+                                 entered.set_value();
+                                 std::this_thread::sleep_for(300ms);  // the main thread closes meanwhile
+                                 conn->close();
+                                 handler_closed.store(true);
+                               }
+                               return outcome::ack();
+                             })
+                  .is_ok());
+  ASSERT_TRUE(r->start().is_ok());
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(conn->publish(message(subject("router.close"), std::to_string(i))).is_ok());
+  ASSERT_EQ(entered.get_future().wait_for(10s), std::future_status::ready);
+  std::atomic<bool> main_closed{false};
+  std::thread closer([&] {
+    conn->close();
+    main_closed.store(true);
+  });
+  if (!eventually([&] { return main_closed.load() && handler_closed.load(); }, 10s)) {
+    closer.detach();  // hung: leave them rather than hang the suite
+    (void)r.release();
+    (void)conn.release();
+    FAIL() << "close() from a router's handler while another thread closed hung";
+  }
+  closer.join();
+  r->stop(1s);
+  r.reset();
+  conn.reset();
 }
 
 // A handler that publishes (itself, and through its outputs) does not deadlock, even into its own
