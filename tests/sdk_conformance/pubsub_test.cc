@@ -353,6 +353,9 @@ TEST_P(Conformance, AClosedTransportRefusesEveryCall) {
   }
   if (caps().request_reply) {
     EXPECT_EQ(conn->request(message(rpc_subject("closed"), "x"), 1s).status().code(), status_code::failed_precondition);
+    // On JetStream a stream's subject (a request there is refused while open): closed comes first.
+    EXPECT_EQ(conn->request(message(subject("closed-seen"), "x"), 1s).status().code(),
+              status_code::failed_precondition);
   }
 }
 

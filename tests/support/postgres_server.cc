@@ -24,6 +24,14 @@ std::string postgres_server::bin_dir() {
   return best;
 }
 
+postgres_server::~postgres_server() {
+  proc_.stop(std::chrono::seconds(5));
+  // A server that did not come up keeps its directory: its log says why.
+  if (!up_ || std::getenv("FERRY_KEEP_TEST_DIRS") != nullptr) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
 bool postgres_server::start(const std::string& dir, std::string* why, bool durable) {
   const std::string bin = bin_dir();
   if (bin.empty()) {
@@ -70,7 +78,7 @@ bool postgres_server::start(const std::string& dir, std::string* why, bool durab
   // The port opens before recovery ends: wait until the server accepts connections.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (PQping(conninfo().c_str()) == PQPING_OK) return true;
+    if (PQping(conninfo().c_str()) == PQPING_OK) return up_ = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   *why = "PostgreSQL did not accept connections within 30 s; see " + dir + "/postgres.log";

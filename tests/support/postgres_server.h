@@ -13,7 +13,9 @@ namespace ferry::test {
 
 class postgres_server {
  public:
-  ~postgres_server() { proc_.stop(std::chrono::seconds(5)); }
+  // Stops the server and removes its directory (a cluster takes about 350 MB: left behind, every
+  // test run filled /tmp further), unless FERRY_KEEP_TEST_DIRS is set or it never came up.
+  ~postgres_server();
   // Starts a fresh cluster in `dir`; false (and why) if PostgreSQL is missing or did not come up.
   // `durable`: fsync on (benchmarks); off for tests, which never crash the server itself.
   bool start(const std::string& dir, std::string* why, bool durable = false);
@@ -27,6 +29,7 @@ class postgres_server {
   child_process proc_;
   std::string dir_;
   int port_ = 0;
+  bool up_ = false;
 };
 
 }  // namespace ferry::test

@@ -187,6 +187,7 @@ class jetstream_transport final : public transport {
   // A NATS core request: the subject must be outside the streams (a stream would answer with its
   // PubAck).
   result<message> request(message m, std::chrono::milliseconds timeout) override {
+    FERRY_RETURN_IF_ERROR(ctx_->client->check_open("request"));  // closed first, whatever the subject
     if (const auto* s = detail::stream_for(streams_, m.subject, nullptr); s != nullptr) {
       return invalid_argument("request subject '" + m.subject + "' is captured by stream " + s->name +
                               "; requests travel on NATS core subjects");
