@@ -429,29 +429,27 @@ struct outbox_relay::impl {
     // messages) the relay backs off as a whole, as it did for every failure before.
     const std::size_t cap = 4 * std::max<std::size_t>(options.batch, 1);
     bool full = false;
+    // A failed key (or keyless row) waits twice as long as last time, a new one retry_backoff.
+    const auto hold = [&](auto& held, const auto& what) {
+      if (auto it = held.find(what); it != held.end()) {
+        it->second.delay = std::min<milliseconds>(it->second.delay * 2, std::chrono::seconds(30));
+        it->second.until = now + it->second.delay;
+      } else if (held_keys.size() + held_rows.size() >= cap) {
+        full = true;
+      } else {
+        held.emplace(what, held_back{now + options.retry_backoff, options.retry_backoff});
+      }
+    };
     std::lock_guard lock(mu);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (results[i].code() == status_code::cancelled) continue;  // not tried: its key failed before
-      const auto hold = [&](held_back* h, bool known) {
-        h->delay = known ? std::min<milliseconds>(h->delay * 2, std::chrono::seconds(30)) : options.retry_backoff;
-        h->until = now + h->delay;
-      };
       const std::string& key = rows[i].m.key;
       if (results[i].is_ok()) {
-        if (key.empty()) {
-          held_rows.erase(rows[i].seq);
-        } else {
-          held_keys.erase(key);
-        }
-      } else if ((key.empty() ? !held_rows.contains(rows[i].seq) : !held_keys.contains(key)) &&
-                 held_keys.size() + held_rows.size() >= cap) {
-        full = true;
+        key.empty() ? held_rows.erase(rows[i].seq) : held_keys.erase(key);
       } else if (key.empty()) {
-        auto [it, added] = held_rows.try_emplace(rows[i].seq);
-        hold(&it->second, !added);
+        hold(held_rows, rows[i].seq);
       } else {
-        auto [it, added] = held_keys.try_emplace(key);
-        hold(&it->second, !added);
+        hold(held_keys, key);
       }
     }
     if (full) last_failed = true;
